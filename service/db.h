@@ -1,0 +1,53 @@
+/* Asynchronous PostgreSQL access for the loop thread.
+ *
+ * A bounded pool of libpq connections in non-blocking mode, driven by
+ * uv_poll; a bounded FIFO of queries waiting for a connection; a timeout per
+ * query.  One statement per submission, always parameterised (text
+ * parameters; NULL value = SQL NULL).  Multi-statement work is done by SQL
+ * functions defined in migrations/ so that each submission is one atomic
+ * statement. */
+#ifndef SITR_DB_H
+#define SITR_DB_H
+
+#include <libpq-fe.h>
+#include <uv.h>
+#include <sitr/err.h>
+
+typedef struct sitr_db sitr_db_t;
+
+typedef struct sitr_db_options {
+    const char *conninfo;      /* libpq conninfo or URL; borrowed for the call */
+    int pool_size;             /* connections, default 8 */
+    int max_queue;             /* waiting queries, default 1024; beyond: SITR_EBUSY */
+    unsigned query_timeout_ms; /* default 5000 */
+} sitr_db_options_t;
+
+/* Completion: res is the last PGresult (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
+ * on success, NULL on failure with rc < 0 (SITR_EDB, SITR_ETIMEOUT,
+ * SITR_ECLOSED) and, for SITR_EDB, sqlstate set (e.g. "23505"), else NULL.
+ * res is borrowed: it is cleared after the callback returns. */
+typedef void (*sitr_db_cb)(int rc, PGresult *res, const char *sqlstate, void *arg);
+
+SITR_MUST_CHECK int sitr_db_new(uv_loop_t *loop, const sitr_db_options_t *opt, sitr_db_t **out,
+                                sitr_err_t *err);
+
+/* Queues one statement.  values[i] are NUL-terminated text (borrowed only for
+ * the duration of this call: they are copied).  Returns 0 and then calls cb
+ * exactly once, or < 0 (SITR_EBUSY when the queue is full, SITR_ECLOSED
+ * after close) without ever calling cb. */
+SITR_MUST_CHECK int sitr_db_submit(sitr_db_t *db, const char *sql, int nparams,
+                                   const char *const *values, sitr_db_cb cb, void *arg);
+
+/* Pool state for /readyz and /metrics. */
+typedef struct sitr_db_stats {
+    int connections, connected, busy, queued;
+    unsigned long long submitted, failed, timeouts;
+} sitr_db_stats_t;
+void sitr_db_stats(const sitr_db_t *db, sitr_db_stats_t *out);
+
+/* Fails queued queries with SITR_ECLOSED, lets running ones finish (or time
+ * out), closes the connections; on_closed(arg) runs once everything is
+ * released and the struct is freed. */
+void sitr_db_close(sitr_db_t *db, void (*on_closed)(void *arg), void *arg);
+
+#endif
