@@ -1,0 +1,10 @@
+# The victims' case API: tokens, image-list validation, rate limiting (unit)
+# and the end-to-end test against a running sitrd and PostgreSQL.
+# The unit tests compile the few modules they exercise directly, so they do
+# not depend on the rest of sitrsvc.
+set(SITR_SVC_DIR ${CMAKE_SOURCE_DIR}/service)
+
+sitr_add_test(token LABELS unit
+  SOURCES ${SITR_SVC_DIR}/token.c
+  LIBS sitrpdq PkgConfig::SODIUM)
+target_include_directories(test_token PRIVATE ${SITR_SVC_DIR})
