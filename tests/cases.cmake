@@ -8,3 +8,8 @@ sitr_add_test(token LABELS unit
   SOURCES ${SITR_SVC_DIR}/token.c
   LIBS sitrpdq PkgConfig::SODIUM)
 target_include_directories(test_token PRIVATE ${SITR_SVC_DIR})
+
+sitr_add_test(images_json LABELS unit
+  SOURCES ${SITR_SVC_DIR}/images_json.c
+  LIBS PkgConfig::JANSSON)
+target_include_directories(test_images_json PRIVATE ${SITR_SVC_DIR})
