@@ -3,13 +3,19 @@
 # The unit tests compile the few modules they exercise directly, so they do
 # not depend on the rest of sitrsvc.
 set(SITR_SVC_DIR ${CMAKE_SOURCE_DIR}/service)
+set(SITR_ERR_INCLUDE ${CMAKE_SOURCE_DIR}/hasher/include)
 
 sitr_add_test(token LABELS unit
   SOURCES ${SITR_SVC_DIR}/token.c
-  LIBS sitrpdq PkgConfig::SODIUM)
-target_include_directories(test_token PRIVATE ${SITR_SVC_DIR})
+  LIBS PkgConfig::SODIUM)
+target_include_directories(test_token PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INCLUDE})
 
 sitr_add_test(images_json LABELS unit
   SOURCES ${SITR_SVC_DIR}/images_json.c
   LIBS PkgConfig::JANSSON)
-target_include_directories(test_images_json PRIVATE ${SITR_SVC_DIR})
+target_include_directories(test_images_json PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INCLUDE})
+
+sitr_add_test(ratelimit LABELS unit
+  SOURCES ${SITR_SVC_DIR}/ratelimit.c
+  LIBS PkgConfig::SODIUM)
+target_include_directories(test_ratelimit PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INCLUDE})
