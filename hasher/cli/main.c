@@ -1,0 +1,61 @@
+/* The `sitr` command: dispatches to subcommands and answers --help and
+ * --version.  Each subcommand parses its own options and returns the exit
+ * status (0 success, 1 failure, 2 usage error). */
+#include <stdio.h>
+#include <string.h>
+
+#include "hash_cmd.h"
+
+static void usage(FILE *f)
+{
+    fputs("Usage: sitr COMMAND [ARGS...]\n"
+          "\n"
+          "sitr helps take intimate images off platforms without the images ever\n"
+          "leaving your computer: only their hashes do.\n"
+          "\n"
+          "Commands:\n"
+          "  hash     compute PDQ hashes of image files and folders, locally\n"
+          "\n"
+          "Options:\n"
+          "  -h, --help     show this help\n"
+          "  -V, --version  show the version\n"
+          "\n"
+          "Run 'sitr COMMAND --help' for the options of a command.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("sitr %s\n", SITR_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc == 2) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[2], "hash") == 0) {
+            sitr_hash_cmd_usage(stdout);
+            return 0;
+        }
+        fprintf(stderr, "sitr: unknown command '%s'\nTry 'sitr --help'.\n", argv[2]);
+        return 2;
+    }
+    if (strcmp(cmd, "hash") == 0)
+        return sitr_hash_cmd_run(argc - 1, argv + 1, argv[0]);
+    if (cmd[0] == '-')
+        fprintf(stderr, "sitr: unknown option '%s'\nTry 'sitr --help'.\n", cmd);
+    else
+        fprintf(stderr, "sitr: unknown command '%s'\nTry 'sitr --help'.\n", cmd);
+    return 2;
+}

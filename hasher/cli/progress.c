@@ -1,0 +1,66 @@
+/* Progress bar for `sitr hash`: "[#####.....]  123/456 files" on stderr,
+ * rewritten in place with a carriage return.
+ *
+ * Invariant: stdout never receives a byte from here, and nothing is drawn
+ * unless stderr is a terminal, so piped or redirected output stays clean.
+ * Redraws are rate-limited so a batch of tiny files is not slowed by
+ * terminal writes.  Printing thread only. */
+#include "progress.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#define BAR_WIDTH 30
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sitr_progress_init(sitr_progress_t *p, FILE *f, size_t total)
+{
+    *p = (sitr_progress_t){.f = f, .total = total};
+    p->enabled = total > SITR_PROGRESS_MIN_FILES && isatty(fileno(f));
+    p->last_ms = -1000;
+}
+
+static void draw(sitr_progress_t *p)
+{
+    size_t fill = p->total ? p->done * BAR_WIDTH / p->total : BAR_WIDTH;
+    char bar[BAR_WIDTH + 1];
+    for (size_t i = 0; i < BAR_WIDTH; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[BAR_WIDTH] = '\0';
+    fprintf(p->f, "\r[%s] %zu/%zu files", bar, p->done, p->total);
+    fflush(p->f);
+    p->shown = 1;
+}
+
+void sitr_progress_update(sitr_progress_t *p, size_t done)
+{
+    if (!p->enabled)
+        return;
+    p->done = done;
+    long long t = now_ms();
+    if (done == p->total || t - p->last_ms >= 100 || !p->shown) {
+        p->last_ms = t;
+        draw(p);
+    }
+}
+
+void sitr_progress_clear(sitr_progress_t *p)
+{
+    if (!p->enabled || !p->shown)
+        return;
+    fputs("\r\033[K", p->f);
+    fflush(p->f);
+    p->shown = 0;
+}
+
+void sitr_progress_finish(sitr_progress_t *p)
+{
+    sitr_progress_clear(p);
+    p->enabled = 0;
+}
