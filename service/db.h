@@ -50,4 +50,22 @@ void sitr_db_stats(const sitr_db_t *db, sitr_db_stats_t *out);
  * released and the struct is freed. */
 void sitr_db_close(sitr_db_t *db, void (*on_closed)(void *arg), void *arg);
 
+/* Notifications.  payload is the NOTIFY payload, or NULL right after the
+ * listener (re)subscribed: notifications sent while it was disconnected
+ * are lost, so a NULL payload means "catch up now" (read the change log
+ * after the last sequence number applied).  Both strings are borrowed. */
+typedef void (*sitr_db_notify_cb)(const char *channel, const char *payload, void *arg);
+
+/* Opens a dedicated connection (not part of the pool) that LISTENs on
+ * channel ([a-z0-9_], at most 63 characters) and calls cb for every
+ * notification, reconnecting with backoff when the server goes away.  It
+ * lives until sitr_db_close.  Returns 0, SITR_EINVAL, SITR_ENOMEM or
+ * SITR_ECLOSED. */
+SITR_MUST_CHECK int sitr_db_listen(sitr_db_t *db, const char *channel, sitr_db_notify_cb cb,
+                                   void *arg);
+
+/* The last connection or query error reported by libpq (for logs: libpq
+ * messages carry host and port, never the password); "" if none. */
+const char *sitr_db_last_error(const sitr_db_t *db);
+
 #endif
