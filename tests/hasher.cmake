@@ -1,0 +1,3 @@
+# Tests of the image front-end of libsitrhash (decode, digests, file
+# hashing).  The PDQ core registers its own tests elsewhere.
+sitr_add_test(image_luma LIBS sitrhash LABELS unit conformance)
