@@ -1,0 +1,48 @@
+/* Exact digest tables: MD5 (16 bytes) or SHA-256 (32 bytes) -> ids.
+ *
+ * A multimap of (digest, id) pairs, each pair stored at most once (inserting
+ * a present pair changes nothing; one digest may carry many ids).  Open
+ * addressing with linear probing and backward-shift deletion; slots are
+ * placed by a keyed SipHash (libsodium crypto_shorthash with a random key)
+ * so that chosen digests cannot pile up in one probe run.
+ *
+ * Threads: any thread.  Lookups take a shared lock; insert and remove take
+ * the exclusive lock (they are O(1) expected, except a doubling resize). */
+#ifndef SITR_DIGEST_INDEX_H
+#define SITR_DIGEST_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sitr/err.h>
+
+#define SITR_DIGEST_MD5_BYTES 16
+#define SITR_DIGEST_SHA256_BYTES 32
+
+typedef struct sitr_digest_index sitr_digest_index_t;
+
+/* key_len: 1..32 (16 for MD5, 32 for SHA-256).  NULL when out of memory or
+ * on a bad key_len.  Caller frees with sitr_digest_index_free (NULL ok). */
+sitr_digest_index_t *sitr_digest_index_new(size_t key_len);
+void sitr_digest_index_free(sitr_digest_index_t *d);
+
+/* key points to key_len bytes (borrowed).  Returns 1 when added, 0 when the
+ * pair was already present, SITR_ENOMEM / SITR_ETOOBIG. */
+SITR_MUST_CHECK int sitr_digest_index_insert(sitr_digest_index_t *d, const uint8_t *key,
+                                             uint64_t id);
+
+/* Returns 1 when removed, 0 when absent. */
+int sitr_digest_index_remove(sitr_digest_index_t *d, const uint8_t *key, uint64_t id);
+
+/* Removes every pair with (id & mask) == (value & mask) (a full scan);
+ * returns how many. */
+size_t sitr_digest_index_remove_ids(sitr_digest_index_t *d, uint64_t value, uint64_t mask);
+
+/* Ids stored under key: the first min(total, max) go to out (order
+ * unspecified); returns the total. */
+size_t sitr_digest_index_lookup(sitr_digest_index_t *d, const uint8_t *key, uint64_t *out,
+                                size_t max);
+
+size_t sitr_digest_index_size(sitr_digest_index_t *d);
+size_t sitr_digest_index_bytes(sitr_digest_index_t *d);
+
+#endif

@@ -1,0 +1,105 @@
+/* Exact in-memory PDQ index: every stored entry within a Hamming radius of a
+ * query, exactly the set a brute-force scan returns (no misses, no extras).
+ *
+ * Method: multi-index hashing with 11 chunks (3 x 24 + 8 x 23 bits) and
+ * per-chunk radii chosen at query time so that the generalised pigeonhole
+ * principle guarantees recall (see the comment at the top of index.c).
+ *
+ * Entries are (hash, id) pairs.  The id is an opaque 64-bit payload, e.g.
+ * (case image id << 3 | dihedral variant).  A pair is stored at most once:
+ * inserting a pair that is already present changes nothing; the same hash
+ * under different ids, or the same id under different hashes, are distinct
+ * entries and are all returned.
+ *
+ * Threads: every function may be called from any thread.  Searches take a
+ * shared (read) lock and run in parallel; mutations (insert, remove,
+ * bulk_build, compact) are serialised by an internal writer mutex and hold
+ * the exclusive lock only for short pointer swaps and tombstone writes; the
+ * expensive part of a rebuild runs while searches continue.
+ *
+ * Limits: at most 2^32 - 2 entries.  Radius 0..256; radii above 32 are
+ * answered by a linear scan (still exact, slower). */
+#ifndef SITR_INDEX_H
+#define SITR_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sitr/err.h>
+#include <sitr/pdq.h>
+
+typedef struct sitr_index sitr_index_t;
+
+typedef struct sitr_index_entry {
+    sitr_pdq_t hash;
+    uint64_t id;
+} sitr_index_entry_t;
+
+typedef struct sitr_index_hit {
+    uint64_t id;
+    int distance; /* 0..256 */
+} sitr_index_hit_t;
+
+/* Work done by one search (optional out-parameter of sitr_index_search). */
+typedef struct sitr_index_qstats {
+    uint64_t probes;     /* bucket reads */
+    uint64_t candidates; /* entries whose full 256-bit distance was computed */
+} sitr_index_qstats_t;
+
+typedef struct sitr_index_stats {
+    size_t entries;       /* live entries */
+    size_t bytes;         /* heap bytes held by the index */
+    size_t main_entries;  /* bulk-built segment, including tombstoned */
+    size_t delta_entries; /* rebuilt-on-overflow segment, including tombstoned */
+    size_t tail_entries;  /* unsorted recent inserts */
+    size_t tombstones;
+    uint64_t searches;
+    uint64_t candidates; /* total over all searches */
+} sitr_index_stats_t;
+
+/* An empty index; NULL when out of memory.  Caller frees with
+ * sitr_index_free (NULL is fine). */
+sitr_index_t *sitr_index_new(void);
+void sitr_index_free(sitr_index_t *idx);
+
+/* Replaces the whole content with entries[0..n) (borrowed for the call;
+ * duplicate pairs collapse to one).  threads: worker threads for the build,
+ * 0 or 1 = the calling thread only.  Searches running meanwhile see the old
+ * content until the swap.  SITR_ENOMEM / SITR_ETOOBIG (n too large); on
+ * error the old content stays. */
+SITR_MUST_CHECK int sitr_index_bulk_build(sitr_index_t *idx, const sitr_index_entry_t *entries,
+                                          size_t n, int threads);
+
+/* Adds (hash, id).  Returns 1 when added, 0 when the pair was already
+ * present (nothing changes), SITR_ENOMEM / SITR_ETOOBIG. */
+SITR_MUST_CHECK int sitr_index_insert(sitr_index_t *idx, const sitr_pdq_t *hash, uint64_t id);
+
+/* Removes (hash, id).  Returns 1 when removed, 0 when it was not present. */
+int sitr_index_remove(sitr_index_t *idx, const sitr_pdq_t *hash, uint64_t id);
+
+/* Removes every entry whose (id & mask) == (value & mask), e.g. all eight
+ * dihedral variants of one case image.  A linear scan of the ids (tens of
+ * milliseconds at 10M entries); returns how many were removed. */
+size_t sitr_index_remove_ids(sitr_index_t *idx, uint64_t value, uint64_t mask);
+
+/* Every live entry within Hamming distance <= radius of q.  Writes the first
+ * min(found, max) hits to out (order unspecified) and the total number of
+ * hits to *found.  qs (optional) receives this search's work counters.
+ * SITR_EINVAL for a radius outside 0..256. */
+SITR_MUST_CHECK int sitr_index_search(sitr_index_t *idx, const sitr_pdq_t *q, int radius,
+                                      sitr_index_hit_t *out, size_t max, size_t *found,
+                                      sitr_index_qstats_t *qs);
+
+/* Merges all segments into one freshly built main segment (drops
+ * tombstones).  Insertions trigger this on their own when the delta grows
+ * past 1/16 of the main segment; callers may run it at a quiet moment. */
+SITR_MUST_CHECK int sitr_index_compact(sitr_index_t *idx);
+
+size_t sitr_index_size(sitr_index_t *idx);
+void sitr_index_stats(sitr_index_t *idx, sitr_index_stats_t *out);
+
+/* Brute-force reference: the same contract as sitr_index_search over a
+ * plain array (used by tests and the benchmark). */
+size_t sitr_index_brute(const sitr_index_entry_t *entries, size_t n, const sitr_pdq_t *q,
+                        int radius, sitr_index_hit_t *out, size_t max);
+
+#endif
