@@ -405,6 +405,14 @@ static void on_retry_timer(uv_timer_t *t)
         conn_fail(c, "connection attempt timed out");
 }
 
+/* Server notices (and the FATAL message of a terminated session) would
+ * otherwise be printed to stderr by libpq. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static void conn_connect(dbconn_t *c)
 {
     sitr_db_t *db = c->db;
@@ -415,6 +423,7 @@ static void conn_connect(dbconn_t *c)
         conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
         return;
     }
+    PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
     conn_set_state(c, CONN_CONNECTING);
     uv_timer_start(&c->retry, on_retry_timer, CONNECT_TIMEOUT_MS, 0);
     /* libpq: after PQconnectStart, act as if polling returned WRITING. */

@@ -1,8 +1,17 @@
 # Database: keys, the async pool, migrations and sitr-admin (integration
 # tests use the `pg` fixture from pg.cmake).  The tests compile the modules
-# they exercise directly so they do not depend on the rest of sitrsvc.
-set(SITR_DB_TEST_LIBS sitrpdq PkgConfig::UV PkgConfig::PQ PkgConfig::SODIUM PkgConfig::JANSSON)
+# they exercise (and the two small helpers err.c/hex.c) directly, so that
+# they depend neither on the rest of sitrsvc nor on the PDQ library.
+set(SITR_DB_TEST_LIBS PkgConfig::UV PkgConfig::PQ PkgConfig::SODIUM PkgConfig::JANSSON)
+set(SITR_DB_TEST_BASE ${CMAKE_SOURCE_DIR}/hasher/err.c ${CMAKE_SOURCE_DIR}/hasher/hex.c)
+set(SITR_DB_TEST_INC ${CMAKE_SOURCE_DIR}/service ${CMAKE_SOURCE_DIR}/hasher/include
+  ${CMAKE_CURRENT_SOURCE_DIR})
 
 sitr_add_test(keys LABELS unit LIBS ${SITR_DB_TEST_LIBS}
-  SOURCES ${CMAKE_SOURCE_DIR}/service/keys.c)
-target_include_directories(test_keys PRIVATE ${CMAKE_SOURCE_DIR}/service)
+  SOURCES ${CMAKE_SOURCE_DIR}/service/keys.c ${SITR_DB_TEST_BASE})
+target_include_directories(test_keys PRIVATE ${SITR_DB_TEST_INC})
+
+sitr_add_test(db LABELS integration FIXTURES pg LIBS ${SITR_DB_TEST_LIBS}
+  SOURCES ${CMAKE_SOURCE_DIR}/service/db.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+  ${SITR_DB_TEST_BASE})
+target_include_directories(test_db PRIVATE ${SITR_DB_TEST_INC})

@@ -1,0 +1,22 @@
+/* Helpers for the integration tests that need PostgreSQL: the `pg` CTest
+ * fixture (tests/pg.cmake) writes a libpq URL to SITR_BINARY_DIR/pg/conninfo;
+ * each test creates its own fresh database there.  Synchronous libpq: these
+ * run outside any event loop. */
+#ifndef SITR_TEST_DB_SUPPORT_H
+#define SITR_TEST_DB_SUPPORT_H
+
+#include <libpq-fe.h>
+
+/* The fixture's URL (to the "postgres" database); aborts the test if absent. */
+char *pgt_server_url(void);
+/* Creates a fresh, empty database named <prefix>_<pid>_<n>; returns its URL. */
+char *pgt_create_db(const char *prefix);
+/* Runs sql (no parameters); fails the test unless it succeeds.  Returns
+ * the result (caller PQclear) */
+PGresult *pgt_exec(const char *url, const char *sql);
+/* First column of the first row as a long long (fails the test if none). */
+long long pgt_scalar(const char *url, const char *sql);
+/* Runs a command and returns its exit status (system(3)). */
+int pgt_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
