@@ -1,0 +1,79 @@
+/* The API layer of sitrd: its state, its routes, and authentication.
+ *
+ * One sitr_api_t per server, created by app.c and reachable from any
+ * request as sitr_req_server(req)->app.  It owns the rate limiters.  Loop
+ * thread only.
+ *
+ * Authentication runs in the server's auth hook (sitr_auth_hook) before the
+ * route's handler:
+ *  - SITR_AUTH_CASE: "Authorization: Case <secret>" for the {case} of the
+ *    path.  The hook parses both tokens, looks the case up, compares keyed
+ *    digests in constant time and calls the handler only for a live case
+ *    whose secret matches.  A wrong secret, an unknown case and a withdrawn
+ *    case get one identical answer (404 case_not_found), and each such
+ *    failure spends a token of the client address's failure budget.
+ *  - SITR_AUTH_PLATFORM: "Authorization: Bearer <api key>", looked up by
+ *    keyed digest among platforms not revoked; 401 with WWW-Authenticate
+ *    otherwise.  The handler finds the platform in sitr_req_platform_id().
+ *
+ * A case handler reads the authenticated case with sitr_auth_case_id() and
+ * sitr_auth_case_reference() when it starts (synchronously: the values are
+ * those of the handler being called right now). */
+#ifndef SITR_API_H
+#define SITR_API_H
+
+#include <stdint.h>
+
+#include "ratelimit.h"
+#include "req.h"
+#include "router.h"
+
+/* Failed case authentications allowed per client address: a burst, then a
+ * steady rate per hour.  Secrets have 145 bits, so this is not what makes
+ * guessing hopeless; it keeps guessers from loading the database. */
+#define SITR_API_AUTH_FAIL_BURST 20
+#define SITR_API_AUTH_FAIL_PER_HOUR 60
+/* Client addresses remembered by each limiter. */
+#define SITR_API_RATELIMIT_ENTRIES 65536
+
+typedef struct sitr_api {
+    sitr_server_t *srv;
+    sitr_ratelimit_t *case_rate; /* case creations per address (cfg->case_rate per hour) */
+    sitr_ratelimit_t *auth_fail; /* failed case/platform authentications per address */
+
+    /* The case authenticated for the handler running right now. */
+    const sitr_req_t *auth_req;
+    int64_t auth_case_id;
+    const char *auth_reference; /* canonical, in the request's arena */
+
+    unsigned long cases_created, cases_withdrawn, images_added, auth_failures, rate_limited;
+} sitr_api_t;
+
+/* Creates the API state for srv (limiters from srv->cfg).  0 or SITR_ENOMEM. */
+SITR_MUST_CHECK int sitr_api_new(sitr_server_t *srv, sitr_api_t **out);
+void sitr_api_free(sitr_api_t *api);
+
+/* The server's auth hook (see router.h for the contract). */
+int sitr_auth_hook(sitr_req_t *req, sitr_auth_kind_t kind, sitr_handler_fn handler);
+
+/* Within a SITR_AUTH_CASE handler: the case (0 / NULL elsewhere). */
+int64_t sitr_auth_case_id(const sitr_req_t *req);
+const char *sitr_auth_case_reference(const sitr_req_t *req);
+
+/* The one answer for "no such case for you" (unknown, withdrawn, wrong
+ * secret): 404 case_not_found, identical bytes in every case. */
+void sitr_api_reply_case_not_found(sitr_req_t *req);
+/* Answers a failed database call (rc < 0 from a sitr_db callback or from
+ * sitr_db_submit): 503 with Retry-After for unavailability, 500 otherwise. */
+void sitr_api_reply_db_error(sitr_req_t *req, int rc);
+
+/* The victims' case endpoints (api_cases.c). */
+int sitr_api_cases_create(sitr_req_t *req);
+int sitr_api_cases_get(sitr_req_t *req);
+int sitr_api_cases_add_images(sitr_req_t *req);
+int sitr_api_cases_withdraw(sitr_req_t *req);
+
+/* Their route rows; body caps are filled from the configuration. */
+SITR_MUST_CHECK int sitr_api_cases_add_routes(sitr_server_t *srv);
+
+#endif
