@@ -1,3 +1,5 @@
 # Tests of the image front-end of libsitrhash (decode, digests, file
 # hashing).  The PDQ core registers its own tests elsewhere.
 sitr_add_test(image_luma LIBS sitrhash LABELS unit conformance)
+sitr_add_test(image LIBS sitrhash LABELS unit conformance)
+sitr_add_test(image_hostile LIBS sitrhash LABELS unit)
