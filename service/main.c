@@ -1,0 +1,113 @@
+/* sitrd: parse the configuration, build the server, hand over to the API
+ * layer, run the loop until shutdown, exit.
+ *
+ * Exit status: 0 after a graceful shutdown, 1 when start-up fails or the API
+ * layer aborts (e.g. the schema is behind), 2 for a configuration error.
+ * Everything runs on this thread's loop. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+/* Defaults used when no API layer is linked: sitrd then serves only the
+ * health endpoints.  A static library member defining the strong versions is
+ * only linked if something else pulls it in, so the API layer's definitions
+ * must live in an object that is linked anyway (or sitrsvc must be linked as
+ * a whole archive); the warning below makes a mistake visible. */
+__attribute__((weak)) int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
+{
+    (void)err;
+    sitr_log(SITR_LOG_WARN, NULL, "no API layer linked: serving /healthz, /readyz, /metrics only");
+    sitr_server_set_ready(srv, 1, NULL);
+    return 0;
+}
+
+__attribute__((weak)) void sitr_app_close(sitr_server_t *srv)
+{
+    (void)srv;
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static int run(const sitr_config_t *cfg)
+{
+    uv_loop_t loop;
+    sitr_server_t srv;
+    sitr_err_t err = {0};
+    int rc = uv_loop_init(&loop);
+    if (rc < 0) {
+        fprintf(stderr, "sitrd: cannot create the event loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    if (sitr_server_init(&srv, &loop, cfg, &err) < 0) {
+        sitr_log(SITR_LOG_ERROR, NULL, "start-up failed: %s", err.msg);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    if (sitr_app_init(&srv, &err) < 0) {
+        sitr_log(SITR_LOG_ERROR, NULL, "start-up failed: %s", err.msg);
+        srv.exit_code = 1;
+        sitr_server_stop(&srv);
+    } else {
+        srv.shutdown_hook = sitr_app_close;
+        if (sitr_server_start(&srv, &err) < 0) {
+            sitr_log(SITR_LOG_ERROR, NULL, "start-up failed: %s", err.msg);
+            srv.exit_code = 1;
+            sitr_server_stop(&srv);
+        }
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    sitr_server_free(&srv);
+    if (uv_loop_close(&loop) == UV_EBUSY) {
+        /* A handle someone forgot: close it rather than leak it, and say so. */
+        sitr_log(SITR_LOG_WARN, NULL, "handles left open at exit; closing them");
+        uv_walk(&loop, close_walk_cb, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    return srv.exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    /* A client closing early must give EPIPE on write, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "sitrd: libsodium failed to initialise\n");
+        return 1;
+    }
+    sitr_config_t cfg;
+    sitr_config_action_t action;
+    sitr_err_t err = {0};
+    if (sitr_config_load(&cfg, argc, argv, NULL, &action, &err) < 0) {
+        fprintf(stderr, "sitrd: %s\n", err.msg);
+        sitr_config_free(&cfg);
+        return 2;
+    }
+    if (action == SITR_CONFIG_HELP) {
+        sitr_config_usage(stdout, "sitrd");
+        sitr_config_free(&cfg);
+        return 0;
+    }
+    if (action == SITR_CONFIG_VERSION) {
+        printf("sitrd %s\n", SITR_VERSION);
+        sitr_config_free(&cfg);
+        return 0;
+    }
+    sitr_log_set_level(cfg.log_level);
+    int rc = run(&cfg);
+    sitr_config_free(&cfg);
+    return rc;
+}
