@@ -1,0 +1,30 @@
+/* sitr-admin internals: one file per command group.  Synchronous libpq
+ * (this is a command-line tool, not the event loop). */
+#ifndef SITR_ADMIN_H
+#define SITR_ADMIN_H
+
+#include <libpq-fe.h>
+
+typedef struct admin_opts {
+    const char *database_url;
+    const char *dir;          /* migrations */
+    const char *webhook;      /* platform add */
+    const char *digest_key_file;
+} admin_opts_t;
+
+/* Exit statuses. */
+enum { ADMIN_OK = 0, ADMIN_FAIL = 1, ADMIN_USAGE = 2, ADMIN_PENDING = 3 };
+
+/* Connects (messages on stderr); NULL on failure. */
+PGconn *admin_connect(const admin_opts_t *o);
+/* Runs a parameterised statement; prints the server's message and returns
+ * NULL on failure. */
+PGresult *admin_exec(PGconn *c, const char *sql, int n, const char *const *values);
+/* Statement that returns no rows; 0 or -1. */
+int admin_cmd(PGconn *c, const char *sql, int n, const char *const *values);
+
+int admin_migrate(const admin_opts_t *o);
+int admin_status(const admin_opts_t *o);
+int admin_platform(const admin_opts_t *o, int argc, char **argv);
+
+#endif

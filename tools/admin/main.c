@@ -1,0 +1,111 @@
+/* sitr-admin: the operator's command line (migrations, platforms and keys).
+ *
+ * Options may appear anywhere on the command line; the first positional
+ * words select the command.  The database comes from --database-url or
+ * SITR_DATABASE_URL; the digest key (for API keys) from SITR_DIGEST_KEY,
+ * SITR_DIGEST_KEY_FILE or --digest-key-file.  Secrets are printed only
+ * where the operator must see them once (a new API key) and never logged. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+
+#ifndef SITR_MIGRATIONS_DIR
+#define SITR_MIGRATIONS_DIR "migrations"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sitr-admin [options] <command> [arguments]\n"
+            "\n"
+            "commands:\n"
+            "  migrate                      apply pending migrations, each in its own\n"
+            "                               transaction; refuses when an applied file was\n"
+            "                               edited or is missing\n"
+            "  status                       list applied and pending migrations\n"
+            "                               (exit 0: current, 3: pending, 1: inconsistent)\n"
+            "  platform add NAME [--webhook URL]\n"
+            "                               register a platform; prints its API key once\n"
+            "                               (and the webhook signing secret, if any)\n"
+            "  platform list                names, creation and revocation dates (no keys)\n"
+            "  platform revoke NAME         the platform's key stops working at once\n"
+            "  platform rotate-key NAME     issue a new API key (printed once); the old one\n"
+            "                               stops working\n"
+            "\n"
+            "options:\n"
+            "  --database-url URL   libpq URL or conninfo (default: $SITR_DATABASE_URL)\n"
+            "  --dir DIR            migrations directory (default: %s)\n"
+            "  --digest-key-file F  file with the 64-hex-digit digest key (default:\n"
+            "                       $SITR_DIGEST_KEY, then $SITR_DIGEST_KEY_FILE)\n"
+            "  --webhook URL        with platform add: https:// URL for takedown webhooks\n"
+            "  -h, --help           this help\n",
+            SITR_MIGRATIONS_DIR);
+}
+
+/* Accepts "--name value" and "--name=value". */
+static int take_opt(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *out = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "sitr-admin: %s needs a value\n", name);
+        exit(ADMIN_USAGE);
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    admin_opts_t o = {.database_url = getenv("SITR_DATABASE_URL"),
+                      .dir = getenv("SITR_MIGRATIONS_DIR")};
+    if (!o.dir || !*o.dir)
+        o.dir = SITR_MIGRATIONS_DIR;
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0;
+    if (!pos)
+        return ADMIN_FAIL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            free(pos);
+            return ADMIN_OK;
+        }
+        if (take_opt(argc, argv, &i, "--database-url", &o.database_url) ||
+            take_opt(argc, argv, &i, "--dir", &o.dir) ||
+            take_opt(argc, argv, &i, "--webhook", &o.webhook) ||
+            take_opt(argc, argv, &i, "--digest-key-file", &o.digest_key_file))
+            continue;
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "sitr-admin: unknown option %s (see --help)\n", argv[i]);
+            free(pos);
+            return ADMIN_USAGE;
+        }
+        pos[npos++] = argv[i];
+    }
+    int rc;
+    if (npos == 0) {
+        usage(stderr);
+        rc = ADMIN_USAGE;
+    } else if (strcmp(pos[0], "migrate") == 0 && npos == 1) {
+        rc = admin_migrate(&o);
+    } else if (strcmp(pos[0], "status") == 0 && npos == 1) {
+        rc = admin_status(&o);
+    } else if (strcmp(pos[0], "platform") == 0) {
+        rc = admin_platform(&o, npos - 1, pos + 1);
+    } else {
+        fprintf(stderr, "sitr-admin: unknown command '%s' (see --help)\n", pos[0]);
+        rc = ADMIN_USAGE;
+    }
+    free(pos);
+    return rc;
+}
