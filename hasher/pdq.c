@@ -123,12 +123,27 @@ void sitr_pdq_hpass_scalar(const float *src, float *dst, int rows, int n, int w,
         sitr_pdq_box1d(src + (size_t)i * n, 1, dst + (size_t)i * dn, 1, n, w, colmap, nmap);
 }
 
-void sitr_pdq_vpass_scalar(const float *src, float *dst, int rows, int n, int w, const int *rowmap,
-                           int nmap, float *tmp)
+void sitr_pdq_vupdate_scalar(float *S, const float *pa, const float *pr, int n)
 {
-    (void)tmp;
+    if (pa != NULL && pr != NULL) {
+        for (int j = 0; j < n; j++) {
+            float v = S[j] + pa[j];
+            S[j] = v - pr[j];
+        }
+    } else if (pa != NULL) {
+        for (int j = 0; j < n; j++)
+            S[j] = S[j] + pa[j];
+    } else if (pr != NULL) {
+        for (int j = 0; j < n; j++)
+            S[j] = S[j] - pr[j];
+    }
+}
+
+void sitr_pdq_vemit_scalar(const float *S, float *out, int n, int c)
+{
+    const float cf = (float)c;
     for (int j = 0; j < n; j++)
-        sitr_pdq_box1d(src + j, (size_t)n, dst + j, (size_t)n, rows, w, rowmap, nmap);
+        out[j] = S[j] / cf;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -201,6 +216,54 @@ static void sample_map(int side, int map[DIM])
         map[i] = (int)(((double)i + 0.5) * (double)side / (double)DIM);
 }
 
+struct kernels {
+    void (*hpass)(const float *, float *, int, int, int, const int *, int, float *);
+    void (*vupdate)(float *, const float *, const float *, int);
+    void (*vemit)(const float *, float *, int, int);
+};
+
+static const struct kernels kernels_scalar = {sitr_pdq_hpass_scalar, sitr_pdq_vupdate_scalar,
+                                              sitr_pdq_vemit_scalar};
+#ifdef SITR_PDQ_HAVE_AVX2
+static const struct kernels kernels_avx2 = {sitr_pdq_hpass_avx2, sitr_pdq_vupdate_avx2,
+                                            sitr_pdq_vemit_avx2};
+#endif
+
+/* A vertical pass as a sequence of row steps.  The caller feeds rows in
+ * order as they become available; vstep_ready says whether output row o
+ * can be computed once rows [0, avail) exist. */
+struct vpass {
+    const struct kernels *k;
+    int rows, n, w, h, lead, lag;
+    int added; /* initial rows 0..lead-1 added so far */
+    int o;     /* next output row */
+    float *S;  /* n running sums */
+};
+
+static void vpass_init(struct vpass *v, const struct kernels *k, int rows, int n, int w, float *S)
+{
+    v->k = k;
+    v->rows = rows;
+    v->n = n;
+    v->w = w;
+    v->h = (w + 2) / 2;
+    v->lead = v->h - 1;
+    v->lag = w - v->h;
+    v->added = 0;
+    v->o = 0;
+    v->S = S;
+    for (int j = 0; j < n; j++)
+        S[j] = 0.0f;
+}
+
+/* Advances the pass while rows [0, avail) suffice; row(i) gives input row
+ * i; out(o) gives the destination of output row o or NULL to skip it.  The
+ * same phases and counts as sitr_pdq_box1d. */
+#define VPASS_RUN(v, avail, ROW, OUT, AFTER)                                                           do {                                                                                                   while ((v)->added < (v)->lead && (v)->added < (avail)) {                                               (v)->k->vupdate((v)->S, ROW((v)->added), NULL, (v)->n);                                            (v)->added++;                                                                                  }                                                                                                  while ((v)->o < (v)->rows && ((v)->o + (v)->lead < (avail) || (avail) == (v)->rows)) {                const int o_ = (v)->o;                                                                             const int in_ = o_ < (v)->rows - (v)->lead;                                                        const float *pa_ = in_ ? ROW(o_ + (v)->lead) : NULL;                                               const float *pr_ = o_ > (v)->lag ? ROW(o_ - (v)->lag - 1) : NULL;                                  const int c_ = o_ <= (v)->lag ? o_ + (v)->h : (in_ ? (v)->w : (v)->rows - o_ + (v)->lag);             (v)->k->vupdate((v)->S, pa_, pr_, (v)->n);                                                         float *dst_ = OUT(o_);                                                                             if (dst_ != NULL)                                                                                      (v)->k->vemit((v)->S, dst_, (v)->n, c_);                                                       AFTER(o_);                                                                                         (v)->o++;                                                                                      }                                                                                              } while (0)
+
+/* Rows per block of the horizontal passes (the AVX2 kernel's block). */
+#define HBLOCK 32
+
 int sitr_pdq_downsample(const float *luma, int rows, int cols, int impl, float a[DIM * DIM])
 {
     if (luma == NULL || a == NULL || rows < 1 || cols < 1)
@@ -208,18 +271,11 @@ int sitr_pdq_downsample(const float *luma, int rows, int cols, int impl, float a
     impl = sitr_pdq_impl_resolve(impl);
     if (!sitr_pdq_impl_supported(impl))
         return SITR_EINVAL;
-
-    const size_t rc = (size_t)rows * (size_t)cols;
-    const size_t tmpn = sitr_pdq_tmp_floats(cols > DIM ? cols : DIM);
-    if (rc > (SIZE_MAX / sizeof(float) - tmpn) / 3)
-        return SITR_ENOMEM;
-    const size_t need = 2 * rc + (size_t)rows * DIM + tmpn;
-
-    float *owned;
-    float *buf = scratch_get(need, &owned);
-    if (buf == NULL)
-        return SITR_ENOMEM;
-    float *x = buf, *y = x + rc, *z = y + rc, *tmp = z + (size_t)rows * DIM;
+    const struct kernels *k = &kernels_scalar;
+#ifdef SITR_PDQ_HAVE_AVX2
+    if (impl == SITR_PDQ_IMPL_AVX2)
+        k = &kernels_avx2;
+#endif
 
     int rowmap[DIM], colmap[DIM];
     sample_map(rows, rowmap);
@@ -227,24 +283,62 @@ int sitr_pdq_downsample(const float *luma, int rows, int cols, int impl, float a
     const int wr = (cols + 127) / 128; /* window along a row */
     const int wc = (rows + 127) / 128; /* window along a column */
 
-    /* H, V, H, V.  The second pair only produces what the decimation reads:
-     * 64 columns from the second horizontal pass, 64 rows from the last
-     * vertical one.  The running sums still walk every input, so the values
-     * kept are the same bits a full pass would give. */
-    void (*hpass)(const float *, float *, int, int, int, const int *, int, float *) =
-        sitr_pdq_hpass_scalar;
-    void (*vpass)(const float *, float *, int, int, int, const int *, int, float *) =
-        sitr_pdq_vpass_scalar;
-#ifdef SITR_PDQ_HAVE_AVX2
-    if (impl == SITR_PDQ_IMPL_AVX2) {
-        hpass = sitr_pdq_hpass_avx2;
-        vpass = sitr_pdq_vpass_avx2;
+    /* H, V, H, V, streamed so that intermediates stay in cache: the first
+     * horizontal pass fills a ring of rows in blocks of HBLOCK, the first
+     * vertical pass consumes them as soon as its window is complete, its
+     * rows are collected in one block for the second horizontal pass, which
+     * keeps only the 64 decimated columns (z, rows x 64); the last vertical
+     * pass only emits the 64 decimated rows.  Every running sum still walks
+     * all of its inputs in order, so the kept values are the bits of four
+     * full passes.  The ring holds rows [i0 - wc, i0 + HBLOCK) while block
+     * i0 is consumed, and blocks never wrap because ringrows is a multiple
+     * of HBLOCK. */
+    const size_t ringrows = (size_t)HBLOCK * (1 + ((size_t)wc + HBLOCK - 1) / HBLOCK);
+    const size_t c8 = (size_t)cols;
+    const size_t tmpn = sitr_pdq_tmp_floats(cols > DIM ? cols : DIM);
+    if ((size_t)rows > SIZE_MAX / sizeof(float) / 4 / DIM ||
+        c8 > SIZE_MAX / sizeof(float) / 4 / (ringrows + HBLOCK + 2))
+        return SITR_ENOMEM;
+    const size_t need = (ringrows + HBLOCK + 1) * c8 + (size_t)rows * DIM + DIM + tmpn;
+
+    float *owned;
+    float *buf = scratch_get(need, &owned);
+    if (buf == NULL)
+        return SITR_ENOMEM;
+    float *ring = buf;                 /* ringrows x cols */
+    float *yblk = ring + ringrows * c8; /* HBLOCK x cols */
+    float *S = yblk + HBLOCK * c8;     /* max(cols, 64) sums */
+    float *z = S + (c8 > DIM ? c8 : DIM); /* rows x 64 */
+    float *tmp = z + (size_t)rows * DIM;
+
+#define RING_ROW(i) (ring + ((size_t)(i) % ringrows) * c8)
+#define YBLK_ROW(o) (yblk + ((size_t)(o) % HBLOCK) * c8)
+#define H2_AFTER(o)                                                                                    do {                                                                                                   if ((o) % HBLOCK == HBLOCK - 1 || (o) == rows - 1) {                                                   const int b0_ = (o) - (o) % HBLOCK;                                                                k->hpass(yblk, z + (size_t)b0_ * DIM, (o) - b0_ + 1, cols, wr, colmap, DIM, tmp);             }                                                                                              } while (0)
+
+    struct vpass v1;
+    vpass_init(&v1, k, rows, cols, wc, S);
+    for (int i0 = 0; i0 < rows; i0 += HBLOCK) {
+        const int nr = rows - i0 < HBLOCK ? rows - i0 : HBLOCK;
+        k->hpass(luma + (size_t)i0 * c8, RING_ROW(i0), nr, cols, wr, NULL, 0, tmp);
+        const int avail = i0 + nr;
+        VPASS_RUN(&v1, avail, RING_ROW, YBLK_ROW, H2_AFTER);
     }
-#endif
-    hpass(luma, x, rows, cols, wr, NULL, 0, tmp);
-    vpass(x, y, rows, cols, wc, NULL, 0, tmp);
-    hpass(y, z, rows, cols, wr, colmap, DIM, tmp);
-    vpass(z, a, rows, DIM, wc, rowmap, DIM, tmp);
+
+    /* Last vertical pass over the 64 kept columns, emitting decimated rows;
+     * rowmap repeats entries when rows < 64. */
+    struct vpass v2;
+    int next = 0;
+#define Z_ROW(i) (z + (size_t)(i) * DIM)
+#define A_ROW(o) ((next < DIM && rowmap[next] == (o)) ? a + (size_t)next * DIM : NULL)
+#define A_AFTER(o)                                                                                     do {                                                                                                   if (next < DIM && rowmap[next] == (o)) {                                                               const float *first_ = a + (size_t)next++ * DIM;                                                    while (next < DIM && rowmap[next] == (o))                                                              memcpy(a + (size_t)next++ * DIM, first_, DIM * sizeof(float));                             }                                                                                              } while (0)
+    vpass_init(&v2, k, rows, DIM, wc, S);
+    VPASS_RUN(&v2, rows, Z_ROW, A_ROW, A_AFTER);
+#undef RING_ROW
+#undef YBLK_ROW
+#undef H2_AFTER
+#undef Z_ROW
+#undef A_ROW
+#undef A_AFTER
 
     free(owned);
     return 0;

@@ -23,25 +23,33 @@
 #define NDCT SITR_PDQ_DCT_N
 #define HB 32 /* rows per horizontal block: four 8-lane chains hide add latency */
 
-/* In-register transpose of an 8x8 block of floats. */
-AVX2_INLINE void tr8(__m256 r[8])
+/* Transposes the 8x8 block whose rows start at p0..p7 into 8 rows of dst
+ * (dst + q*ds for q = 0..7).  Written out without arrays so that the block
+ * stays in registers at -O2. */
+AVX2_INLINE void tr8(const float *p0, const float *p1, const float *p2, const float *p3,
+                     const float *p4, const float *p5, const float *p6, const float *p7,
+                     float *dst, size_t ds)
 {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 r0 = _mm256_loadu_ps(p0), r1 = _mm256_loadu_ps(p1);
+    __m256 r2 = _mm256_loadu_ps(p2), r3 = _mm256_loadu_ps(p3);
+    __m256 r4 = _mm256_loadu_ps(p4), r5 = _mm256_loadu_ps(p5);
+    __m256 r6 = _mm256_loadu_ps(p6), r7 = _mm256_loadu_ps(p7);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
     __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
     __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
     __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
     __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+    _mm256_storeu_ps(dst + 0 * ds, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(dst + 1 * ds, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ds, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ds, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ds, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ds, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ds, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ds, _mm256_permute2f128_ps(s3, s7, 0x31));
 }
 
 static int is_pow2(int w)
@@ -128,14 +136,10 @@ AVX2 void sitr_pdq_hpass_avx2(const float *src, float *dst, int rows, int n, int
         /* Transpose the block in: t[k][r] = row r, column k. */
         if (nr == HB) {
             for (int b = 0; b < HB; b += 8) {
-                for (int k0 = 0; k0 < n8; k0 += 8) {
-                    __m256 r[8];
-                    for (int q = 0; q < 8; q++)
-                        r[q] = _mm256_loadu_ps(s + (size_t)(b + q) * n + k0);
-                    tr8(r);
-                    for (int q = 0; q < 8; q++)
-                        _mm256_storeu_ps(t + (size_t)(k0 + q) * HB + b, r[q]);
-                }
+                const float *p = s + (size_t)b * n;
+                for (int k0 = 0; k0 < n8; k0 += 8)
+                    tr8(p + k0, p + n + k0, p + 2 * n + k0, p + 3 * n + k0, p + 4 * n + k0,
+                        p + 5 * n + k0, p + 6 * n + k0, p + 7 * n + k0, t + (size_t)k0 * HB + b, HB);
                 for (int k = n8; k < n; k++)
                     for (int q = 0; q < 8; q++)
                         t[(size_t)k * HB + b + q] = s[(size_t)(b + q) * n + k];
@@ -153,14 +157,11 @@ AVX2 void sitr_pdq_hpass_avx2(const float *src, float *dst, int rows, int n, int
         if (nr == HB) {
             for (int b = 0; b < HB; b += 8) {
                 for (int m0 = 0; m0 < nout8; m0 += 8) {
-                    __m256 r[8];
-                    for (int q = 0; q < 8; q++) {
-                        int o = colmap ? colmap[m0 + q] : m0 + q;
-                        r[q] = _mm256_loadu_ps(u + (size_t)o * HB + b);
-                    }
-                    tr8(r);
-                    for (int q = 0; q < 8; q++)
-                        _mm256_storeu_ps(d + (size_t)(b + q) * dn + m0, r[q]);
+                    const float *p = u + b;
+#define UO(q) (p + (size_t)(colmap ? colmap[m0 + (q)] : m0 + (q)) * HB)
+                    tr8(UO(0), UO(1), UO(2), UO(3), UO(4), UO(5), UO(6), UO(7),
+                        d + (size_t)b * dn + m0, dn);
+#undef UO
                 }
                 for (int m = nout8; m < nout; m++) {
                     int o = colmap ? colmap[m] : m;
@@ -178,87 +179,56 @@ AVX2 void sitr_pdq_hpass_avx2(const float *src, float *dst, int rows, int n, int
     }
 }
 
-/* Vertical pass over NV*8 adjacent columns starting at column j0, sums in
- * registers, walking down the rows. */
-AVX2_INLINE void vstrip(const float *src, float *dst, int rows, int n, int w, const int *rowmap,
-                        int nmap, int j0, const int NV)
+/* Vertical pass, row by row: S[j] is column j's running sum, updated with
+ * the entering row pa and/or the leaving row pr (NULL when absent).  Rows
+ * are read sequentially; each column still sees its own add, then
+ * subtract, in order. */
+AVX2 void sitr_pdq_vupdate_avx2(float *S, const float *pa, const float *pr, int n)
 {
-    const int h = (w + 2) / 2, lead = h - 1, lag = w - h;
-    const int pow2 = is_pow2(w);
-    const __m256 inv = _mm256_set1_ps(1.0f / (float)w);
-    __m256 s[4];
-    int next = 0;
-
-    for (int v = 0; v < NV; v++)
-        s[v] = _mm256_setzero_ps();
-    for (int k = 0; k < lead; k++)
-        for (int v = 0; v < NV; v++)
-            s[v] = _mm256_add_ps(s[v], _mm256_loadu_ps(src + (size_t)k * n + j0 + 8 * v));
-    for (int o = 0; o < rows; o++) {
-        int c;
-        if (o <= lag) {
-            const float *pa = src + (size_t)(o + lead) * n + j0;
-            for (int v = 0; v < NV; v++)
-                s[v] = _mm256_add_ps(s[v], _mm256_loadu_ps(pa + 8 * v));
-            c = o + h;
-        } else if (o < rows - lead) {
-            const float *pa = src + (size_t)(o + lead) * n + j0;
-            const float *pr = src + (size_t)(o - lag - 1) * n + j0;
-            for (int v = 0; v < NV; v++) {
-                s[v] = _mm256_add_ps(s[v], _mm256_loadu_ps(pa + 8 * v));
-                s[v] = _mm256_sub_ps(s[v], _mm256_loadu_ps(pr + 8 * v));
-            }
-            c = w;
-        } else {
-            const float *pr = src + (size_t)(o - lag - 1) * n + j0;
-            for (int v = 0; v < NV; v++)
-                s[v] = _mm256_sub_ps(s[v], _mm256_loadu_ps(pr + 8 * v));
-            c = rows - o + lag;
+    const int n8 = n & ~7;
+    int j = 0;
+    if (pa != NULL && pr != NULL) {
+        for (; j < n8; j += 8) {
+            __m256 v = _mm256_add_ps(_mm256_loadu_ps(S + j), _mm256_loadu_ps(pa + j));
+            _mm256_storeu_ps(S + j, _mm256_sub_ps(v, _mm256_loadu_ps(pr + j)));
         }
-        float *out;
-        if (rowmap == NULL) {
-            out = dst + (size_t)o * n + j0;
-        } else if (next < nmap && rowmap[next] == o) {
-            out = dst + (size_t)next * n + j0;
-        } else {
-            continue;
+        for (; j < n; j++) {
+            float v = S[j] + pa[j];
+            S[j] = v - pr[j];
         }
-        __m256 q[4];
-        if (c == w && pow2) {
-            for (int v = 0; v < NV; v++)
-                q[v] = _mm256_mul_ps(s[v], inv);
-        } else {
-            const __m256 dv = _mm256_set1_ps((float)c);
-            for (int v = 0; v < NV; v++)
-                q[v] = _mm256_div_ps(s[v], dv);
-        }
-        if (rowmap == NULL) {
-            for (int v = 0; v < NV; v++)
-                _mm256_storeu_ps(out + 8 * v, q[v]);
-        } else {
-            /* Maps repeat entries when the side is below 64. */
-            while (next < nmap && rowmap[next] == o) {
-                out = dst + (size_t)next++ * n + j0;
-                for (int v = 0; v < NV; v++)
-                    _mm256_storeu_ps(out + 8 * v, q[v]);
-            }
-            if (next == nmap)
-                return;
-        }
+    } else if (pa != NULL) {
+        for (; j < n8; j += 8)
+            _mm256_storeu_ps(S + j, _mm256_add_ps(_mm256_loadu_ps(S + j), _mm256_loadu_ps(pa + j)));
+        for (; j < n; j++)
+            S[j] = S[j] + pa[j];
+    } else {
+        for (; j < n8; j += 8)
+            _mm256_storeu_ps(S + j, _mm256_sub_ps(_mm256_loadu_ps(S + j), _mm256_loadu_ps(pr + j)));
+        for (; j < n; j++)
+            S[j] = S[j] - pr[j];
     }
 }
 
-AVX2 void sitr_pdq_vpass_avx2(const float *src, float *dst, int rows, int n, int w,
-                              const int *rowmap, int nmap, float *tmp)
+/* out[j] = S[j] / c, as a multiplication when c is a power of two. */
+AVX2 void sitr_pdq_vemit_avx2(const float *S, float *out, int n, int c)
 {
-    (void)tmp;
+    const int n8 = n & ~7;
     int j = 0;
-    for (; j + 32 <= n; j += 32)
-        vstrip(src, dst, rows, n, w, rowmap, nmap, j, 4);
-    for (; j + 8 <= n; j += 8)
-        vstrip(src, dst, rows, n, w, rowmap, nmap, j, 1);
-    for (; j < n; j++)
-        sitr_pdq_box1d(src + j, (size_t)n, dst + j, (size_t)n, rows, w, rowmap, nmap);
+    if (is_pow2(c)) {
+        const float invs = 1.0f / (float)c;
+        const __m256 inv = _mm256_set1_ps(invs);
+        for (; j < n8; j += 8)
+            _mm256_storeu_ps(out + j, _mm256_mul_ps(_mm256_loadu_ps(S + j), inv));
+        for (; j < n; j++)
+            out[j] = S[j] * invs;
+    } else {
+        const float cs = (float)c;
+        const __m256 cv = _mm256_set1_ps(cs);
+        for (; j < n8; j += 8)
+            _mm256_storeu_ps(out + j, _mm256_div_ps(_mm256_loadu_ps(S + j), cv));
+        for (; j < n; j++)
+            out[j] = S[j] / cs;
+    }
 }
 
 AVX2 void sitr_pdq_dct_avx2(const float a[DIM * DIM], float b[NDCT * NDCT])

@@ -73,22 +73,22 @@ void sitr_pdq_threshold(const float b[SITR_PDQ_DCT_N * SITR_PDQ_DCT_N], float me
 void sitr_pdq_dihedral(const float b[SITR_PDQ_DCT_N * SITR_PDQ_DCT_N],
                        sitr_pdq_t out[SITR_PDQ_DIHEDRAL_COUNT]);
 
-/* ---- kernels: one 1-D box pass (§3.3) over many independent vectors ----
+/* ---- kernels of the box filter (§3.3) ----
  *
- * hpass: along each of `rows` rows of src (rows x n, row-major, contiguous);
- *   colmap == NULL: dst is rows x n;  otherwise dst is rows x nmap with
- *   dst[i][m] = output at column colmap[m] (colmap ascending).
- * vpass: along each of the n columns of src (rows x n);
- *   rowmap == NULL: dst is rows x n;  otherwise dst is nmap x n with
- *   dst[m] = output row rowmap[m] (rowmap ascending).
- * w is the window (1 <= w <= length of the pass).  tmp is scratch of at
- * least sitr_pdq_tmp_floats(n) floats. */
+ * hpass: the 1-D pass along each of `rows` rows of src (rows x n,
+ *   row-major); colmap == NULL: dst is rows x n; otherwise dst is rows x nmap
+ *   with dst[i][m] = output at column colmap[m] (colmap non-decreasing).
+ *   tmp: at least sitr_pdq_tmp_floats(n) floats.
+ * vupdate/vemit: one step of the 1-D pass down all n columns at once.  S[j]
+ *   is column j's running sum; vupdate adds row pa, then subtracts row pr
+ *   (either may be NULL); vemit writes out[j] = S[j] / c.
+ * The pipeline in pdq.c drives them identically for every implementation. */
 size_t sitr_pdq_tmp_floats(int n);
 
 void sitr_pdq_hpass_scalar(const float *src, float *dst, int rows, int n, int w,
                            const int *colmap, int nmap, float *tmp);
-void sitr_pdq_vpass_scalar(const float *src, float *dst, int rows, int n, int w,
-                           const int *rowmap, int nmap, float *tmp);
+void sitr_pdq_vupdate_scalar(float *S, const float *pa, const float *pr, int n);
+void sitr_pdq_vemit_scalar(const float *S, float *out, int n, int c);
 
 /* Running-sum pass over one strided vector: the exact recipe of §3.3. */
 void sitr_pdq_box1d(const float *x, size_t xstride, float *y, size_t ystride, int n, int w,
@@ -98,8 +98,8 @@ void sitr_pdq_box1d(const float *x, size_t xstride, float *y, size_t ystride, in
 #define SITR_PDQ_HAVE_AVX2 1
 void sitr_pdq_hpass_avx2(const float *src, float *dst, int rows, int n, int w, const int *colmap,
                          int nmap, float *tmp);
-void sitr_pdq_vpass_avx2(const float *src, float *dst, int rows, int n, int w, const int *rowmap,
-                         int nmap, float *tmp);
+void sitr_pdq_vupdate_avx2(float *S, const float *pa, const float *pr, int n);
+void sitr_pdq_vemit_avx2(const float *S, float *out, int n, int c);
 void sitr_pdq_dct_avx2(const float a[SITR_PDQ_DIM * SITR_PDQ_DIM],
                        float b[SITR_PDQ_DCT_N * SITR_PDQ_DCT_N]);
 int sitr_pdq_quality_avx2(const float a[SITR_PDQ_DIM * SITR_PDQ_DIM]);
