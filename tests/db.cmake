@@ -15,3 +15,15 @@ sitr_add_test(db LABELS integration FIXTURES pg LIBS ${SITR_DB_TEST_LIBS}
   SOURCES ${CMAKE_SOURCE_DIR}/service/db.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
   ${SITR_DB_TEST_BASE})
 target_include_directories(test_db PRIVATE ${SITR_DB_TEST_INC})
+
+sitr_add_test(migrate LABELS integration FIXTURES pg LIBS ${SITR_DB_TEST_LIBS}
+  SOURCES ${CMAKE_SOURCE_DIR}/service/db.c ${CMAKE_SOURCE_DIR}/service/schema.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c ${SITR_DB_TEST_BASE})
+target_include_directories(test_migrate PRIVATE ${SITR_DB_TEST_INC})
+add_dependencies(test_migrate sitr-admin)
+
+sitr_add_test(admin LABELS integration FIXTURES pg LIBS ${SITR_DB_TEST_LIBS}
+  SOURCES ${CMAKE_SOURCE_DIR}/service/keys.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+  ${SITR_DB_TEST_BASE})
+target_include_directories(test_admin PRIVATE ${SITR_DB_TEST_INC})
+add_dependencies(test_admin sitr-admin)

@@ -91,3 +91,23 @@ int pgt_run(const char *fmt, ...)
         return -1;
     return WEXITSTATUS(st);
 }
+
+void pgt_expect_error(const char *url, const char *sql, const char *sqlstate)
+{
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("cannot connect: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, quiet, NULL);
+    PGresult *r = PQexec(c, sql);
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (PQresultStatus(r) != PGRES_FATAL_ERROR || !st || strcmp(st, sqlstate) != 0)
+        fail_msg("%s: expected SQLSTATE %s, got %s (%s)", sql, sqlstate, st ? st : "none",
+                 PQresStatus(PQresultStatus(r)));
+    PQclear(r);
+    PQfinish(c);
+}
+
+const char *pgt_admin(void)
+{
+    return SITR_BINARY_DIR "/tools/sitr-admin";
+}

@@ -16,6 +16,10 @@ char *pgt_create_db(const char *prefix);
 PGresult *pgt_exec(const char *url, const char *sql);
 /* First column of the first row as a long long (fails the test if none). */
 long long pgt_scalar(const char *url, const char *sql);
+/* Runs sql expecting an error with that SQLSTATE (fails the test if not). */
+void pgt_expect_error(const char *url, const char *sql, const char *sqlstate);
+/* Path of the sitr-admin binary in the build tree. */
+const char *pgt_admin(void);
 /* Runs a command and returns its exit status (system(3)). */
 int pgt_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
