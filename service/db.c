@@ -32,8 +32,8 @@
 
 #include <sodium.h>
 
-#define BACKOFF_MIN_MS 100u
-#define BACKOFF_MAX_MS 5000u
+#define BACKOFF_MIN_MS     100u
+#define BACKOFF_MAX_MS     5000u
 #define CONNECT_TIMEOUT_MS 10000u
 /* The server aborts a statement this long after the client gave up on it. */
 #define SERVER_TIMEOUT_SLACK_MS 1000u
@@ -65,12 +65,12 @@ struct dbconn {
     sitr_db_t *db;
     conn_state_t state;
     PGconn *pg;
-    uv_poll_t *poll; /* heap: a replaced handle may still be closing */
-    uv_timer_t retry;   /* backoff before reconnecting; connect timeout */
+    uv_poll_t *poll;  /* heap: a replaced handle may still be closing */
+    uv_timer_t retry; /* backoff before reconnecting; connect timeout */
     unsigned backoff_ms;
-    int flushing;       /* PQflush returned 1: more to send */
+    int flushing; /* PQflush returned 1: more to send */
     query_t *q;
-    PGresult *res;      /* last good result of the running query */
+    PGresult *res; /* last good result of the running query */
     int failed;
     char sqlstate[6];
     /* listeners only */
@@ -431,6 +431,9 @@ static void conn_connect(dbconn_t *c)
         conn_fail(c, "cannot watch the database socket");
 }
 
+static query_t *listen_query(dbconn_t *c);
+static void on_listen_query_done(int rc, PGresult *res, const char *sqlstate, void *arg);
+
 static void conn_ready(dbconn_t *c)
 {
     sitr_db_t *db = c->db;
@@ -448,8 +451,12 @@ static void conn_ready(dbconn_t *c)
     if (is_listener(c)) {
         /* (Re)subscribe; the listener learns it may have missed
          * notifications when the LISTEN completes (see on_listen_done). */
-        query_t *q = c->q;
+        query_t *q = c->q ? c->q : listen_query(c);
         c->q = NULL;
+        if (!q) {
+            conn_fail(c, "out of memory");
+            return;
+        }
         query_send(c, q);
     } else {
         dispatch(db);
@@ -781,7 +788,7 @@ static query_t *listen_query(dbconn_t *c)
     query_t *q = query_new(db, sql, 0, NULL);
     if (!q)
         return NULL;
-    q->cb = on_listen_done;
+    q->cb = on_listen_query_done;
     q->arg = c;
     uv_timer_init(db->loop, &q->timer);
     q->timer.data = q;
@@ -832,7 +839,6 @@ int sitr_db_listen(sitr_db_t *db, const char *channel, sitr_db_notify_cb cb, voi
         uv_close((uv_handle_t *)&c->retry, on_retry_closed);
         return SITR_ENOMEM;
     }
-    c->q->cb = on_listen_query_done;
     c->next_listener = db->listeners;
     db->listeners = c;
     conn_connect(c);

@@ -13,11 +13,11 @@
 #include <stdint.h>
 #include <sitr/err.h>
 
-#define SITR_KEYS_KEY_BYTES 32
+#define SITR_KEYS_KEY_BYTES    32
 #define SITR_KEYS_DIGEST_BYTES 32
 /* "sitr_" + 52 base32 characters (256 random bits) + NUL. */
 #define SITR_KEYS_API_KEY_PREFIX "sitr_"
-#define SITR_KEYS_API_KEY_SIZE 58
+#define SITR_KEYS_API_KEY_SIZE   58
 
 /* out = keyed BLAKE2b-256 of the token's bytes (without its NUL). */
 void sitr_keys_digest(const uint8_t key[SITR_KEYS_KEY_BYTES], const char *token,

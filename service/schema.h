@@ -16,8 +16,8 @@
 
 typedef struct sitr_migration {
     int version;
-    char file[256];     /* base name, e.g. "0001_schema.sql" */
-    char checksum[65];  /* hex SHA-256 of the file */
+    char file[256];    /* base name, e.g. "0001_schema.sql" */
+    char checksum[65]; /* hex SHA-256 of the file */
 } sitr_migration_t;
 
 typedef struct sitr_migrations {
@@ -49,7 +49,7 @@ typedef void (*sitr_schema_cb)(int rc, const char *message, void *arg);
 /* Scans dir now (blocking, small files), then asks the database
  * asynchronously.  Returns < 0 (err filled, cb never called) when dir
  * cannot be read or the query cannot be queued; else cb runs once. */
-SITR_MUST_CHECK int sitr_schema_check(sitr_db_t *db, const char *dir, sitr_schema_cb cb,
-                                      void *arg, sitr_err_t *err);
+SITR_MUST_CHECK int sitr_schema_check(sitr_db_t *db, const char *dir, sitr_schema_cb cb, void *arg,
+                                      sitr_err_t *err);
 
 #endif

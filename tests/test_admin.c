@@ -81,8 +81,8 @@ static void test_platforms(void **state)
              "'https://acme.example/hook')::int FROM platforms WHERE name = 'acme'",
              secret);
     assert_int_equal(pgt_scalar(url, sql), 1);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM platforms p WHERE p::text LIKE '%%%s%%'", key1 + 5);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM platforms p WHERE p::text LIKE '%%%s%%'",
+             key1 + 5);
     assert_int_equal(pgt_scalar(url, sql), 0);
 
     /* Duplicates and bad names are refused and change nothing. */

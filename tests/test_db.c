@@ -47,8 +47,8 @@ static void on_closed(void *arg)
 
 static sitr_db_t *open_pool(uv_loop_t *loop, const char *url, int pool, int queue, unsigned ms)
 {
-    sitr_db_options_t o = {.conninfo = url, .pool_size = pool, .max_queue = queue,
-                           .query_timeout_ms = ms};
+    sitr_db_options_t o = {
+        .conninfo = url, .pool_size = pool, .max_queue = queue, .query_timeout_ms = ms};
     sitr_db_t *db = NULL;
     sitr_err_t err;
     assert_int_equal(sitr_db_new(loop, &o, &db, &err), 0);
@@ -105,8 +105,8 @@ static void test_query_and_error(void **state)
     assert_int_equal(sitr_db_submit(db, "SELECT $1::int + 1", 1, v, on_result, &a), 0);
     assert_int_equal(sitr_db_submit(db, "SELECT 1/0", 0, NULL, on_result, &b), 0);
     const char *nul[] = {NULL};
-    assert_int_equal(sitr_db_submit(db, "SELECT coalesce($1::text, 'was null')", 1, nul, on_result, &c),
-                     0);
+    assert_int_equal(
+        sitr_db_submit(db, "SELECT coalesce($1::text, 'was null')", 1, nul, on_result, &c), 0);
     run_until(&loop, &c.done, 1);
     run_until(&loop, &b.done, 1);
     run_until(&loop, &a.done, 1);
@@ -173,7 +173,8 @@ static void test_timeout(void **state)
     timeout_db = db;
     memset(&after_timeout, 0, sizeof after_timeout);
     result_t r = {0};
-    assert_int_equal(sitr_db_submit(db, "SELECT pg_sleep(5)", 0, NULL, on_timeout_then_query, &r), 0);
+    assert_int_equal(sitr_db_submit(db, "SELECT pg_sleep(5)", 0, NULL, on_timeout_then_query, &r),
+                     0);
     run_until(&loop, &r.done, 1);
     assert_int_equal(r.rc, SITR_ETIMEOUT);
     run_until(&loop, &after_timeout.done, 1);
@@ -192,8 +193,8 @@ static void test_unreachable_server(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     /* Port 1 on loopback: nothing listens there. */
-    sitr_db_t *db = open_pool(&loop, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", 2,
-                              4, 300);
+    sitr_db_t *db =
+        open_pool(&loop, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", 2, 4, 300);
     result_t r = {0};
     assert_int_equal(sitr_db_submit(db, "SELECT 1", 0, NULL, on_result, &r), 0);
     run_until(&loop, &r.done, 1);
@@ -213,7 +214,8 @@ static void test_close_fails_queued(void **state)
     wait_connected(&loop, db, 1);
     result_t r[3] = {{0}};
     for (int i = 0; i < 3; i++)
-        assert_int_equal(sitr_db_submit(db, "SELECT pg_sleep(0.1), 5", 0, NULL, on_result, &r[i]), 0);
+        assert_int_equal(sitr_db_submit(db, "SELECT pg_sleep(0.1), 5", 0, NULL, on_result, &r[i]),
+                         0);
     closed_count = 0;
     sitr_db_close(db, on_closed, NULL);
     /* Queued ones fail at once; the running one finishes. */
@@ -263,7 +265,8 @@ static void test_listen_and_reconnect(void **state)
 
     result_t r = {0};
     const char *v[] = {"hello"};
-    assert_int_equal(sitr_db_submit(db, "SELECT pg_notify('sitr_test', $1)", 1, v, on_result, &r), 0);
+    assert_int_equal(sitr_db_submit(db, "SELECT pg_notify('sitr_test', $1)", 1, v, on_result, &r),
+                     0);
     run_until(&loop, &n.got, 1);
     assert_string_equal(n.payload, "hello");
 
@@ -271,11 +274,12 @@ static void test_listen_and_reconnect(void **state)
      * and the listener reconnect by themselves. */
     wait_connected(&loop, db, 2);
     memset(&r, 0, sizeof r);
-    assert_int_equal(sitr_db_submit(db,
-                                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                                    " WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                                    0, NULL, on_result, &r),
-                     0);
+    assert_int_equal(
+        sitr_db_submit(db,
+                       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                       0, NULL, on_result, &r),
+        0);
     run_until(&loop, &r.done, 1);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.value, "2"); /* the other pool connection and the listener */

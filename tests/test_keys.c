@@ -64,9 +64,10 @@ static void test_parse(void **state)
     snprintf(padded, sizeof padded, "  %s\n", good);
     assert_int_equal(sitr_keys_parse(padded, key, &err), 0);
     assert_int_equal(sitr_keys_parse("abcd", key, &err), SITR_ECONFIG);
-    assert_int_equal(sitr_keys_parse("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g",
-                                     key, &err),
-                     SITR_ECONFIG);
+    assert_int_equal(
+        sitr_keys_parse("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g", key,
+                        &err),
+        SITR_ECONFIG);
     char zeros[65];
     memset(zeros, '0', 64);
     zeros[64] = '\0';
@@ -94,7 +95,8 @@ static void test_load(void **state)
     assert_int_equal(sitr_keys_load(NULL, NULL, key, &err), 0);
     assert_int_equal(key[0], 0xff);
     assert_int_equal(key[31], 0x00);
-    setenv("SITR_DIGEST_KEY", "0101010101010101010101010101010101010101010101010101010101010101", 1);
+    setenv("SITR_DIGEST_KEY", "0101010101010101010101010101010101010101010101010101010101010101",
+           1);
     assert_int_equal(sitr_keys_load(NULL, NULL, key, &err), 0);
     assert_int_equal(key[0], 0x01);
     assert_int_equal(sitr_keys_load(NULL, path, key, &err), 0);

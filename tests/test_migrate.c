@@ -53,10 +53,11 @@ static void test_fresh_and_rerun(void **state)
     (void)state;
     char *url = pgt_create_db("tmig");
     assert_int_equal(migrate(url, MIGRATIONS, "/dev/null"), 0);
-    static const char *tables[] = {"platforms", "cases", "case_images", "case_image_variants",
-                                   "uploads", "matches", "takedowns", "takedown_history",
-                                   "case_events", "changes", "matcher_progress",
-                                   "schema_migrations", "index_case_images", "index_uploads"};
+    static const char *tables[] = {
+        "platforms",         "cases",        "case_images",      "case_image_variants",
+        "uploads",           "matches",      "takedowns",        "takedown_history",
+        "case_events",       "changes",      "matcher_progress", "schema_migrations",
+        "index_case_images", "index_uploads"};
     char sql[256];
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         snprintf(sql, sizeof sql, "SELECT (to_regclass('%s') IS NOT NULL)::int", tables[i]);
@@ -270,21 +271,23 @@ static void test_case_functions(void **state)
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM case_images WHERE pdq IS NULL "
                                      "AND quality IS NULL AND md5 IS NOT NULL"),
                      1);
-    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM changes WHERE kind = 'case_image_added'"),
-                     2);
-    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM case_events WHERE kind = 'case_created'"),
-                     1);
+    assert_int_equal(
+        pgt_scalar(url, "SELECT count(*) FROM changes WHERE kind = 'case_image_added'"), 2);
+    assert_int_equal(
+        pgt_scalar(url, "SELECT count(*) FROM case_events WHERE kind = 'case_created'"), 1);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM index_case_images"), 2);
 
     /* Refusals: quality < 50 with a PDQ, bad hex, and the per-case cap. */
-    pgt_expect_error(url,
-                     "SELECT * FROM sitr_case_create('CASE-TEST-0002', decode(repeat('aa',32),'hex'),"
-                     " '[{\"pdq\":\"" PDQ_A "\",\"quality\":49}]', 10)",
-                     "22023");
-    pgt_expect_error(url,
-                     "SELECT * FROM sitr_case_create('CASE-TEST-0002', decode(repeat('aa',32),'hex'),"
-                     " '[{\"md5\":\"zz\"}]', 10)",
-                     "22023");
+    pgt_expect_error(
+        url,
+        "SELECT * FROM sitr_case_create('CASE-TEST-0002', decode(repeat('aa',32),'hex'),"
+        " '[{\"pdq\":\"" PDQ_A "\",\"quality\":49}]', 10)",
+        "22023");
+    pgt_expect_error(
+        url,
+        "SELECT * FROM sitr_case_create('CASE-TEST-0002', decode(repeat('aa',32),'hex'),"
+        " '[{\"md5\":\"zz\"}]', 10)",
+        "22023");
     char sql[1024];
     snprintf(sql, sizeof sql,
              "SELECT * FROM sitr_case_add_images(%lld, '[{\"sha256\":\"" SHA_B "\"}]', 2)", id);
@@ -329,8 +332,9 @@ static void test_case_functions(void **state)
     snprintf(sql, sizeof sql, "SELECT sitr_case_withdraw(%lld)::int", id);
     assert_int_equal(pgt_scalar(url, sql), 1);
     assert_int_equal(pgt_scalar(url, sql), 0); /* already withdrawn */
-    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM case_images WHERE pdq IS NOT NULL OR "
-                                     "md5 IS NOT NULL OR sha256 IS NOT NULL OR quality IS NOT NULL"),
+    assert_int_equal(pgt_scalar(url,
+                                "SELECT count(*) FROM case_images WHERE pdq IS NOT NULL OR "
+                                "md5 IS NOT NULL OR sha256 IS NOT NULL OR quality IS NOT NULL"),
                      0);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM case_image_variants"), 0);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM index_case_images"), 0);
@@ -349,8 +353,8 @@ static void test_case_functions(void **state)
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM changes WHERE kind = "
                                      "'case_image_removed'"),
                      3);
-    snprintf(sql, sizeof sql, "SELECT * FROM sitr_case_add_images(%lld, '[{\"md5\":\"" MD5_A "\"}]', 10)",
-             id);
+    snprintf(sql, sizeof sql,
+             "SELECT * FROM sitr_case_add_images(%lld, '[{\"md5\":\"" MD5_A "\"}]', 10)", id);
     pgt_expect_error(url, sql, "SIT04");
     /* A platform cannot answer a cancelled takedown. */
     pgt_expect_error(url, "SELECT * FROM sitr_takedown_answer(1, 1, 'removed', NULL)", "SIT02");

@@ -7,8 +7,8 @@
 
 typedef struct admin_opts {
     const char *database_url;
-    const char *dir;          /* migrations */
-    const char *webhook;      /* platform add */
+    const char *dir;     /* migrations */
+    const char *webhook; /* platform add */
     const char *digest_key_file;
 } admin_opts_t;
 

@@ -27,11 +27,12 @@ static int load_applied(PGconn *c, applied_t **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    PGresult *r = admin_exec(c,
-                             "SELECT version, name, checksum, "
-                             "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-                             "FROM schema_migrations ORDER BY version",
-                             0, NULL);
+    PGresult *r =
+        admin_exec(c,
+                   "SELECT version, name, checksum, "
+                   "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                   "FROM schema_migrations ORDER BY version",
+                   0, NULL);
     if (!r)
         return -1;
     int rows = PQntuples(r);
@@ -91,12 +92,11 @@ static int verify(const sitr_migrations_t *m, const applied_t *a, int n, const c
     return bad;
 }
 
-static const char create_table[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version integer PRIMARY KEY CHECK (version > 0),"
-    " name text NOT NULL,"
-    " checksum text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'),"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char create_table[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                   " version integer PRIMARY KEY CHECK (version > 0),"
+                                   " name text NOT NULL,"
+                                   " checksum text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'),"
+                                   " applied_at timestamptz NOT NULL DEFAULT now())";
 
 static int apply_one(PGconn *c, const char *dir, const sitr_migration_t *m)
 {

@@ -87,8 +87,8 @@ static int platform_add(const admin_opts_t *o, const char *name)
                         "and . _ - after the first\n");
         return ADMIN_USAGE;
     }
-    if (o->webhook && (strncmp(o->webhook, "https://", 8) != 0 &&
-                       strncmp(o->webhook, "http://", 7) != 0)) {
+    if (o->webhook &&
+        (strncmp(o->webhook, "https://", 8) != 0 && strncmp(o->webhook, "http://", 7) != 0)) {
         fprintf(stderr, "sitr-admin: --webhook must be an http(s):// URL\n");
         return ADMIN_USAGE;
     }
@@ -121,8 +121,10 @@ static int platform_add(const admin_opts_t *o, const char *name)
                         "VALUES ($1, $2::bytea, $3, $4::bytea) RETURNING id",
                         4, v);
         if (ch == 1) {
-            fprintf(stderr, "platform '%s' added. Its API key is shown only now; store it "
-                            "safely:\n", name);
+            fprintf(stderr,
+                    "platform '%s' added. Its API key is shown only now; store it "
+                    "safely:\n",
+                    name);
             printf("%s\n", apikey);
             if (o->webhook) {
                 fprintf(stderr, "webhook signing secret (HMAC-SHA256), also shown only now:\n");
@@ -150,7 +152,8 @@ static int platform_list(const admin_opts_t *o)
         c,
         "SELECT name, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
         " coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'),"
-        " coalesce(to_char(key_rotated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'),"
+        " coalesce(to_char(key_rotated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "'-'),"
         " coalesce(webhook_url, '-') FROM platforms ORDER BY name",
         0, NULL);
     if (!r) {
@@ -170,7 +173,8 @@ static int platform_list(const admin_opts_t *o)
 static void explain_missing(PGconn *c, const char *name)
 {
     const char *v[] = {name};
-    PGresult *r = admin_exec(c, "SELECT revoked_at IS NOT NULL FROM platforms WHERE name = $1", 1, v);
+    PGresult *r =
+        admin_exec(c, "SELECT revoked_at IS NOT NULL FROM platforms WHERE name = $1", 1, v);
     if (r && PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "t") == 0)
         fprintf(stderr, "sitr-admin: platform '%s' is revoked\n", name);
     else if (r)
