@@ -168,11 +168,13 @@ void sitr_conn_drain(sitr_conn_t *c)
 {
     if (c->state == SITR_CONN_CLOSING || c->state == SITR_CONN_LINGER)
         return;
-    c->parse_dead = 1;
     if (c->cur) {
-        drop_req(c->cur);
-        c->cur = NULL;
+        /* A request is arriving: it is in flight too.  Let it finish (the
+         * idle timer and the shutdown timeout still bound it); nothing after
+         * it is parsed (see on_message_complete). */
+        return;
     }
+    c->parse_dead = 1;
     update_reading(c);
     if (!c->active && !c->writing && !c->qhead)
         sitr_conn_close(c);
@@ -393,8 +395,9 @@ static int on_message_complete(http_parser *p)
     req->keep_alive = http_should_keep_alive(p) != 0;
     enqueue(c, req);
     c->cur = NULL;
-    if (!req->keep_alive) {
-        /* Whatever follows a "Connection: close" request is not for us. */
+    if (!req->keep_alive || c->srv->stopping) {
+        /* Whatever follows a "Connection: close" request is not for us, nor
+         * anything sent after shutdown began. */
         c->parse_dead = 1;
         http_parser_pause(p, 1);
         c->paused = 1;
@@ -448,7 +451,7 @@ static int io_will_close(sitr_req_t *req)
 {
     sitr_conn_t *c = req->io->arg;
     return !req->keep_alive || req->early_status ||
-           (!c->qhead && (c->peer_eof || c->parse_dead || c->srv->stopping));
+           (!c->qhead && (c->peer_eof || c->parse_dead || (c->srv->stopping && !c->cur)));
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -535,7 +538,7 @@ static void maybe_dispatch(sitr_conn_t *c)
         sitr_router_dispatch(req);
         return;
     }
-    if (c->close_after || c->peer_eof || c->parse_dead || c->srv->stopping) {
+    if (c->close_after || c->peer_eof || c->parse_dead || (c->srv->stopping && !c->cur)) {
         if (c->close_after || c->srv->stopping)
             begin_linger(c);
         else
