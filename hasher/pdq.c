@@ -71,9 +71,11 @@ const char *sitr_pdq_impl_name(int impl)
 
 size_t sitr_pdq_tmp_floats(int n)
 {
-    /* The AVX2 horizontal pass transposes blocks of 32 rows into two n x 32
-     * buffers; the portable code needs less. */
-    return 2 * 32 * ((size_t)n + 8) + 64;
+    /* The AVX2 horizontal pass keeps, per block of 32 rows, a ring of
+     * transposed columns (a power of two >= 64 + w + 16, w <= n/128 + 1), 64
+     * columns of outputs and up to 64 kept columns; the portable code needs
+     * nothing. */
+    return 32 * (2 * (64 + (size_t)n / 128 + 1 + 16) + 64 + 64) + 64;
 }
 
 void sitr_pdq_box1d(const float *x, size_t xs, float *y, size_t ys, int n, int w, const int *map,

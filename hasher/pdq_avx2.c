@@ -5,8 +5,9 @@
  * horizontal pass, different columns of a vertical pass, different outputs
  * of the DCT - and each sum sees its terms in the reference's order, so the
  * results are the bits of the portable code in pdq.c.  The one liberty
- * taken is multiplying by 1/w instead of dividing by w when w is a power of
- * two: both are the correctly rounded value of the same exact quotient.
+ * taken is multiplying by 1/c instead of dividing by a count c that is a
+ * power of two: 1/c is exact, so both give the correctly rounded value of
+ * the same exact quotient (the tests compare both paths bit for bit).
  *
  * Threads: pure functions over caller-provided memory. */
 #include "pdq_int.h"
@@ -24,32 +25,35 @@
 #define HB 32 /* rows per horizontal block: four 8-lane chains hide add latency */
 
 /* Transposes the 8x8 block whose rows start at p0..p7 into 8 rows of dst
- * (dst + q*ds for q = 0..7).  Written out without arrays so that the block
+ * (dst + q*ds for q = 0..7).  The 128-bit halves are paired while loading
+ * (vinsertf128 from memory does not use the shuffle port), leaving two 4x4
+ * in-lane transposes: 16 shuffles instead of 24.  No arrays, so the block
  * stays in registers at -O2. */
 AVX2_INLINE void tr8(const float *p0, const float *p1, const float *p2, const float *p3,
                      const float *p4, const float *p5, const float *p6, const float *p7,
                      float *dst, size_t ds)
 {
-    __m256 r0 = _mm256_loadu_ps(p0), r1 = _mm256_loadu_ps(p1);
-    __m256 r2 = _mm256_loadu_ps(p2), r3 = _mm256_loadu_ps(p3);
-    __m256 r4 = _mm256_loadu_ps(p4), r5 = _mm256_loadu_ps(p5);
-    __m256 r6 = _mm256_loadu_ps(p6), r7 = _mm256_loadu_ps(p7);
+#define PAIR(a, b, off)                                                                            \
+    _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps((a) + (off))), _mm_loadu_ps((b) + (off)), 1)
+    const __m256 r0 = PAIR(p0, p4, 0), r1 = PAIR(p1, p5, 0), r2 = PAIR(p2, p6, 0),
+                 r3 = PAIR(p3, p7, 0);
+    const __m256 r4 = PAIR(p0, p4, 4), r5 = PAIR(p1, p5, 4), r6 = PAIR(p2, p6, 4),
+                 r7 = PAIR(p3, p7, 4);
+#undef PAIR
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
     __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(dst + 0 * ds, _mm256_permute2f128_ps(s0, s4, 0x20));
-    _mm256_storeu_ps(dst + 1 * ds, _mm256_permute2f128_ps(s1, s5, 0x20));
-    _mm256_storeu_ps(dst + 2 * ds, _mm256_permute2f128_ps(s2, s6, 0x20));
-    _mm256_storeu_ps(dst + 3 * ds, _mm256_permute2f128_ps(s3, s7, 0x20));
-    _mm256_storeu_ps(dst + 4 * ds, _mm256_permute2f128_ps(s0, s4, 0x31));
-    _mm256_storeu_ps(dst + 5 * ds, _mm256_permute2f128_ps(s1, s5, 0x31));
-    _mm256_storeu_ps(dst + 6 * ds, _mm256_permute2f128_ps(s2, s6, 0x31));
-    _mm256_storeu_ps(dst + 7 * ds, _mm256_permute2f128_ps(s3, s7, 0x31));
+    _mm256_storeu_ps(dst + 0 * ds, _mm256_shuffle_ps(t0, t2, 0x44));
+    _mm256_storeu_ps(dst + 1 * ds, _mm256_shuffle_ps(t0, t2, 0xEE));
+    _mm256_storeu_ps(dst + 2 * ds, _mm256_shuffle_ps(t1, t3, 0x44));
+    _mm256_storeu_ps(dst + 3 * ds, _mm256_shuffle_ps(t1, t3, 0xEE));
+    t0 = _mm256_unpacklo_ps(r4, r5);
+    t1 = _mm256_unpackhi_ps(r4, r5);
+    t2 = _mm256_unpacklo_ps(r6, r7);
+    t3 = _mm256_unpackhi_ps(r6, r7);
+    _mm256_storeu_ps(dst + 4 * ds, _mm256_shuffle_ps(t0, t2, 0x44));
+    _mm256_storeu_ps(dst + 5 * ds, _mm256_shuffle_ps(t0, t2, 0xEE));
+    _mm256_storeu_ps(dst + 6 * ds, _mm256_shuffle_ps(t1, t3, 0x44));
+    _mm256_storeu_ps(dst + 7 * ds, _mm256_shuffle_ps(t1, t3, 0xEE));
 }
 
 static int is_pow2(int w)
@@ -57,125 +61,173 @@ static int is_pow2(int w)
     return w > 0 && (w & (w - 1)) == 0;
 }
 
-/* Running sums along n positions for HB interleaved vectors: t[k*HB + r] is
- * input k of vector r, u[o*HB + r] its output o.  Phases as in box1d. */
-AVX2 static void run_block(const float *t, float *u, int n, int w)
-{
-    const int h = (w + 2) / 2, lead = h - 1, lag = w - h;
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-#define LD(p) _mm256_loadu_ps(p)
-#define ADD4(p)                                                                                    \
-    do {                                                                                           \
-        s0 = _mm256_add_ps(s0, LD((p) + 0));                                                       \
-        s1 = _mm256_add_ps(s1, LD((p) + 8));                                                       \
-        s2 = _mm256_add_ps(s2, LD((p) + 16));                                                      \
-        s3 = _mm256_add_ps(s3, LD((p) + 24));                                                      \
-    } while (0)
-#define SUB4(p)                                                                                    \
-    do {                                                                                           \
-        s0 = _mm256_sub_ps(s0, LD((p) + 0));                                                       \
-        s1 = _mm256_sub_ps(s1, LD((p) + 8));                                                       \
-        s2 = _mm256_sub_ps(s2, LD((p) + 16));                                                      \
-        s3 = _mm256_sub_ps(s3, LD((p) + 24));                                                      \
-    } while (0)
-#define OUT4(p, OP, d)                                                                             \
-    do {                                                                                           \
-        _mm256_storeu_ps((p) + 0, OP(s0, d));                                                      \
-        _mm256_storeu_ps((p) + 8, OP(s1, d));                                                      \
-        _mm256_storeu_ps((p) + 16, OP(s2, d));                                                     \
-        _mm256_storeu_ps((p) + 24, OP(s3, d));                                                     \
-    } while (0)
+/* Horizontal pass over blocks of HB rows.  Lanes are rows: 8x8 transposes
+ * turn 8 columns of 32 rows into 8 column vectors (four per column), kept
+ * in a small ring t[] indexed by column; the running sums walk the columns
+ * in order, CH outputs at a time, into u[]; those are transposed back to
+ * rows (or, with a colmap, the wanted columns are set aside in sel[] and
+ * transposed at the end).  Everything stays in L1.  The ring holds columns
+ * [o0 - lag - 1, o1 + lead + 7], fewer than CH + w + 8 <= ring_cols(w). */
+#define CH 64
 
-    for (int k = 0; k < lead; k++)
-        ADD4(t + (size_t)k * HB);
-    int o = 0;
-    for (; o <= lag; o++) {
-        ADD4(t + (size_t)(o + lead) * HB);
-        const __m256 c = _mm256_set1_ps((float)(o + h));
-        OUT4(u + (size_t)o * HB, _mm256_div_ps, c);
-    }
-    if (is_pow2(w)) {
-        const __m256 inv = _mm256_set1_ps(1.0f / (float)w);
-        for (; o < n - lead; o++) {
-            ADD4(t + (size_t)(o + lead) * HB);
-            SUB4(t + (size_t)(o - lag - 1) * HB);
-            OUT4(u + (size_t)o * HB, _mm256_mul_ps, inv);
+static size_t ring_cols(int w)
+{
+    size_t r = 16;
+    while (r < (size_t)CH + (size_t)w + 16)
+        r *= 2;
+    return r;
+}
+
+struct hblock {
+    const float *s; /* first of HB source rows */
+    int n;
+    float *t; /* ring, rt x HB */
+    size_t rmask;
+    int filled; /* columns [0, filled) have been transposed */
+};
+
+#define TCOL(hb, k) ((hb)->t + ((size_t)(k) & (hb)->rmask) * HB)
+
+/* Transposes source columns up to (excluding) upto into the ring. */
+AVX2 static void hfill(struct hblock *hb, int upto)
+{
+    const int n = hb->n;
+    while (hb->filled < upto) {
+        const int k0 = hb->filled;
+        if (k0 + 8 <= n) {
+            /* k0 is a multiple of 8 here, and so is the ring size: no wrap. */
+            float *dst = TCOL(hb, k0);
+            for (int b = 0; b < HB; b += 8) {
+                const float *p = hb->s + (size_t)b * n + k0;
+                tr8(p, p + n, p + 2 * n, p + 3 * n, p + 4 * n, p + 5 * n, p + 6 * n, p + 7 * n,
+                    dst + b, HB);
+            }
+            hb->filled += 8;
+        } else {
+            float *dst = TCOL(hb, k0);
+            for (int r = 0; r < HB; r++)
+                dst[r] = hb->s[(size_t)r * n + k0];
+            hb->filled++;
         }
-    } else {
-        const __m256 c = _mm256_set1_ps((float)w);
-        for (; o < n - lead; o++) {
-            ADD4(t + (size_t)(o + lead) * HB);
-            SUB4(t + (size_t)(o - lag - 1) * HB);
-            OUT4(u + (size_t)o * HB, _mm256_div_ps, c);
-        }
     }
-    for (; o < n; o++) {
-        SUB4(t + (size_t)(o - lag - 1) * HB);
-        const __m256 c = _mm256_set1_ps((float)(n - o + lag));
-        OUT4(u + (size_t)o * HB, _mm256_div_ps, c);
-    }
-#undef ADD4
-#undef SUB4
-#undef OUT4
 }
 
 AVX2 void sitr_pdq_hpass_avx2(const float *src, float *dst, int rows, int n, int w,
                               const int *colmap, int nmap, float *tmp)
 {
-    float *t = tmp, *u = tmp + (size_t)HB * ((size_t)n + 8);
-    const int n8 = n & ~7;
+    const int h = (w + 2) / 2, lead = h - 1, lag = w - h;
+    const size_t rt = ring_cols(w);
     const size_t dn = colmap ? (size_t)nmap : (size_t)n;
-    const int nout = colmap ? nmap : n;
-    const int nout8 = nout & ~7;
+    float *t = tmp, *u = t + rt * HB, *sel = u + (size_t)CH * HB;
+    const int pow2 = is_pow2(w);
+    const __m256 inv = _mm256_set1_ps(1.0f / (float)w), wv = _mm256_set1_ps((float)w);
 
     for (int i0 = 0; i0 < rows; i0 += HB) {
-        const int nr = rows - i0 < HB ? rows - i0 : HB;
         const float *s = src + (size_t)i0 * n;
         float *d = dst + (size_t)i0 * dn;
+        if (rows - i0 < HB) {
+            /* A last partial block: the portable pass, same bits. */
+            for (int r = 0; r < rows - i0; r++)
+                sitr_pdq_box1d(s + (size_t)r * n, 1, d + (size_t)r * dn, 1, n, w, colmap, nmap);
+            break;
+        }
+        struct hblock hb = {s, n, t, rt - 1, 0};
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+#define ADD4(p)                                                                                    \
+    do {                                                                                           \
+        const float *p_ = (p);                                                                     \
+        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(p_ + 0));                                           \
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(p_ + 8));                                           \
+        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(p_ + 16));                                          \
+        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(p_ + 24));                                          \
+    } while (0)
+#define SUB4(p)                                                                                    \
+    do {                                                                                           \
+        const float *p_ = (p);                                                                     \
+        s0 = _mm256_sub_ps(s0, _mm256_loadu_ps(p_ + 0));                                           \
+        s1 = _mm256_sub_ps(s1, _mm256_loadu_ps(p_ + 8));                                           \
+        s2 = _mm256_sub_ps(s2, _mm256_loadu_ps(p_ + 16));                                          \
+        s3 = _mm256_sub_ps(s3, _mm256_loadu_ps(p_ + 24));                                          \
+    } while (0)
+#define OUT4(p, OP, dv)                                                                            \
+    do {                                                                                           \
+        float *p_ = (p);                                                                           \
+        _mm256_storeu_ps(p_ + 0, OP(s0, dv));                                                      \
+        _mm256_storeu_ps(p_ + 8, OP(s1, dv));                                                      \
+        _mm256_storeu_ps(p_ + 16, OP(s2, dv));                                                     \
+        _mm256_storeu_ps(p_ + 24, OP(s3, dv));                                                     \
+    } while (0)
 
-        /* Transpose the block in: t[k][r] = row r, column k. */
-        if (nr == HB) {
-            for (int b = 0; b < HB; b += 8) {
-                const float *p = s + (size_t)b * n;
-                for (int k0 = 0; k0 < n8; k0 += 8)
-                    tr8(p + k0, p + n + k0, p + 2 * n + k0, p + 3 * n + k0, p + 4 * n + k0,
-                        p + 5 * n + k0, p + 6 * n + k0, p + 7 * n + k0, t + (size_t)k0 * HB + b, HB);
-                for (int k = n8; k < n; k++)
-                    for (int q = 0; q < 8; q++)
-                        t[(size_t)k * HB + b + q] = s[(size_t)(b + q) * n + k];
+        hfill(&hb, lead);
+        for (int k = 0; k < lead; k++)
+            ADD4(TCOL(&hb, k));
+        int next = 0;
+        for (int o0 = 0; o0 < n; o0 += CH) {
+            const int o1 = n - o0 < CH ? n : o0 + CH;
+            hfill(&hb, o1 + lead < n ? o1 + lead : n);
+            /* The three phases of box1d, clipped to this chunk. */
+            const int ea = o1 < lag + 1 ? o1 : lag + 1;
+            const int bb = o0 > lag + 1 ? o0 : lag + 1, eb = o1 < n - lead ? o1 : n - lead;
+            const int bc = o0 > n - lead ? o0 : n - lead;
+            int o = o0;
+            for (; o < ea; o++) {
+                ADD4(TCOL(&hb, o + lead));
+                const __m256 c = _mm256_set1_ps((float)(o + h));
+                OUT4(u + (size_t)(o - o0) * HB, _mm256_div_ps, c);
             }
-        } else {
-            /* Unused lanes are zero: 0/c stays finite and is never stored. */
-            for (int k = 0; k < n; k++)
+            o = bb;
+            if (pow2) {
+                for (; o < eb; o++) {
+                    ADD4(TCOL(&hb, o + lead));
+                    SUB4(TCOL(&hb, o - lag - 1));
+                    OUT4(u + (size_t)(o - o0) * HB, _mm256_mul_ps, inv);
+                }
+            } else {
+                for (; o < eb; o++) {
+                    ADD4(TCOL(&hb, o + lead));
+                    SUB4(TCOL(&hb, o - lag - 1));
+                    OUT4(u + (size_t)(o - o0) * HB, _mm256_div_ps, wv);
+                }
+            }
+            for (o = bc; o < o1; o++) {
+                SUB4(TCOL(&hb, o - lag - 1));
+                const __m256 c = _mm256_set1_ps((float)(n - o + lag));
+                OUT4(u + (size_t)(o - o0) * HB, _mm256_div_ps, c);
+            }
+
+            if (colmap == NULL) {
+                /* Back to rows: columns o0..o1-1 of the 32 rows. */
+                int m = o0;
+                for (; m + 8 <= o1; m += 8)
+                    for (int b = 0; b < HB; b += 8) {
+                        const float *p = u + (size_t)(m - o0) * HB + b;
+                        tr8(p, p + HB, p + 2 * HB, p + 3 * HB, p + 4 * HB, p + 5 * HB, p + 6 * HB,
+                            p + 7 * HB, d + (size_t)b * dn + m, dn);
+                    }
+                for (; m < o1; m++)
+                    for (int r = 0; r < HB; r++)
+                        d[(size_t)r * dn + m] = u[(size_t)(m - o0) * HB + r];
+            } else {
+                for (; next < nmap && colmap[next] < o1; next++)
+                    memcpy(sel + (size_t)next * HB, u + (size_t)(colmap[next] - o0) * HB,
+                           HB * sizeof(float));
+            }
+        }
+        if (colmap != NULL) {
+            int m = 0;
+            for (; m + 8 <= nmap; m += 8)
+                for (int b = 0; b < HB; b += 8) {
+                    const float *p = sel + (size_t)m * HB + b;
+                    tr8(p, p + HB, p + 2 * HB, p + 3 * HB, p + 4 * HB, p + 5 * HB, p + 6 * HB,
+                        p + 7 * HB, d + (size_t)b * dn + m, dn);
+                }
+            for (; m < nmap; m++)
                 for (int r = 0; r < HB; r++)
-                    t[(size_t)k * HB + r] = r < nr ? s[(size_t)r * n + k] : 0.0f;
+                    d[(size_t)r * dn + m] = sel[(size_t)m * HB + r];
         }
-
-        run_block(t, u, n, w);
-
-        /* Transpose out, keeping only the wanted columns. */
-        if (nr == HB) {
-            for (int b = 0; b < HB; b += 8) {
-                for (int m0 = 0; m0 < nout8; m0 += 8) {
-                    const float *p = u + b;
-#define UO(q) (p + (size_t)(colmap ? colmap[m0 + (q)] : m0 + (q)) * HB)
-                    tr8(UO(0), UO(1), UO(2), UO(3), UO(4), UO(5), UO(6), UO(7),
-                        d + (size_t)b * dn + m0, dn);
-#undef UO
-                }
-                for (int m = nout8; m < nout; m++) {
-                    int o = colmap ? colmap[m] : m;
-                    for (int q = 0; q < 8; q++)
-                        d[(size_t)(b + q) * dn + m] = u[(size_t)o * HB + b + q];
-                }
-            }
-        } else {
-            for (int r = 0; r < nr; r++)
-                for (int m = 0; m < nout; m++) {
-                    int o = colmap ? colmap[m] : m;
-                    d[(size_t)r * dn + m] = u[(size_t)o * HB + r];
-                }
-        }
+#undef ADD4
+#undef SUB4
+#undef OUT4
     }
 }
 
