@@ -188,6 +188,8 @@ void sitr_http_req_set_early(sitr_req_t *req, int status, const char *code, cons
 
 int sitr_http_req_append_body(sitr_req_t *req, const char *data, size_t len)
 {
+    if (len == 0)
+        return 0;
     if (len > req->body_cap - req->body_len)
         return SITR_ETOOBIG;
     if (req->body_len + len > req->body_alloc) {

@@ -47,7 +47,8 @@ int sitr_log_parse_level(const char *s, sitr_log_level_t *out)
     return SITR_EINVAL;
 }
 
-static void emit(sitr_log_level_t level, const char *ids, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void emit(sitr_log_level_t level, const char *ids,
+                                                    const char *fmt, va_list ap)
 {
     char line[1024];
     time_t now = time(NULL);

@@ -169,17 +169,22 @@ int sitr_e2e_stop(sitr_e2e_server_t *s)
     return rc;
 }
 
-int sitr_e2e_log_contains(const sitr_e2e_server_t *s, const char *needle)
+int sitr_e2e_log_count(const sitr_e2e_server_t *s, const char *needle)
 {
     FILE *f = fopen(s->log_path, "r");
     if (!f)
         return 0;
     char line[4096];
     int found = 0;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
+    while (fgets(line, sizeof line, f))
+        found += strstr(line, needle) != NULL;
     fclose(f);
     return found;
+}
+
+int sitr_e2e_log_contains(const sitr_e2e_server_t *s, const char *needle)
+{
+    return sitr_e2e_log_count(s, needle) > 0;
 }
 
 int sitr_e2e_wait_log(const sitr_e2e_server_t *s, const char *needle, int timeout_ms)

@@ -50,6 +50,8 @@ void sitr_e2e_signal(const sitr_e2e_server_t *s, int sig);
 int sitr_e2e_wait_exit(sitr_e2e_server_t *s, int timeout_ms);
 /* 1 if the server's log contains needle (e.g. to wait for an event). */
 int sitr_e2e_log_contains(const sitr_e2e_server_t *s, const char *needle);
+/* How many lines of the server's log contain needle. */
+int sitr_e2e_log_count(const sitr_e2e_server_t *s, const char *needle);
 /* Polls the log for needle up to timeout_ms; 1 when found. */
 int sitr_e2e_wait_log(const sitr_e2e_server_t *s, const char *needle, int timeout_ms);
 

@@ -338,7 +338,8 @@ static void test_graceful_shutdown(void **state)
 {
     (void)state;
     sitr_e2e_server_t s;
-    start(&s, NULL);
+    const char *env[] = {"SITR_LOG_LEVEL=debug", NULL};
+    start(&s, env);
     sitr_e2e_client_t idle, busy;
     sitr_e2e_resp_t r;
     /* an idle keep-alive connection and a request half-way through its body */
@@ -347,9 +348,16 @@ static void test_graceful_shutdown(void **state)
     assert_int_equal(sitr_e2e_read(&idle, &r, 0), 0);
     sitr_e2e_resp_free(&r);
     assert_int_equal(sitr_e2e_connect(&s, &busy), 0);
+    int before = sitr_e2e_log_count(&s, "state idle -> receiving");
     assert_int_equal(sitr_e2e_send_str(&busy, "POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: "
                                               "10\r\n\r\n01234"),
                      0);
+    /* SIGTERM only once the server has the first half of the request */
+    for (int i = 0; i < 1000 && sitr_e2e_log_count(&s, "state idle -> receiving") == before; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(sitr_e2e_log_count(&s, "state idle -> receiving") > before);
     sitr_e2e_signal(&s, SIGTERM);
     assert_true(sitr_e2e_wait_log(&s, "shutting down", 15000));
     /* the idle connection is closed; the request in flight is finished */
