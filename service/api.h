@@ -1,7 +1,8 @@
 /* The API layer of sitrd: its state, its routes, and authentication.
  *
- * One sitr_api_t per server, created by app.c and reachable from any
- * request as sitr_req_server(req)->app.  It owns the rate limiters.  Loop
+ * One sitr_api_t per server, created by sitr_app_init (app.c) and reachable
+ * from any request as sitr_req_server(req)->app (NULL once shutdown has
+ * released it).  It owns the rate limiters.  Loop
  * thread only.
  *
  * Authentication runs in the server's auth hook (sitr_auth_hook) before the
@@ -48,10 +49,6 @@ typedef struct sitr_api {
 
     unsigned long cases_created, cases_withdrawn, images_added, auth_failures, rate_limited;
 } sitr_api_t;
-
-/* Creates the API state for srv (limiters from srv->cfg).  0 or SITR_ENOMEM. */
-SITR_MUST_CHECK int sitr_api_new(sitr_server_t *srv, sitr_api_t **out);
-void sitr_api_free(sitr_api_t *api);
 
 /* The server's auth hook (see router.h for the contract). */
 int sitr_auth_hook(sitr_req_t *req, sitr_auth_kind_t kind, sitr_handler_fn handler);

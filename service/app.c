@@ -1,0 +1,163 @@
+/* The API layer's start and end (app.h): creates the API state, adds the
+ * /v1 routes and the auth hook, checks the database schema before declaring
+ * the service ready, and releases everything at shutdown.
+ *
+ * Readiness: the schema check needs the database.  sitrd may start before
+ * PostgreSQL does, so an unreachable database is retried every second
+ * (/readyz says why meanwhile); a schema that is behind or edited is fatal,
+ * with the message saying what to run.  Loop thread only. */
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api.h"
+#include "log.h"
+#include "schema.h"
+
+#define SCHEMA_RETRY_MS 1000
+
+/* srv->app points at api, the first member, so the holder is found from
+ * it.  The holder is freed once its timer is closed and no schema check is
+ * in flight (a check's callback may run after sitr_app_close, failing with
+ * SITR_ECLOSED). */
+typedef struct app_holder {
+    sitr_api_t api;
+    struct {
+        uv_timer_t retry;
+        int closing, checking, timer_closed;
+    } app;
+} app_holder_t;
+
+static void holder_maybe_free(app_holder_t *h)
+{
+    if (!h->app.closing || h->app.checking || !h->app.timer_closed)
+        return;
+    sitr_ratelimit_free(h->api.case_rate);
+    sitr_ratelimit_free(h->api.auth_fail);
+    free(h);
+}
+
+static void check_schema(app_holder_t *h);
+
+static void on_retry(uv_timer_t *t)
+{
+    app_holder_t *h = t->data;
+    if (!h->app.closing)
+        check_schema(h);
+}
+
+static void on_schema(int rc, const char *message, void *arg)
+{
+    app_holder_t *h = arg;
+    sitr_server_t *srv = h->api.srv;
+    h->app.checking = 0;
+    if (h->app.closing) {
+        holder_maybe_free(h);
+        return;
+    }
+    if (rc == 0) {
+        if (message)
+            sitr_log(SITR_LOG_WARN, NULL, "%s", message);
+        sitr_log(SITR_LOG_INFO, NULL, "database schema is current; ready");
+        sitr_server_set_ready(srv, 1, NULL);
+        return;
+    }
+    if (rc == SITR_ESCHEMA) {
+        sitr_server_abort(srv, 1, message ? message : "database schema is not current");
+        return;
+    }
+    sitr_server_set_ready(srv, 0, "database unreachable");
+    uv_timer_start(&h->app.retry, on_retry, SCHEMA_RETRY_MS, 0);
+}
+
+static void check_schema(app_holder_t *h)
+{
+    sitr_server_t *srv = h->api.srv;
+    sitr_err_t err = {0};
+    h->app.checking = 1;
+    if (sitr_schema_check(srv->db, SITR_MIGRATIONS_DIR, on_schema, h, &err) < 0) {
+        h->app.checking = 0;
+        /* The queue is full or the pool closing: try again shortly. */
+        sitr_log(SITR_LOG_WARN, NULL, "schema check not started: %s", err.msg);
+        sitr_server_set_ready(srv, 0, "schema check pending");
+        uv_timer_start(&h->app.retry, on_retry, SCHEMA_RETRY_MS, 0);
+    }
+}
+
+static void metrics_source(FILE *out, void *arg)
+{
+    const sitr_api_t *api = arg;
+    fprintf(out,
+            "# HELP sitr_cases_created_total Cases created.\n"
+            "# TYPE sitr_cases_created_total counter\n"
+            "sitr_cases_created_total %lu\n"
+            "# HELP sitr_cases_withdrawn_total Cases withdrawn by their owner.\n"
+            "# TYPE sitr_cases_withdrawn_total counter\n"
+            "sitr_cases_withdrawn_total %lu\n"
+            "# HELP sitr_case_images_added_total Case images stored.\n"
+            "# TYPE sitr_case_images_added_total counter\n"
+            "sitr_case_images_added_total %lu\n"
+            "# HELP sitr_auth_failures_total Failed case and platform authentications.\n"
+            "# TYPE sitr_auth_failures_total counter\n"
+            "sitr_auth_failures_total %lu\n"
+            "# HELP sitr_rate_limited_total Requests refused by a per-address rate limit.\n"
+            "# TYPE sitr_rate_limited_total counter\n"
+            "sitr_rate_limited_total %lu\n",
+            api->cases_created, api->cases_withdrawn, api->images_added, api->auth_failures,
+            api->rate_limited);
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    app_holder_t *h = handle->data;
+    h->app.timer_closed = 1;
+    holder_maybe_free(h);
+}
+
+int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
+{
+    app_holder_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return sitr_err_set(err, SITR_ENOMEM, "out of memory");
+    h->api.srv = srv;
+    const sitr_config_t *cfg = srv->cfg;
+    int rc = sitr_ratelimit_new(cfg->case_rate, cfg->case_rate, SITR_API_RATELIMIT_ENTRIES,
+                                &h->api.case_rate);
+    if (rc == 0)
+        rc = sitr_ratelimit_new(SITR_API_AUTH_FAIL_PER_HOUR, SITR_API_AUTH_FAIL_BURST,
+                                SITR_API_RATELIMIT_ENTRIES, &h->api.auth_fail);
+    if (rc < 0) {
+        sitr_ratelimit_free(h->api.case_rate);
+        sitr_ratelimit_free(h->api.auth_fail);
+        free(h);
+        return sitr_err_set(err, rc, "cannot create the rate limiters");
+    }
+    rc = sitr_api_cases_add_routes(srv);
+    if (rc < 0) {
+        sitr_ratelimit_free(h->api.case_rate);
+        sitr_ratelimit_free(h->api.auth_fail);
+        free(h);
+        return sitr_err_set(err, rc, "cannot add the case routes");
+    }
+    uv_timer_init(srv->loop, &h->app.retry);
+    h->app.retry.data = h;
+    srv->app = &h->api;
+    sitr_server_set_auth_hook(srv, sitr_auth_hook);
+    if (sitr_metrics_add_source(srv->metrics, metrics_source, &h->api) < 0)
+        sitr_log(SITR_LOG_WARN, NULL, "API metrics not exported: too many metric sources");
+    sitr_server_set_ready(srv, 0, "checking the database schema");
+    check_schema(h);
+    return 0;
+}
+
+void sitr_app_close(sitr_server_t *srv)
+{
+    app_holder_t *h = (app_holder_t *)srv->app;
+    if (!h || h->app.closing)
+        return;
+    h->app.closing = 1;
+    srv->app = NULL;
+    uv_timer_stop(&h->app.retry);
+    uv_close((uv_handle_t *)&h->app.retry, on_timer_closed);
+}
