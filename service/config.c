@@ -40,8 +40,8 @@ static const option_t options[] = {
     {"listen", "SITR_LISTEN", "127.0.0.1:8080", "HOST:PORT",
      "address to listen on ([v6]:port for IPv6); keep loopback behind a TLS proxy", K_STRING,
      OFF(listen), 0, 0},
-    {"database-url", "SITR_DATABASE_URL", "", "CONNINFO",
-     "PostgreSQL conninfo or URL (empty: libpq defaults and PG* variables)", K_STRING,
+    {"database-url", "SITR_DATABASE_URL", NULL, "CONNINFO",
+     "PostgreSQL conninfo or URL (required)", K_STRING,
      OFF(database_url), 0, 0},
     {"db-pool", "SITR_DB_POOL", "8", "N", "database connections", K_UINT, OFF(db_pool), 1, 256},
     {"db-queue", "SITR_DB_QUEUE", "1024", "N", "queries waiting for a connection (beyond: 503)",
@@ -346,6 +346,10 @@ int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_conf
             return sitr_err_set(err, SITR_ECONFIG, "trusted proxy \"%s\" is not an IP address",
                                 cfg->trusted_proxy);
     }
+    if (!cfg->database_url || !cfg->database_url[0])
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "the database is required: set SITR_DATABASE_URL (libpq conninfo or "
+                            "postgresql:// URL)");
     if (!cfg->have_digest_key)
         return sitr_err_set(err, SITR_ECONFIG,
                             "the digest key is required: set SITR_DIGEST_KEY (64 hex characters) "

@@ -22,7 +22,7 @@
 typedef struct sitr_config {
     char *listen;                 /* "host:port", "[v6]:port" */
     struct sockaddr_storage listen_addr;
-    char *database_url;           /* libpq conninfo or URL; "" = libpq defaults (PG* vars) */
+    char *database_url;           /* libpq conninfo or URL (required) */
     unsigned db_pool, db_queue, db_timeout_ms;
     unsigned max_connections;
     size_t max_header_bytes, max_body_bytes;

@@ -402,6 +402,7 @@ static const char *table_getenv(const char *name)
 }
 
 #define KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define DB "SITR_DATABASE_URL=postgresql:///sitr"
 
 static int load(const char *const *env, int argc, char **argv, sitr_config_t *cfg,
                 sitr_config_action_t *act, sitr_err_t *err)
@@ -418,7 +419,7 @@ static void test_config(void **state)
     sitr_err_t err = {0};
     char *argv0[] = {"sitrd", NULL};
 
-    const char *env1[] = {"SITR_DIGEST_KEY=" KEY, NULL};
+    const char *env1[] = {"SITR_DIGEST_KEY=" KEY, DB, NULL};
     assert_int_equal(load(env1, 1, argv0, &cfg, &act, &err), 0);
     assert_int_equal(act, SITR_CONFIG_RUN);
     assert_string_equal(cfg.listen, "127.0.0.1:8080");
@@ -441,7 +442,7 @@ static void test_config(void **state)
     sitr_config_free(&cfg);
 
     /* flags win over the environment; both flag forms */
-    const char *env2[] = {"SITR_DIGEST_KEY=" KEY, "SITR_DB_POOL=3", "SITR_LISTEN=[::1]:9000",
+    const char *env2[] = {"SITR_DIGEST_KEY=" KEY, DB, "SITR_DB_POOL=3", "SITR_LISTEN=[::1]:9000",
                           "SITR_MAX_BODY_BYTES=2M", "SITR_LOG_LEVEL=DEBUG", NULL};
     char *argv2[] = {"sitrd", "--db-pool=5", "--match-threshold", "20", NULL};
     assert_int_equal(load(env2, 4, argv2, &cfg, &act, &err), 0);
@@ -454,20 +455,21 @@ static void test_config(void **state)
 
     /* errors name the option */
     struct {
-        const char *env[4];
+        const char *env[5];
         const char *needle;
     } bad[] = {
-        {{NULL}, "digest key is required"},
-        {{"SITR_DIGEST_KEY=abcd", NULL}, "SITR_DIGEST_KEY"},
-        {{"SITR_DIGEST_KEY=" KEY, "SITR_DB_POOL=0", NULL}, "SITR_DB_POOL"},
-        {{"SITR_DIGEST_KEY=" KEY, "SITR_DB_POOL=8x", NULL}, "SITR_DB_POOL"},
-        {{"SITR_DIGEST_KEY=" KEY, "SITR_MAX_CONNECTIONS=-1", NULL}, "SITR_MAX_CONNECTIONS"},
-        {{"SITR_DIGEST_KEY=" KEY, "SITR_LISTEN=localhost", NULL}, "listen address"},
-        {{"SITR_DIGEST_KEY=" KEY, "SITR_LISTEN=1.2.3.4:70000", NULL}, "listen address"},
-        {{"SITR_DIGEST_KEY=" KEY, "SITR_LOG_LEVEL=loud", NULL}, "SITR_LOG_LEVEL"},
-        {{"SITR_DIGEST_KEY=" KEY, "SITR_DIGEST_KEY_FILE=/nonexistent", NULL}, "give the digest key once"},
-        {{"SITR_DIGEST_KEY_FILE=/nonexistent/key", NULL}, "cannot open"},
-        {{"SITR_DIGEST_KEY=" KEY, "SITR_TRUSTED_PROXY=proxy", NULL}, "trusted proxy"},
+        {{DB, NULL}, "digest key is required"},
+        {{"SITR_DIGEST_KEY=" KEY, NULL}, "SITR_DATABASE_URL"},
+        {{"SITR_DIGEST_KEY=abcd", DB, NULL}, "SITR_DIGEST_KEY"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_DB_POOL=0", NULL}, "SITR_DB_POOL"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_DB_POOL=8x", NULL}, "SITR_DB_POOL"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_MAX_CONNECTIONS=-1", NULL}, "SITR_MAX_CONNECTIONS"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_LISTEN=localhost", NULL}, "listen address"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_LISTEN=1.2.3.4:70000", NULL}, "listen address"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_LOG_LEVEL=loud", NULL}, "SITR_LOG_LEVEL"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_DIGEST_KEY_FILE=/nonexistent", NULL}, "give the digest key once"},
+        {{"SITR_DIGEST_KEY_FILE=/nonexistent/key", DB, NULL}, "cannot open"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_TRUSTED_PROXY=proxy", NULL}, "trusted proxy"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&err, 0, sizeof err);
@@ -499,7 +501,8 @@ static void test_config(void **state)
     assert_int_equal(write(fd, KEY "\n", 65), 65);
     close(fd);
     char *argv6[] = {"sitrd", "--digest-key-file", path, NULL};
-    assert_int_equal(load(none, 3, argv6, &cfg, &act, &err), 0);
+    const char *dbonly[] = {DB, NULL};
+    assert_int_equal(load(dbonly, 3, argv6, &cfg, &act, &err), 0);
     assert_int_equal(cfg.digest_key[2], 2);
     sitr_config_free(&cfg);
     unlink(path);
