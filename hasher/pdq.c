@@ -13,7 +13,6 @@
  * allocate once a thread has hashed its first image. */
 #include "pdq_int.h"
 
-#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
