@@ -252,7 +252,7 @@ static void bench_core(double seconds)
     for (int dih = 0; dih < 2; dih++) {
         sitr_pdq_result_t r;
         long n = 0;
-        double t0 = now_s(), t;
+        double t0 = now_s(), t = 0;
         do {
             if (sitr_pdq_hash(luma, 512, 512, dih ? SITR_PDQ_WANT_DIHEDRAL : 0, &r) < 0) {
                 fputs("bench-hash: sitr_pdq_hash failed\n", stderr);
