@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,65 @@ static void test_digests(void **state)
                    "5c4695cfb1ebcb82f963063b1a6bdeb46e906506c8be5ab12b6d1015f0eead12");
     expect_digests("reg-test-input/pen-and-coaster.png", "e26b99893e82b864089da14d255df5a4",
                    "9bb522d00383f83f462058e06a09cc01fde43c0cff0238031aaff8ca1cfdb36d");
+}
+
+/* The digest code against GLib's on every length around the block size
+ * and on a large buffer (covers the SHA-NI path where the CPU has it). */
+static void test_digest_lengths(void **state)
+{
+    (void)state;
+    size_t big = (3u << 20) + 77;
+    uint8_t *buf = malloc(big);
+    assert_non_null(buf);
+    for (size_t i = 0; i < big; i++)
+        buf[i] = (uint8_t)(i * 2654435761u >> 13);
+    char hex[2 * SITR_SHA256_BYTES + 1];
+    for (size_t len = 0; len <= 300; len++) {
+        uint8_t sha[SITR_SHA256_BYTES], md5[SITR_MD5_BYTES];
+        sitr_digest_sha256(buf + 1, len, sha);
+        sitr_hex_encode(sha, sizeof sha, hex);
+        gchar *want = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf + 1, len);
+        assert_string_equal(hex, want);
+        g_free(want);
+        sitr_digest_md5(buf, len, md5);
+        sitr_hex_encode(md5, sizeof md5, hex);
+        want = g_compute_checksum_for_data(G_CHECKSUM_MD5, buf, len);
+        assert_string_equal(hex, want);
+        g_free(want);
+    }
+    uint8_t sha[SITR_SHA256_BYTES];
+    sitr_digest_sha256(buf, big, sha);
+    sitr_hex_encode(sha, sizeof sha, hex);
+    gchar *want = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, big);
+    assert_string_equal(hex, want);
+    g_free(want);
+    free(buf);
+}
+
+/* Every seed of the fuzz corpus is a valid small image of one format or
+ * pixel layout (AVIF, GIF, TIFF, WebP, progressive and CMYK JPEG, 1-bit,
+ * palette and 16-bit PNG...): each must hash. */
+static void test_seed_formats(void **state)
+{
+    (void)state;
+    const char *dir = SITR_SOURCE_DIR "/tests/fuzz/corpus/decode";
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        sitr_image_t img;
+        hash_or_fail(path, 0, &img);
+        assert_int_equal(img.width, 17);
+        assert_int_equal(img.height, 21);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= 10);
 }
 
 /* Hashing from memory gives what hashing the file gives. */
@@ -447,6 +507,8 @@ int main(void)
         cmocka_unit_test(test_expected_dihedral_csv),
         cmocka_unit_test(test_frontend_sizes),
         cmocka_unit_test(test_digests),
+        cmocka_unit_test(test_digest_lengths),
+        cmocka_unit_test(test_seed_formats),
         cmocka_unit_test(test_buffer_equals_file),
         cmocka_unit_test(test_16bit_png),
         cmocka_unit_test(test_formats_and_first_page),
