@@ -1,8 +1,9 @@
 /* PDQ: Meta's 256-bit perceptual image hash, computed from float luma.
  *
  * Bit-exact with Meta's reference implementation (see
- * shared/testdata/pdq/SPEC.md §3).  Pure C; no allocation beyond the
- * scratch buffers the caller passes or sitr_pdq_hash allocates. */
+ * shared/testdata/pdq/SPEC.md §3).  Pure C.  Scratch memory (about 370 KB
+ * for a 512x512 input) is cached per thread and released when the thread
+ * ends, so repeated hashing allocates nothing. */
 #ifndef SITR_PDQ_H
 #define SITR_PDQ_H
 
@@ -44,7 +45,9 @@ typedef struct sitr_pdq_result {
  * flags: SITR_PDQ_WANT_DIHEDRAL also fills out->dihedral (one blur and one
  * DCT serve all nine hashes).  Inputs smaller than 5x5 give the all-zero
  * hash and quality 0, as the reference does; the call still succeeds.
- * Returns 0 or SITR_ENOMEM / SITR_EINVAL. */
+ * Returns 0, SITR_ENOMEM, or SITR_EINVAL for unknown flag bits, negative
+ * sizes, or NaN/infinite luma reaching the 64x64 buffer (the reference does
+ * not check; such input is a caller's bug). */
 SITR_MUST_CHECK int sitr_pdq_hash(const float *luma, int rows, int cols, unsigned flags,
                                   sitr_pdq_result_t *out);
 
