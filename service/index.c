@@ -21,7 +21,7 @@
  * keep one uint32 per entry, (entry << s) | low s key bits.  A probe reads a
  * directory slot and scans one small bucket, filtering on the suffix bits,
  * so only entries whose whole chunk key is within r_c are fetched.  At 10M
- * entries k = 19: ~20 entries per bucket, ~83 bytes per entry in total.
+ * entries k = 21: ~5 entries per bucket, ~90 bytes per entry in total.
  *
  * Duplicates are removed across chunks with the first-chunk rule: an entry
  * found through chunk c is reported only if no earlier probed chunk j has
@@ -41,15 +41,16 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define SITR_INDEX_CHUNKS 11
 #define MIH_MAX_RADIUS 43      /* needs per-chunk radii <= 3 */
-#define PROBE_BLOCK 64
-#define CAND_BLOCK 128
+#define PROBE_BLOCK 256
+#define CAND_BLOCK 512
 #define TAIL_MAX 2048
 #define DELTA_MIN 65536
 #define MAX_ENTRIES ((size_t)UINT32_MAX - 1)
-#define BUCKET_TARGET_LOG2 4   /* aim for ~16-32 entries per bucket */
+#define BUCKET_TARGET_LOG2 2   /* 4-8 entries per bucket: short scans, dirs <= 11 B/entry */
 
 static const uint8_t chunk_bits[SITR_INDEX_CHUNKS] = {24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23};
 static const uint16_t chunk_off[SITR_INDEX_CHUNKS] = {0,   24,  48,  72,  95, 118,
@@ -142,49 +143,68 @@ static void load_words(const sitr_pdq_t *h, uint64_t w[4])
 /* ---- the search core, twice ---- */
 
 #define CORE_NAME search_core_generic
+#define LINEAR_NAME linear_scan_generic
 #define CORE_ATTR
 #include "index_core.h"
 #undef CORE_NAME
+#undef LINEAR_NAME
 #undef CORE_ATTR
 
 #if defined(__x86_64__) || defined(__i386__)
 #define CORE_NAME search_core_popcnt
+#define LINEAR_NAME linear_scan_popcnt
 #define CORE_ATTR __attribute__((target("popcnt")))
 #include "index_core.h"
 #undef CORE_NAME
+#undef LINEAR_NAME
 #undef CORE_ATTR
 #endif
 
 typedef void (*core_fn)(const seg_t *, qctx_t *);
+typedef void (*linear_fn)(const uint64_t *, const uint64_t *, const uint8_t *, size_t, qctx_t *);
 
-static core_fn pick_core(void)
+/* 0 = not chosen yet, 1 = generic, 2 = popcnt. */
+static int pick_isa(void)
 {
-    static _Atomic(core_fn) chosen = NULL;
-    core_fn f = atomic_load_explicit(&chosen, memory_order_relaxed);
-    if (f)
-        return f;
-    f = search_core_generic;
+    static _Atomic int chosen = 0;
+    int isa = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (isa)
+        return isa;
+    isa = 1;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("popcnt"))
-        f = search_core_popcnt;
+        isa = 2;
 #endif
-    atomic_store_explicit(&chosen, f, memory_order_relaxed);
-    return f;
-}
-
-static void linear_scan(const uint64_t *h, const uint64_t *ids, const uint8_t *dead, size_t n,
-                        qctx_t *x)
-{
-    for (size_t i = 0; i < n; i++) {
-        int d = ham4(h + 4 * i, x->qw);
-        if (d <= x->radius && !(dead && ((dead[i >> 3] >> (i & 7)) & 1)))
-            qctx_emit(x, ids[i], d);
-    }
-    x->cands += n;
+    atomic_store_explicit(&chosen, isa, memory_order_relaxed);
+    return isa;
 }
 
 /* ---- segments ---- */
+
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+/* Segment arrays are read at random: large ones go on 2 MiB pages
+ * (transparent huge pages on request) so that a probe or a candidate costs
+ * a cache miss but not also a TLB miss.  Freed with free(). */
+static void *big_alloc(size_t bytes, int zero)
+{
+    if (bytes == 0)
+        bytes = 1;
+    if (bytes < HUGE_MIN)
+        return zero ? calloc(1, bytes) : malloc(bytes);
+    void *p = NULL;
+    size_t rounded = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+    if (posix_memalign(&p, HUGE_ALIGN, rounded) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    if (zero)
+        memset(p, 0, rounded);
+    return p;
+}
 
 static void seg_free(seg_t *s)
 {
@@ -209,13 +229,13 @@ static int bits_for(size_t n)
     return b;
 }
 
-/* Directory width for chunk c of an n-entry segment: about 2^4 entries per
- * bucket, but wide enough that the suffix fits its slot (8 bits for chunk
+/* Directory width for chunk c of an n-entry segment: 4 to 8 entries per
+ * bucket (fewer would cost directory memory, more would cost scan time), but wide enough that the suffix fits its slot (8 bits for chunk
  * 0, 32 - entry bits for the others). */
 static int pick_k(size_t n, int c)
 {
     int b = chunk_bits[c];
-    int k = bits_for(n) - BUCKET_TARGET_LOG2;
+    int k = (n ? 63 - __builtin_clzll((unsigned long long)n) : 0) - BUCKET_TARGET_LOG2;
     int smax = c == 0 ? 8 : 32 - bits_for(n);
     if (k < b - smax)
         k = b - smax;
@@ -236,8 +256,8 @@ static int build_chunk(seg_t *s, int c)
 {
     int k = s->kbits[c], sb = s->sbits[c];
     size_t nb = (size_t)1 << k;
-    uint32_t *dir = calloc(nb + 1, sizeof *dir);
-    uint32_t *post = malloc((s->n ? s->n : 1) * sizeof *post);
+    uint32_t *dir = big_alloc((nb + 1) * sizeof *dir, 1);
+    uint32_t *post = big_alloc(s->n * sizeof *post, 0);
     if (!dir || !post) {
         free(dir);
         free(post);
@@ -308,10 +328,10 @@ static int seg_build(const sitr_index_entry_t *e, size_t n, int threads, seg_t *
     size_t nb0 = (size_t)1 << k0;
     size_t cap = n ? n : 1;
     uint32_t *perm = malloc(cap * sizeof *perm);
-    uint32_t *d0 = calloc(nb0 + 1, sizeof *d0);
-    s->h = malloc(cap * 4 * sizeof *s->h);
-    s->ids = malloc(cap * sizeof *s->ids);
-    s->sfx0 = malloc(cap);
+    uint32_t *d0 = big_alloc((nb0 + 1) * sizeof *d0, 1);
+    s->h = big_alloc(cap * 4 * sizeof *s->h, 0);
+    s->ids = big_alloc(cap * sizeof *s->ids, 0);
+    s->sfx0 = big_alloc(cap, 0);
     if (!perm || !d0 || !s->h || !s->ids || !s->sfx0) {
         free(perm);
         free(d0);
@@ -727,7 +747,16 @@ int sitr_index_search(sitr_index_t *idx, const sitr_pdq_t *q, int radius, sitr_i
     for (int c = 0; c < SITR_INDEX_CHUNKS; c++)
         x.qk[c] = chunk_key(x.qw, c);
     plan_radii(radius, x.rc);
-    core_fn core = pick_core();
+    core_fn core = search_core_generic;
+    linear_fn linear_scan = linear_scan_generic;
+#if defined(__x86_64__) || defined(__i386__)
+    if (pick_isa() == 2) {
+        core = search_core_popcnt;
+        linear_scan = linear_scan_popcnt;
+    }
+#else
+    (void)pick_isa;
+#endif
 
     pthread_rwlock_rdlock(&idx->lock);
     const seg_t *segs[2] = {idx->main, idx->delta};

@@ -10,6 +10,20 @@
  * (4) verify candidates with the full 256-bit distance. */
 
 static void CORE_NAME(const seg_t *s, qctx_t *x) CORE_ATTR;
+static void LINEAR_NAME(const uint64_t *h, const uint64_t *ids, const uint8_t *dead, size_t n,
+                        qctx_t *x) CORE_ATTR;
+
+/* Linear scan: the unsorted tail, and radii too large for MIH. */
+static void LINEAR_NAME(const uint64_t *h, const uint64_t *ids, const uint8_t *dead, size_t n,
+                        qctx_t *x)
+{
+    for (size_t i = 0; i < n; i++) {
+        int d = ham4(h + 4 * i, x->qw);
+        if (d <= x->radius && !(dead && ((dead[i >> 3] >> (i & 7)) & 1)))
+            qctx_emit(x, ids[i], d);
+    }
+    x->cands += n;
+}
 
 static void CORE_NAME(const seg_t *s, qctx_t *x)
 {

@@ -1,0 +1,286 @@
+/* bench-match: speed of the exact PDQ index (not a test).
+ *
+ * Builds an index of N synthetic entries (uniform random, or clustered: near
+ * copies of a few thousand centres), then runs queries, half planted at
+ * distance 0..31 from a stored entry and half random, at one radius:
+ * queries/s on 1 and 2 threads, build time, bytes per entry, probes and
+ * candidates per query, recall and false positives against brute force on a
+ * sample, and brute-force queries/s for comparison.  Single process, data
+ * generated in memory; prints one table row per data set.
+ *
+ * usage: bench-match [-n entries] [-q queries] [-r radius] [-s recall sample]
+ *                    [-b brute queries] [-t max threads] [-d uniform|clustered|both] */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "index.h"
+
+#define MAX_HITS (1u << 20)
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void rand_hash(sitr_pdq_t *h)
+{
+    for (int i = 0; i < SITR_PDQ_BYTES; i += 8) {
+        uint64_t v = rnd();
+        memcpy(h->b + i, &v, 8);
+    }
+}
+
+static void flip_bits(sitr_pdq_t *h, int d)
+{
+    uint8_t done[256] = {0};
+    for (int k = 0; k < d;) {
+        int b = (int)(rnd() % 256);
+        if (done[b])
+            continue;
+        done[b] = 1;
+        h->b[b / 8] ^= (uint8_t)(1u << (b % 8));
+        k++;
+    }
+}
+
+typedef struct run {
+    sitr_index_t *idx;
+    const sitr_pdq_t *q;
+    size_t nq;
+    int radius;
+    sitr_index_hit_t *hits;
+    uint64_t probes, cands, found;
+} run_t;
+
+static void *run_queries(void *p)
+{
+    run_t *r = p;
+    for (size_t i = 0; i < r->nq; i++) {
+        size_t found = 0;
+        sitr_index_qstats_t qs;
+        if (sitr_index_search(r->idx, &r->q[i], r->radius, r->hits, MAX_HITS, &found, &qs) != 0) {
+            fprintf(stderr, "search failed\n");
+            exit(1);
+        }
+        r->probes += qs.probes;
+        r->cands += qs.candidates;
+        r->found += found;
+    }
+    return NULL;
+}
+
+/* Runs all queries split over t threads; returns queries/s. */
+static double timed_runs(sitr_index_t *idx, const sitr_pdq_t *q, size_t nq, int radius, int t,
+                         run_t *total)
+{
+    run_t r[8];
+    pthread_t th[8];
+    double t0 = now();
+    for (int i = 0; i < t; i++) {
+        size_t lo = nq * (size_t)i / (size_t)t, hi = nq * (size_t)(i + 1) / (size_t)t;
+        r[i] = (run_t){.idx = idx, .q = q + lo, .nq = hi - lo, .radius = radius};
+        r[i].hits = malloc(MAX_HITS * sizeof *r[i].hits);
+        if (!r[i].hits || pthread_create(&th[i], NULL, run_queries, &r[i]) != 0) {
+            fprintf(stderr, "out of memory or threads\n");
+            exit(1);
+        }
+    }
+    memset(total, 0, sizeof *total);
+    for (int i = 0; i < t; i++) {
+        pthread_join(th[i], NULL);
+        total->probes += r[i].probes;
+        total->cands += r[i].cands;
+        total->found += r[i].found;
+        free(r[i].hits);
+    }
+    return (double)nq / (now() - t0);
+}
+
+__attribute__((target("popcnt"))) static size_t brute(const sitr_index_entry_t *e, size_t n,
+                                                      const sitr_pdq_t *q, int radius,
+                                                      uint64_t *ids, size_t max)
+{
+    uint64_t qw[4];
+    memcpy(qw, q->b, 32);
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t w[4];
+        memcpy(w, e[i].hash.b, 32);
+        int d = __builtin_popcountll(w[0] ^ qw[0]) + __builtin_popcountll(w[1] ^ qw[1]) +
+                __builtin_popcountll(w[2] ^ qw[2]) + __builtin_popcountll(w[3] ^ qw[3]);
+        if (d <= radius) {
+            if (found < max)
+                ids[found] = e[i].id;
+            found++;
+        }
+    }
+    return found;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void bench(const char *kind, size_t n, size_t nq, int radius, size_t sample, size_t nbrute,
+                  int maxt)
+{
+    sitr_index_entry_t *e = malloc(n * sizeof *e);
+    sitr_pdq_t *q = malloc(nq * sizeof *q);
+    if (!e || !q) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    int clustered = strcmp(kind, "clustered") == 0;
+    size_t centres = n / 2500 > 1000 ? n / 2500 : 1000;
+    sitr_pdq_t *c = NULL;
+    if (clustered) {
+        c = malloc(centres * sizeof *c);
+        for (size_t i = 0; i < centres; i++)
+            rand_hash(&c[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (clustered) {
+            /* near copies: 0..32 bits away from their centre */
+            e[i].hash = c[rnd() % centres];
+            flip_bits(&e[i].hash, (int)(rnd() % 33));
+        } else {
+            rand_hash(&e[i].hash);
+        }
+        e[i].id = (uint64_t)i;
+    }
+    for (size_t i = 0; i < nq; i++) {
+        if (i % 2 == 0) {
+            q[i] = e[rnd() % n].hash;
+            flip_bits(&q[i], (int)(rnd() % 32));
+        } else {
+            rand_hash(&q[i]);
+        }
+    }
+    free(c);
+
+    sitr_index_t *idx = sitr_index_new();
+    double t0 = now();
+    if (!idx || sitr_index_bulk_build(idx, e, n, maxt) != 0) {
+        fprintf(stderr, "build failed\n");
+        exit(1);
+    }
+    double build_s = now() - t0;
+    sitr_index_stats_t st;
+    sitr_index_stats(idx, &st);
+
+    run_t tot1, tot2;
+    double qps1 = timed_runs(idx, q, nq, radius, 1, &tot1);
+    double qps2 = maxt >= 2 ? timed_runs(idx, q, nq, radius, maxt, &tot2) : 0;
+
+    /* Recall and false positives on a sample (planted and random alike). */
+    sitr_index_hit_t *hits = malloc(MAX_HITS * sizeof *hits);
+    uint64_t *a = malloc(MAX_HITS * sizeof *a), *b = malloc(MAX_HITS * sizeof *b);
+    size_t want_total = 0, missed = 0, extra = 0;
+    if (sample > nq)
+        sample = nq;
+    for (size_t i = 0; i < sample; i++) {
+        size_t found = 0;
+        if (sitr_index_search(idx, &q[i], radius, hits, MAX_HITS, &found, NULL) != 0)
+            exit(1);
+        size_t nw = brute(e, n, &q[i], radius, b, MAX_HITS);
+        if (found > MAX_HITS || nw > MAX_HITS) {
+            fprintf(stderr, "too many hits to compare\n");
+            exit(1);
+        }
+        for (size_t k = 0; k < found; k++)
+            a[k] = hits[k].id;
+        qsort(a, found, sizeof *a, cmp_u64);
+        qsort(b, nw, sizeof *b, cmp_u64);
+        size_t x = 0, y = 0;
+        while (x < found || y < nw) {
+            if (y == nw || (x < found && a[x] < b[y])) {
+                extra++;
+                x++;
+            } else if (x == found || b[y] < a[x]) {
+                missed++;
+                y++;
+            } else {
+                x++;
+                y++;
+            }
+        }
+        want_total += nw;
+    }
+    t0 = now();
+    for (size_t i = 0; i < nbrute; i++)
+        (void)brute(e, n, &q[i], radius, b, MAX_HITS);
+    double brute_qps = nbrute ? (double)nbrute / (now() - t0) : 0;
+
+    printf("| %-9s | %5.1fM | %6.2f s | %5.1f | %8.0f | %8.0f | %7.0f | %8.0f | %7.1f | %zu/%zu "
+           "(%.2f%%), %zu false | %6.1f |\n",
+           kind, (double)n / 1e6, build_s, (double)st.bytes / (double)n, qps1, qps2,
+           (double)tot1.probes / (double)nq, (double)tot1.cands / (double)nq,
+           (double)tot1.found / (double)nq, want_total - missed, want_total,
+           want_total ? 100.0 * (double)(want_total - missed) / (double)want_total : 100.0, extra,
+           brute_qps);
+    fflush(stdout);
+    free(hits);
+    free(a);
+    free(b);
+    sitr_index_free(idx);
+    free(e);
+    free(q);
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = 1000000, nq = 20000, sample = 200, nbrute = 20;
+    int radius = 31, maxt = 2;
+    const char *kind = "both";
+    int opt;
+    while ((opt = getopt(argc, argv, "n:q:r:s:b:t:d:")) != -1) {
+        switch (opt) {
+        case 'n': n = strtoull(optarg, NULL, 10); break;
+        case 'q': nq = strtoull(optarg, NULL, 10); break;
+        case 'r': radius = atoi(optarg); break;
+        case 's': sample = strtoull(optarg, NULL, 10); break;
+        case 'b': nbrute = strtoull(optarg, NULL, 10); break;
+        case 't': maxt = atoi(optarg); break;
+        case 'd': kind = optarg; break;
+        default:
+            fprintf(stderr, "usage: %s [-n entries] [-q queries] [-r radius] [-s sample] "
+                            "[-b brute queries] [-t threads] [-d uniform|clustered|both]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (n == 0 || nq == 0 || maxt < 1 || maxt > 8 || radius < 0 || radius > 256) {
+        fprintf(stderr, "bad arguments\n");
+        return 2;
+    }
+    printf("radius %d, %zu queries (half planted at 0..31, half random), recall sample %zu\n\n",
+           radius, nq, sample);
+    printf("| data      | N      | build    | B/ent | q/s 1thr | q/s %dthr | probes/q | cands/q "
+           "| hits/q  | recall vs brute force | brute q/s |\n",
+           maxt);
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    if (strcmp(kind, "both") == 0 || strcmp(kind, "uniform") == 0)
+        bench("uniform", n, nq, radius, sample, nbrute, maxt);
+    if (strcmp(kind, "both") == 0 || strcmp(kind, "clustered") == 0)
+        bench("clustered", n, nq, radius, sample, nbrute, maxt);
+    return 0;
+}
