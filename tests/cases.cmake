@@ -28,3 +28,15 @@ target_include_directories(test_ratelimit PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INC
 if(TARGET sitrd)
   target_sources(sitrd PRIVATE ${SITR_SVC_DIR}/app.c)
 endif()
+
+# End to end: a fresh database migrated with sitr-admin, sitrd over TCP.
+if(TARGET sitrd AND TARGET sitr-admin)
+  sitr_add_test(cases_e2e LABELS e2e integration FIXTURES pg
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+    ${SITR_SVC_DIR}/token.c
+    LIBS PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM)
+  target_include_directories(test_cases_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${SITR_SVC_DIR}
+    ${SITR_ERR_INCLUDE})
+  add_dependencies(test_cases_e2e sitrd sitr-admin)
+  set_tests_properties(cases_e2e PROPERTIES TIMEOUT 300)
+endif()
