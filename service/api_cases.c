@@ -60,8 +60,7 @@ static case_op_t *op_new(sitr_req_t *req)
     case_op_t *op = calloc(1, sizeof *op);
     if (op) {
         op->req = req;
-        snprintf(op->max_per_case, sizeof op->max_per_case, "%u",
-                 cfg_of(req)->max_images_per_case);
+        snprintf(op->max_per_case, sizeof op->max_per_case, "%u", cfg_of(req)->max_images_per_case);
     }
     return op;
 }
@@ -165,10 +164,9 @@ static void on_created(int rc, PGresult *res, const char *sqlstate, void *arg)
         goto out;
     }
     long images = strtol(PQgetvalue(res, 0, 1), NULL, 10);
-    json_t *body = json_pack("{s:s,s:s,s:i,s:I,s:O}", "case", op->reference, "secret", op->secret,
-                             "images", (int)images, "duplicates",
-                             duplicates(op, images), "warnings",
-                             op->warnings);
+    json_t *body =
+        json_pack("{s:s,s:s,s:i,s:I,s:O}", "case", op->reference, "secret", op->secret, "images",
+                  (int)images, "duplicates", duplicates(op, images), "warnings", op->warnings);
     if (!body) {
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto out;
@@ -367,8 +365,7 @@ static void on_added(int rc, PGresult *res, const char *sqlstate, void *arg)
     long total = strtol(PQgetvalue(res, 0, 1), NULL, 10);
     json_t *body =
         json_pack("{s:s,s:i,s:i,s:I,s:O}", "case", op->reference, "added", (int)added, "images",
-                  (int)total, "duplicates", duplicates(op, added),
-                  "warnings", op->warnings);
+                  (int)total, "duplicates", duplicates(op, added), "warnings", op->warnings);
     if (!body) {
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto out;

@@ -43,8 +43,8 @@ static uint64_t now_ms(sitr_req_t *req)
 
 void sitr_api_reply_case_not_found(sitr_req_t *req)
 {
-    sitr_req_reply_error(req, 404, "case_not_found",
-                         "no case matches this reference and secret", NULL);
+    sitr_req_reply_error(req, 404, "case_not_found", "no case matches this reference and secret",
+                         NULL);
 }
 
 void sitr_api_reply_db_error(sitr_req_t *req, int rc)

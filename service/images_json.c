@@ -12,16 +12,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PDQ_HEX 64
-#define MD5_HEX 32
-#define SHA256_HEX 64
+#define PDQ_HEX     64
+#define MD5_HEX     32
+#define SHA256_HEX  64
 #define MIN_QUALITY 50
 
-static int fail(sitr_images_error_t *err, const char *code, const char *field, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+static int fail(sitr_images_error_t *err, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static int fail(sitr_images_error_t *err, const char *code, const char *field, const char *fmt,
-                ...)
+static int fail(sitr_images_error_t *err, const char *code, const char *field, const char *fmt, ...)
 {
     err->code = code;
     snprintf(err->field, sizeof err->field, "%s", field ? field : "");
@@ -92,7 +91,8 @@ static int parse_item(const json_t *item, size_t idx, json_t *seen, sitr_images_
 
     const char *key;
     const json_t *val;
-    json_object_foreach((json_t *)item, key, val) {
+    json_object_foreach((json_t *)item, key, val)
+    {
         if (!known_member(key)) {
             char field[sizeof err->field];
             /* The key is the client's text: cut it so the path stays bounded. */
@@ -152,7 +152,8 @@ static int parse_item(const json_t *item, size_t idx, json_t *seen, sitr_images_
             char vfield[sizeof err->field];
             snprintf(vfield, sizeof vfield, "%s.dihedral[%zu]", path, k);
             if (!json_is_string(h))
-                return fail(err, "invalid_type", vfield, "a dihedral variant is a 64-digit hex string");
+                return fail(err, "invalid_type", vfield,
+                            "a dihedral variant is a 64-digit hex string");
             char hex[PDQ_HEX + 1];
             if (lower_hex(json_string_value(h), json_string_length(h), PDQ_HEX, hex) < 0)
                 return fail(err, "invalid_hex", vfield,
@@ -234,7 +235,8 @@ int sitr_images_parse(const json_t *body, size_t max_items, sitr_images_t *out,
         return fail(err, "invalid_type", "", "the body must be a JSON object");
     const char *key;
     const json_t *val;
-    json_object_foreach((json_t *)body, key, val) {
+    json_object_foreach((json_t *)body, key, val)
+    {
         if (strcmp(key, "images") != 0) {
             char field[sizeof err->field];
             snprintf(field, sizeof field, "%.64s", key);
@@ -250,8 +252,7 @@ int sitr_images_parse(const json_t *body, size_t max_items, sitr_images_t *out,
     if (n == 0)
         return fail(err, "no_images", "images", "images must hold at least one image");
     if (n > max_items)
-        return fail(err, "too_many_images", "images", "at most %zu images per request",
-                    max_items);
+        return fail(err, "too_many_images", "images", "at most %zu images per request", max_items);
 
     out->images = json_array();
     out->warnings = json_array();

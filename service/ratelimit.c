@@ -31,8 +31,8 @@ typedef struct entry {
 } entry_t;
 
 struct sitr_ratelimit {
-    uint64_t per_ms; /* units gained per millisecond (= tokens per hour); 0 = unlimited */
-    uint64_t full;   /* burst * UNIT */
+    uint64_t per_ms;     /* units gained per millisecond (= tokens per hour); 0 = unlimited */
+    uint64_t full;       /* burst * UNIT */
     uint32_t cap, nlive; /* slots [0, nlive) are in use; entries are replaced, never freed */
     uint32_t lru_head, lru_tail;
     uint32_t nbuckets; /* power of two */

@@ -25,19 +25,16 @@
 #include <stddef.h>
 #include <sitr/err.h>
 
-typedef enum sitr_token_kind {
-    SITR_TOKEN_REFERENCE = 1,
-    SITR_TOKEN_SECRET = 2
-} sitr_token_kind_t;
+typedef enum sitr_token_kind { SITR_TOKEN_REFERENCE = 1, SITR_TOKEN_SECRET = 2 } sitr_token_kind_t;
 
 /* Canonical printed lengths, without the NUL. */
 #define SITR_TOKEN_REFERENCE_LEN 39 /* "SITR-" + 7 groups of 4 + 6 hyphens */
-#define SITR_TOKEN_SECRET_LEN 35    /* 6 groups of 5 + 5 hyphens */
-#define SITR_TOKEN_MAX_LEN 39
+#define SITR_TOKEN_SECRET_LEN    35 /* 6 groups of 5 + 5 hyphens */
+#define SITR_TOKEN_MAX_LEN       39
 
 /* Symbols per token, check included. */
 #define SITR_TOKEN_REFERENCE_SYMBOLS 28
-#define SITR_TOKEN_SECRET_SYMBOLS 30
+#define SITR_TOKEN_SECRET_SYMBOLS    30
 
 /* Writes a fresh canonical token and a NUL into out (outsz >= LEN + 1).
  * Returns 0 or SITR_EINVAL (bad kind, small buffer).  libsodium must have
@@ -48,14 +45,14 @@ SITR_MUST_CHECK int sitr_token_generate(sitr_token_kind_t kind, char *out, size_
  * kind's symbol count, borrowed); the check symbol is computed.  Used by the
  * generator and by tests.  Returns SITR_EINVAL when a value is out of range
  * or when the check value would not be a base32 symbol (>= 32). */
-SITR_MUST_CHECK int sitr_token_encode(sitr_token_kind_t kind, const unsigned char *sym,
-                                      char *out, size_t outsz);
+SITR_MUST_CHECK int sitr_token_encode(sitr_token_kind_t kind, const unsigned char *sym, char *out,
+                                      size_t outsz);
 
 /* Parses what a person typed (in[0..len), borrowed) into the canonical form
  * in out (outsz >= LEN + 1).  Returns 0, or SITR_EINVAL when it is not a
  * well-formed token of that kind (wrong length, a symbol outside the
  * alphabet, or a check symbol that does not match); out is then "". */
-SITR_MUST_CHECK int sitr_token_parse(sitr_token_kind_t kind, const char *in, size_t len,
-                                     char *out, size_t outsz);
+SITR_MUST_CHECK int sitr_token_parse(sitr_token_kind_t kind, const char *in, size_t len, char *out,
+                                     size_t outsz);
 
 #endif

@@ -22,7 +22,7 @@
 #include "token.h"
 
 #define MAX_PER_REQUEST 5
-#define MAX_PER_CASE 7
+#define MAX_PER_CASE    7
 
 typedef struct world {
     char *db_url;
@@ -91,9 +91,8 @@ static void call(sitr_e2e_client_t *c, const char *method, const char *path, con
     if (secret)
         snprintf(auth, sizeof auth, "Authorization: Case %s\r\n", secret);
     size_t blen = body ? strlen(body) : 0;
-    if (asprintf(&req,
-                 "%s %s HTTP/1.1\r\nHost: t\r\n%s%sContent-Length: %zu\r\n\r\n%s", method, path,
-                 auth, body ? "Content-Type: application/json\r\n" : "", blen,
+    if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: t\r\n%s%sContent-Length: %zu\r\n\r\n%s", method,
+                 path, auth, body ? "Content-Type: application/json\r\n" : "", blen,
                  body ? body : "") < 0)
         fail_msg("asprintf");
     assert_int_equal(sitr_e2e_send_str(c, req), 0);
@@ -300,14 +299,13 @@ static void test_same_answer_for_strangers(void **state)
 
     char other[SITR_TOKEN_MAX_LEN + 1], unknown_ref[SITR_TOKEN_MAX_LEN + 1];
     assert_int_equal(sitr_token_generate(SITR_TOKEN_SECRET, other, sizeof other), 0);
-    assert_int_equal(sitr_token_generate(SITR_TOKEN_REFERENCE, unknown_ref, sizeof unknown_ref),
-                     0);
+    assert_int_equal(sitr_token_generate(SITR_TOKEN_REFERENCE, unknown_ref, sizeof unknown_ref), 0);
     char unknown_path[128];
     snprintf(unknown_path, sizeof unknown_path, "/v1/cases/%s", unknown_ref);
 
     sitr_e2e_resp_t r[4];
-    kcall("GET", a.path, other, NULL, &r[0]);        /* wrong secret */
-    kcall("GET", a.path, b.secret, NULL, &r[1]);     /* another case's secret */
+    kcall("GET", a.path, other, NULL, &r[0]);          /* wrong secret */
+    kcall("GET", a.path, b.secret, NULL, &r[1]);       /* another case's secret */
     kcall("GET", unknown_path, a.secret, NULL, &r[2]); /* unknown case */
     /* withdrawn case */
     sitr_e2e_resp_t d;
@@ -446,13 +444,16 @@ static void test_invalid_bodies(void **state)
         {"{\"images\":[]}", "no_images", "images"},
         {"{}", "images_required", "images"},
         {"{\"images\":[{}]}", "image_empty", "images[0]"},
-        {"{\"images\":[{\"pdq\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+        {"{\"images\":[{\"pdq\":"
+         "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
          "\"quality\":49}]}",
          "pdq_quality_too_low", "images[0].quality"},
-        {"{\"images\":[{\"pdq\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+        {"{\"images\":[{\"pdq\":"
+         "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
          "\"quality\":\"high\"}]}",
          "invalid_type", "images[0].quality"},
-        {"{\"images\":[{\"pdq\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+        {"{\"images\":[{\"pdq\":"
+         "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
          "\"quality\":90,\"dihedral\":[1]}]}",
          "invalid_type", "images[0].dihedral[0]"},
     };
@@ -587,8 +588,8 @@ static void test_withdraw_erases(void **state)
     assert_int_equal(pgt_scalar(W.db_url, q_live), 0);
     assert_int_equal(pgt_scalar(W.db_url, q_var), 0);
     assert_int_equal(pgt_scalar(W.db_url, q_hashes), 0);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM cases WHERE id = %lld AND withdrawn_at IS NOT NULL",
-             id);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cases WHERE id = %lld AND withdrawn_at IS NOT NULL", id);
     assert_int_equal(pgt_scalar(W.db_url, sql), 1);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM changes WHERE kind = 'case_withdrawn' AND entity_id = %lld", id);

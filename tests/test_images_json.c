@@ -47,8 +47,8 @@ static void test_normalises(void **state)
     (void)state;
     sitr_images_t im;
     const char *text =
-        "{\"images\":[{\"pdq\":\"" P1 "\",\"quality\":90,\"dihedral\":[\"" P1 "\",\"" P2
-        "\",\"" P2 "\",\"" P3 "\"],\"md5\":\"D41D8CD98F00B204E9800998ECF8427E\",\"sha256\":\"" S1
+        "{\"images\":[{\"pdq\":\"" P1 "\",\"quality\":90,\"dihedral\":[\"" P1 "\",\"" P2 "\",\"" P2
+        "\",\"" P3 "\"],\"md5\":\"D41D8CD98F00B204E9800998ECF8427E\",\"sha256\":\"" S1
         "\"},{\"md5\":\"" M1 "\"},{\"sha256\":null,\"sha256\":\"" S1 "\"}]}";
     assert_string_equal(run(text, 10, &im, NULL), "");
     assert_int_equal(im.count, 3);
@@ -79,8 +79,7 @@ static void test_pdq_without_dihedral(void **state)
                             "\",\"" P2 "\"]}]}",
                             1, &im, NULL),
                         "");
-    assert_int_equal(json_array_size(json_object_get(json_array_get(im.images, 0), "dihedral")),
-                     2);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(im.images, 0), "dihedral")), 2);
     sitr_images_clear(&im);
 }
 
@@ -123,14 +122,13 @@ static void test_duplicates(void **state)
     sitr_images_t im;
     /* Same image twice (case of hex differs), a digest-only repeat, and a
      * low-quality item that reduces to an earlier digest-only item. */
-    assert_string_equal(
-        run("{\"images\":[{\"pdq\":\"" P1 "\",\"quality\":70,\"md5\":\"" M1
-            "\"},{\"md5\":\"D41D8CD98F00B204E9800998ECF8427E\",\"pdq\":\"" P1
-            "\",\"quality\":71},{\"md5\":\"" M1 "\"},{\"md5\":\"" M1
-            "\"},{\"pdq\":\"" P2 "\",\"quality\":3,\"md5\":\"" M1 "\"},{\"pdq\":\"" P1
-            "\",\"quality\":70}]}",
-            10, &im, NULL),
-        "");
+    assert_string_equal(run("{\"images\":[{\"pdq\":\"" P1 "\",\"quality\":70,\"md5\":\"" M1
+                            "\"},{\"md5\":\"D41D8CD98F00B204E9800998ECF8427E\",\"pdq\":\"" P1
+                            "\",\"quality\":71},{\"md5\":\"" M1 "\"},{\"md5\":\"" M1
+                            "\"},{\"pdq\":\"" P2 "\",\"quality\":3,\"md5\":\"" M1
+                            "\"},{\"pdq\":\"" P1 "\",\"quality\":70}]}",
+                            10, &im, NULL),
+                        "");
     assert_int_equal(im.count, 3); /* P1+M1, M1, P1 */
     assert_int_equal(im.duplicates, 3);
     assert_int_equal(json_array_size(im.warnings), 1);
@@ -145,8 +143,7 @@ static void test_caps(void **state)
     char text[4096];
     size_t o = (size_t)snprintf(text, sizeof text, "{\"images\":[");
     for (int i = 0; i < 11; i++)
-        o += (size_t)snprintf(text + o, sizeof text - o, "%s{\"md5\":\"%032x\"}", i ? "," : "",
-                              i);
+        o += (size_t)snprintf(text + o, sizeof text - o, "%s{\"md5\":\"%032x\"}", i ? "," : "", i);
     snprintf(text + o, sizeof text - o, "]}");
     assert_string_equal(run(text, 10, &im, field), "too_many_images");
     assert_string_equal(field, "images");
@@ -195,7 +192,8 @@ static const bad_case_t bad_cases[] = {
     {"{\"images\":[{\"pdq\":\" 123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
      "\"quality\":90}]}",
      "invalid_hex", "images[0].pdq"},
-    {"{\"images\":[{\"pdq\":\"\\u0000123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+    {"{\"images\":[{\"pdq\":"
+     "\"\\u0000123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
      "\"quality\":90}]}",
      "invalid_hex", "images[0].pdq"},
     {"{\"images\":[{\"pdq\":\"\",\"quality\":90}]}", "invalid_hex", "images[0].pdq"},
@@ -243,8 +241,8 @@ static void test_malformed_table(void **state)
         char field[128];
         const char *code = run(bad_cases[i].json, 10, &im, field);
         if (strcmp(code, bad_cases[i].code) != 0 || strcmp(field, bad_cases[i].field) != 0)
-            fail_msg("case %zu: got %s at '%s', want %s at '%s'", i, code, field,
-                     bad_cases[i].code, bad_cases[i].field);
+            fail_msg("case %zu: got %s at '%s', want %s at '%s'", i, code, field, bad_cases[i].code,
+                     bad_cases[i].field);
     }
 }
 
@@ -265,9 +263,12 @@ static void test_long_unknown_key_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_normalises),     cmocka_unit_test(test_pdq_without_dihedral),
-        cmocka_unit_test(test_low_quality),    cmocka_unit_test(test_duplicates),
-        cmocka_unit_test(test_caps),           cmocka_unit_test(test_malformed_table),
+        cmocka_unit_test(test_normalises),
+        cmocka_unit_test(test_pdq_without_dihedral),
+        cmocka_unit_test(test_low_quality),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_malformed_table),
         cmocka_unit_test(test_long_unknown_key_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

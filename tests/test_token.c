@@ -236,9 +236,9 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_generate_format),   cmocka_unit_test(test_generate_distinct),
-        cmocka_unit_test(test_known_vector),      cmocka_unit_test(test_parse_tolerant),
-        cmocka_unit_test(test_parse_rejects),     cmocka_unit_test(test_check_detects_errors),
+        cmocka_unit_test(test_generate_format), cmocka_unit_test(test_generate_distinct),
+        cmocka_unit_test(test_known_vector),    cmocka_unit_test(test_parse_tolerant),
+        cmocka_unit_test(test_parse_rejects),   cmocka_unit_test(test_check_detects_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
