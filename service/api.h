@@ -32,7 +32,7 @@
 /* Failed case authentications allowed per client address: a burst, then a
  * steady rate per hour.  Secrets have 145 bits, so this is not what makes
  * guessing hopeless; it keeps guessers from loading the database. */
-#define SITR_API_AUTH_FAIL_BURST 20
+#define SITR_API_AUTH_FAIL_BURST    20
 #define SITR_API_AUTH_FAIL_PER_HOUR 60
 /* Client addresses remembered by each limiter. */
 #define SITR_API_RATELIMIT_ENTRIES 65536
@@ -48,6 +48,10 @@ typedef struct sitr_api {
     const char *auth_reference; /* canonical, in the request's arena */
 
     unsigned long cases_created, cases_withdrawn, images_added, auth_failures, rate_limited;
+
+    /* The in-memory indexes (replica.h), NULL until started; /v1/match
+     * answers 503 while it is NULL or not ready. */
+    struct sitr_replica *replica;
 } sitr_api_t;
 
 /* The server's auth hook (see router.h for the contract). */
@@ -72,5 +76,18 @@ int sitr_api_cases_withdraw(sitr_req_t *req);
 
 /* Their route rows; body caps are filled from the configuration. */
 SITR_MUST_CHECK int sitr_api_cases_add_routes(sitr_server_t *srv);
+
+/* The platforms' endpoints (Bearer auth; contract in docs/api-platforms.md):
+ * POST /v1/match (api_match.c), POST /v1/uploads and DELETE
+ * /v1/uploads/{id} (api_uploads.c), GET /v1/takedowns and POST
+ * /v1/takedowns/{id} (api_takedowns.c). */
+int sitr_api_match(sitr_req_t *req);
+int sitr_api_uploads_report(sitr_req_t *req);
+int sitr_api_uploads_remove(sitr_req_t *req);
+int sitr_api_takedowns_list(sitr_req_t *req);
+int sitr_api_takedowns_answer(sitr_req_t *req);
+SITR_MUST_CHECK int sitr_api_match_add_routes(sitr_server_t *srv);
+SITR_MUST_CHECK int sitr_api_uploads_add_routes(sitr_server_t *srv);
+SITR_MUST_CHECK int sitr_api_takedowns_add_routes(sitr_server_t *srv);
 
 #endif

@@ -134,6 +134,12 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         return sitr_err_set(err, rc, "cannot create the rate limiters");
     }
     rc = sitr_api_cases_add_routes(srv);
+    if (rc == 0)
+        rc = sitr_api_match_add_routes(srv);
+    if (rc == 0)
+        rc = sitr_api_uploads_add_routes(srv);
+    if (rc == 0)
+        rc = sitr_api_takedowns_add_routes(srv);
     if (rc < 0) {
         sitr_ratelimit_free(h->api.case_rate);
         sitr_ratelimit_free(h->api.auth_fail);
