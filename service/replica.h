@@ -51,7 +51,7 @@ int sitr_replica_is_ready(const sitr_replica_t *r);
 /* The indexes (borrowed; valid until sitr_replica_close). */
 const sitr_replica_indexes_t *sitr_replica_indexes(const sitr_replica_t *r);
 
-/* Highest change-log seq applied to the indexes. */
+/* Highest change-log seq applied to the indexes (atomic: any thread). */
 int64_t sitr_replica_applied_seq(const sitr_replica_t *r);
 
 /* Registers a callback run on the loop thread after changes up to seq were
@@ -59,7 +59,12 @@ int64_t sitr_replica_applied_seq(const sitr_replica_t *r);
 void sitr_replica_on_applied(sitr_replica_t *r, void (*cb)(int64_t seq, void *arg), void *arg);
 
 /* Stops following and frees everything (indexes included) once no work is
- * in flight; done(arg) runs afterwards on the loop thread. */
+ * in flight; done(arg) runs afterwards on the loop thread.  The change-log
+ * listener lives until the database pool closes (db.h has no "unlisten"):
+ * close the pool in the same loop iteration (sitrd's shutdown does: the
+ * shutdown hook, then sitr_db_close) so that no notification reaches the
+ * freed replica.  Its /metrics source likewise must not be rendered after
+ * close. */
 void sitr_replica_close(sitr_replica_t *r, void (*done)(void *arg), void *arg);
 
 #endif

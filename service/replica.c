@@ -1,0 +1,947 @@
+/* The replica: loads the matching indexes from PostgreSQL once, then keeps
+ * them current by following the change log (see replica.h).
+ *
+ * Initial load: one uv_queue_work job opens its own blocking libpq
+ * connection (the pool is non-blocking and refuses COPY; a worker thread may
+ * block), and in ONE repeatable-read transaction reads sitr_changes_head()
+ * and then every live case image, variant and upload with binary COPY.  The
+ * snapshot contains exactly the changes up to head, so following the log
+ * from head on misses nothing and applies nothing twice.  A failed load
+ * (database down) empties the indexes and is retried every second.
+ *
+ * Following: a wake-up (NOTIFY on sitr_changes, the "catch up now" of a
+ * (re)subscribed listener, or a 1 s poll timer in case LISTEN is broken)
+ * reads sitr_changes_after(applied, 1000) through the async pool on the
+ * loop thread and applies the batch in a worker (removals scan the id
+ * arrays, which takes tens of milliseconds at 10M entries: not for the loop
+ * thread); then it reads again until a batch comes back short.  Exactly one
+ * job (load, fetch or apply) is in flight at a time, so changes are applied
+ * in seq order, each once; a change that fails to apply (out of memory) is
+ * retried, and `applied` never passes it.  Insertions are idempotent per
+ * (hash, id) pair, so retrying a half-applied change is harmless.
+ *
+ * Withdrawal: sitr_case_withdraw logs one case_image_removed per image
+ * before its case_withdrawn row, in the same transaction, so removals work
+ * by image id (the erased rows have no hashes left) and case_withdrawn
+ * itself needs no work here.
+ *
+ * "Present" bitsets (image ids, upload ids) remember which ids entered the
+ * indexes, so that the linear remove-by-id scans run only for ids that are
+ * really there (removals, replaced upload hashes), never for new uploads.
+ * They are touched only by the one job in flight.
+ *
+ * Threads: the struct is owned by the loop thread; `applied` is atomic so
+ * the matcher thread may read it; the indexes are thread-safe. */
+#include "replica.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sitr/hex.h>
+#include <sitr/pdq.h>
+
+#include "log.h"
+#include "server.h"
+
+#define POLL_MS 1000
+#define FETCH_LIMIT 1000
+#define LOAD_THREADS 2
+/* Ids below this are tracked in the present bitsets (32 MB each at most);
+ * larger ids are treated as "maybe present" (removals always scan). */
+#define PRESENT_MAX_ID ((int64_t)1 << 28)
+
+typedef struct bitset {
+    uint64_t *w;
+    size_t nwords;
+} bitset_t;
+
+typedef enum change_kind {
+    CH_OTHER = 0,
+    CH_IMAGE_ADDED,
+    CH_IMAGE_REMOVED,
+    CH_UPLOAD_ADDED,
+    CH_UPLOAD_REMOVED
+} change_kind_t;
+
+/* One change row, decoded on the loop thread for the apply job. */
+typedef struct change {
+    int64_t seq, entity;
+    change_kind_t kind;
+    int has_pdq, has_md5, has_sha;
+    int quality;
+    int nvariants;
+    sitr_pdq_t pdq;
+    sitr_pdq_t variants[7];
+    uint8_t md5[SITR_DIGEST_MD5_BYTES];
+    uint8_t sha[SITR_DIGEST_SHA256_BYTES];
+} change_t;
+
+typedef enum job {
+    JOB_NONE = 0,
+    JOB_LOAD,
+    JOB_FETCH,
+    JOB_APPLY
+} job_t;
+
+struct sitr_replica {
+    sitr_server_t *srv;
+    uv_loop_t *loop;
+    sitr_db_t *db;
+    char *conninfo;
+    void (*on_ready)(sitr_server_t *srv);
+    sitr_replica_indexes_t ix;
+    bitset_t image_present, upload_present;
+
+    _Atomic int64_t applied;
+    int ready, closing, timer_closed, listening;
+    job_t job;
+    int again; /* a wake-up arrived while a job was in flight */
+    uv_work_t work;
+    uv_timer_t poll;
+
+    /* load job */
+    int load_rc;
+    char load_msg[200];
+    int64_t load_head;
+    size_t load_images, load_uploads;
+    double load_seconds;
+
+    /* apply job */
+    change_t *batch;
+    size_t nbatch;
+    int64_t batch_done; /* highest seq of the batch applied (by the job) */
+    int batch_rc;
+
+    void (*applied_cb)(int64_t seq, void *arg);
+    void *applied_arg;
+    void (*done)(void *arg);
+    void *done_arg;
+
+    /* statistics (loop thread) */
+    unsigned long long changes_applied, fetch_errors, loads_failed;
+    int warned_fetch;
+};
+
+/* ---- present bitsets -------------------------------------------------- */
+
+/* 1 if id may be in the indexes. */
+static int present_get(const bitset_t *b, int64_t id)
+{
+    if (id < 0 || id >= PRESENT_MAX_ID)
+        return 1;
+    size_t w = (size_t)id >> 6;
+    return w < b->nwords && (b->w[w] >> (id & 63) & 1);
+}
+
+/* Returns 0 or SITR_ENOMEM (the bit is then unknown: callers treat ids as
+ * maybe present only above PRESENT_MAX_ID, so a failed growth must fail the
+ * change, which is retried). */
+static int present_set(bitset_t *b, int64_t id, int on)
+{
+    if (id < 0 || id >= PRESENT_MAX_ID)
+        return 0;
+    size_t w = (size_t)id >> 6;
+    if (w >= b->nwords) {
+        if (!on)
+            return 0;
+        size_t n = b->nwords ? b->nwords : 1024;
+        while (n <= w)
+            n *= 2;
+        uint64_t *nw = realloc(b->w, n * sizeof *nw);
+        if (!nw)
+            return SITR_ENOMEM;
+        memset(nw + b->nwords, 0, (n - b->nwords) * sizeof *nw);
+        b->w = nw;
+        b->nwords = n;
+    }
+    if (on)
+        b->w[w] |= (uint64_t)1 << (id & 63);
+    else
+        b->w[w] &= ~((uint64_t)1 << (id & 63));
+    return 0;
+}
+
+static void present_clear(bitset_t *b)
+{
+    free(b->w);
+    b->w = NULL;
+    b->nwords = 0;
+}
+
+/* ---- index mutations shared by load and follow ------------------------ */
+
+static void remove_image(sitr_replica_t *r, int64_t id)
+{
+    if (!present_get(&r->image_present, id))
+        return;
+    sitr_index_remove_ids(r->ix.case_pdq, SITR_REPLICA_CASE_PDQ_ID(id, 0),
+                          ~(uint64_t)((1u << SITR_REPLICA_VARIANT_BITS) - 1));
+    sitr_digest_index_remove_ids(r->ix.case_md5, (uint64_t)id, ~(uint64_t)0);
+    sitr_digest_index_remove_ids(r->ix.case_sha256, (uint64_t)id, ~(uint64_t)0);
+    present_set(&r->image_present, id, 0);
+}
+
+static void remove_upload(sitr_replica_t *r, int64_t id)
+{
+    if (!present_get(&r->upload_present, id))
+        return;
+    sitr_index_remove_ids(r->ix.upload_pdq, (uint64_t)id, ~(uint64_t)0);
+    sitr_digest_index_remove_ids(r->ix.upload_md5, (uint64_t)id, ~(uint64_t)0);
+    sitr_digest_index_remove_ids(r->ix.upload_sha256, (uint64_t)id, ~(uint64_t)0);
+    present_set(&r->upload_present, id, 0);
+}
+
+/* Applies one change; 0 or < 0 (nothing to undo: a retry re-inserts the
+ * same pairs, which is a no-op for those already in). */
+static int apply_change(sitr_replica_t *r, const change_t *c)
+{
+    int rc = 0;
+    switch (c->kind) {
+    case CH_IMAGE_ADDED:
+        if (!c->has_pdq && !c->has_md5 && !c->has_sha)
+            return 0; /* erased since: its removal follows in the log */
+        if ((rc = present_set(&r->image_present, c->entity, 1)) < 0)
+            return rc;
+        if (c->has_pdq && c->quality >= SITR_PDQ_MIN_QUALITY) {
+            rc = sitr_index_insert(r->ix.case_pdq, &c->pdq, SITR_REPLICA_CASE_PDQ_ID(c->entity, 0));
+            for (int v = 0; rc >= 0 && v < c->nvariants; v++)
+                rc = sitr_index_insert(r->ix.case_pdq, &c->variants[v],
+                                       SITR_REPLICA_CASE_PDQ_ID(c->entity, v + 1));
+        }
+        if (rc >= 0 && c->has_md5)
+            rc = sitr_digest_index_insert(r->ix.case_md5, c->md5, (uint64_t)c->entity);
+        if (rc >= 0 && c->has_sha)
+            rc = sitr_digest_index_insert(r->ix.case_sha256, c->sha, (uint64_t)c->entity);
+        return rc < 0 ? rc : 0;
+    case CH_IMAGE_REMOVED:
+        remove_image(r, c->entity);
+        return 0;
+    case CH_UPLOAD_ADDED:
+        /* New, or hashes replaced (or un-removed): drop what was there. */
+        remove_upload(r, c->entity);
+        if (!c->has_pdq && !c->has_md5 && !c->has_sha)
+            return 0; /* removed since */
+        if ((rc = present_set(&r->upload_present, c->entity, 1)) < 0)
+            return rc;
+        if (c->has_pdq && c->quality >= SITR_PDQ_MIN_QUALITY)
+            rc = sitr_index_insert(r->ix.upload_pdq, &c->pdq, (uint64_t)c->entity);
+        if (rc >= 0 && c->has_md5)
+            rc = sitr_digest_index_insert(r->ix.upload_md5, c->md5, (uint64_t)c->entity);
+        if (rc >= 0 && c->has_sha)
+            rc = sitr_digest_index_insert(r->ix.upload_sha256, c->sha, (uint64_t)c->entity);
+        return rc < 0 ? rc : 0;
+    case CH_UPLOAD_REMOVED:
+        remove_upload(r, c->entity);
+        return 0;
+    case CH_OTHER:
+        return 0;
+    }
+    return 0;
+}
+
+static void clear_indexes(sitr_replica_t *r)
+{
+    /* mask 0: every id matches. */
+    sitr_index_remove_ids(r->ix.case_pdq, 0, 0);
+    sitr_index_remove_ids(r->ix.upload_pdq, 0, 0);
+    sitr_digest_index_remove_ids(r->ix.case_md5, 0, 0);
+    sitr_digest_index_remove_ids(r->ix.case_sha256, 0, 0);
+    sitr_digest_index_remove_ids(r->ix.upload_md5, 0, 0);
+    sitr_digest_index_remove_ids(r->ix.upload_sha256, 0, 0);
+    present_clear(&r->image_present);
+    present_clear(&r->upload_present);
+}
+
+/* ---- initial load (worker thread) ------------------------------------- */
+
+typedef struct entries {
+    sitr_index_entry_t *v;
+    size_t n, cap;
+} entries_t;
+
+static int entries_push(entries_t *e, const uint8_t *hash, uint64_t id)
+{
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 65536;
+        sitr_index_entry_t *nv = realloc(e->v, cap * sizeof *nv);
+        if (!nv)
+            return SITR_ENOMEM;
+        e->v = nv;
+        e->cap = cap;
+    }
+    memcpy(e->v[e->n].hash.b, hash, SITR_PDQ_BYTES);
+    e->v[e->n].id = id;
+    e->n++;
+    return 0;
+}
+
+/* A field of a binary COPY row: len -1 = NULL. */
+typedef struct field {
+    const uint8_t *p;
+    int32_t len;
+} field_t;
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int64_t be64(const uint8_t *p)
+{
+    return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+static int16_t be16(const uint8_t *p)
+{
+    return (int16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+
+/* Splits one binary COPY tuple into nf fields; skips the file header when
+ * *header is 0.  Returns 1 for a row, 0 for the trailer, < 0 if malformed. */
+static int copy_row(const uint8_t *p, size_t n, int *header, field_t *f, int nf)
+{
+    static const uint8_t sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+    const uint8_t *end = p + n;
+    if (!*header) {
+        if (n < 19 || memcmp(p, sig, sizeof sig) != 0)
+            return SITR_EPROTO;
+        uint32_t ext = be32(p + 15);
+        if (ext > n - 19)
+            return SITR_EPROTO;
+        p += 19 + ext;
+        *header = 1;
+    }
+    if (end - p < 2)
+        return SITR_EPROTO;
+    int16_t cnt = be16(p);
+    p += 2;
+    if (cnt == -1)
+        return 0;
+    if (cnt != nf)
+        return SITR_EPROTO;
+    for (int i = 0; i < nf; i++) {
+        if (end - p < 4)
+            return SITR_EPROTO;
+        int32_t len = (int32_t)be32(p);
+        p += 4;
+        if (len < -1 || (len > 0 && end - p < len))
+            return SITR_EPROTO;
+        f[i].p = p;
+        f[i].len = len;
+        if (len > 0)
+            p += len;
+    }
+    return 1;
+}
+
+typedef int (*row_fn)(sitr_replica_t *r, const field_t *f, entries_t *out);
+
+/* Runs one COPY ... TO STDOUT (FORMAT binary) and feeds each row to fn. */
+static int copy_rows(sitr_replica_t *r, PGconn *c, const char *sql, int nf, row_fn fn,
+                     entries_t *out, size_t *rows)
+{
+    PGresult *res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        snprintf(r->load_msg, sizeof r->load_msg, "COPY failed: %s", PQerrorMessage(c));
+        PQclear(res);
+        return SITR_EDB;
+    }
+    PQclear(res);
+    int rc = 0, header = 0;
+    field_t f[8];
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(c, &buf, 0);
+        if (n == -1)
+            break;
+        if (n < 0) {
+            snprintf(r->load_msg, sizeof r->load_msg, "COPY read failed: %s", PQerrorMessage(c));
+            rc = SITR_EDB;
+            break;
+        }
+        if (rc == 0) {
+            int k = copy_row((const uint8_t *)buf, (size_t)n, &header, f, nf);
+            if (k < 0) {
+                snprintf(r->load_msg, sizeof r->load_msg, "malformed COPY data");
+                rc = k;
+            } else if (k == 1) {
+                rc = fn(r, f, out);
+                if (rc < 0)
+                    snprintf(r->load_msg, sizeof r->load_msg, "cannot store a loaded row: %s",
+                             sitr_strerror(rc));
+                (*rows)++;
+            }
+        }
+        PQfreemem(buf);
+    }
+    while ((res = PQgetResult(c)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            snprintf(r->load_msg, sizeof r->load_msg, "COPY failed: %s", PQerrorMessage(c));
+            rc = SITR_EDB;
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+static int field_hash(const field_t *f, size_t len)
+{
+    return f->len == (int32_t)len;
+}
+
+/* image_id int8, pdq bytea, quality int2, md5 bytea, sha256 bytea */
+static int image_row(sitr_replica_t *r, const field_t *f, entries_t *out)
+{
+    if (f[0].len != 8)
+        return SITR_EPROTO;
+    int64_t id = be64(f[0].p);
+    int rc = present_set(&r->image_present, id, 1);
+    if (rc == 0 && field_hash(&f[1], SITR_PDQ_BYTES) && f[2].len == 2 &&
+        be16(f[2].p) >= SITR_PDQ_MIN_QUALITY)
+        rc = entries_push(out, f[1].p, SITR_REPLICA_CASE_PDQ_ID(id, 0));
+    if (rc == 0 && field_hash(&f[3], SITR_DIGEST_MD5_BYTES))
+        rc = sitr_digest_index_insert(r->ix.case_md5, f[3].p, (uint64_t)id);
+    if (rc >= 0 && field_hash(&f[4], SITR_DIGEST_SHA256_BYTES))
+        rc = sitr_digest_index_insert(r->ix.case_sha256, f[4].p, (uint64_t)id);
+    return rc < 0 ? rc : 0;
+}
+
+/* image_id int8, variant int2, pdq bytea, quality int2 */
+static int variant_row(sitr_replica_t *r, const field_t *f, entries_t *out)
+{
+    (void)r;
+    if (f[0].len != 8 || f[1].len != 2 || !field_hash(&f[2], SITR_PDQ_BYTES))
+        return SITR_EPROTO;
+    int variant = be16(f[1].p);
+    if (variant < 1 || variant > 7)
+        return SITR_EPROTO;
+    if (f[3].len != 2 || be16(f[3].p) < SITR_PDQ_MIN_QUALITY)
+        return 0;
+    return entries_push(out, f[2].p, SITR_REPLICA_CASE_PDQ_ID(be64(f[0].p), variant));
+}
+
+/* upload_id int8, pdq bytea, quality int2, md5 bytea, sha256 bytea */
+static int upload_row(sitr_replica_t *r, const field_t *f, entries_t *out)
+{
+    if (f[0].len != 8)
+        return SITR_EPROTO;
+    int64_t id = be64(f[0].p);
+    int rc = present_set(&r->upload_present, id, 1);
+    if (rc == 0 && field_hash(&f[1], SITR_PDQ_BYTES) && f[2].len == 2 &&
+        be16(f[2].p) >= SITR_PDQ_MIN_QUALITY)
+        rc = entries_push(out, f[1].p, (uint64_t)id);
+    if (rc == 0 && field_hash(&f[3], SITR_DIGEST_MD5_BYTES))
+        rc = sitr_digest_index_insert(r->ix.upload_md5, f[3].p, (uint64_t)id);
+    if (rc >= 0 && field_hash(&f[4], SITR_DIGEST_SHA256_BYTES))
+        rc = sitr_digest_index_insert(r->ix.upload_sha256, f[4].p, (uint64_t)id);
+    return rc < 0 ? rc : 0;
+}
+
+static int exec_ok(sitr_replica_t *r, PGconn *c, const char *sql, PGresult **keep)
+{
+    PGresult *res = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        snprintf(r->load_msg, sizeof r->load_msg, "%s", PQerrorMessage(c));
+        PQclear(res);
+        return SITR_EDB;
+    }
+    if (keep)
+        *keep = res;
+    else
+        PQclear(res);
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int load_all(sitr_replica_t *r, PGconn *c)
+{
+    PGresult *res = NULL;
+    entries_t cases = {0}, uploads = {0};
+    int rc = exec_ok(r, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL);
+    /* The first statement fixes the snapshot: head and the rows agree. */
+    if (rc == 0)
+        rc = exec_ok(r, c, "SELECT sitr_changes_head()", &res);
+    if (rc == 0) {
+        if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+            snprintf(r->load_msg, sizeof r->load_msg, "sitr_changes_head() returned no row");
+            rc = SITR_EDB;
+        } else {
+            r->load_head = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        }
+        PQclear(res);
+    }
+    size_t variants = 0;
+    /* Unreferenced view columns (the variants sub-select) are not computed;
+     * the variants come in one hash join instead of a sub-select per row. */
+    if (rc == 0)
+        rc = copy_rows(r, c,
+                       "COPY (SELECT image_id, pdq, quality, md5, sha256 FROM index_case_images) "
+                       "TO STDOUT (FORMAT binary)",
+                       5, image_row, &cases, &r->load_images);
+    if (rc == 0)
+        rc = copy_rows(r, c,
+                       "COPY (SELECT v.image_id, v.variant, v.pdq, ci.quality "
+                       "FROM case_image_variants v JOIN index_case_images ci "
+                       "ON ci.image_id = v.image_id) TO STDOUT (FORMAT binary)",
+                       4, variant_row, &cases, &variants);
+    if (rc == 0)
+        rc = copy_rows(r, c,
+                       "COPY (SELECT upload_id, pdq, quality, md5, sha256 FROM index_uploads) "
+                       "TO STDOUT (FORMAT binary)",
+                       5, upload_row, &uploads, &r->load_uploads);
+    if (rc == 0)
+        rc = exec_ok(r, c, "COMMIT", NULL);
+    if (rc == 0) {
+        rc = sitr_index_bulk_build(r->ix.case_pdq, cases.v, cases.n, LOAD_THREADS);
+        free(cases.v);
+        cases.v = NULL;
+        if (rc == 0)
+            rc = sitr_index_bulk_build(r->ix.upload_pdq, uploads.v, uploads.n, LOAD_THREADS);
+        if (rc < 0)
+            snprintf(r->load_msg, sizeof r->load_msg, "index build failed: %s",
+                     sitr_strerror(rc));
+    }
+    free(cases.v);
+    free(uploads.v);
+    return rc;
+}
+
+static void load_work(uv_work_t *w)
+{
+    sitr_replica_t *r = w->data;
+    double t0 = now_s();
+    r->load_msg[0] = 0;
+    r->load_images = r->load_uploads = 0;
+    clear_indexes(r);
+    PGconn *c = PQconnectdb(r->conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(r->load_msg, sizeof r->load_msg, "cannot connect: %s", PQerrorMessage(c));
+        r->load_rc = SITR_EDB;
+    } else {
+        r->load_rc = load_all(r, c);
+    }
+    PQfinish(c);
+    if (r->load_rc < 0)
+        clear_indexes(r);
+    /* libpq messages end with a newline. */
+    size_t l = strlen(r->load_msg);
+    while (l && (r->load_msg[l - 1] == '\n' || r->load_msg[l - 1] == ' '))
+        r->load_msg[--l] = 0;
+    r->load_seconds = now_s() - t0;
+}
+
+/* ---- the job state machine (loop thread) ------------------------------ */
+
+static void kick(sitr_replica_t *r);
+static void maybe_finish_close(sitr_replica_t *r);
+
+static void set_applied(sitr_replica_t *r, int64_t seq)
+{
+    atomic_store(&r->applied, seq);
+    if (r->applied_cb)
+        r->applied_cb(seq, r->applied_arg);
+}
+
+static void on_notify(const char *channel, const char *payload, void *arg)
+{
+    (void)channel;
+    (void)payload; /* a hint only: we always read after `applied` */
+    sitr_replica_t *r = arg;
+    if (!r->closing)
+        kick(r);
+}
+
+static void load_done(uv_work_t *w, int status)
+{
+    sitr_replica_t *r = w->data;
+    r->job = JOB_NONE;
+    if (r->closing) {
+        maybe_finish_close(r);
+        return;
+    }
+    if (status != 0 || r->load_rc < 0) {
+        r->loads_failed++;
+        sitr_log(SITR_LOG_WARN, NULL, "index load failed (retrying): %s",
+                 r->load_msg[0] ? r->load_msg : "cancelled");
+        return; /* the poll timer retries */
+    }
+    sitr_log(SITR_LOG_INFO, NULL,
+             "index loaded in %.2f s: %zu case images (%zu PDQ entries), %zu uploads, "
+             "change log at %" PRId64,
+             r->load_seconds, r->load_images, sitr_index_size(r->ix.case_pdq), r->load_uploads,
+             r->load_head);
+    r->ready = 1;
+    set_applied(r, r->load_head);
+    if (!r->listening) {
+        if (sitr_db_listen(r->db, "sitr_changes", on_notify, r) == 0)
+            r->listening = 1;
+        else
+            sitr_log(SITR_LOG_WARN, NULL, "cannot LISTEN for changes; polling only");
+    }
+    if (r->on_ready)
+        r->on_ready(r->srv);
+    kick(r);
+}
+
+static void start_load(sitr_replica_t *r)
+{
+    r->job = JOB_LOAD;
+    r->work.data = r;
+    if (uv_queue_work(r->loop, &r->work, load_work, load_done) != 0) {
+        r->job = JOB_NONE;
+        r->loads_failed++;
+    }
+}
+
+static int parse_hex_field(PGresult *res, int row, int col, uint8_t *out, size_t n)
+{
+    if (PQgetisnull(res, row, col))
+        return 0;
+    const char *s = PQgetvalue(res, row, col);
+    return sitr_hex_decode(s, strlen(s), out, n) == 0 ? 1 : SITR_EPROTO;
+}
+
+static change_kind_t parse_kind(const char *k)
+{
+    if (strcmp(k, "case_image_added") == 0)
+        return CH_IMAGE_ADDED;
+    if (strcmp(k, "case_image_removed") == 0)
+        return CH_IMAGE_REMOVED;
+    if (strcmp(k, "upload_added") == 0)
+        return CH_UPLOAD_ADDED;
+    if (strcmp(k, "upload_removed") == 0)
+        return CH_UPLOAD_REMOVED;
+    return CH_OTHER;
+}
+
+/* Decodes the rows of a fetch; < 0 if one is malformed (nothing applied). */
+static int parse_batch(sitr_replica_t *r, PGresult *res)
+{
+    int n = PQntuples(res);
+    r->nbatch = 0;
+    if (n == 0)
+        return 0;
+    change_t *b = calloc((size_t)n, sizeof *b);
+    if (!b)
+        return SITR_ENOMEM;
+    int64_t prev = atomic_load(&r->applied);
+    for (int i = 0; i < n; i++) {
+        change_t *c = &b[i];
+        c->seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        c->kind = parse_kind(PQgetvalue(res, i, 1));
+        c->entity = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        if (c->seq <= prev) {
+            free(b);
+            return SITR_EPROTO; /* the log must come in increasing seq order */
+        }
+        prev = c->seq;
+        int k1 = parse_hex_field(res, i, 3, c->pdq.b, SITR_PDQ_BYTES);
+        c->quality = PQgetisnull(res, i, 4) ? 0 : atoi(PQgetvalue(res, i, 4));
+        int k2 = parse_hex_field(res, i, 5, c->md5, sizeof c->md5);
+        int k3 = parse_hex_field(res, i, 6, c->sha, sizeof c->sha);
+        if (k1 < 0 || k2 < 0 || k3 < 0) {
+            free(b);
+            return SITR_EPROTO;
+        }
+        c->has_pdq = k1, c->has_md5 = k2, c->has_sha = k3;
+        if (!PQgetisnull(res, i, 7)) {
+            const char *s = PQgetvalue(res, i, 7);
+            while (*s && c->nvariants < 7) {
+                if (sitr_hex_decode(s, SITR_PDQ_HEX_LEN, c->variants[c->nvariants].b,
+                                    SITR_PDQ_BYTES) < 0) {
+                    free(b);
+                    return SITR_EPROTO;
+                }
+                c->nvariants++;
+                s += SITR_PDQ_HEX_LEN;
+                if (*s == ',')
+                    s++;
+            }
+        }
+    }
+    r->batch = b;
+    r->nbatch = (size_t)n;
+    return 0;
+}
+
+static void apply_work(uv_work_t *w)
+{
+    sitr_replica_t *r = w->data;
+    r->batch_rc = 0;
+    r->batch_done = atomic_load(&r->applied);
+    for (size_t i = 0; i < r->nbatch; i++) {
+        int rc = apply_change(r, &r->batch[i]);
+        if (rc < 0) {
+            r->batch_rc = rc;
+            break;
+        }
+        r->batch_done = r->batch[i].seq;
+    }
+}
+
+static void apply_done(uv_work_t *w, int status)
+{
+    sitr_replica_t *r = w->data;
+    (void)status;
+    int full = r->nbatch == FETCH_LIMIT;
+    size_t n = r->nbatch;
+    int64_t before = atomic_load(&r->applied);
+    free(r->batch);
+    r->batch = NULL;
+    r->nbatch = 0;
+    r->job = JOB_NONE;
+    if (r->batch_done > before) {
+        r->changes_applied += n; /* approximate when the batch stopped early */
+        set_applied(r, r->batch_done);
+    }
+    if (r->closing) {
+        maybe_finish_close(r);
+        return;
+    }
+    if (r->batch_rc < 0) {
+        sitr_log(SITR_LOG_ERROR, NULL, "applying change %" PRId64 " failed: %s (will retry)",
+                 r->batch_done + 1, sitr_strerror(r->batch_rc));
+        return; /* the poll timer retries from the failed change */
+    }
+    if (full || r->again) {
+        r->again = 0;
+        kick(r);
+    }
+}
+
+static void on_fetched(int rc, PGresult *res, const char *sqlstate, void *arg)
+{
+    sitr_replica_t *r = arg;
+    (void)sqlstate;
+    r->job = JOB_NONE;
+    if (r->closing) {
+        maybe_finish_close(r);
+        return;
+    }
+    if (rc < 0) {
+        r->fetch_errors++;
+        if (!r->warned_fetch)
+            sitr_log(SITR_LOG_WARN, NULL, "reading the change log failed: %s (retrying)",
+                     sitr_strerror(rc));
+        r->warned_fetch = 1;
+        return;
+    }
+    r->warned_fetch = 0;
+    rc = parse_batch(r, res);
+    if (rc < 0) {
+        sitr_log(SITR_LOG_ERROR, NULL, "unexpected change log rows: %s", sitr_strerror(rc));
+        return;
+    }
+    if (r->nbatch == 0) {
+        if (r->again) {
+            r->again = 0;
+            kick(r);
+        }
+        return;
+    }
+    r->job = JOB_APPLY;
+    r->work.data = r;
+    if (uv_queue_work(r->loop, &r->work, apply_work, apply_done) != 0) {
+        free(r->batch);
+        r->batch = NULL;
+        r->nbatch = 0;
+        r->job = JOB_NONE;
+    }
+}
+
+/* Variants as one comma-separated hex string, in variant order. */
+static const char FETCH_SQL[] =
+    "SELECT seq, kind, entity_id, encode(pdq, 'hex'), quality, encode(md5, 'hex'), "
+    "encode(sha256, 'hex'), (SELECT string_agg(encode(x, 'hex'), ',' ORDER BY o) "
+    "FROM unnest(variants) WITH ORDINALITY AS t(x, o)) "
+    "FROM sitr_changes_after($1::bigint, $2::int) ORDER BY seq";
+
+static void kick(sitr_replica_t *r)
+{
+    if (r->closing || !r->ready)
+        return;
+    if (r->job != JOB_NONE) {
+        r->again = 1;
+        return;
+    }
+    char after[24], limit[16];
+    snprintf(after, sizeof after, "%" PRId64, atomic_load(&r->applied));
+    snprintf(limit, sizeof limit, "%d", FETCH_LIMIT);
+    const char *values[2] = {after, limit};
+    r->job = JOB_FETCH;
+    r->again = 0;
+    if (sitr_db_submit(r->db, FETCH_SQL, 2, values, on_fetched, r) < 0) {
+        r->job = JOB_NONE; /* queue full or closing: the poll timer retries */
+        r->fetch_errors++;
+    }
+}
+
+static void on_poll(uv_timer_t *t)
+{
+    sitr_replica_t *r = t->data;
+    if (r->closing)
+        return;
+    if (!r->ready) {
+        if (r->job == JOB_NONE)
+            start_load(r);
+        return;
+    }
+    kick(r);
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static void metrics_source(FILE *out, void *arg)
+{
+    const sitr_replica_t *r = arg;
+    fprintf(out,
+            "# HELP sitr_replica_ready 1 once the index is loaded.\n"
+            "# TYPE sitr_replica_ready gauge\n"
+            "sitr_replica_ready %d\n"
+            "# HELP sitr_replica_applied_seq Highest change-log seq applied to the index.\n"
+            "# TYPE sitr_replica_applied_seq gauge\n"
+            "sitr_replica_applied_seq %" PRId64 "\n"
+            "# HELP sitr_replica_changes_applied_total Change-log rows applied.\n"
+            "# TYPE sitr_replica_changes_applied_total counter\n"
+            "sitr_replica_changes_applied_total %llu\n"
+            "# HELP sitr_replica_fetch_errors_total Failed reads of the change log.\n"
+            "# TYPE sitr_replica_fetch_errors_total counter\n"
+            "sitr_replica_fetch_errors_total %llu\n"
+            "# HELP sitr_replica_load_seconds Duration of the initial index load.\n"
+            "# TYPE sitr_replica_load_seconds gauge\n"
+            "sitr_replica_load_seconds %.3f\n"
+            "# HELP sitr_index_entries Live entries per index.\n"
+            "# TYPE sitr_index_entries gauge\n"
+            "sitr_index_entries{index=\"case_pdq\"} %zu\n"
+            "sitr_index_entries{index=\"upload_pdq\"} %zu\n"
+            "sitr_index_entries{index=\"case_md5\"} %zu\n"
+            "sitr_index_entries{index=\"case_sha256\"} %zu\n"
+            "sitr_index_entries{index=\"upload_md5\"} %zu\n"
+            "sitr_index_entries{index=\"upload_sha256\"} %zu\n",
+            r->ready, atomic_load(&((sitr_replica_t *)r)->applied), r->changes_applied,
+            r->fetch_errors, r->ready ? r->load_seconds : 0.0, sitr_index_size(r->ix.case_pdq),
+            sitr_index_size(r->ix.upload_pdq), sitr_digest_index_size(r->ix.case_md5),
+            sitr_digest_index_size(r->ix.case_sha256), sitr_digest_index_size(r->ix.upload_md5),
+            sitr_digest_index_size(r->ix.upload_sha256));
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static void free_replica(sitr_replica_t *r)
+{
+    sitr_index_free(r->ix.case_pdq);
+    sitr_index_free(r->ix.upload_pdq);
+    sitr_digest_index_free(r->ix.case_md5);
+    sitr_digest_index_free(r->ix.case_sha256);
+    sitr_digest_index_free(r->ix.upload_md5);
+    sitr_digest_index_free(r->ix.upload_sha256);
+    present_clear(&r->image_present);
+    present_clear(&r->upload_present);
+    free(r->batch);
+    free(r->conninfo);
+    free(r);
+}
+
+int sitr_replica_start(sitr_server_t *srv, void (*on_ready)(sitr_server_t *srv),
+                       sitr_replica_t **out, sitr_err_t *err)
+{
+    *out = NULL;
+    if (!srv || !srv->db || !srv->cfg || !srv->cfg->database_url)
+        return sitr_err_set(err, SITR_EINVAL, "replica: no database configured");
+    sitr_replica_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return sitr_err_set(err, SITR_ENOMEM, "out of memory");
+    r->srv = srv;
+    r->loop = srv->loop;
+    r->db = srv->db;
+    r->on_ready = on_ready;
+    r->conninfo = strdup(srv->cfg->database_url);
+    r->ix.case_pdq = sitr_index_new();
+    r->ix.upload_pdq = sitr_index_new();
+    r->ix.case_md5 = sitr_digest_index_new(SITR_DIGEST_MD5_BYTES);
+    r->ix.case_sha256 = sitr_digest_index_new(SITR_DIGEST_SHA256_BYTES);
+    r->ix.upload_md5 = sitr_digest_index_new(SITR_DIGEST_MD5_BYTES);
+    r->ix.upload_sha256 = sitr_digest_index_new(SITR_DIGEST_SHA256_BYTES);
+    if (!r->conninfo || !r->ix.case_pdq || !r->ix.upload_pdq || !r->ix.case_md5 ||
+        !r->ix.case_sha256 || !r->ix.upload_md5 || !r->ix.upload_sha256) {
+        free_replica(r);
+        return sitr_err_set(err, SITR_ENOMEM, "out of memory");
+    }
+    atomic_init(&r->applied, 0);
+    uv_timer_init(r->loop, &r->poll);
+    r->poll.data = r;
+    uv_timer_start(&r->poll, on_poll, POLL_MS, POLL_MS);
+    if (srv->metrics && sitr_metrics_add_source(srv->metrics, metrics_source, r) < 0)
+        sitr_log(SITR_LOG_WARN, NULL, "replica metrics not exported: too many metric sources");
+    start_load(r);
+    *out = r;
+    return 0;
+}
+
+int sitr_replica_is_ready(const sitr_replica_t *r)
+{
+    return r && r->ready;
+}
+
+const sitr_replica_indexes_t *sitr_replica_indexes(const sitr_replica_t *r)
+{
+    return &r->ix;
+}
+
+int64_t sitr_replica_applied_seq(const sitr_replica_t *r)
+{
+    return atomic_load(&((sitr_replica_t *)r)->applied);
+}
+
+void sitr_replica_on_applied(sitr_replica_t *r, void (*cb)(int64_t seq, void *arg), void *arg)
+{
+    r->applied_cb = cb;
+    r->applied_arg = arg;
+}
+
+static void maybe_finish_close(sitr_replica_t *r)
+{
+    if (!r->closing || r->job != JOB_NONE || !r->timer_closed)
+        return;
+    void (*done)(void *) = r->done;
+    void *arg = r->done_arg;
+    free_replica(r);
+    if (done)
+        done(arg);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    sitr_replica_t *r = h->data;
+    r->timer_closed = 1;
+    maybe_finish_close(r);
+}
+
+void sitr_replica_close(sitr_replica_t *r, void (*done)(void *arg), void *arg)
+{
+    if (!r) {
+        if (done)
+            done(arg);
+        return;
+    }
+    if (r->closing)
+        return;
+    r->closing = 1;
+    r->applied_cb = NULL;
+    r->done = done;
+    r->done_arg = arg;
+    uv_timer_stop(&r->poll);
+    uv_close((uv_handle_t *)&r->poll, on_timer_closed);
+}
