@@ -16,24 +16,6 @@
 #include "log.h"
 #include "server.h"
 
-/* Defaults used when no API layer is linked: sitrd then serves only the
- * health endpoints.  A static library member defining the strong versions is
- * only linked if something else pulls it in, so the API layer's definitions
- * must live in an object that is linked anyway (or sitrsvc must be linked as
- * a whole archive); the warning below makes a mistake visible. */
-__attribute__((weak)) int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
-{
-    (void)err;
-    sitr_log(SITR_LOG_WARN, NULL, "no API layer linked: serving /healthz, /readyz, /metrics only");
-    sitr_server_set_ready(srv, 1, NULL);
-    return 0;
-}
-
-__attribute__((weak)) void sitr_app_close(sitr_server_t *srv)
-{
-    (void)srv;
-}
-
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
     (void)arg;

@@ -20,15 +20,6 @@ sitr_add_test(ratelimit LABELS unit
   LIBS PkgConfig::SODIUM)
 target_include_directories(test_ratelimit PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INCLUDE})
 
-# sitrd links sitrsvc as a static archive, and main.c carries weak fallbacks
-# of sitr_app_init/sitr_app_close: an archive member is only pulled in for an
-# undefined symbol, so app.c must be an object of sitrd itself for the real
-# API layer to replace the fallbacks (its own references then pull in
-# api_cases.o, auth.o and the rest from the archive).
-if(TARGET sitrd)
-  target_sources(sitrd PRIVATE ${SITR_SVC_DIR}/app.c)
-endif()
-
 # End to end: a fresh database migrated with sitr-admin, sitrd over TCP.
 if(TARGET sitrd AND TARGET sitr-admin)
   sitr_add_test(cases_e2e LABELS e2e integration FIXTURES pg
