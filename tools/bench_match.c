@@ -230,7 +230,7 @@ static void bench(const char *kind, size_t n, size_t nq, int radius, size_t samp
         (void)brute(e, n, &q[i], radius, b, MAX_HITS);
     double brute_qps = nbrute ? (double)nbrute / (now() - t0) : 0;
 
-    printf("| %-9s | %5.1fM | %6.2f s | %5.1f | %8.0f | %8.0f | %7.0f | %8.0f | %7.1f | %zu/%zu "
+    printf("| %-9s | %6.2fM | %6.2f s | %5.1f | %8.0f | %8.0f | %7.0f | %8.0f | %7.1f | %zu/%zu "
            "(%.2f%%), %zu false | %6.1f |\n",
            kind, (double)n / 1e6, build_s, (double)st.bytes / (double)n, qps1, qps2,
            (double)tot1.probes / (double)nq, (double)tot1.cands / (double)nq,
