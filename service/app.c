@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "replica.h"
 #include "schema.h"
 
 #define SCHEMA_RETRY_MS 1000
@@ -26,12 +27,13 @@ typedef struct app_holder {
     struct {
         uv_timer_t retry;
         int closing, checking, timer_closed;
+        int replica_closing; /* sitr_replica_close called, its done not yet run */
     } app;
 } app_holder_t;
 
 static void holder_maybe_free(app_holder_t *h)
 {
-    if (!h->app.closing || h->app.checking || !h->app.timer_closed)
+    if (!h->app.closing || h->app.checking || !h->app.timer_closed || h->app.replica_closing)
         return;
     sitr_ratelimit_free(h->api.case_rate);
     sitr_ratelimit_free(h->api.auth_fail);
@@ -39,6 +41,31 @@ static void holder_maybe_free(app_holder_t *h)
 }
 
 static void check_schema(app_holder_t *h);
+
+/* Ready once the indexes are loaded (/v1/match answers from them). */
+static void on_replica_ready(sitr_server_t *srv)
+{
+    sitr_log(SITR_LOG_INFO, NULL, "match index loaded; ready");
+    sitr_server_set_ready(srv, 1, NULL);
+}
+
+static void start_replica(app_holder_t *h)
+{
+    sitr_server_t *srv = h->api.srv;
+    sitr_err_t err = {0};
+    if (h->api.replica)
+        return;
+    sitr_server_set_ready(srv, 0, "loading the match index");
+    if (sitr_replica_start(srv, on_replica_ready, &h->api.replica, &err) < 0)
+        sitr_server_abort(srv, 1, err.msg);
+}
+
+static void on_replica_closed(void *arg)
+{
+    app_holder_t *h = arg;
+    h->app.replica_closing = 0;
+    holder_maybe_free(h);
+}
 
 static void on_retry(uv_timer_t *t)
 {
@@ -59,8 +86,8 @@ static void on_schema(int rc, const char *message, void *arg)
     if (rc == 0) {
         if (message)
             sitr_log(SITR_LOG_WARN, NULL, "%s", message);
-        sitr_log(SITR_LOG_INFO, NULL, "database schema is current; ready");
-        sitr_server_set_ready(srv, 1, NULL);
+        sitr_log(SITR_LOG_INFO, NULL, "database schema is current; loading the match index");
+        start_replica(h);
         return;
     }
     if (rc == SITR_ESCHEMA) {
@@ -166,4 +193,9 @@ void sitr_app_close(sitr_server_t *srv)
     srv->app = NULL;
     uv_timer_stop(&h->app.retry);
     uv_close((uv_handle_t *)&h->app.retry, on_timer_closed);
+    if (h->api.replica) {
+        h->app.replica_closing = 1;
+        sitr_replica_close(h->api.replica, on_replica_closed, h);
+        h->api.replica = NULL;
+    }
 }
