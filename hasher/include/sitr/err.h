@@ -41,8 +41,10 @@
     X(CONFIG, "invalid configuration")                                                             \
     X(INTERNAL, "internal error")
 
+enum { SITR_OK = 0 };
+
+/* Index of each code in the list, from 0; the code is -(index + 1). */
 enum {
-    SITR_OK = 0,
 #define SITR_ERR_ENUM_(name, msg) SITR_ERR_IDX_##name,
     SITR_ERRNO_MAP(SITR_ERR_ENUM_)
 #undef SITR_ERR_ENUM_
