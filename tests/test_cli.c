@@ -23,19 +23,19 @@
 extern char **environ;
 
 #define SITR_BIN SITR_BINARY_DIR "/hasher/cli/sitr"
-#define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
-#define BRIDGE PDQ_DIR "/bridge-mods"
+#define PDQ_DIR  SITR_SHARED_DIR "/testdata/pdq"
+#define BRIDGE   PDQ_DIR "/bridge-mods"
 
 /* md5sum / sha256sum of two corpus files, taken once by hand. */
-#define ORIG_MD5 "d35c785545392755e7e4164457657269"
-#define ORIG_SHA "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
+#define ORIG_MD5  "d35c785545392755e7e4164457657269"
+#define ORIG_SHA  "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
 #define SQ128_MD5 "9c3fc8330b331988d0bb3c90fbba479a"
 #define SQ128_SHA "9428e7578052968561f8e6f4a1114f1eaed57d659e7dd03be70d4ece371bbc15"
 
 static const char *const bridge_files[] = {
-    "aaa-orig.jpg",      "blur-a-little.jpg",  "blur-a-lot.jpg",    "high-contrast.jpg",
-    "high-saturation.jpg", "sharpen-a-little.jpg", "sharpen-a-lot.jpg", "shrink-a-little.jpg",
-    "shrink-a-lot.jpg",  "square-128x128.jpg", "square-256x256.jpg", "square-512x512.jpg",
+    "aaa-orig.jpg",        "blur-a-little.jpg",    "blur-a-lot.jpg",     "high-contrast.jpg",
+    "high-saturation.jpg", "sharpen-a-little.jpg", "sharpen-a-lot.jpg",  "shrink-a-little.jpg",
+    "shrink-a-lot.jpg",    "square-128x128.jpg",   "square-256x256.jpg", "square-512x512.jpg",
 };
 #define N_BRIDGE (sizeof(bridge_files) / sizeof(bridge_files[0]))
 
@@ -345,8 +345,9 @@ static void test_bad_file_in_middle(void **state)
     snprintf(trunc, sizeof(trunc), "%s/trunc.jpg", tmpdir);
     snprintf(notes, sizeof(notes), "%s/notes.jpg", tmpdir);
     snprintf(missing, sizeof(missing), "%s/missing.jpg", tmpdir);
-    const char *args[] = {"hash", "-j", "3", BRIDGE "/square-128x128.jpg", trunc, missing,
-                           notes, BRIDGE "/aaa-orig.jpg", NULL};
+    const char *args[] = {"hash", "-j",    "3",   BRIDGE "/square-128x128.jpg",
+                          trunc,  missing, notes, BRIDGE "/aaa-orig.jpg",
+                          NULL};
     run_t r = run_sitr(args);
     assert_int_equal(r.status, 1);
     char want[2000], l1[700], l2[700];
@@ -400,7 +401,8 @@ static void test_csv(void **state)
                                "flipy,flipplus1,flipminus1");
     const char *row = nl + 1;
     for (int d = 0; d < 8; d++) {
-        const char *want_hex = csv_value("expected-dihedral.csv", "bridge-mods/aaa-orig.jpg", 2 + d);
+        const char *want_hex =
+            csv_value("expected-dihedral.csv", "bridge-mods/aaa-orig.jpg", 2 + d);
         const char *p = row;
         for (int i = 0; i < 5 + d; i++)
             p = strchr(p, ',') + 1;
@@ -440,8 +442,9 @@ static void test_jsonl(void **state)
     copy_file(BRIDGE "/aaa-orig.jpg", "cut.jpg", 0);
     char bad[512];
     snprintf(bad, sizeof(bad), "%s/cut.jpg", tmpdir);
-    const char *args[] = {"hash", "--format", "jsonl", BRIDGE "/aaa-orig.jpg", bad,
-                          BRIDGE "/square-128x128.jpg", NULL};
+    const char *args[] = {
+        "hash", "--format", "jsonl", BRIDGE "/aaa-orig.jpg", bad, BRIDGE "/square-128x128.jpg",
+        NULL};
     run_t r = run_sitr(args);
     assert_int_equal(r.status, 1);
     assert_int_equal(count_lines(r.out), 3);

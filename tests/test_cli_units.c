@@ -141,7 +141,7 @@ static void test_walk_files_and_errors(void **state)
     mkfile("one.jpg", "1");
     mkdir_rel("d");
     mkfile("d/a.jpg", "a");
-    symlink_rel("..", "d/up");          /* loop: back to the top */
+    symlink_rel("..", "d/up");            /* loop: back to the top */
     symlink_rel("../one.jpg", "d/b.jpg"); /* symlink to a file: followed */
     symlink_rel("nowhere", "d/c.jpg");    /* dangling */
     symlink_rel("self", "d/self");        /* loops on itself */
@@ -196,8 +196,8 @@ static sitr_image_t fake_image(void)
 }
 
 #define HASH0 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-#define MD5 "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
-#define SHA "fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0efeeedecebeae9e8e7e6e5e4e3e2e1e0"
+#define MD5   "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+#define SHA   "fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0efeeedecebeae9e8e7e6e5e4e3e2e1e0"
 /* Dihedral hash d of fake_image(): bytes 0xd0..0xdf twice. */
 #define DIH16(d)                                                                                   \
     d "0" d "1" d "2" d "3" d "4" d "5" d "6" d "7" d "8" d "9" d "a" d "b" d "c" d "d" d "e" d "f"
@@ -253,8 +253,8 @@ static void test_output_csv(void **state)
     s = capture(SITR_OUTPUT_CSV, 1, "p.jpg", 0);
     assert_string_equal(s, "path,pdq,quality,md5,sha256,orig,rot90,rot180,rot270,flipx,flipy,"
                            "flipplus1,flipminus1\np.jpg," HASH0 ",87," MD5 "," SHA "," HASH0
-                           "," DIH("1") "," DIH("2") "," DIH("3") "," DIH("4") "," DIH(
-                               "5") "," DIH("6") "," DIH("7") "\n");
+                           "," DIH("1") "," DIH("2") "," DIH("3") "," DIH("4") "," DIH("5") "," DIH(
+                               "6") "," DIH("7") "\n");
     free(s);
 }
 
@@ -325,11 +325,12 @@ static void test_utf8_sanitize(void **state)
         const char *in, *out;
     } cases[] = {
         {"plain", "plain"},
-        {"\xe2\x82\xac \xf0\x9f\x98\x80", "\xe2\x82\xac \xf0\x9f\x98\x80"}, /* valid 3 and 4 bytes */
-        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                          /* overlong '/' */
-        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},          /* surrogate */
+        {"\xe2\x82\xac \xf0\x9f\x98\x80",
+         "\xe2\x82\xac \xf0\x9f\x98\x80"},                        /* valid 3 and 4 bytes */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong '/' */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
         {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
-        {"a\xe2\x82", "a\xef\xbf\xbd\xef\xbf\xbd"},                         /* truncated */
+        {"a\xe2\x82", "a\xef\xbf\xbd\xef\xbf\xbd"},                               /* truncated */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *s = sitr_output_utf8_sanitize(cases[i].in);

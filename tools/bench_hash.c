@@ -31,7 +31,7 @@
 #include <sitr/image.h>
 #include <sitr/pdq.h>
 
-#define MAX_INPUTS 16
+#define MAX_INPUTS  16
 #define MAX_SAMPLES 4096
 
 typedef struct input {
@@ -115,8 +115,8 @@ static int plain_decode(const char *path)
     void *buf = read_file(path, &len);
     if (buf == NULL)
         return -1;
-    VipsImage *img = vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL,
-                                                NULL);
+    VipsImage *img =
+        vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
     double avg = 0;
     int rc = img != NULL && vips_avg(img, &avg, NULL) == 0 ? 0 : -1;
     if (img != NULL)
@@ -209,8 +209,8 @@ static figure_t throughput(const job_t *proto, int nthreads)
 
 static void print_row(const char *label, const char *size, int threads, figure_t d, figure_t s)
 {
-    printf("%-16s %-10s %7d | %8.1f %8.1f %7.1f | %8.1f %8.1f %7.1f | %5.2fx %5.2fx\n", label,
-           size, threads, d.wall * 1e3, d.cpu * 1e3, d.rate, s.wall * 1e3, s.cpu * 1e3, s.rate,
+    printf("%-16s %-10s %7d | %8.1f %8.1f %7.1f | %8.1f %8.1f %7.1f | %5.2fx %5.2fx\n", label, size,
+           threads, d.wall * 1e3, d.cpu * 1e3, d.rate, s.wall * 1e3, s.cpu * 1e3, s.rate,
            d.wall > 0 ? s.wall / d.wall : 0, d.cpu > 0 ? s.cpu / d.cpu : 0);
 }
 

@@ -52,40 +52,39 @@ typedef struct pool {
 
 void sitr_hash_cmd_usage(FILE *f)
 {
-    fputs(
-        "Usage: sitr hash [OPTIONS] PATH...\n"
-        "\n"
-        "Compute the PDQ perceptual hash (Meta's 256-bit image hash) of image files.\n"
-        "Everything happens on this computer: no image leaves it.  Folders are hashed\n"
-        "recursively, in name order; hidden entries (names starting with '.') inside\n"
-        "a folder are skipped.  Formats: JPEG, PNG, WebP, GIF, TIFF, HEIC/AVIF.\n"
-        "Paths are printed as given, joined with the path inside a folder argument.\n"
-        "\n"
-        "Options:\n"
-        "  -f, --format FORMAT  text (default), csv or jsonl\n"
-        "  -d, --dihedral       also print the 8 hashes of the rotated and flipped image\n"
-        "  -j, --jobs N         hash N files at a time (default: the number of CPUs)\n"
-        "  -h, --help           show this help\n"
-        "\n"
-        "Output, one record per file, in the order of the arguments:\n"
-        "  text   <pdq>,<quality>,<path>      (the line of Meta's pdq-photo-hasher)\n"
-        "         with --dihedral:\n"
-        "         <orig>,<rot90>,<rot180>,<rot270>,<flipx>,<flipy>,<flipplus1>,<flipminus1>,\n"
-        "         <quality>,<path>            (one line; orig is the plain hash)\n"
-        "  csv    a header, then path,pdq,quality,md5,sha256; with --dihedral 8 more\n"
-        "         columns orig,rot90,rot180,rot270,flipx,flipy,flipplus1,flipminus1\n"
-        "  jsonl  {\"path\",\"pdq\",\"quality\",\"dihedral\":[8 hashes],\"md5\",\"sha256\"}, or\n"
-        "         {\"path\",\"error\":{\"code\",\"message\"}} for a file that failed\n"
-        "  pdq is 64 hex digits, quality 0..100.  Dihedral order (Meta's): orig, rot90\n"
-        "  (90 degrees counter-clockwise), rot180, rot270, flipx (top<->bottom), flipy\n"
-        "  (left<->right), flipplus1 (transpose), flipminus1 (anti-transpose).\n"
-        "\n"
-        "A hash of quality below 50 is printed with a warning on stderr: the image is\n"
-        "too featureless to match safely.  A file that cannot be hashed is reported on\n"
-        "stderr and the others are still hashed.\n"
-        "\n"
-        "Exit status: 0 every file hashed, 1 some file failed, 2 usage error.\n",
-        f);
+    fputs("Usage: sitr hash [OPTIONS] PATH...\n"
+          "\n"
+          "Compute the PDQ perceptual hash (Meta's 256-bit image hash) of image files.\n"
+          "Everything happens on this computer: no image leaves it.  Folders are hashed\n"
+          "recursively, in name order; hidden entries (names starting with '.') inside\n"
+          "a folder are skipped.  Formats: JPEG, PNG, WebP, GIF, TIFF, HEIC/AVIF.\n"
+          "Paths are printed as given, joined with the path inside a folder argument.\n"
+          "\n"
+          "Options:\n"
+          "  -f, --format FORMAT  text (default), csv or jsonl\n"
+          "  -d, --dihedral       also print the 8 hashes of the rotated and flipped image\n"
+          "  -j, --jobs N         hash N files at a time (default: the number of CPUs)\n"
+          "  -h, --help           show this help\n"
+          "\n"
+          "Output, one record per file, in the order of the arguments:\n"
+          "  text   <pdq>,<quality>,<path>      (the line of Meta's pdq-photo-hasher)\n"
+          "         with --dihedral:\n"
+          "         <orig>,<rot90>,<rot180>,<rot270>,<flipx>,<flipy>,<flipplus1>,<flipminus1>,\n"
+          "         <quality>,<path>            (one line; orig is the plain hash)\n"
+          "  csv    a header, then path,pdq,quality,md5,sha256; with --dihedral 8 more\n"
+          "         columns orig,rot90,rot180,rot270,flipx,flipy,flipplus1,flipminus1\n"
+          "  jsonl  {\"path\",\"pdq\",\"quality\",\"dihedral\":[8 hashes],\"md5\",\"sha256\"}, or\n"
+          "         {\"path\",\"error\":{\"code\",\"message\"}} for a file that failed\n"
+          "  pdq is 64 hex digits, quality 0..100.  Dihedral order (Meta's): orig, rot90\n"
+          "  (90 degrees counter-clockwise), rot180, rot270, flipx (top<->bottom), flipy\n"
+          "  (left<->right), flipplus1 (transpose), flipminus1 (anti-transpose).\n"
+          "\n"
+          "A hash of quality below 50 is printed with a warning on stderr: the image is\n"
+          "too featureless to match safely.  A file that cannot be hashed is reported on\n"
+          "stderr and the others are still hashed.\n"
+          "\n"
+          "Exit status: 0 every file hashed, 1 some file failed, 2 usage error.\n",
+          f);
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
@@ -126,8 +125,7 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->next_take < p->files->n &&
-               p->next_take >= p->next_print + p->window)
+        while (!p->stop && p->next_take < p->files->n && p->next_take >= p->next_print + p->window)
             pthread_cond_wait(&p->space_cv, &p->mu);
         if (p->stop || p->next_take >= p->files->n)
             break;
@@ -161,8 +159,8 @@ static int report(const sitr_output_t *out, sitr_progress_t *prog, const sitr_wa
 {
     if (s->rc < 0) {
         const char *msg = e->err < 0 && e->msg != NULL ? e->msg
-                          : s->err.msg[0] != '\0'       ? s->err.msg
-                                                        : sitr_strerror(s->rc);
+                          : s->err.msg[0] != '\0'      ? s->err.msg
+                                                       : sitr_strerror(s->rc);
         sitr_progress_clear(prog);
         fprintf(stderr, "sitr: %s: %s\n", e->path, msg);
         int rc = sitr_output_error(out, e->path, s->rc, msg);
@@ -290,8 +288,7 @@ int sitr_hash_cmd_run(int argc, char **argv, const char *argv0)
             break;
         case 'j':
             if (parse_jobs(optarg, &jobs) < 0)
-                return usage_error("--jobs wants a whole number from 1 to 256, not '%s'",
-                                   optarg);
+                return usage_error("--jobs wants a whole number from 1 to 256, not '%s'", optarg);
             break;
         case 'h':
             sitr_hash_cmd_usage(stdout);

@@ -62,9 +62,8 @@ static int push(sitr_walk_list_t *list, char *path, int err, char *msg)
     return 0;
 }
 
-__attribute__((format(printf, 4, 5))) static int push_error(sitr_walk_list_t *list,
-                                                            const char *path, int err,
-                                                            const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int
+push_error(sitr_walk_list_t *list, const char *path, int err, const char *fmt, ...)
 {
     char *p = strdup(path);
     char *msg = NULL;
