@@ -321,6 +321,8 @@ long sitr_platform_match_item(const sitr_replica_indexes_t *ix, const sitr_match
         free(c.v);
         return rc;
     }
+    if (c.n == 0)
+        return 0; /* c.v is NULL: qsort must not see it */
     /* One answer per case image: its best (distance, signal). */
     qsort(c.v, c.n, sizeof *c.v, cmp_by_image);
     size_t k = 0;
