@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "matcher.h"
 #include "replica.h"
 #include "schema.h"
 
@@ -28,6 +29,7 @@ typedef struct app_holder {
         uv_timer_t retry;
         int closing, checking, timer_closed;
         int replica_closing; /* sitr_replica_close called, its done not yet run */
+        sitr_matcher_t *matcher; /* started once the replica is loaded */
     } app;
 } app_holder_t;
 
@@ -47,6 +49,17 @@ static void on_replica_ready(sitr_server_t *srv)
 {
     sitr_log(SITR_LOG_INFO, NULL, "match index loaded; ready");
     sitr_server_set_ready(srv, 1, NULL);
+    /* Compete for the matcher role only with loaded indexes: a holder
+     * whose replica is still loading would stall the role. */
+    app_holder_t *h = (app_holder_t *)srv->app;
+    if (h && !h->app.closing && !h->app.matcher && h->api.replica) {
+        sitr_matcher_options_t mo = {.conninfo = srv->cfg->database_url,
+                                     .threshold = (int)srv->cfg->match_threshold,
+                                     .metrics = srv->metrics};
+        sitr_err_t err = {0};
+        if (sitr_matcher_start(srv->loop, h->api.replica, &mo, &h->app.matcher, &err) < 0)
+            sitr_server_abort(srv, 1, err.msg);
+    }
 }
 
 static void start_replica(app_holder_t *h)
@@ -193,6 +206,9 @@ void sitr_app_close(sitr_server_t *srv)
     srv->app = NULL;
     uv_timer_stop(&h->app.retry);
     uv_close((uv_handle_t *)&h->app.retry, on_timer_closed);
+    /* The matcher holds the replica until its thread stops (matcher.h). */
+    sitr_matcher_close(h->app.matcher, NULL, NULL);
+    h->app.matcher = NULL;
     if (h->api.replica) {
         h->app.replica_closing = 1;
         sitr_replica_close(h->api.replica, on_replica_closed, h);

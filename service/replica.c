@@ -101,6 +101,7 @@ struct sitr_replica {
     int ready, closing, timer_closed, listening;
     job_t job;
     int again; /* a wake-up arrived while a job was in flight */
+    int holds; /* sitr_replica_hold without release yet */
     uv_work_t work;
     uv_timer_t poll;
 
@@ -913,13 +914,25 @@ void sitr_replica_on_applied(sitr_replica_t *r, void (*cb)(int64_t seq, void *ar
 
 static void maybe_finish_close(sitr_replica_t *r)
 {
-    if (!r->closing || r->job != JOB_NONE || !r->timer_closed)
+    if (!r->closing || r->job != JOB_NONE || !r->timer_closed || r->holds > 0)
         return;
     void (*done)(void *) = r->done;
     void *arg = r->done_arg;
     free_replica(r);
     if (done)
         done(arg);
+}
+
+void sitr_replica_hold(sitr_replica_t *r)
+{
+    r->holds++;
+}
+
+void sitr_replica_release(sitr_replica_t *r)
+{
+    if (r->holds > 0)
+        r->holds--;
+    maybe_finish_close(r);
 }
 
 static void on_timer_closed(uv_handle_t *h)

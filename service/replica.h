@@ -58,8 +58,14 @@ int64_t sitr_replica_applied_seq(const sitr_replica_t *r);
  * applied (the matcher waits for the indexes to reach what it consumes). */
 void sitr_replica_on_applied(sitr_replica_t *r, void (*cb)(int64_t seq, void *arg), void *arg);
 
-/* Stops following and frees everything (indexes included) once no work is
- * in flight; done(arg) runs afterwards on the loop thread.  The change-log
+/* Keeps the indexes alive past sitr_replica_close until the matching
+ * release (the matcher's thread searches them and stops asynchronously).
+ * Loop thread. */
+void sitr_replica_hold(sitr_replica_t *r);
+void sitr_replica_release(sitr_replica_t *r);
+
+/* Stops following at once and frees everything (indexes included) once no work is
+ * in flight and every hold is released; done(arg) runs afterwards on the loop thread.  The change-log
  * listener lives until the database pool closes (db.h has no "unlisten"):
  * close the pool in the same loop iteration (sitrd's shutdown does: the
  * shutdown hook, then sitr_db_close) so that no notification reaches the

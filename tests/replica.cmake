@@ -17,3 +17,14 @@ target_include_directories(test_replica PRIVATE ${CMAKE_SOURCE_DIR}/service
   ${CMAKE_SOURCE_DIR}/hasher/include ${CMAKE_CURRENT_SOURCE_DIR})
 add_dependencies(test_replica sitr-admin)
 set_tests_properties(replica PROPERTIES TIMEOUT 300)
+
+# Two sitrd processes on one database (end to end).
+if(TARGET sitrd AND TARGET sitr-admin)
+  sitr_add_test(replica_e2e LABELS e2e integration FIXTURES pg
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+    LIBS PkgConfig::PQ PkgConfig::JANSSON)
+  target_include_directories(test_replica_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
+    ${CMAKE_SOURCE_DIR}/hasher/include)
+  add_dependencies(test_replica_e2e sitrd sitr-admin)
+  set_tests_properties(replica_e2e PROPERTIES TIMEOUT 300)
+endif()
