@@ -37,6 +37,34 @@
  * index probes costs less than a trip through the thread pool. */
 #define INLINE_ITEMS 4
 
+/* /metrics counters (loop thread only; one server per process). */
+static struct {
+    unsigned long long items, matched, pdq_ignored, unrecorded, pooled;
+} stats;
+
+static void metrics_source(FILE *out, void *arg)
+{
+    (void)arg;
+    fprintf(out,
+            "# HELP sitr_match_items_total Items checked by POST /v1/match.\n"
+            "# TYPE sitr_match_items_total counter\n"
+            "sitr_match_items_total %llu\n"
+            "# HELP sitr_match_items_matched_total Items that matched at least one case image.\n"
+            "# TYPE sitr_match_items_matched_total counter\n"
+            "sitr_match_items_matched_total %llu\n"
+            "# HELP sitr_match_pdq_ignored_total Item PDQs not searched (quality below 50).\n"
+            "# TYPE sitr_match_pdq_ignored_total counter\n"
+            "sitr_match_pdq_ignored_total %llu\n"
+            "# HELP sitr_match_unrecorded_total Matching requests answered without their "
+            "upload-blocked record (database unavailable).\n"
+            "# TYPE sitr_match_unrecorded_total counter\n"
+            "sitr_match_unrecorded_total %llu\n"
+            "# HELP sitr_match_pooled_total Match batches searched in the thread pool.\n"
+            "# TYPE sitr_match_pooled_total counter\n"
+            "sitr_match_pooled_total %llu\n",
+            stats.items, stats.matched, stats.pdq_ignored, stats.unrecorded, stats.pooled);
+}
+
 typedef struct match_job {
     uv_work_t work;
     sitr_req_t *req;
@@ -129,7 +157,10 @@ static int build_answer(match_job_t *j)
         if (it && j->items[i].pdq_low_quality)
             bad |= json_object_set_new(it, "pdq_ignored", json_string("quality_too_low"));
         bad |= !it || json_array_append_new(items, it) < 0;
+        stats.matched += shown > 0;
+        stats.pdq_ignored += j->items[i].pdq_low_quality;
     }
+    stats.items += j->n;
     j->blocked[pos++] = '}';
     j->blocked[pos] = '\0';
     j->body = bad ? NULL : json_pack("{s:o}", "items", items);
@@ -144,6 +175,7 @@ static int build_answer(match_job_t *j)
 
 static void reply(match_job_t *j, int recorded)
 {
+    stats.unrecorded += !recorded;
     json_object_set_new(j->body, "recorded", json_boolean(recorded));
     sitr_req_add_header(j->req, "Cache-Control", "no-store");
     sitr_req_reply_json(j->req, 200, j->body);
@@ -261,6 +293,7 @@ int sitr_api_match(sitr_req_t *req)
         job_done(j);
         return SITR_EBUSY;
     }
+    stats.pooled++;
     return 0;
 }
 
@@ -271,5 +304,8 @@ int sitr_api_match_add_routes(sitr_server_t *srv)
     const sitr_route_t routes[] = {
         {SITR_POST, "/v1/match", SITR_AUTH_PLATFORM, sitr_api_match, cap},
     };
-    return sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
+    int rc = sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
+    if (rc == 0 && sitr_metrics_add_source(srv->metrics, metrics_source, NULL) < 0)
+        sitr_log(SITR_LOG_WARN, NULL, "match metrics not exported: too many metric sources");
+    return rc;
 }

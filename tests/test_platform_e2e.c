@@ -511,6 +511,16 @@ static void test_match_case(void **state)
              "SELECT count(*) FROM case_images WHERE pdq = decode('%s', 'hex')", q31);
     assert_int_equal(pgt_scalar(W.db_url, sql), 0);
 
+    /* /metrics counts the checks (and carries no hash). */
+    sitr_e2e_resp_t mr;
+    call("GET", "/metrics", NULL, NULL, &mr);
+    assert_int_equal(mr.status, 200);
+    const char *line = strstr(mr.body, "\nsitr_match_items_matched_total ");
+    assert_non_null(line);
+    assert_true(atoll(line + strlen("\nsitr_match_items_matched_total ")) >= 5);
+    assert_no_hash(mr.body, &imgs[0]);
+    sitr_e2e_resp_free(&mr);
+
     json_decref(a1);
     json_decref(a2);
     json_decref(a3);
