@@ -87,6 +87,9 @@ int sitr_api_uploads_remove(sitr_req_t *req);
 int sitr_api_takedowns_list(sitr_req_t *req);
 int sitr_api_takedowns_answer(sitr_req_t *req);
 SITR_MUST_CHECK int sitr_api_match_add_routes(sitr_server_t *srv);
+/* Runs cb(arg) on the loop thread once no /v1/match batch is searching in
+ * the thread pool (at once if none is): the replica must outlive them. */
+void sitr_api_match_when_idle(void (*cb)(void *arg), void *arg);
 SITR_MUST_CHECK int sitr_api_uploads_add_routes(sitr_server_t *srv);
 SITR_MUST_CHECK int sitr_api_takedowns_add_routes(sitr_server_t *srv);
 

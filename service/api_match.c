@@ -42,6 +42,22 @@ static struct {
     unsigned long long items, matched, pdq_ignored, unrecorded, pooled;
 } stats;
 
+/* Batches in the thread pool read the replica's indexes: at shutdown the
+ * replica is closed only once they are back (sitr_api_match_when_idle). */
+static unsigned pooled_inflight;
+static void (*idle_cb)(void *arg);
+static void *idle_arg;
+
+void sitr_api_match_when_idle(void (*cb)(void *arg), void *arg)
+{
+    if (pooled_inflight == 0) {
+        cb(arg);
+        return;
+    }
+    idle_cb = cb;
+    idle_arg = arg;
+}
+
 static void metrics_source(FILE *out, void *arg)
 {
     (void)arg;
@@ -239,7 +255,13 @@ static void after_work_cb(uv_work_t *w, int status)
     match_job_t *j = w->data;
     if (status < 0 && j->rc == 0)
         j->rc = SITR_EBUSY; /* cancelled: the loop is shutting down */
+    pooled_inflight--;
     finish(j);
+    if (pooled_inflight == 0 && idle_cb) {
+        void (*cb)(void *) = idle_cb;
+        idle_cb = NULL;
+        cb(idle_arg);
+    }
 }
 
 int sitr_api_match(sitr_req_t *req)
@@ -294,6 +316,7 @@ int sitr_api_match(sitr_req_t *req)
         return SITR_EBUSY;
     }
     stats.pooled++;
+    pooled_inflight++;
     return 0;
 }
 

@@ -80,6 +80,13 @@ static void on_replica_closed(void *arg)
     holder_maybe_free(h);
 }
 
+static void close_replica(void *arg)
+{
+    app_holder_t *h = arg;
+    sitr_replica_close(h->api.replica, on_replica_closed, h);
+    h->api.replica = NULL;
+}
+
 static void on_retry(uv_timer_t *t)
 {
     app_holder_t *h = t->data;
@@ -211,7 +218,8 @@ void sitr_app_close(sitr_server_t *srv)
     h->app.matcher = NULL;
     if (h->api.replica) {
         h->app.replica_closing = 1;
-        sitr_replica_close(h->api.replica, on_replica_closed, h);
-        h->api.replica = NULL;
+        /* A client gone mid-request leaves its match batch running in the
+         * thread pool, reading the indexes: close once those are back. */
+        sitr_api_match_when_idle(close_replica, h);
     }
 }
