@@ -88,11 +88,11 @@ typedef struct match_job {
     sitr_match_item_t *items;
     size_t n;
     int radius;
-    int rc;                   /* search failure (SITR_ENOMEM) */
-    sitr_match_hit_t *hits;   /* n * SITR_PLATFORM_MAX_MATCHES */
-    long *found;              /* per item: distinct case images matched */
-    json_t *body;             /* the answer, built after the search */
-    char *blocked;            /* "{id,id,...}" for sitr_match_record_blocked */
+    int rc;                 /* search failure (SITR_ENOMEM) */
+    sitr_match_hit_t *hits; /* n * SITR_PLATFORM_MAX_MATCHES */
+    long *found;            /* per item: distinct case images matched */
+    json_t *body;           /* the answer, built after the search */
+    char *blocked;          /* "{id,id,...}" for sitr_match_record_blocked */
     size_t nblocked;
 } match_job_t;
 
@@ -159,15 +159,15 @@ static int build_answer(match_job_t *j)
         for (size_t k = 0; matches && k < shown && !bad; k++) {
             char ref[SITR_PLATFORM_TOKEN_LEN + 1];
             sitr_platform_ref(srv->cfg->digest_key, platform, h[k].image_id, ref);
-            bad |= json_array_append_new(matches, json_pack("{s:s,s:s,s:i}", "ref", ref, "signal",
-                                                            h[k].signal, "distance",
-                                                            h[k].distance));
+            bad |=
+                json_array_append_new(matches, json_pack("{s:s,s:s,s:i}", "ref", ref, "signal",
+                                                         h[k].signal, "distance", h[k].distance));
             pos += (size_t)sprintf(j->blocked + pos, "%s%lld", j->nblocked ? "," : "",
                                    (long long)h[k].image_id);
             j->nblocked++;
         }
-        json_t *it = matches ? json_pack("{s:b,s:o}", "matched", shown > 0, "matches", matches)
-                             : NULL;
+        json_t *it =
+            matches ? json_pack("{s:b,s:o}", "matched", shown > 0, "matches", matches) : NULL;
         if (it && (size_t)j->found[i] > shown)
             bad |= json_object_set_new(it, "more", json_true());
         if (it && j->items[i].pdq_low_quality)

@@ -20,10 +20,10 @@
 
 #include <sitr/hex.h>
 
-#define PDQ_HEX 64
-#define MD5_HEX 32
-#define SHA256_HEX 64
-#define TOKEN_BYTES 20
+#define PDQ_HEX      64
+#define MD5_HEX      32
+#define SHA256_HEX   64
+#define TOKEN_BYTES  20
 #define CURSOR_BYTES 16
 
 static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
@@ -55,7 +55,8 @@ static int only_members(const json_t *obj, const char *const *allowed, size_t n,
 {
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)obj, key, val) {
+    json_object_foreach((json_t *)obj, key, val)
+    {
         size_t i = 0;
         while (i < n && strcmp(key, allowed[i]) != 0)
             i++;
@@ -128,8 +129,8 @@ static int quality_member(const json_t *obj, int has_pdq, const char *path, int 
 }
 
 /* The array member `name` of the top-level body, 1..max entries. */
-static const json_t *batch_array(const json_t *body, const char *name, size_t max,
-                                 const char *what, sitr_platform_error_t *err)
+static const json_t *batch_array(const json_t *body, const char *name, size_t max, const char *what,
+                                 sitr_platform_error_t *err)
 {
     if (!json_is_object(body)) {
         fail(err, "invalid_body", NULL, "the body must be a JSON object");
@@ -314,8 +315,7 @@ long sitr_platform_match_item(const sitr_replica_indexes_t *ix, const sitr_match
             *scratch_cap = cap;
         }
         for (size_t i = 0; rc == 0 && i < found; i++)
-            rc = cands_push(&c, SITR_REPLICA_IMAGE_OF((*scratch)[i].id), (*scratch)[i].distance,
-                            2);
+            rc = cands_push(&c, SITR_REPLICA_IMAGE_OF((*scratch)[i].id), (*scratch)[i].distance, 2);
     }
     if (rc < 0) {
         free(c.v);
@@ -367,7 +367,7 @@ static int valid_url(const char *s, size_t len)
 {
     if (len > SITR_PLATFORM_URL_MAX || !printable_utf8(s, len, SITR_PLATFORM_URL_MAX, 0))
         return 0;
-    size_t scheme = strncasecmp(s, "https://", 8) == 0 ? 8
+    size_t scheme = strncasecmp(s, "https://", 8) == 0  ? 8
                     : strncasecmp(s, "http://", 7) == 0 ? 7
                                                         : 0;
     return scheme && len > scheme;
@@ -406,7 +406,8 @@ static int parse_upload(const json_t *it, const char *path, json_t *ids, json_t 
         return fail_oom(err);
     snprintf(field, sizeof field, "%s.url", path);
     const json_t *url = member(it, "url");
-    if (url && (!json_is_string(url) || !valid_url(json_string_value(url), json_string_length(url))))
+    if (url &&
+        (!json_is_string(url) || !valid_url(json_string_value(url), json_string_length(url))))
         return fail(err, "invalid_url", field,
                     "url must be an http:// or https:// URL of at most %d bytes without spaces",
                     SITR_PLATFORM_URL_MAX);
@@ -487,8 +488,7 @@ int sitr_platform_parse_uploads(const json_t *body, size_t max_items, sitr_uploa
 
 /* ---- GET/POST /v1/takedowns ------------------------------------------------ */
 
-static const char *const statuses[] = {"pending", "removed", "rejected", "not_found",
-                                       "cancelled"};
+static const char *const statuses[] = {"pending", "removed", "rejected", "not_found", "cancelled"};
 
 int sitr_platform_parse_id(const char *s, int64_t *out)
 {
@@ -508,9 +508,9 @@ int sitr_platform_parse_id(const char *s, int64_t *out)
 }
 
 int sitr_platform_parse_takedown_query(const uint8_t key[SITR_PLATFORM_KEY_BYTES],
-                                       int64_t platform_id, const char *status,
-                                       const char *after, const char *limit,
-                                       sitr_takedown_query_t *q, sitr_platform_error_t *err)
+                                       int64_t platform_id, const char *status, const char *after,
+                                       const char *limit, sitr_takedown_query_t *q,
+                                       sitr_platform_error_t *err)
 {
     q->status = NULL;
     q->after = 0;

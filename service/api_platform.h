@@ -29,14 +29,14 @@
 
 #include "replica.h"
 
-#define SITR_PLATFORM_KEY_BYTES 32
-#define SITR_PLATFORM_TOKEN_LEN 32   /* ref and case token: 20 bytes in base32 */
-#define SITR_PLATFORM_CURSOR_LEN 26  /* 16 bytes in base32 */
-#define SITR_PLATFORM_ID_MAX 256     /* a platform's content id, characters */
-#define SITR_PLATFORM_URL_MAX 2048   /* bytes */
-#define SITR_PLATFORM_NOTE_MAX 1000  /* characters */
+#define SITR_PLATFORM_KEY_BYTES    32
+#define SITR_PLATFORM_TOKEN_LEN    32   /* ref and case token: 20 bytes in base32 */
+#define SITR_PLATFORM_CURSOR_LEN   26   /* 16 bytes in base32 */
+#define SITR_PLATFORM_ID_MAX       256  /* a platform's content id, characters */
+#define SITR_PLATFORM_URL_MAX      2048 /* bytes */
+#define SITR_PLATFORM_NOTE_MAX     1000 /* characters */
 #define SITR_PLATFORM_LIST_DEFAULT 100
-#define SITR_PLATFORM_LIST_MAX 1000
+#define SITR_PLATFORM_LIST_MAX     1000
 /* Case images reported per /v1/match item (the closest ones).  A genuine
  * upload matches one or a few case images; more hints at a featureless or
  * poisoned hash, and the answer says "more":true. */
@@ -44,16 +44,16 @@
 #define SITR_PLATFORM_MIN_QUALITY 50
 
 typedef struct sitr_platform_error {
-    const char *code;  /* stable snake_case, static */
+    const char *code; /* stable snake_case, static */
     char message[160];
-    char field[128];   /* JSON path or query parameter; "" for the whole body */
+    char field[128]; /* JSON path or query parameter; "" for the whole body */
 } sitr_platform_error_t;
 
 /* ---- POST /v1/match ------------------------------------------------------ */
 
 typedef struct sitr_match_item {
     uint8_t pdq[32], md5[16], sha256[32];
-    int quality;                 /* -1 without a PDQ */
+    int quality; /* -1 without a PDQ */
     unsigned has_pdq : 1, has_md5 : 1, has_sha256 : 1;
     unsigned pdq_low_quality : 1; /* has_pdq but quality < 50: never searched */
 } sitr_match_item_t;
@@ -114,9 +114,9 @@ typedef struct sitr_takedown_query {
 
 /* Query parameters as decoded strings (NULL when absent). */
 int sitr_platform_parse_takedown_query(const uint8_t key[SITR_PLATFORM_KEY_BYTES],
-                                       int64_t platform_id, const char *status,
-                                       const char *after, const char *limit,
-                                       sitr_takedown_query_t *q, sitr_platform_error_t *err);
+                                       int64_t platform_id, const char *status, const char *after,
+                                       const char *limit, sitr_takedown_query_t *q,
+                                       sitr_platform_error_t *err);
 
 /* body: {"status":"removed"|"rejected"|"not_found","note":string|null}.
  * *status is static; *note borrows body (NULL when absent). */

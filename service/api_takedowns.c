@@ -55,8 +55,7 @@ static json_t *takedown_json(sitr_req_t *req, const PGresult *res, int row)
                      PQgetvalue(res, row, 4), "distance",
                      (int)strtol(PQgetvalue(res, row, 5), NULL, 10), "quality",
                      int_or_null(res, row, 6), "note", text_or_null(res, row, 7), "created_at",
-                     PQgetvalue(res, row, 8), "updated_at", PQgetvalue(res, row, 9), "case",
-                     token);
+                     PQgetvalue(res, row, 8), "updated_at", PQgetvalue(res, row, 9), "case", token);
 }
 
 static void on_list(int rc, PGresult *res, const char *sqlstate, void *arg)
@@ -90,8 +89,8 @@ static void on_list(int rc, PGresult *res, const char *sqlstate, void *arg)
         json_decref(next);
         next = json_string(cursor);
     }
-    json_t *body = list && next ? json_pack("{s:o,s:o}", "takedowns", list, "next_cursor", next)
-                                : NULL;
+    json_t *body =
+        list && next ? json_pack("{s:o,s:o}", "takedowns", list, "next_cursor", next) : NULL;
     if (!body) {
         json_decref(list);
         json_decref(next);
@@ -111,10 +110,9 @@ int sitr_api_takedowns_list(sitr_req_t *req)
     int64_t platform = sitr_req_platform_id(req);
     sitr_takedown_query_t q;
     sitr_platform_error_t err = {0};
-    if (sitr_platform_parse_takedown_query(srv->cfg->digest_key, platform,
-                                           sitr_req_query(req, "status"),
-                                           sitr_req_query(req, "after"),
-                                           sitr_req_query(req, "limit"), &q, &err) < 0) {
+    if (sitr_platform_parse_takedown_query(
+            srv->cfg->digest_key, platform, sitr_req_query(req, "status"),
+            sitr_req_query(req, "after"), sitr_req_query(req, "limit"), &q, &err) < 0) {
         sitr_req_reply_error(req, 422, err.code, err.message, err.field);
         return 0;
     }
@@ -129,14 +127,16 @@ int sitr_api_takedowns_list(sitr_req_t *req)
     snprintf(p_limit, sizeof p_limit, "%u", q.limit + 1);
     const char *params[4] = {p_platform, q.status, p_after, p_limit};
     sitr_req_ref(req);
-    int rc = sitr_db_submit(
-        srv->db,
-        "SELECT t.id, t.status, u.content_id, u.url, t.signal, t.distance, t.quality, t.note, "
-        ISO_UTC("t.created_at") ", " ISO_UTC("t.updated_at") ", t.case_id "
-        "FROM takedowns t JOIN uploads u ON u.id = t.upload_id "
-        "WHERE t.platform_id = $1::bigint AND ($2::text IS NULL OR t.status = $2::text) "
-        "AND t.id > $3::bigint ORDER BY t.id LIMIT $4::int",
-        4, params, on_list, op);
+    int rc =
+        sitr_db_submit(srv->db,
+                       "SELECT t.id, t.status, u.content_id, u.url, t.signal, t.distance, "
+                       "t.quality, t.note, " ISO_UTC("t.created_at") ", " ISO_UTC(
+                           "t.updated_at") ", t.case_id "
+                                           "FROM takedowns t JOIN uploads u ON u.id = t.upload_id "
+                                           "WHERE t.platform_id = $1::bigint AND ($2::text IS NULL "
+                                           "OR t.status = $2::text) "
+                                           "AND t.id > $3::bigint ORDER BY t.id LIMIT $4::int",
+                       4, params, on_list, op);
     if (rc < 0) {
         free(op);
         sitr_req_unref(req);
@@ -147,8 +147,8 @@ int sitr_api_takedowns_list(sitr_req_t *req)
 
 static void reply_not_found(sitr_req_t *req)
 {
-    sitr_req_reply_error(req, 404, "takedown_not_found", "this platform has no takedown with this id",
-                         "id");
+    sitr_req_reply_error(req, 404, "takedown_not_found",
+                         "this platform has no takedown with this id", "id");
 }
 
 static void on_answered(int rc, PGresult *res, const char *sqlstate, void *arg)
@@ -209,10 +209,11 @@ int sitr_api_takedowns_answer(sitr_req_t *req)
     const char *params[4] = {p_platform, p_id, status, note};
     sitr_req_ref(req);
     /* The values are copied by sitr_db_submit, so the body may go now. */
-    int rc = sitr_db_submit(sitr_req_server(req)->db,
-                            "SELECT id, status, " ISO_UTC("updated_at")
-                            " FROM sitr_takedown_answer($1::bigint, $2::bigint, $3, $4)",
-                            4, params, on_answered, req);
+    int rc = sitr_db_submit(
+        sitr_req_server(req)->db,
+        "SELECT id, status, " ISO_UTC(
+            "updated_at") " FROM sitr_takedown_answer($1::bigint, $2::bigint, $3, $4)",
+        4, params, on_answered, req);
     json_decref(body);
     if (rc < 0) {
         sitr_req_unref(req);

@@ -173,8 +173,8 @@ int sitr_api_uploads_remove(sitr_req_t *req)
     snprintf(platform, sizeof platform, "%lld", (long long)sitr_req_platform_id(req));
     const char *params[2] = {platform, id};
     sitr_req_ref(req);
-    int rc = sitr_db_submit(sitr_req_server(req)->db,
-                            "SELECT sitr_upload_remove($1::bigint, $2)", 2, params, on_removed, op);
+    int rc = sitr_db_submit(sitr_req_server(req)->db, "SELECT sitr_upload_remove($1::bigint, $2)",
+                            2, params, on_removed, op);
     if (rc < 0) {
         free(op);
         sitr_req_unref(req);

@@ -21,9 +21,9 @@
 #define M1 "d41d8cd98f00b204e9800998ecf8427e"
 #define S1 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static const uint8_t key1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t key1[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
-static const uint8_t key2[32] = {32, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t key2[32] = {32, 2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 1};
 
 static json_t *load(const char *text)
@@ -69,12 +69,12 @@ static void test_match_parse_ok(void **state)
     (void)state;
     sitr_match_item_t *it;
     size_t n;
-    assert_string_equal(
-        match_run("{\"items\":[{\"pdq\":\"" P1 "\",\"quality\":90,\"md5\":\"D41D8CD98F00B204E9800998"
-                  "ECF8427E\"},{\"sha256\":\"" S1 "\",\"md5\":null},{\"pdq\":\"" P1
-                  "\",\"quality\":49}]}",
-                  3, NULL, &it, &n),
-        "");
+    assert_string_equal(match_run("{\"items\":[{\"pdq\":\"" P1
+                                  "\",\"quality\":90,\"md5\":\"D41D8CD98F00B204E9800998"
+                                  "ECF8427E\"},{\"sha256\":\"" S1 "\",\"md5\":null},{\"pdq\":\"" P1
+                                  "\",\"quality\":49}]}",
+                                  3, NULL, &it, &n),
+                        "");
     assert_int_equal(n, 3);
     assert_true(it[0].has_pdq && it[0].has_md5 && !it[0].has_sha256);
     assert_int_equal(it[0].quality, 90);
@@ -317,12 +317,13 @@ static void test_uploads_parse_ok(void **state)
 {
     (void)state;
     sitr_uploads_t u;
-    assert_string_equal(uploads_run("{\"uploads\":[{\"id\":\"post/42\",\"url\":\"HTTPS://ex.example/"
-                                    "p?q=1\",\"pdq\":\"" P1 "\",\"quality\":70,\"md5\":\"D41D8CD98"
-                                    "F00B204E9800998ECF8427E\"},{\"id\":\"x\",\"pdq\":\"" P1
-                                    "\",\"quality\":10,\"sha256\":\"" S1 "\",\"url\":null}]}",
-                                    5, NULL, &u),
-                        "");
+    assert_string_equal(
+        uploads_run("{\"uploads\":[{\"id\":\"post/42\",\"url\":\"HTTPS://ex.example/"
+                    "p?q=1\",\"pdq\":\"" P1 "\",\"quality\":70,\"md5\":\"D41D8CD98"
+                    "F00B204E9800998ECF8427E\"},{\"id\":\"x\",\"pdq\":\"" P1
+                    "\",\"quality\":10,\"sha256\":\"" S1 "\",\"url\":null}]}",
+                    5, NULL, &u),
+        "");
     assert_int_equal(u.count, 2);
     assert_int_equal(u.ignored[0], 0);
     assert_int_equal(u.ignored[1], 1);
@@ -371,8 +372,8 @@ static void test_uploads_parse_faults(void **state)
          "uploads[0].url"},
         {"{\"uploads\":[{\"id\":\"a\",\"url\":\"https://\",\"md5\":\"" M1 "\"}]}", "invalid_url",
          "uploads[0].url"},
-        {"{\"uploads\":[{\"id\":\"a\",\"url\":\"https://x y\",\"md5\":\"" M1 "\"}]}",
-         "invalid_url", "uploads[0].url"},
+        {"{\"uploads\":[{\"id\":\"a\",\"url\":\"https://x y\",\"md5\":\"" M1 "\"}]}", "invalid_url",
+         "uploads[0].url"},
         {"{\"uploads\":[{\"id\":\"a\",\"url\":\"javascript:alert(1)\",\"md5\":\"" M1 "\"}]}",
          "invalid_url", "uploads[0].url"},
         {"{\"uploads\":[{\"id\":\"a\",\"pdq\":\"" P1 "\",\"quality\":49}]}", "pdq_quality_too_low",
@@ -547,7 +548,15 @@ static void test_parse_id(void **state)
     assert_int_equal(v, 1);
     assert_true(sitr_platform_parse_id("9223372036854775807", &v));
     assert_int_equal(v, INT64_MAX);
-    const char *bad[] = {"", "0", "01", "-1", "+1", " 1", "1 ", "12a", "9223372036854775808",
+    const char *bad[] = {"",
+                         "0",
+                         "01",
+                         "-1",
+                         "+1",
+                         " 1",
+                         "1 ",
+                         "12a",
+                         "9223372036854775808",
                          "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(sitr_platform_parse_id(bad[i], &v));

@@ -35,8 +35,8 @@
 #include "test_db_support.h"
 
 #define TEST_DIGEST_KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-#define BATCH 10
-#define DEADLINE_MS 20000
+#define BATCH           10
+#define DEADLINE_MS     20000
 
 typedef struct world {
     char *db_url;
@@ -124,8 +124,7 @@ static void call(const char *method, const char *path, const char *key, const ch
     if (key && strncmp(key, "Case ", 5) == 0)
         o += (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: %s\r\n", key);
     else if (key)
-        o += (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: Bearer %s\r\n",
-                              key);
+        o += (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: Bearer %s\r\n", key);
     if (body)
         snprintf(headers + o, sizeof headers - o, "Content-Type: application/json\r\n");
     if (sitr_e2e_request(&W.srv, method, path, headers, body, r) != 0)
@@ -178,8 +177,9 @@ static made_t create_case(const img_t *imgs, int n, int quality)
     char *body = malloc(64 + (size_t)n * 256);
     size_t o = (size_t)sprintf(body, "{\"images\":[");
     for (int i = 0; i < n; i++)
-        o += (size_t)sprintf(body + o, "%s{\"pdq\":\"%s\",\"quality\":%d,\"md5\":\"%s\","
-                                       "\"sha256\":\"%s\"}",
+        o += (size_t)sprintf(body + o,
+                             "%s{\"pdq\":\"%s\",\"quality\":%d,\"md5\":\"%s\","
+                             "\"sha256\":\"%s\"}",
                              i ? "," : "", imgs[i].pdq, quality, imgs[i].md5, imgs[i].sha);
     sprintf(body + o, "]}");
     json_t *j = call_json("POST", "/v1/cases", NULL, body, 201);
@@ -271,7 +271,8 @@ static int timeline_has(const made_t *c, const char *event, const char *platform
     size_t i;
     json_t *e;
     int found = 0;
-    json_array_foreach(tl, i, e) {
+    json_array_foreach(tl, i, e)
+    {
         const char *ev = json_string_value(json_object_get(e, "event"));
         const char *pl = json_string_value(json_object_get(e, "platform"));
         if (ev && strcmp(ev, event) == 0 && (!platform || (pl && strcmp(pl, platform) == 0)))
@@ -284,8 +285,7 @@ static int timeline_has(const made_t *c, const char *event, const char *platform
 static long long image_id_of(const img_t *m)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT id FROM case_images WHERE md5 = decode('%s', 'hex')",
-             m->md5);
+    snprintf(sql, sizeof sql, "SELECT id FROM case_images WHERE md5 = decode('%s', 'hex')", m->md5);
     return pgt_scalar(W.db_url, sql);
 }
 
@@ -335,8 +335,12 @@ static int setup(void **state)
     static char url_var[1200], batch[64];
     snprintf(url_var, sizeof url_var, "SITR_DATABASE_URL=%s", W.db_url);
     snprintf(batch, sizeof batch, "SITR_MATCH_BATCH=%d", BATCH);
-    const char *env[] = {url_var, batch, "SITR_MATCH_THRESHOLD=31", "SITR_CASE_RATE=0",
-                         "SITR_DIGEST_KEY=" TEST_DIGEST_KEY, NULL};
+    const char *env[] = {url_var,
+                         batch,
+                         "SITR_MATCH_THRESHOLD=31",
+                         "SITR_CASE_RATE=0",
+                         "SITR_DIGEST_KEY=" TEST_DIGEST_KEY,
+                         NULL};
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
     /* Ready means the schema is current and the match index loaded. */
@@ -423,7 +427,9 @@ static void test_match_validation(void **state)
                  "{\"items\":[{\"md5\":\"00000000000000000000000000000000\"},{\"url\":\"x\"}]}",
                  422, "unknown_field", "items[1].url");
     expect_error("POST", "/v1/match", W.key_a,
-                 "{\"items\":[{\"pdq\":\"" "0000000000000000000000000000000000000000000000000000000000000000" "\"}]}",
+                 "{\"items\":[{\"pdq\":\""
+                 "0000000000000000000000000000000000000000000000000000000000000000"
+                 "\"}]}",
                  422, "quality_required", "items[0].quality");
     expect_error("POST", "/v1/match", W.key_a, "{\"items\":[{}]}", 422, "no_hash", "items[0]");
     expect_error("POST", "/v1/match", W.key_a, "{\"items\":", 400, "malformed_json", NULL);
@@ -483,8 +489,7 @@ static void test_match_case(void **state)
     assert_string_equal(json_string_value(json_object_get(first_match(lq, 1), "signal")), "md5");
     assert_string_equal(json_string_value(json_object_get(first_match(lq, 1), "ref")), ref);
     assert_true(matched(lq, 2));
-    assert_string_equal(json_string_value(json_object_get(first_match(lq, 2), "signal")),
-                        "sha256");
+    assert_string_equal(json_string_value(json_object_get(first_match(lq, 2), "signal")), "sha256");
 
     /* A batch big enough for the thread pool keeps the item order. */
     size_t o = (size_t)sprintf(body, "{\"items\":[");
@@ -507,8 +512,8 @@ static void test_match_case(void **state)
     assert_true(timeline_has(&c, "upload_blocked", "beta"));
     assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM uploads"), 0);
     char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM case_images WHERE pdq = decode('%s', 'hex')", q31);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM case_images WHERE pdq = decode('%s', 'hex')",
+             q31);
     assert_int_equal(pgt_scalar(W.db_url, sql), 0);
 
     /* /metrics counts the checks (and carries no hash). */
@@ -545,9 +550,8 @@ static void test_uploads(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "id")), "up-1");
     assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "status")),
                         "created");
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(l, 1), "pdq_ignored")),
-        "quality_too_low");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 1), "pdq_ignored")),
+                        "quality_too_low");
     json_decref(j);
     /* The low-quality PDQ was not stored; the MD5 was. */
     assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM uploads WHERE content_id = "
@@ -565,10 +569,11 @@ static void test_uploads(void **state)
                      1);
     /* Faults store nothing. */
     long long before = pgt_scalar(W.db_url, "SELECT count(*) FROM uploads");
-    expect_error("POST", "/v1/uploads", W.key_b,
-                 "{\"uploads\":[{\"id\":\"ok\",\"md5\":\"00000000000000000000000000000000\"},"
-                 "{\"id\":\"bad\",\"url\":\"ftp://x\",\"md5\":\"00000000000000000000000000000000\"}]}",
-                 422, "invalid_url", "uploads[1].url");
+    expect_error(
+        "POST", "/v1/uploads", W.key_b,
+        "{\"uploads\":[{\"id\":\"ok\",\"md5\":\"00000000000000000000000000000000\"},"
+        "{\"id\":\"bad\",\"url\":\"ftp://x\",\"md5\":\"00000000000000000000000000000000\"}]}",
+        422, "invalid_url", "uploads[1].url");
     expect_error("POST", "/v1/uploads", W.key_b,
                  "{\"uploads\":[{\"id\":\"d\",\"md5\":\"00000000000000000000000000000000\"},"
                  "{\"id\":\"d\",\"md5\":\"00000000000000000000000000000000\"}]}",
@@ -594,7 +599,8 @@ static json_t *find_takedown(json_t *list, const char *upload_id)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(list, "takedowns"), i, t) {
+    json_array_foreach(json_object_get(list, "takedowns"), i, t)
+    {
         const char *u = json_string_value(json_object_get(json_object_get(t, "upload"), "id"));
         if (u && strcmp(u, upload_id) == 0)
             return t;
@@ -646,7 +652,8 @@ static void test_takedowns(void **state)
                  "status");
 
     /* Beta answers; the victim sees the outcome; a second answer is 409. */
-    json_t *ans = call_json("POST", path, W.key_b, "{\"status\":\"removed\",\"note\":\"gone\"}", 200);
+    json_t *ans =
+        call_json("POST", path, W.key_b, "{\"status\":\"removed\",\"note\":\"gone\"}", 200);
     assert_string_equal(json_string_value(json_object_get(ans, "status")), "removed");
     assert_string_equal(json_string_value(json_object_get(ans, "id")), id);
     json_decref(ans);
@@ -692,7 +699,8 @@ static void test_pagination(void **state)
         json_t *list = json_object_get(p, "takedowns");
         size_t i;
         json_t *t;
-        json_array_foreach(list, i, t) {
+        json_array_foreach(list, i, t)
+        {
             long long tid = atoll(json_string_value(json_object_get(t, "id")));
             assert_true(tid > last); /* ascending, no repeats */
             last = tid;
@@ -784,8 +792,7 @@ static void test_matcher_flows(void **state)
     assert_true(timeline_has(&c2, "takedown_requested", "alpha"));
     /* Exactly one takedown per (upload, case). */
     char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM takedowns WHERE upload_id = %lld",
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM takedowns WHERE upload_id = %lld",
              upload_id_of("alpha", "m-2"));
     assert_int_equal(pgt_scalar(W.db_url, sql), 1);
 }
@@ -799,9 +806,9 @@ int main(int argc, char **argv)
         return cmocka_run_group_tests(tests, setup, teardown);
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_auth),          cmocka_unit_test(test_match_validation),
-        cmocka_unit_test(test_match_case),    cmocka_unit_test(test_uploads),
-        cmocka_unit_test(test_takedowns),     cmocka_unit_test(test_pagination),
+        cmocka_unit_test(test_auth),       cmocka_unit_test(test_match_validation),
+        cmocka_unit_test(test_match_case), cmocka_unit_test(test_uploads),
+        cmocka_unit_test(test_takedowns),  cmocka_unit_test(test_pagination),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
