@@ -1,4 +1,5 @@
-/* Token buckets per client address, in a fixed-size table (see ratelimit.h).
+/* Token buckets per client address or identity, in a fixed-size table (see
+ * ratelimit.h).
  *
  * Layout: max_entries entry slots allocated once; a power-of-two array of
  * chain heads indexed by a keyed SipHash of the 16-byte address key; every
@@ -7,7 +8,8 @@
  * full.  Links are 32-bit slot numbers, NIL = UINT32_MAX.
  *
  * Invariants: an entry is live iff it is on exactly one chain and on the
- * recency list; nlive <= cap; 0 <= units <= full.
+ * recency list; nlive <= cap; units <= full, and units < 0 (debt) only
+ * after a take whose cost exceeded the burst, by at most that excess.
  * Runs on the loop thread only. */
 #include "ratelimit.h"
 
@@ -24,7 +26,7 @@
 
 typedef struct entry {
     uint8_t key[16];
-    uint64_t units;
+    int64_t units; /* negative: debt left by a cost beyond the burst */
     uint64_t last_ms;
     uint32_t chain_next;
     uint32_t lru_prev, lru_next;
@@ -32,7 +34,7 @@ typedef struct entry {
 
 struct sitr_ratelimit {
     uint64_t per_ms;     /* units gained per millisecond (= tokens per hour); 0 = unlimited */
-    uint64_t full;       /* burst * UNIT */
+    int64_t full;        /* burst * UNIT */
     uint32_t cap, nlive; /* slots [0, nlive) are in use; entries are replaced, never freed */
     uint32_t lru_head, lru_tail;
     uint32_t nbuckets; /* power of two */
@@ -41,8 +43,7 @@ struct sitr_ratelimit {
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
 };
 
-int sitr_ratelimit_new(unsigned per_hour, unsigned burst, size_t max_entries,
-                       sitr_ratelimit_t **out)
+static int create(uint64_t per_hour, unsigned burst, size_t max_entries, sitr_ratelimit_t **out)
 {
     *out = NULL;
     if (max_entries < 1 || max_entries > (1u << 24))
@@ -51,7 +52,7 @@ int sitr_ratelimit_new(unsigned per_hour, unsigned burst, size_t max_entries,
     if (!rl)
         return SITR_ENOMEM;
     rl->per_ms = per_hour;
-    rl->full = (uint64_t)(burst < 1 ? 1 : burst) * UNIT;
+    rl->full = (int64_t)(burst < 1 ? 1 : burst) * (int64_t)UNIT;
     rl->cap = (uint32_t)max_entries;
     rl->nbuckets = 1;
     while (rl->nbuckets < 2 * rl->cap)
@@ -68,6 +69,21 @@ int sitr_ratelimit_new(unsigned per_hour, unsigned burst, size_t max_entries,
     crypto_shorthash_keygen(rl->hash_key);
     *out = rl;
     return 0;
+}
+
+int sitr_ratelimit_new(unsigned per_hour, unsigned burst, size_t max_entries,
+                       sitr_ratelimit_t **out)
+{
+    return create(per_hour, burst, max_entries, out);
+}
+
+int sitr_ratelimit_new_per_second(unsigned per_second, unsigned burst, size_t max_entries,
+                                  sitr_ratelimit_t **out)
+{
+    *out = NULL;
+    if (per_second > SITR_RATELIMIT_MAX_PER_SECOND)
+        return SITR_EINVAL;
+    return create((uint64_t)per_second * 3600u, burst, max_entries, out);
 }
 
 void sitr_ratelimit_free(sitr_ratelimit_t *rl)
@@ -150,12 +166,21 @@ static void chain_remove(sitr_ratelimit_t *rl, uint32_t i)
         *link = rl->entries[i].chain_next;
 }
 
-/* Finds addr's entry, creating it (with a full bucket) if needed, and
- * marks it most recently used. */
-static entry_t *lookup(sitr_ratelimit_t *rl, const char *addr, uint64_t now_ms)
+/* An identity's key: the id in big-endian order after a tag byte, so that
+ * it cannot be mistaken for an IPv4 key (whose bytes 10-11 are 0xff). */
+static void id_key(int64_t id, uint8_t key[16])
 {
-    uint8_t key[16];
-    address_key(addr, key);
+    uint64_t v = (uint64_t)id;
+    memset(key, 0, 16);
+    key[0] = 'P';
+    for (int i = 0; i < 8; i++)
+        key[8 + i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* Finds key's entry, creating it (with a full bucket) if needed, and marks
+ * it most recently used. */
+static entry_t *lookup(sitr_ratelimit_t *rl, const uint8_t key[16], uint64_t now_ms)
+{
     uint32_t b = bucket_of(rl, key);
     for (uint32_t i = rl->buckets[b]; i != NIL; i = rl->entries[i].chain_next) {
         if (memcmp(rl->entries[i].key, key, 16) == 0) {
@@ -183,39 +208,76 @@ static entry_t *lookup(sitr_ratelimit_t *rl, const char *addr, uint64_t now_ms)
     return e;
 }
 
-static unsigned decide(sitr_ratelimit_t *rl, const char *addr, uint64_t now_ms, int spend)
+/* The answer for cost tokens of key's bucket, spending them if allowed and
+ * spend is set.  A cost beyond the burst needs a full bucket (it could
+ * never gather more) and may drive the balance below zero. */
+static unsigned decide(sitr_ratelimit_t *rl, const uint8_t key[16], unsigned cost,
+                       uint64_t now_ms, int spend)
 {
     if (rl->per_ms == 0)
         return 0;
-    entry_t *e = lookup(rl, addr, now_ms);
+    entry_t *e = lookup(rl, key, now_ms);
     /* A clock that goes backwards (it should not: monotonic) refills nothing. */
     if (now_ms > e->last_ms) {
         uint64_t dt = now_ms - e->last_ms;
-        /* Saturate instead of overflowing after a very long idle time. */
-        if (dt > rl->full / rl->per_ms)
+        uint64_t gap = (uint64_t)(rl->full - e->units);
+        /* Saturate instead of overflowing after a very long idle time:
+         * below the bound dt * per_ms <= gap, which fits. */
+        if (dt > gap / rl->per_ms)
             e->units = rl->full;
         else
-            e->units += dt * rl->per_ms;
+            e->units += (int64_t)(dt * rl->per_ms);
         if (e->units > rl->full)
             e->units = rl->full;
         e->last_ms = now_ms;
     }
-    if (e->units >= UNIT) {
+    int64_t need = (int64_t)(cost < 1 ? 1 : cost) * (int64_t)UNIT;
+    int64_t required = need < rl->full ? need : rl->full;
+    if (e->units >= required) {
         if (spend)
-            e->units -= UNIT;
+            e->units -= need;
         return 0;
     }
-    uint64_t wait_ms = (UNIT - e->units + rl->per_ms - 1) / rl->per_ms;
+    uint64_t missing = (uint64_t)(required - e->units);
+    uint64_t wait_ms = (missing + rl->per_ms - 1) / rl->per_ms;
     uint64_t secs = (wait_ms + 999) / 1000;
+    if (secs > UINT32_MAX)
+        secs = UINT32_MAX;
     return secs < 1 ? 1 : (unsigned)secs;
 }
 
 unsigned sitr_ratelimit_take(sitr_ratelimit_t *rl, const char *addr, uint64_t now_ms)
 {
-    return decide(rl, addr, now_ms, 1);
+    return sitr_ratelimit_take_n(rl, addr, 1, now_ms);
 }
 
 unsigned sitr_ratelimit_check(sitr_ratelimit_t *rl, const char *addr, uint64_t now_ms)
 {
-    return decide(rl, addr, now_ms, 0);
+    uint8_t key[16];
+    address_key(addr, key);
+    return decide(rl, key, 1, now_ms, 0);
+}
+
+unsigned sitr_ratelimit_take_n(sitr_ratelimit_t *rl, const char *addr, unsigned cost,
+                               uint64_t now_ms)
+{
+    uint8_t key[16];
+    address_key(addr, key);
+    return decide(rl, key, cost, now_ms, 1);
+}
+
+unsigned sitr_ratelimit_take_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost,
+                                uint64_t now_ms)
+{
+    uint8_t key[16];
+    id_key(id, key);
+    return decide(rl, key, cost, now_ms, 1);
+}
+
+unsigned sitr_ratelimit_check_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost,
+                                 uint64_t now_ms)
+{
+    uint8_t key[16];
+    id_key(id, key);
+    return decide(rl, key, cost, now_ms, 0);
 }

@@ -1,6 +1,8 @@
-/* Unit tests for the per-address token buckets, with an injected clock:
- * burst, refill, Retry-After values, check without spending, address
- * grouping (IPv4, IPv6 /64), the memory bound and LRU eviction. */
+/* Unit tests for the token buckets, with an injected clock: burst, refill,
+ * Retry-After values, check without spending, address grouping (IPv4, IPv6
+ * /64), the memory bound and LRU eviction, costs (including costs beyond
+ * the burst, which leave a debt), integer identities and rates per
+ * second. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,6 +157,105 @@ static void test_bounded_lru(void **state)
     sitr_ratelimit_free(rl);
 }
 
+static void test_cost(void **state)
+{
+    (void)state;
+    /* 10 per second (one token every 100 ms), burst 20. */
+    sitr_ratelimit_t *rl = NULL;
+    assert_int_equal(sitr_ratelimit_new_per_second(10, 20, 16, &rl), 0);
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 15, 0), 0);
+    /* 5 left: a cost of 6 waits for one more token (100 ms -> 1 s). */
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 6, 0), 1);
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 5, 0), 0);
+    assert_int_equal(sitr_ratelimit_take(rl, "192.0.2.1", 0), 1);
+    /* 20 tokens need 2 s; 1999 ms is not enough. */
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 20, 1000), 1);
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 20, 1999), 1);
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 20, 2000), 0);
+    /* cost 0 counts as 1. */
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 0, 2000), 1);
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 0, 2100), 0);
+    assert_int_equal(sitr_ratelimit_take_n(rl, "192.0.2.1", 0, 2100), 1);
+    sitr_ratelimit_free(rl);
+}
+
+static void test_cost_beyond_burst_leaves_debt(void **state)
+{
+    (void)state;
+    /* 10 per second, burst 20: a batch of 100 cannot ever fit in the bucket. */
+    sitr_ratelimit_t *rl = NULL;
+    assert_int_equal(sitr_ratelimit_new_per_second(10, 20, 16, &rl), 0);
+    /* Not full: refused, with the wait until it is full (1 token short). */
+    assert_int_equal(sitr_ratelimit_take(rl, "198.51.100.1", 0), 0);
+    assert_int_equal(sitr_ratelimit_take_n(rl, "198.51.100.1", 100, 0), 1);
+    /* Full: allowed, and the bucket is now 80 tokens in debt.  The next
+     * single token is 81 tokens away: 8.1 s -> 9 s. */
+    assert_int_equal(sitr_ratelimit_take_n(rl, "198.51.100.1", 100, 100), 0);
+    assert_int_equal(sitr_ratelimit_take(rl, "198.51.100.1", 100), 9);
+    assert_int_equal(sitr_ratelimit_check(rl, "198.51.100.1", 100 + 8099), 1);
+    assert_int_equal(sitr_ratelimit_take(rl, "198.51.100.1", 100 + 8100), 0);
+    /* Over a long run the batches get exactly the configured rate: a batch
+     * of 100 every 10 s (100 tokens at 10/s) and no faster. */
+    sitr_ratelimit_t *r2 = NULL;
+    assert_int_equal(sitr_ratelimit_new_per_second(10, 20, 16, &r2), 0);
+    uint64_t t = 0;
+    unsigned allowed = 0;
+    for (int step = 0; step < 1000; step++, t += 100)
+        allowed += sitr_ratelimit_take_n(r2, "198.51.100.2", 100, t) == 0;
+    /* 100 s at 10/s = 1000 tokens + the initial burst of 20: 10 batches
+     * (the debt of the last may remain). */
+    assert_int_equal(allowed, 10);
+    sitr_ratelimit_free(r2);
+    sitr_ratelimit_free(rl);
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    sitr_ratelimit_t *rl = NULL;
+    assert_int_equal(sitr_ratelimit_new_per_second(1, 2, 4, &rl), 0);
+    assert_int_equal(sitr_ratelimit_take_id(rl, 7, 2, 0), 0);
+    assert_int_equal(sitr_ratelimit_check_id(rl, 7, 1, 0), 1);
+    assert_int_equal(sitr_ratelimit_take_id(rl, 7, 1, 0), 1);
+    /* Other identities have their own buckets, including ids that differ
+     * only in their high bytes, and negative ones. */
+    assert_int_equal(sitr_ratelimit_take_id(rl, 8, 2, 0), 0);
+    assert_int_equal(sitr_ratelimit_take_id(rl, 7 + ((int64_t)1 << 40), 2, 0), 0);
+    assert_int_equal(sitr_ratelimit_take_id(rl, -7, 2, 0), 0);
+    assert_int_equal(sitr_ratelimit_size(rl), 4);
+    /* Check never spends. */
+    assert_int_equal(sitr_ratelimit_check_id(rl, 8, 1, 1000), 0);
+    assert_int_equal(sitr_ratelimit_check_id(rl, 8, 1, 1000), 0);
+    assert_int_equal(sitr_ratelimit_check_id(rl, 8, 2, 1000), 1);
+    sitr_ratelimit_free(rl);
+}
+
+static void test_per_second_bounds(void **state)
+{
+    (void)state;
+    sitr_ratelimit_t *rl = NULL;
+    assert_int_equal(sitr_ratelimit_new_per_second(SITR_RATELIMIT_MAX_PER_SECOND + 1, 1, 4, &rl),
+                     SITR_EINVAL);
+    assert_null(rl);
+    /* The largest rate: a million a second, no overflow over a long idle time. */
+    assert_int_equal(sitr_ratelimit_new_per_second(SITR_RATELIMIT_MAX_PER_SECOND, 3, 4, &rl), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sitr_ratelimit_take_id(rl, 1, 1, 0), 0);
+    assert_int_equal(sitr_ratelimit_take_id(rl, 1, 1, 0), 1);
+    assert_int_equal(sitr_ratelimit_take_id(rl, 1, 1, 1), 0);
+    assert_int_equal(sitr_ratelimit_take_id(rl, 1, 3, UINT64_MAX / 2), 0);
+    assert_int_equal(sitr_ratelimit_take_id(rl, 1, 1, UINT64_MAX / 2), 1);
+    /* A huge cost leaves a huge debt: about 4295 s at a million a second. */
+    assert_int_equal(sitr_ratelimit_take_id(rl, 1, UINT32_MAX, UINT64_MAX), 0);
+    assert_true(sitr_ratelimit_check_id(rl, 1, 1, UINT64_MAX) >= 4294);
+    sitr_ratelimit_free(rl);
+    /* Zero disables. */
+    assert_int_equal(sitr_ratelimit_new_per_second(0, 1, 4, &rl), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(sitr_ratelimit_take_id(rl, 1, 1000, 0), 0);
+    sitr_ratelimit_free(rl);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -163,6 +264,8 @@ int main(void)
         cmocka_unit_test(test_burst_then_refill),    cmocka_unit_test(test_refused_costs_nothing),
         cmocka_unit_test(test_check_does_not_spend), cmocka_unit_test(test_disabled_and_clock),
         cmocka_unit_test(test_ipv6_grouping),        cmocka_unit_test(test_bounded_lru),
+        cmocka_unit_test(test_cost),                 cmocka_unit_test(test_cost_beyond_burst_leaves_debt),
+        cmocka_unit_test(test_ids),                  cmocka_unit_test(test_per_second_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
