@@ -17,6 +17,17 @@
  *    keyed digest among platforms not revoked; 401 with WWW-Authenticate
  *    otherwise.  The handler finds the platform in sitr_req_platform_id().
  *
+ * Rate limits in the hook (429 rate_limited with Retry-After, before any
+ * database work or handler): every request of an authenticated route first
+ * spends one token of its client address's bucket (cfg->client_rate per
+ * second), which bounds floods of bad keys or secrets cheaply; a platform
+ * request, once its key is verified, spends from its platform's bucket
+ * (cfg->platform_rate per second) as many tokens as it carries items: a
+ * POST /v1/match or POST /v1/uploads batch costs its number of items
+ * (counted without parsing, at most cfg->match_batch), anything else one,
+ * so batching cannot bypass the limit.  POST /v1/cases (no authentication)
+ * has its own per-address limit (cfg->case_rate per hour).
+ *
  * A case handler reads the authenticated case with sitr_auth_case_id() and
  * sitr_auth_case_reference() when it starts (synchronously: the values are
  * those of the handler being called right now). */
@@ -36,11 +47,16 @@
 #define SITR_API_AUTH_FAIL_PER_HOUR 60
 /* Client addresses remembered by each limiter. */
 #define SITR_API_RATELIMIT_ENTRIES 65536
+/* Platforms remembered by the per-platform limiter (beyond: the least
+ * recently seen one starts again with a full bucket). */
+#define SITR_API_PLATFORM_ENTRIES 4096
 
 typedef struct sitr_api {
     sitr_server_t *srv;
     sitr_ratelimit_t *case_rate; /* case creations per address (cfg->case_rate per hour) */
     sitr_ratelimit_t *auth_fail; /* failed case/platform authentications per address */
+    sitr_ratelimit_t *client_rate;   /* authenticated /v1 requests per address (cfg->client_rate/s) */
+    sitr_ratelimit_t *platform_rate; /* platform requests per platform id (cfg->platform_rate/s) */
 
     /* The case authenticated for the handler running right now. */
     const sitr_req_t *auth_req;
@@ -48,6 +64,7 @@ typedef struct sitr_api {
     const char *auth_reference; /* canonical, in the request's arena */
 
     unsigned long cases_created, cases_withdrawn, images_added, auth_failures, rate_limited;
+    unsigned long platform_rate_limited; /* refused by the per-platform limit */
 
     /* The in-memory indexes (replica.h), NULL until started; /v1/match
      * answers 503 while it is NULL or not ready. */

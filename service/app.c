@@ -39,6 +39,8 @@ static void holder_maybe_free(app_holder_t *h)
         return;
     sitr_ratelimit_free(h->api.case_rate);
     sitr_ratelimit_free(h->api.auth_fail);
+    sitr_ratelimit_free(h->api.client_rate);
+    sitr_ratelimit_free(h->api.platform_rate);
     free(h);
 }
 
@@ -150,9 +152,13 @@ static void metrics_source(FILE *out, void *arg)
             "sitr_auth_failures_total %lu\n"
             "# HELP sitr_rate_limited_total Requests refused by a per-address rate limit.\n"
             "# TYPE sitr_rate_limited_total counter\n"
-            "sitr_rate_limited_total %lu\n",
+            "sitr_rate_limited_total %lu\n"
+            "# HELP sitr_platform_rate_limited_total Platform requests refused by the "
+            "per-platform rate limit.\n"
+            "# TYPE sitr_platform_rate_limited_total counter\n"
+            "sitr_platform_rate_limited_total %lu\n",
             api->cases_created, api->cases_withdrawn, api->images_added, api->auth_failures,
-            api->rate_limited);
+            api->rate_limited, api->platform_rate_limited);
 }
 
 static void on_timer_closed(uv_handle_t *handle)
@@ -174,9 +180,17 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     if (rc == 0)
         rc = sitr_ratelimit_new(SITR_API_AUTH_FAIL_PER_HOUR, SITR_API_AUTH_FAIL_BURST,
                                 SITR_API_RATELIMIT_ENTRIES, &h->api.auth_fail);
+    if (rc == 0)
+        rc = sitr_ratelimit_new_per_second(cfg->client_rate, cfg->client_burst,
+                                           SITR_API_RATELIMIT_ENTRIES, &h->api.client_rate);
+    if (rc == 0)
+        rc = sitr_ratelimit_new_per_second(cfg->platform_rate, cfg->platform_burst,
+                                           SITR_API_PLATFORM_ENTRIES, &h->api.platform_rate);
     if (rc < 0) {
         sitr_ratelimit_free(h->api.case_rate);
         sitr_ratelimit_free(h->api.auth_fail);
+        sitr_ratelimit_free(h->api.client_rate);
+        sitr_ratelimit_free(h->api.platform_rate);
         free(h);
         return sitr_err_set(err, rc, "cannot create the rate limiters");
     }
@@ -190,6 +204,8 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     if (rc < 0) {
         sitr_ratelimit_free(h->api.case_rate);
         sitr_ratelimit_free(h->api.auth_fail);
+        sitr_ratelimit_free(h->api.client_rate);
+        sitr_ratelimit_free(h->api.platform_rate);
         free(h);
         return sitr_err_set(err, rc, "cannot add the case routes");
     }

@@ -5,9 +5,14 @@
  * BLAKE2b digests sent as query parameters; the digests are wiped when the
  * lookup completes.  Every failure that reached the database spends a token
  * of the client address's failure budget, checked before the next lookup,
- * so guessing costs the guesser time and the database nothing.  Runs on the
- * loop thread; database lookups are asynchronous and hold a reference on
- * the request. */
+ * so guessing costs the guesser time and the database nothing.
+ *
+ * Rate limits (contract in api.h): every request of an authenticated route
+ * spends a token of its client address's bucket before anything else, and a
+ * platform request spends from its platform's bucket once the key is
+ * verified, one token per batch item, before its handler runs.  A refused
+ * request costs nothing (buckets only refill).  Runs on the loop thread;
+ * database lookups are asynchronous and hold a reference on the request. */
 #include "api.h"
 
 #include <sodium.h>
@@ -81,25 +86,35 @@ const char *sitr_auth_case_reference(const sitr_req_t *req)
     return api && api->auth_req == req ? api->auth_reference : NULL;
 }
 
+static void reply_rate_limited(sitr_req_t *req, unsigned wait, const char *code,
+                               const char *message)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%u", wait);
+    sitr_req_add_header(req, "Retry-After", v);
+    sitr_req_reply_error(req, 429, code, message, NULL);
+}
+
 /* Answers 429 when addr has no failure budget left; returns 1 then. */
 static int over_failure_budget(sitr_req_t *req)
 {
     sitr_api_t *api = api_of(req);
+    if (!api)
+        return 0;
     unsigned wait = sitr_ratelimit_check(api->auth_fail, sitr_req_client_addr(req), now_ms(req));
     if (!wait)
         return 0;
     api->rate_limited++;
-    char v[16];
-    snprintf(v, sizeof v, "%u", wait);
-    sitr_req_add_header(req, "Retry-After", v);
-    sitr_req_reply_error(req, 429, "too_many_failures",
-                         "too many failed authentications from this address; retry later", NULL);
+    reply_rate_limited(req, wait, "too_many_failures",
+                       "too many failed authentications from this address; retry later");
     return 1;
 }
 
 static void spend_failure(sitr_req_t *req)
 {
     sitr_api_t *api = api_of(req);
+    if (!api)
+        return;
     api->auth_failures++;
     (void)sitr_ratelimit_take(api->auth_fail, sitr_req_client_addr(req), now_ms(req));
 }
@@ -234,6 +249,72 @@ static int auth_case(sitr_req_t *req, sitr_handler_fn handler)
     return 0;
 }
 
+/* Spends one token of the client address's request budget; answers 429
+ * and returns 1 when there is none. */
+static int over_client_rate(sitr_req_t *req)
+{
+    sitr_api_t *api = api_of(req);
+    if (!api)
+        return 0;
+    unsigned wait = sitr_ratelimit_take(api->client_rate, sitr_req_client_addr(req), now_ms(req));
+    if (!wait)
+        return 0;
+    api->rate_limited++;
+    reply_rate_limited(req, wait, "rate_limited",
+                       "too many requests from this address; retry later");
+    return 1;
+}
+
+/* The number of items in a batch body ({"items":[{...},...]}), counted
+ * without parsing as the JSON objects in it, less the body itself: an
+ * item is a flat object, and braces inside strings are skipped.  For a
+ * valid batch this is exact; for anything else it is some count the
+ * handler will refuse anyway.  At least 1, at most max. */
+static unsigned batch_items(const sitr_req_t *req, unsigned max)
+{
+    size_t len;
+    const uint8_t *p = sitr_req_body(req, &len);
+    unsigned long objects = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < len && objects <= max; i++) {
+        uint8_t ch = p[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++; /* whatever is escaped cannot end the string */
+            else if (ch == '"')
+                in_string = 0;
+        } else if (ch == '"') {
+            in_string = 1;
+        } else if (ch == '{') {
+            objects++;
+        }
+    }
+    unsigned long items = objects > 1 ? objects - 1 : 1;
+    return items > max ? max : (unsigned)items;
+}
+
+/* Spends the request's cost from its platform's bucket; answers 429 and
+ * returns 1 when the platform is over its rate. */
+static int over_platform_rate(sitr_req_t *req, sitr_handler_fn handler)
+{
+    sitr_api_t *api = api_of(req);
+    if (!api)
+        return 0;
+    const sitr_config_t *cfg = sitr_req_server(req)->cfg;
+    unsigned cost = 1;
+    if (handler == sitr_api_match || handler == sitr_api_uploads_report)
+        cost = batch_items(req, cfg->match_batch);
+    unsigned wait =
+        sitr_ratelimit_take_id(api->platform_rate, sitr_req_platform_id(req), cost, now_ms(req));
+    if (!wait)
+        return 0;
+    api->platform_rate_limited++;
+    sitr_log(SITR_LOG_INFO, req, "platform over its rate limit (cost %u)", cost);
+    reply_rate_limited(req, wait, "rate_limited",
+                       "too many requests for this API key; retry later");
+    return 1;
+}
+
 static void reply_bearer_failure(sitr_req_t *req, const char *code, const char *message)
 {
     sitr_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"sitr\", error=\"invalid_token\"");
@@ -260,6 +341,8 @@ static void on_platform_lookup(int rc, PGresult *res, const char *sqlstate, void
     }
     sitr_http_req_set_platform(req, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
                                PQgetvalue(res, 0, 1));
+    if (over_platform_rate(req, ctx->handler))
+        goto out;
     int hrc = ctx->handler(req);
     if (hrc < 0)
         sitr_api_reply_db_error(req, hrc);
@@ -319,8 +402,12 @@ int sitr_auth_hook(sitr_req_t *req, sitr_auth_kind_t kind, sitr_handler_fn handl
     case SITR_AUTH_NONE:
         return handler(req);
     case SITR_AUTH_CASE:
+        if (over_client_rate(req))
+            return 0;
         return auth_case(req, handler);
     case SITR_AUTH_PLATFORM:
+        if (over_client_rate(req))
+            return 0;
         return auth_platform(req, handler);
     }
     return SITR_EINTERNAL;

@@ -29,6 +29,10 @@ typedef struct sitr_config {
     unsigned idle_timeout_ms, shutdown_timeout_ms;
     unsigned max_images_per_request, max_images_per_case;
     unsigned case_rate;           /* case creations per client address per hour; 0 = no limit */
+    unsigned client_rate, client_burst;     /* authenticated /v1 requests per client address
+                                             * per second; 0 = no limit */
+    unsigned platform_rate, platform_burst; /* platform API requests per platform per second
+                                             * (a /v1/match item counts as one); 0 = no limit */
     unsigned match_threshold, match_batch;
     char *trusted_proxy;          /* peer IP whose X-Forwarded-For is believed; "" = none */
     sitr_log_level_t log_level;

@@ -211,8 +211,8 @@ static entry_t *lookup(sitr_ratelimit_t *rl, const uint8_t key[16], uint64_t now
 /* The answer for cost tokens of key's bucket, spending them if allowed and
  * spend is set.  A cost beyond the burst needs a full bucket (it could
  * never gather more) and may drive the balance below zero. */
-static unsigned decide(sitr_ratelimit_t *rl, const uint8_t key[16], unsigned cost,
-                       uint64_t now_ms, int spend)
+static unsigned decide(sitr_ratelimit_t *rl, const uint8_t key[16], unsigned cost, uint64_t now_ms,
+                       int spend)
 {
     if (rl->per_ms == 0)
         return 0;
@@ -266,16 +266,14 @@ unsigned sitr_ratelimit_take_n(sitr_ratelimit_t *rl, const char *addr, unsigned 
     return decide(rl, key, cost, now_ms, 1);
 }
 
-unsigned sitr_ratelimit_take_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost,
-                                uint64_t now_ms)
+unsigned sitr_ratelimit_take_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost, uint64_t now_ms)
 {
     uint8_t key[16];
     id_key(id, key);
     return decide(rl, key, cost, now_ms, 1);
 }
 
-unsigned sitr_ratelimit_check_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost,
-                                 uint64_t now_ms)
+unsigned sitr_ratelimit_check_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost, uint64_t now_ms)
 {
     uint8_t key[16];
     id_key(id, key);

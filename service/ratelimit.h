@@ -63,10 +63,8 @@ unsigned sitr_ratelimit_take_n(sitr_ratelimit_t *rl, const char *addr, unsigned 
                                uint64_t now_ms);
 
 /* The same for an integer identity instead of an address (a platform id). */
-unsigned sitr_ratelimit_take_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost,
-                                uint64_t now_ms);
-unsigned sitr_ratelimit_check_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost,
-                                 uint64_t now_ms);
+unsigned sitr_ratelimit_take_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost, uint64_t now_ms);
+unsigned sitr_ratelimit_check_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost, uint64_t now_ms);
 
 /* Addresses currently remembered (for tests and metrics). */
 size_t sitr_ratelimit_size(const sitr_ratelimit_t *rl);

@@ -261,11 +261,16 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_burst_then_refill),    cmocka_unit_test(test_refused_costs_nothing),
-        cmocka_unit_test(test_check_does_not_spend), cmocka_unit_test(test_disabled_and_clock),
-        cmocka_unit_test(test_ipv6_grouping),        cmocka_unit_test(test_bounded_lru),
-        cmocka_unit_test(test_cost),                 cmocka_unit_test(test_cost_beyond_burst_leaves_debt),
-        cmocka_unit_test(test_ids),                  cmocka_unit_test(test_per_second_bounds),
+        cmocka_unit_test(test_burst_then_refill),
+        cmocka_unit_test(test_refused_costs_nothing),
+        cmocka_unit_test(test_check_does_not_spend),
+        cmocka_unit_test(test_disabled_and_clock),
+        cmocka_unit_test(test_ipv6_grouping),
+        cmocka_unit_test(test_bounded_lru),
+        cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_cost_beyond_burst_leaves_debt),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_per_second_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
