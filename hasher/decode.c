@@ -111,7 +111,9 @@ void sitr_luma_free(sitr_luma_t *l)
     if (l == NULL)
         return;
     free(l->px);
+    free(l->pix);
     l->px = NULL;
+    l->pix = NULL;
 }
 
 /* Fills err with code, msg and the first line of libvips' error buffer.
@@ -316,7 +318,8 @@ static int pull_rows(VipsImage *img, conv_t *cv, sitr_err_t *err)
             while (y_out < cv->oh) {
                 int src = cv->oh == cv->height
                               ? y_out
-                              : (int)((uint64_t)y_out * (uint64_t)cv->height / PRESCALE);
+                              : (int)sitr_decode_prescale_src((uint32_t)y_out,
+                                                              (uint32_t)cv->height);
                 if (src != y)
                     break;
                 uint8_t *dst = cv->s8 + (size_t)y_out * out_row;
@@ -338,24 +341,23 @@ static int pull_rows(VipsImage *img, conv_t *cv, sitr_err_t *err)
 /* §2.3: grey value as is, or the float32 weighted sum in the reference's
  * order.  -ffp-contract=off keeps the products and sums separately
  * rounded; the temporaries make the order explicit. */
-static void to_luma(const conv_t *cv, int grey, float *out)
+void sitr_decode_to_luma(const uint8_t *pix, int nch, int grey, size_t n, float *out)
 {
-    const size_t n = (size_t)cv->ow * (size_t)cv->oh;
-    if (cv->nch == 1) {
+    if (nch == 1) {
         for (size_t i = 0; i < n; i++)
-            out[i] = (float)cv->s8[i];
+            out[i] = (float)pix[i];
         return;
     }
     if (grey) {
         for (size_t i = 0; i < n; i++)
-            out[i] = (float)cv->s8[3 * i];
+            out[i] = (float)pix[3 * i];
         return;
     }
     const float cr = 0.299f, cg = 0.587f, cb = 0.114f;
     for (size_t i = 0; i < n; i++) {
-        float r = (float)cv->s8[3 * i] * cr;
-        float g = (float)cv->s8[3 * i + 1] * cg;
-        float b = (float)cv->s8[3 * i + 2] * cb;
+        float r = (float)pix[3 * i] * cr;
+        float g = (float)pix[3 * i + 1] * cg;
+        float b = (float)pix[3 * i + 2] * cb;
         float rg = r + g;
         out[i] = rg + b;
     }
@@ -412,6 +414,20 @@ static int normalise(VipsImage **img, sitr_err_t *err)
 
 int sitr_decode_luma(const void *data, size_t len, const sitr_image_limits_t *lim,
                      sitr_luma_t *out, sitr_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (data == NULL || len == 0)
+        return sitr_err_set(err, SITR_EEMPTY, "empty input");
+    if (init_state != 1)
+        return sitr_err_set(err, SITR_EINTERNAL, "sitr_image_init was not called");
+    int rc = sitr_decode_luma_jpeg(data, len, lim, out, err);
+    if (rc != SITR_DECODE_DECLINED)
+        return rc;
+    return sitr_decode_luma_vips(data, len, lim, out, err);
+}
+
+int sitr_decode_luma_vips(const void *data, size_t len, const sitr_image_limits_t *lim,
+                          sitr_luma_t *out, sitr_err_t *err)
 {
     memset(out, 0, sizeof(*out));
     if (data == NULL || len == 0)
@@ -480,14 +496,17 @@ int sitr_decode_luma(const void *data, size_t len, const sitr_image_limits_t *li
         goto done;
     }
     for (int x = 0; x < cv.ow; x++)
-        cv.xs[x] = big ? (uint32_t)((uint64_t)x * (uint64_t)cv.width / PRESCALE) : (uint32_t)x;
+        cv.xs[x] = big ? sitr_decode_prescale_src((uint32_t)x, (uint32_t)cv.width) : (uint32_t)x;
 
     rc = pull_rows(img, &cv, err);
     if (rc < 0)
         goto done;
 
     out->grey = cv.kind == KIND_GREY || !cv.colour_seen;
-    to_luma(&cv, out->grey, out->px);
+    sitr_decode_to_luma(cv.s8, cv.nch, out->grey, (size_t)cv.ow * (size_t)cv.oh, out->px);
+    out->pix = cv.s8;
+    out->nch = cv.nch;
+    cv.s8 = NULL;
     out->rows = cv.oh;
     out->cols = cv.ow;
     out->width = cv.width;

@@ -3,3 +3,6 @@
 sitr_add_test(image_luma LIBS sitrhash LABELS unit conformance)
 sitr_add_test(image LIBS sitrhash LABELS unit conformance)
 sitr_add_test(image_hostile LIBS sitrhash LABELS unit)
+# The JPEG fast path against the libvips path (corpus, encoded layouts,
+# mutations, limits); links libjpeg through sitrhash.
+sitr_add_test(image_jpeg LIBS sitrhash LABELS unit conformance)
