@@ -86,8 +86,8 @@ static const option_t options[] = {
      "requests a client address may send at once before --client-rate applies", K_UINT,
      OFF(client_burst), 1, 1000000},
     {"match-threshold", "SITR_MATCH_THRESHOLD", "31", "BITS",
-     "largest PDQ Hamming distance that counts as a match", K_UINT, OFF(match_threshold), 0,
-     128},
+     "largest PDQ Hamming distance that counts as a match (the index is exact up to 32)", K_UINT,
+     OFF(match_threshold), 0, 32},
     {"match-batch", "SITR_MATCH_BATCH", "1000", "N", "items in one /v1/match request", K_UINT,
      OFF(match_batch), 1, 100000},
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
@@ -204,6 +204,8 @@ static int set_key_hex(sitr_config_t *cfg, const char *hex, size_t len, const ch
         sitr_hex_decode(hex, len, cfg->digest_key, SITR_DIGEST_KEY_BYTES) < 0)
         return sitr_err_set(err, SITR_ECONFIG, "%s: the digest key must be exactly %d hex characters",
                             origin, 2 * SITR_DIGEST_KEY_BYTES);
+    if (sodium_is_zero(cfg->digest_key, SITR_DIGEST_KEY_BYTES))
+        return sitr_err_set(err, SITR_ECONFIG, "%s: the digest key must not be all zeros", origin);
     cfg->have_digest_key = 1;
     return 0;
 }

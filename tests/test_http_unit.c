@@ -470,6 +470,10 @@ static void test_config(void **state)
         {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_DIGEST_KEY_FILE=/nonexistent", NULL}, "give the digest key once"},
         {{"SITR_DIGEST_KEY_FILE=/nonexistent/key", DB, NULL}, "cannot open"},
         {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_TRUSTED_PROXY=proxy", NULL}, "trusted proxy"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_MATCH_THRESHOLD=33", NULL}, "SITR_MATCH_THRESHOLD"},
+        {{"SITR_DIGEST_KEY=0000000000000000000000000000000000000000000000000000000000000000", DB,
+          NULL},
+         "all zeros"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&err, 0, sizeof err);
