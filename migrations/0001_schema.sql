@@ -90,7 +90,9 @@ CREATE TABLE uploads (
     created_at  timestamptz NOT NULL DEFAULT now(),
     removed_at  timestamptz,
     CHECK (pdq IS NULL OR quality >= 50),
-    CHECK (pdq IS NOT NULL OR md5 IS NOT NULL OR sha256 IS NOT NULL),
+    -- A removed upload keeps no hash (it may be a copy of a victim's image).
+    CHECK (removed_at IS NOT NULL OR pdq IS NOT NULL OR md5 IS NOT NULL OR sha256 IS NOT NULL),
+    CHECK (removed_at IS NULL OR (pdq IS NULL AND md5 IS NULL AND sha256 IS NULL)),
     UNIQUE (platform_id, content_id)
 );
 CREATE INDEX uploads_md5 ON uploads (md5) WHERE md5 IS NOT NULL AND removed_at IS NULL;
@@ -378,8 +380,10 @@ END $$;
 --
 -- Retention: the case row (reference, secret digest, dates), the hash-less
 -- image rows, matches (signal and distance only), takedowns with their
--- history and the case events remain, so the victim can still see and
--- prove what happened.  None of them holds a hash of the victim's images.
+-- history and the case events remain, so the operator can still account
+-- for takedowns already sent.  None of them holds a hash of the victim's
+-- images.  The victim's access ends here: the API answers for a withdrawn
+-- case exactly as for an unknown one.
 -- Returns true when withdrawn now, false when it already was.
 CREATE FUNCTION sitr_case_withdraw(p_case_id bigint) RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -560,7 +564,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    UPDATE uploads SET removed_at = now()
+    -- The hashes go with the content: only the platform's identifiers, the
+    -- matches (signal, distance) and the takedowns remain.
+    UPDATE uploads SET removed_at = now(), pdq = NULL, quality = NULL, md5 = NULL, sha256 = NULL
      WHERE platform_id = p_platform_id AND content_id = p_content_id AND removed_at IS NULL
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN

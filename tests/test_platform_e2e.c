@@ -590,6 +590,11 @@ static void test_uploads(void **state)
     assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM uploads WHERE content_id = "
                                           "'up-2' AND removed_at IS NOT NULL"),
                      1);
+    /* ... and keeps none of its hashes. */
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM uploads WHERE content_id = 'up-2' "
+                                          "AND (pdq IS NOT NULL OR md5 IS NOT NULL OR sha256 IS "
+                                          "NOT NULL OR quality IS NOT NULL)"),
+                     0);
     /* A content id with a slash travels percent-encoded. */
     report(W.key_b, "a/b", u.pdq, NULL);
     json_decref(call_json("DELETE", "/v1/uploads/a%2Fb", W.key_b, NULL, 200));
