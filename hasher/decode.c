@@ -1,6 +1,9 @@
 /* The image front-end: encoded bytes -> float luma, on libvips, following
  * shared/testdata/pdq/SPEC.md §2 so that the PDQ core sees exactly the
  * luma Meta's reference (ImageMagick -> PNM -> CImg) would give it.
+ * sitr_decode_luma first offers JPEG to the libjpeg-turbo fast path
+ * (jpeg.c), which gives the same pixels faster; what it declines, and
+ * every other format, takes the libvips path below.
  *
  * Pipeline, all in the calling thread (libvips concurrency is 1; sitr
  * parallelises across files):
@@ -145,39 +148,6 @@ static int loader_allowed(const char *name)
     return 0;
 }
 
-/* True when a JPEG carries an Adobe APP14 segment before its first scan.
- * libjpeg reports Adobe CMYK with inverted samples and libvips undoes the
- * inversion only then; ImageMagick always treats CMYK samples as inverted.
- * Knowing which, we can recover the raw samples ImageMagick saw. */
-static int jpeg_has_adobe_marker(const uint8_t *p, size_t n)
-{
-    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8)
-        return 0;
-    size_t i = 2;
-    while (i + 4 <= n) {
-        if (p[i] != 0xFF)
-            return 0;
-        uint8_t m = p[i + 1];
-        if (m == 0xFF) { /* fill byte */
-            i++;
-            continue;
-        }
-        if (m == 0xDA || m == 0xD9)
-            return 0;
-        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
-            i += 2;
-            continue;
-        }
-        size_t seg = ((size_t)p[i + 2] << 8) | p[i + 3];
-        if (seg < 2)
-            return 0;
-        if (m == 0xEE && seg >= 2 + 12 && i + 4 + 5 <= n && memcmp(p + i + 4, "Adobe", 5) == 0)
-            return 1;
-        i += 2 + seg;
-    }
-    return 0;
-}
-
 enum kind { KIND_GREY, KIND_RGB, KIND_CMYK };
 
 /* State of one conversion: the source layout, the sampling grid and the
@@ -186,7 +156,6 @@ typedef struct conv {
     enum kind kind;
     int bands;       /* bands of the source pixels (alpha included) */
     int sixteen;     /* samples are uint16 rather than uint8 */
-    int cmyk_raw;    /* CMYK samples are raw (not yet inverted by libvips) */
     int width, height;
     int ow, oh;      /* output (luma) size */
     int nch;         /* channels kept per sampled pixel: 1 or 3 */
@@ -227,12 +196,12 @@ static inline unsigned sample16(const conv_t *cv, const uint8_t *row, size_t x, 
 static inline void rgb16(const conv_t *cv, const uint8_t *row, size_t x, unsigned rgb[3])
 {
     if (cv->kind == KIND_CMYK) {
+        /* libvips' CMYK samples are ink values as ImageMagick sees them:
+         * TIFF stores ink, and libvips' JPEG loader inverts every CMYK
+         * JPEG (Adobe marker or not), as ImageMagick's JPEG coder does. */
         unsigned ink[4];
-        for (int b = 0; b < 4; b++) {
-            unsigned v = sample16(cv, row, x, b);
-            /* ImageMagick's ink value, from libvips' view of the sample. */
-            ink[b] = cv->cmyk_raw ? 65535u - v : v;
-        }
+        for (int b = 0; b < 4; b++)
+            ink[b] = sample16(cv, row, x, b);
         for (int b = 0; b < 3; b++)
             rgb[b] = cmyk_channel16(65535u - ink[b], 65535u - ink[3]);
         return;
@@ -476,8 +445,6 @@ int sitr_decode_luma_vips(const void *data, size_t len, const sitr_image_limits_
     cv.sixteen = vips_image_get_format(img) == VIPS_FORMAT_USHORT;
     if (is_cmyk && cv.bands >= 4) {
         cv.kind = KIND_CMYK;
-        cv.cmyk_raw = strncmp(loader, "VipsForeignLoadJpeg", 19) == 0 &&
-                      !jpeg_has_adobe_marker(data, len);
     } else if (cv.bands >= 3) {
         cv.kind = KIND_RGB;
     } else {

@@ -43,11 +43,9 @@
  * 12-bit, colour spaces other than grey/YCbCr/RGB/CMYK/YCCK, any warning.
  *
  * Deliberate differences from the libvips path: the scan and memory limits
- * above (libvips has none), and CMYK files always being taken as Adobe-
- * inverted from libjpeg's raw samples (decode.c recovers the same raw
- * samples from libvips' output by looking for the Adobe marker itself, so
- * the two agree except on files where its marker scan and libjpeg's
- * disagree).
+ * above (libvips has none).  CMYK: both paths take every CMYK JPEG's
+ * samples as Adobe-inverted, as ImageMagick's JPEG coder (and libvips'
+ * loader) does, Adobe marker or not.
  *
  * Reentrant: all state is per call; any thread. */
 #include "decode_int.h"

@@ -5,7 +5,8 @@
  *  - every JPEG of shared/testdata/pdq (37 files, CMYK included) must be
  *    taken by the fast path (not declined) and match libvips exactly;
  *  - JPEGs encoded here with libjpeg in the layouts the corpus lacks
- *    (4:2:2, 4:4:0, 4:1:1, 1x4, all-1x2, RGB, CMYK, YCCK, grey, progressive,
+ *    (4:2:2, 4:4:0, 4:1:1, 1x4, all-1x2, RGB, CMYK with and without the
+ *    Adobe marker, YCCK, grey, progressive,
  *    restart markers, tall, wide and odd sizes) exercise every branch of
  *    the row skipping and must match too;
  *  - mutated corpus files (truncations, flipped bytes, garbage before EOI)
@@ -161,7 +162,7 @@ typedef struct enc {
     J_COLOR_SPACE in_cs, jpeg_cs;
     int ncomp;
     int samp[4][2]; /* h, v per component */
-    int progressive, restart_rows, grey_rgb;
+    int progressive, restart_rows, grey_rgb, no_adobe;
 } enc_t;
 
 static void enc_error_exit(j_common_ptr c)
@@ -197,6 +198,8 @@ static uint8_t *encode(const enc_t *e, size_t *len)
     if (e->progressive)
         jpeg_simple_progression(&c);
     c.restart_in_rows = e->restart_rows;
+    if (e->no_adobe)
+        c.write_Adobe_marker = FALSE;
     jpeg_start_compress(&c, TRUE);
     uint8_t *row = malloc((size_t)e->w * (size_t)e->ncomp);
     assert_non_null(row);
@@ -228,31 +231,33 @@ static void test_layouts(void **state)
         const char *name;
         enc_t e;
     } cases[] = {
-        {"420 12MP-ish", {1601, 1203, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"420 tall", {600, 9001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"420 wide", {5003, 517, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"420 progressive", {1203, 1601, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 1, 0, 0}},
-        {"420 restarts", {1031, 1029, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 1, 0}},
-        {"444", {1100, 1300, JCS_RGB, JCS_YCbCr, 3, {{1, 1}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"444 tall", {513, 6007, JCS_RGB, JCS_YCbCr, 3, {{1, 1}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"422", {1333, 1111, JCS_RGB, JCS_YCbCr, 3, {{2, 1}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"440", {1111, 1333, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"440 progressive", {777, 2001, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 1}, {1, 1}}, 1, 0, 0}},
-        {"411", {1601, 901, JCS_RGB, JCS_YCbCr, 3, {{4, 1}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"all 1x2", {1201, 1203, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 2}, {1, 2}}, 0, 0, 0}},
-        {"all 2x2 grey-ish", {1203, 1201, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {2, 2}, {1, 1}}, 0, 0, 0}},
-        {"1x4", {1001, 1203, JCS_RGB, JCS_YCbCr, 3, {{1, 4}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"2x2 1x2 2x1", {1001, 1003, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 2}, {2, 1}}, 0, 0, 0}},
-        {"420 narrow", {7, 3001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"rgb", {1025, 1023, JCS_RGB, JCS_RGB, 3, {{1, 1}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"grey", {2049, 1537, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{1, 1}}, 0, 0, 0}},
-        {"grey 2x2", {1537, 2049, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{2, 2}}, 0, 0, 0}},
-        {"grey progressive", {901, 1201, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{1, 1}}, 1, 0, 0}},
-        {"colour-typed grey", {1201, 1001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 1}},
-        {"cmyk", {1100, 1201, JCS_CMYK, JCS_CMYK, 4, {{1, 1}, {1, 1}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"ycck 420", {1201, 1100, JCS_CMYK, JCS_YCCK, 4, {{2, 2}, {1, 1}, {1, 1}, {2, 2}}, 0, 0, 0}},
-        {"small 420", {300, 200, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0}},
-        {"5x5", {5, 5, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0}},
+        {"420 12MP-ish", {1601, 1203, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"420 tall", {600, 9001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"420 wide", {5003, 517, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"420 progressive", {1203, 1601, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 1, 0, 0, 0}},
+        {"420 restarts", {1031, 1029, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 1, 0, 0}},
+        {"444", {1100, 1300, JCS_RGB, JCS_YCbCr, 3, {{1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"444 tall", {513, 6007, JCS_RGB, JCS_YCbCr, 3, {{1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"422", {1333, 1111, JCS_RGB, JCS_YCbCr, 3, {{2, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"440", {1111, 1333, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"440 progressive", {777, 2001, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 1}, {1, 1}}, 1, 0, 0, 0}},
+        {"411", {1601, 901, JCS_RGB, JCS_YCbCr, 3, {{4, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"all 1x2", {1201, 1203, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 2}, {1, 2}}, 0, 0, 0, 0}},
+        {"all 2x2 grey-ish", {1203, 1201, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {2, 2}, {1, 1}}, 0, 0, 0, 0}},
+        {"1x4", {1001, 1203, JCS_RGB, JCS_YCbCr, 3, {{1, 4}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"2x2 1x2 2x1", {1001, 1003, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 2}, {2, 1}}, 0, 0, 0, 0}},
+        {"420 narrow", {7, 3001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"rgb", {1025, 1023, JCS_RGB, JCS_RGB, 3, {{1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"grey", {2049, 1537, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{1, 1}}, 0, 0, 0, 0}},
+        {"grey 2x2", {1537, 2049, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{2, 2}}, 0, 0, 0, 0}},
+        {"grey progressive", {901, 1201, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{1, 1}}, 1, 0, 0, 0}},
+        {"colour-typed grey", {1201, 1001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 1, 0}},
+        {"cmyk", {1100, 1201, JCS_CMYK, JCS_CMYK, 4, {{1, 1}, {1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"cmyk no Adobe marker",
+         {1100, 1201, JCS_CMYK, JCS_CMYK, 4, {{1, 1}, {1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 1}},
+        {"ycck 420", {1201, 1100, JCS_CMYK, JCS_YCCK, 4, {{2, 2}, {1, 1}, {1, 1}, {2, 2}}, 0, 0, 0, 0}},
+        {"small 420", {300, 200, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
+        {"5x5", {5, 5, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t len;
