@@ -364,7 +364,7 @@ static int on_headers_complete(http_parser *p)
             return fail_current(c, 400, "bad_request", "unsupported Expect header");
         /* Only when nothing is ahead of it: an interim answer must not land
          * in the middle of another request's answer. */
-        if (!c->active && !c->writing && !c->qhead) {
+        if (!c->detached && !c->active && !c->writing && !c->qhead) {
             write_req_t *w = calloc(1, sizeof *w);
             if (w) {
                 uv_buf_t b = uv_buf_init((char *)continue_line, sizeof continue_line - 1);
@@ -721,4 +721,80 @@ sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int ove
     uv_timer_start(&c->timer, on_timer, idle_ms(c), 0);
     update_reading(c);
     return c;
+}
+
+/* ---- parsing without a socket (tests, fuzzing) ---- */
+
+/* What maybe_dispatch does with the queue, minus the socket: hand each
+ * request over in order and resume a parser paused by a full queue. */
+static size_t hand_over(sitr_conn_t *c, const sitr_req_io_t *io,
+                        void (*on_req)(sitr_req_t *req, void *arg), void *arg)
+{
+    size_t n = 0;
+    while (c->qhead) {
+        sitr_req_t *req = c->qhead;
+        c->qhead = req->next;
+        if (!c->qhead)
+            c->qtail = NULL;
+        c->qlen--;
+        req->next = NULL;
+        req->io = io;
+        on_req(req, arg);
+        n++;
+        if (c->paused && !c->parse_dead && c->qlen < SITR_CONN_MAX_PIPELINE) {
+            http_parser_pause(&c->parser, 0);
+            c->paused = 0;
+            parse_input(c);
+        }
+    }
+    return n;
+}
+
+size_t sitr_conn_parse_buffer(sitr_server_t *srv, const char *peer, const char *data,
+                              const size_t *lens, size_t npieces, const sitr_req_io_t *io,
+                              void (*on_req)(sitr_req_t *req, void *arg), void *arg)
+{
+    sitr_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return 0;
+    c->in = malloc(SITR_CONN_INBUF);
+    if (!c->in) {
+        free(c);
+        return 0;
+    }
+    c->srv = srv;
+    c->id = ++srv->next_conn_id;
+    c->detached = 1;
+    snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "");
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    size_t handed = 0;
+    for (size_t i = 0; i < npieces && !c->parse_dead; i++) {
+        size_t len = lens[i];
+        /* One read fills at most the free part of the buffer, as in
+         * on_alloc; the rest arrives with the next read. */
+        while (len > 0 && !c->parse_dead) {
+            size_t room = SITR_CONN_INBUF - c->inlen;
+            if (room == 0)
+                break; /* a connection stops reading here (paused, full) */
+            size_t n = len < room ? len : room;
+            memcpy(c->in + c->inlen, data, n);
+            c->inlen += n;
+            data += n;
+            len -= n;
+            parse_input(c);
+            handed += hand_over(c, io, on_req, arg);
+        }
+        if (len > 0)
+            break;
+    }
+    handed += hand_over(c, io, on_req, arg);
+    if (c->cur) { /* cut short: nothing to answer, as on EOF */
+        drop_req(c->cur);
+        c->cur = NULL;
+    }
+    free(c->in);
+    free(c->hbuf);
+    free(c);
+    return handed;
 }

@@ -53,7 +53,7 @@ struct sitr_conn {
 
     size_t linger_bytes;
     unsigned reading : 1, paused : 1, parse_dead : 1, peer_eof : 1, close_after : 1,
-        writing : 1, overflow : 1;
+        writing : 1, overflow : 1, detached : 1; /* detached: no socket (parse_buffer) */
     char peer[64];
 };
 
@@ -67,5 +67,20 @@ void sitr_conn_close(sitr_conn_t *c);
  * then close.  Idle connections close now. */
 void sitr_conn_drain(sitr_conn_t *c);
 const char *sitr_conn_state_name(sitr_conn_state_t s);
+
+/* For tests and fuzzing (tests/fuzz/fuzz_http.c): parses bytes exactly as a
+ * connection parses what arrives from its socket (same input buffer, parser
+ * callbacks, limits and pipelining queue) but with no socket, timer or
+ * loop.  data is delivered in npieces reads of lens[i] bytes (their sum is
+ * the length of data); peer is the client address (NULL: none).  Each
+ * request, complete or refused while being read, is handed in order to
+ * on_req, which owns one reference and must be done with the request
+ * before it returns (it may sitr_router_dispatch it to synchronous
+ * handlers); answers go to io (NULL: dropped).  Parsing stops where a
+ * connection would stop reading.  A request still incomplete at the end is
+ * dropped, as on EOF.  Returns the number of requests handed over. */
+size_t sitr_conn_parse_buffer(sitr_server_t *srv, const char *peer, const char *data,
+                              const size_t *lens, size_t npieces, const sitr_req_io_t *io,
+                              void (*on_req)(sitr_req_t *req, void *arg), void *arg);
 
 #endif
