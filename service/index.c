@@ -42,11 +42,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #define SITR_INDEX_CHUNKS 11
 #define MIH_MAX_RADIUS 43      /* needs per-chunk radii <= 3 */
-#define PROBE_BLOCK 256
-#define CAND_BLOCK 512
+/* Pipeline distances (in probes, probes and candidates) of the search
+ * core, and the ring size that holds them; see index_core.h. */
+#ifndef D_DIR
+#define D_DIR 24
+#endif
+#ifndef D_POST
+#define D_POST 24
+#endif
+#ifndef D_CAND
+#define D_CAND 32
+#endif
+#define RING 64
+#define CBUF 256 /* candidate buffer; verified in batches of CBUF - 16 - D_CAND */
+#define BATCH_LOCK 16 /* queries per read-lock hold in a batch: writers wait <= a few ms */
 #define TAIL_MAX 2048
 #define DELTA_MIN 65536
 #define MAX_ENTRIES ((size_t)UINT32_MAX - 1)
@@ -82,10 +97,27 @@ struct sitr_index {
     _Atomic uint64_t candidates;
 };
 
-typedef struct probe {
-    uint32_t p, qs, lo, hi;
+/* Ring entries between the pipeline stages (qi: query within the batch). */
+typedef struct pstage {
+    uint32_t p, qs;
     uint8_t c, allow;
-} probe_t;
+    uint16_t qi;
+} pstage_t;
+
+typedef struct bstage {
+    uint32_t lo, hi, qs;
+    uint8_t c, allow;
+    uint16_t qi;
+} bstage_t;
+
+typedef struct cstage {
+    uint32_t e;
+    uint8_t c;
+    uint16_t qi;
+} cstage_t;
+
+_Static_assert(D_DIR < RING && D_POST < RING && D_CAND < RING, "ring too small");
+_Static_assert(BATCH_LOCK <= 65535, "qi is 16 bits");
 
 typedef struct qctx {
     uint64_t qw[4];
@@ -140,44 +172,123 @@ static void load_words(const sitr_pdq_t *h, uint64_t w[4])
     memcpy(w, h->b, SITR_PDQ_BYTES);
 }
 
+/* XOR masks of weight 0..3 over 24 bits in colexicographic order, so that
+ * the masks confined to the low k bits are the first C(k, w) of each list.
+ * Built once (pthread_once from sitr_index_new), read-only afterwards. */
+static uint32_t flip_w0[1], flip_w1[24], flip_w2[276], flip_w3[2024];
+static const uint32_t *const flip_masks[4] = {flip_w0, flip_w1, flip_w2, flip_w3};
+static pthread_once_t flip_once = PTHREAD_ONCE_INIT;
+
+static void flip_init(void)
+{
+    size_t n1 = 0, n2 = 0, n3 = 0;
+    flip_w0[0] = 0;
+    for (int a = 0; a < 24; a++) {
+        flip_w1[n1++] = 1u << a;
+        for (int b = 0; b < a; b++) {
+            flip_w2[n2++] = (1u << a) | (1u << b);
+            for (int d = 0; d < b; d++)
+                flip_w3[n3++] = (1u << a) | (1u << b) | (1u << d);
+        }
+    }
+}
+
+/* Number of prefixes at exactly w flips from a k-bit prefix: C(k, w). */
+INL uint32_t flip_count(int k, int w)
+{
+    uint32_t u = (uint32_t)k;
+    switch (w) {
+    case 0: return 1;
+    case 1: return u;
+    case 2: return u * (u - 1) / 2;
+    default: return u * (u - 1) * (u - 2) / 6;
+    }
+}
+
 /* ---- the search core, twice ---- */
 
 #define CORE_NAME search_core_generic
 #define LINEAR_NAME linear_scan_generic
 #define CORE_ATTR
+#define CORE_AVX512 0
 #include "index_core.h"
 #undef CORE_NAME
 #undef LINEAR_NAME
 #undef CORE_ATTR
+#undef CORE_AVX512
 
 #if defined(__x86_64__) || defined(__i386__)
 #define CORE_NAME search_core_popcnt
 #define LINEAR_NAME linear_scan_popcnt
 #define CORE_ATTR __attribute__((target("popcnt")))
+#define CORE_AVX512 0
 #include "index_core.h"
 #undef CORE_NAME
 #undef LINEAR_NAME
 #undef CORE_ATTR
+#undef CORE_AVX512
+
+#define CORE_NAME search_core_avx512
+#define LINEAR_NAME linear_scan_avx512
+#define CORE_ATTR __attribute__((target("popcnt,avx512f,avx512bw,avx512vl,avx512vpopcntdq")))
+#define CORE_AVX512 1
+#include "index_core.h"
+#undef CORE_NAME
+#undef LINEAR_NAME
+#undef CORE_ATTR
+#undef CORE_AVX512
 #endif
 
-typedef void (*core_fn)(const seg_t *, qctx_t *);
+typedef void (*core_fn)(const seg_t *, qctx_t *, size_t);
 typedef void (*linear_fn)(const uint64_t *, const uint64_t *, const uint8_t *, size_t, qctx_t *);
 
-/* 0 = not chosen yet, 1 = generic, 2 = popcnt. */
-static int pick_isa(void)
+/* The best variant this CPU runs: 1 = generic, 2 = popcnt, 3 = AVX-512;
+ * chosen_isa may be lowered by sitr_index_set_isa (0 = not chosen yet). */
+static _Atomic int chosen_isa = 0;
+
+static int best_isa(void)
 {
-    static _Atomic int chosen = 0;
-    int isa = atomic_load_explicit(&chosen, memory_order_relaxed);
-    if (isa)
-        return isa;
-    isa = 1;
+    int isa = 1;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("popcnt"))
         isa = 2;
+    if (isa == 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vpopcntdq"))
+        isa = 3;
 #endif
-    atomic_store_explicit(&chosen, isa, memory_order_relaxed);
     return isa;
+}
+
+static int pick_isa(void)
+{
+    int isa = atomic_load_explicit(&chosen_isa, memory_order_relaxed);
+    if (isa)
+        return isa;
+    isa = best_isa();
+    atomic_store_explicit(&chosen_isa, isa, memory_order_relaxed);
+    return isa;
+}
+
+static const char *const isa_names[4] = {"", "generic", "popcnt", "avx512"};
+
+int sitr_index_set_isa(const char *name)
+{
+    int best = best_isa();
+    for (int i = 1; i <= 3; i++) {
+        if ((name == NULL && i == best) || (name && strcmp(name, isa_names[i]) == 0)) {
+            if (i > best)
+                return SITR_EINVAL;
+            atomic_store_explicit(&chosen_isa, i, memory_order_relaxed);
+            return 0;
+        }
+    }
+    return SITR_EINVAL;
+}
+
+const char *sitr_index_isa(void)
+{
+    return isa_names[pick_isa()];
 }
 
 /* ---- segments ---- */
@@ -468,6 +579,7 @@ static size_t seg_export(const seg_t *s, sitr_index_entry_t *arr)
 
 sitr_index_t *sitr_index_new(void)
 {
+    pthread_once(&flip_once, flip_init);
     sitr_index_t *idx = calloc(1, sizeof *idx);
     if (!idx)
         return NULL;
@@ -733,43 +845,61 @@ static void plan_radii(int r, int rc[SITR_INDEX_CHUNKS])
         rc[c] = base - 1 + (c < extra ? 1 : 0);
 }
 
+static void qctx_init(qctx_t *x, const sitr_pdq_t *q, int radius, sitr_index_hit_t *out,
+                      size_t max)
+{
+    memset(x, 0, sizeof *x);
+    load_words(q, x->qw);
+    x->radius = radius;
+    x->out = out;
+    x->max = out ? max : 0;
+    for (int c = 0; c < SITR_INDEX_CHUNKS; c++)
+        x->qk[c] = chunk_key(x->qw, c);
+    plan_radii(radius, x->rc);
+}
+
+/* Runs xs[0..nq) (one radius) over every segment and the tail; read lock
+ * held by the caller. */
+static void search_locked(const sitr_index_t *idx, qctx_t *xs, size_t nq)
+{
+    core_fn core = search_core_generic;
+    linear_fn linear_scan = linear_scan_generic;
+#if defined(__x86_64__) || defined(__i386__)
+    int isa = pick_isa();
+    if (isa == 2) {
+        core = search_core_popcnt;
+        linear_scan = linear_scan_popcnt;
+    } else if (isa == 3) {
+        core = search_core_avx512;
+        linear_scan = linear_scan_avx512;
+    }
+#endif
+    const seg_t *segs[2] = {idx->main, idx->delta};
+    for (int k = 0; k < 2; k++) {
+        const seg_t *s = segs[k];
+        if (!s || s->n == 0)
+            continue;
+        if (xs[0].radius > MIH_MAX_RADIUS) {
+            for (size_t i = 0; i < nq; i++)
+                linear_scan(s->h, s->ids, s->dead, s->n, &xs[i]);
+        } else {
+            core(s, xs, nq);
+        }
+    }
+    if (idx->tn)
+        for (size_t i = 0; i < nq; i++)
+            linear_scan(idx->th, idx->tid, NULL, idx->tn, &xs[i]);
+}
+
 int sitr_index_search(sitr_index_t *idx, const sitr_pdq_t *q, int radius, sitr_index_hit_t *out,
                       size_t max, size_t *found, sitr_index_qstats_t *qs)
 {
     if (radius < 0 || radius > 8 * SITR_PDQ_BYTES)
         return SITR_EINVAL;
     qctx_t x;
-    memset(&x, 0, sizeof x);
-    load_words(q, x.qw);
-    x.radius = radius;
-    x.out = out;
-    x.max = out ? max : 0;
-    for (int c = 0; c < SITR_INDEX_CHUNKS; c++)
-        x.qk[c] = chunk_key(x.qw, c);
-    plan_radii(radius, x.rc);
-    core_fn core = search_core_generic;
-    linear_fn linear_scan = linear_scan_generic;
-#if defined(__x86_64__) || defined(__i386__)
-    if (pick_isa() == 2) {
-        core = search_core_popcnt;
-        linear_scan = linear_scan_popcnt;
-    }
-#else
-    (void)pick_isa;
-#endif
-
+    qctx_init(&x, q, radius, out, max);
     pthread_rwlock_rdlock(&idx->lock);
-    const seg_t *segs[2] = {idx->main, idx->delta};
-    for (int k = 0; k < 2; k++) {
-        const seg_t *s = segs[k];
-        if (!s || s->n == 0)
-            continue;
-        if (radius > MIH_MAX_RADIUS)
-            linear_scan(s->h, s->ids, s->dead, s->n, &x);
-        else
-            core(s, &x);
-    }
-    linear_scan(idx->th, idx->tid, NULL, idx->tn, &x);
+    search_locked(idx, &x, 1);
     pthread_rwlock_unlock(&idx->lock);
 
     atomic_fetch_add_explicit(&idx->searches, 1, memory_order_relaxed);
@@ -780,6 +910,37 @@ int sitr_index_search(sitr_index_t *idx, const sitr_pdq_t *q, int radius, sitr_i
         qs->probes = x.probes;
         qs->candidates = x.cands;
     }
+    return 0;
+}
+
+int sitr_index_search_batch(sitr_index_t *idx, const sitr_pdq_t *q, size_t nq, int radius,
+                            sitr_index_hit_t *out, size_t max, size_t *found,
+                            sitr_index_qstats_t *qs)
+{
+    if (radius < 0 || radius > 8 * SITR_PDQ_BYTES || (nq && (!q || !found)))
+        return SITR_EINVAL;
+    if (out && nq && max > SIZE_MAX / nq)
+        return SITR_EINVAL;
+    qctx_t xs[BATCH_LOCK];
+    uint64_t cands = 0;
+    for (size_t b = 0; b < nq; b += BATCH_LOCK) {
+        size_t m = nq - b < BATCH_LOCK ? nq - b : BATCH_LOCK;
+        for (size_t i = 0; i < m; i++)
+            qctx_init(&xs[i], &q[b + i], radius, out ? out + (b + i) * max : NULL, max);
+        pthread_rwlock_rdlock(&idx->lock);
+        search_locked(idx, xs, m);
+        pthread_rwlock_unlock(&idx->lock);
+        for (size_t i = 0; i < m; i++) {
+            found[b + i] = xs[i].found;
+            cands += xs[i].cands;
+            if (qs) {
+                qs[b + i].probes = xs[i].probes;
+                qs[b + i].candidates = xs[i].cands;
+            }
+        }
+    }
+    atomic_fetch_add_explicit(&idx->searches, nq, memory_order_relaxed);
+    atomic_fetch_add_explicit(&idx->candidates, cands, memory_order_relaxed);
     return 0;
 }
 

@@ -89,6 +89,17 @@ SITR_MUST_CHECK int sitr_index_search(sitr_index_t *idx, const sitr_pdq_t *q, in
                                       sitr_index_hit_t *out, size_t max, size_t *found,
                                       sitr_index_qstats_t *qs);
 
+/* The same search for nq queries at one radius, sharing one memory
+ * pipeline (faster per query than nq single searches).  Query i writes its
+ * first min(found[i], max) hits to out + i * max (out may be NULL: counts
+ * only) and its total to found[i]; qs (optional) receives nq per-query work
+ * counters.  Holds the read lock for a few queries at a time, so writers
+ * are not held up by a long batch.  SITR_EINVAL for a bad radius, missing
+ * q/found, or nq * max overflowing. */
+SITR_MUST_CHECK int sitr_index_search_batch(sitr_index_t *idx, const sitr_pdq_t *q, size_t nq,
+                                            int radius, sitr_index_hit_t *out, size_t max,
+                                            size_t *found, sitr_index_qstats_t *qs);
+
 /* Merges all segments into one freshly built main segment (drops
  * tombstones).  Insertions trigger this on their own when the delta grows
  * past 1/16 of the main segment; callers may run it at a quiet moment. */
@@ -101,5 +112,14 @@ void sitr_index_stats(sitr_index_t *idx, sitr_index_stats_t *out);
  * plain array (used by tests and the benchmark). */
 size_t sitr_index_brute(const sitr_index_entry_t *entries, size_t n, const sitr_pdq_t *q,
                         int radius, sitr_index_hit_t *out, size_t max);
+
+/* The search code variant in use: "generic", "popcnt" or "avx512" (the
+ * best the CPU runs unless lowered).  sitr_index_set_isa(name) selects a
+ * variant for the whole process (NULL: the best again), so that tests can
+ * run every variant and the benchmark can compare them; SITR_EINVAL when
+ * unknown or not supported by this CPU.  Not for concurrent use with
+ * searches in other threads (they may run either variant). */
+int sitr_index_set_isa(const char *name);
+const char *sitr_index_isa(void);
 
 #endif

@@ -1,15 +1,25 @@
-/* The multi-index search loop over one segment, included twice by index.c:
- * once compiled for the baseline ISA and once with the POPCNT instruction,
- * chosen at run time (CORE_NAME / CORE_ATTR are defined by the includer).
+/* The multi-index search loop over one segment, included three times by
+ * index.c: for the baseline ISA, with POPCNT, and with AVX-512 (VPOPCNTDQ,
+ * BW, VL), chosen at run time.  The includer defines CORE_NAME,
+ * LINEAR_NAME, CORE_ATTR and CORE_AVX512 (0 or 1).
  *
- * Three stages over fixed-size blocks so that many independent memory reads
- * are in flight at once: (1) enumerate the bucket prefixes of every probed
- * chunk and prefetch their directory slots; (2) read the [lo, hi) bucket
- * bounds and prefetch the postings; (3) filter postings by the suffix
- * distance and queue the survivors as candidates, prefetching their hashes;
- * (4) verify candidates with the full 256-bit distance. */
+ * A search is bound by dependent random memory reads (directory slot ->
+ * postings -> candidate hash) and, once those are overlapped, by branch
+ * mispredictions on the short, variable-length bucket scans.  So the loop is
+ * a software pipeline over the probes of a whole batch of queries:
+ *   1. enumerate the probed bucket prefixes (a table of XOR masks ordered by
+ *      weight); prefetch their directory slots;
+ *   2. D_DIR probes later: read the [lo, hi) bucket bounds, prefetch the
+ *      first and last postings line;
+ *   3. D_POST probes later: filter the bucket by the suffix distance and
+ *      append the survivors to a candidate buffer (AVX-512: 16 postings per
+ *      step, no data-dependent branch); prefetch the hashes of up to three
+ *      queued candidates per probe (branch-free);
+ *   4. when the buffer is nearly full: verify all but the newest D_CAND
+ *      candidates with the full 256-bit distance.
+ * The rings only reorder work; results do not depend on the distances. */
 
-static void CORE_NAME(const seg_t *s, qctx_t *x) CORE_ATTR;
+static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq) CORE_ATTR;
 static void LINEAR_NAME(const uint64_t *h, const uint64_t *ids, const uint8_t *dead, size_t n,
                         qctx_t *x) CORE_ATTR;
 
@@ -25,127 +35,215 @@ static void LINEAR_NAME(const uint64_t *h, const uint64_t *ids, const uint8_t *d
     x->cands += n;
 }
 
-static void CORE_NAME(const seg_t *s, qctx_t *x)
+static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq)
 {
-    probe_t pb[PROBE_BLOCK];
-    uint32_t cand[CAND_BLOCK];
-    uint8_t candc[CAND_BLOCK];
-    int np = 0, nc = 0;
+    pstage_t pr[RING];
+    bstage_t br[RING];
+    /* Candidates: entry and (chunk << 16 | query); 16 spare slots because
+     * a vector step stores 16 lanes before counting the kept ones. */
+    uint32_t ce[CBUF + 16], cm[CBUF + 16];
+    unsigned ph = 0, pt = 0, bh = 0, bt = 0, ct = 0, pf = 0;
+    const uint64_t *hbase = s->h;
 
-/* Verifies the queued candidates: full distance, tombstone, then the
- * first-chunk rule so that an entry found through several chunks is
- * reported once (by the lowest-numbered chunk whose probe reaches it). */
-#define FLUSH_CANDS()                                                                              \
+/* Stage 4 over ce[0..nv): full distance, tombstone, then the first-chunk
+ * rule so that an entry found through several chunks is reported once (by
+ * the lowest-numbered chunk whose probe reaches it); then the unverified
+ * rest moves to the front. */
+#define VERIFY(keep_)                                                                              \
     do {                                                                                           \
-        for (int ci = 0; ci < nc; ci++) {                                                          \
-            uint32_t e = cand[ci];                                                                 \
-            const uint64_t *h = s->h + 4 * (size_t)e;                                              \
-            int hd = ham4(h, x->qw);                                                               \
-            if (hd > x->radius || seg_dead(s, e))                                                  \
-                continue;                                                                          \
-            int dup = 0;                                                                           \
-            for (int j = 0; j < candc[ci]; j++) {                                                  \
-                if (x->rc[j] >= 0 && pop32(chunk_key(h, j) ^ x->qk[j]) <= x->rc[j]) {             \
-                    dup = 1;                                                                       \
-                    break;                                                                         \
+        unsigned nv = ct > (keep_) ? ct - (keep_) : 0;                                             \
+        for (unsigned vi = 0; vi < nv; vi++) {                                                     \
+            uint32_t e = ce[vi];                                                                   \
+            qctx_t *xv = &xs[cm[vi] & 0xffffu];                                                    \
+            int cc = (int)(cm[vi] >> 16);                                                          \
+            const uint64_t *h = hbase + 4 * (size_t)e;                                             \
+            int hd = ham4(h, xv->qw);                                                              \
+            xv->cands++;                                                                           \
+            if (hd <= xv->radius && !seg_dead(s, e)) {                                             \
+                int dup = 0;                                                                       \
+                for (int j = 0; j < cc; j++) {                                                     \
+                    if (xv->rc[j] >= 0 && pop32(chunk_key(h, j) ^ xv->qk[j]) <= xv->rc[j]) {       \
+                        dup = 1;                                                                   \
+                        break;                                                                     \
+                    }                                                                              \
                 }                                                                                  \
-            }                                                                                      \
-            if (!dup)                                                                              \
-                qctx_emit(x, s->ids[e], hd);                                                       \
-        }                                                                                          \
-        x->cands += (uint64_t)nc;                                                                  \
-        nc = 0;                                                                                    \
-    } while (0)
-
-#define PUSH_CAND(e_, c_)                                                                          \
-    do {                                                                                           \
-        uint32_t e__ = (e_);                                                                       \
-        __builtin_prefetch(s->h + 4 * (size_t)e__);                                                \
-        cand[nc] = e__;                                                                            \
-        candc[nc] = (uint8_t)(c_);                                                                 \
-        if (++nc == CAND_BLOCK)                                                                    \
-            FLUSH_CANDS();                                                                         \
-    } while (0)
-
-#define FLUSH_PROBES()                                                                             \
-    do {                                                                                           \
-        for (int pi = 0; pi < np; pi++) {                                                          \
-            probe_t *pr = &pb[pi];                                                                 \
-            const uint32_t *dir = s->dir[pr->c];                                                   \
-            pr->lo = dir[pr->p];                                                                   \
-            pr->hi = dir[pr->p + 1];                                                               \
-            if (pr->c == 0)                                                                        \
-                __builtin_prefetch(s->sfx0 + pr->lo);                                              \
-            else                                                                                   \
-                __builtin_prefetch(s->post[pr->c] + pr->lo);                                       \
-        }                                                                                          \
-        for (int pi = 0; pi < np; pi++) {                                                          \
-            const probe_t *pr = &pb[pi];                                                           \
-            uint32_t pqs = pr->qs;                                                                 \
-            int allow = pr->allow;                                                                 \
-            if (pr->c == 0) {                                                                      \
-                for (uint32_t i = pr->lo; i < pr->hi; i++)                                         \
-                    if (pop32((uint32_t)s->sfx0[i] ^ pqs) <= allow)                                \
-                        PUSH_CAND(i, 0);                                                           \
-            } else {                                                                               \
-                const uint32_t *post = s->post[pr->c];                                             \
-                int psb = s->sbits[pr->c];                                                         \
-                uint32_t sm = (1u << psb) - 1u;                                                    \
-                for (uint32_t i = pr->lo; i < pr->hi; i++) {                                       \
-                    uint32_t v = post[i];                                                          \
-                    if (pop32((v & sm) ^ pqs) <= allow)                                            \
-                        PUSH_CAND(v >> psb, pr->c);                                                \
-                }                                                                                  \
+                if (!dup)                                                                          \
+                    qctx_emit(xv, s->ids[e], hd);                                                  \
             }                                                                                      \
         }                                                                                          \
-        x->probes += (uint64_t)np;                                                                 \
-        np = 0;                                                                                    \
+        if (nv) {                                                                                  \
+            memmove(ce, ce + nv, (ct - nv) * sizeof *ce);                                          \
+            memmove(cm, cm + nv, (ct - nv) * sizeof *cm);                                          \
+            ct -= nv;                                                                              \
+            pf = pf > nv ? pf - nv : 0;                                                            \
+        }                                                                                          \
     } while (0)
 
-#define ADD_PROBE(c_, p_, qs_, allow_)                                                             \
+/* Prefetches the hash of the next queued candidate, or (when none is
+ * queued) of entry 0: a select, not a branch. */
+#define PF_CAND()                                                                                  \
     do {                                                                                           \
-        uint32_t p__ = (p_);                                                                       \
-        __builtin_prefetch(s->dir[c_] + p__);                                                      \
-        pb[np].c = (uint8_t)(c_);                                                                  \
-        pb[np].p = p__;                                                                            \
-        pb[np].qs = (qs_);                                                                         \
-        pb[np].allow = (uint8_t)(allow_);                                                          \
-        if (++np == PROBE_BLOCK)                                                                   \
-            FLUSH_PROBES();                                                                        \
+        unsigned has = pf < ct;                                                                    \
+        uint32_t pe = has ? ce[pf] : 0;                                                            \
+        __builtin_prefetch(hbase + 4 * (size_t)pe);                                                \
+        pf += has;                                                                                 \
     } while (0)
 
-    for (int c = 0; c < SITR_INDEX_CHUNKS; c++) {
-        int r = x->rc[c];
-        if (r < 0)
-            continue;
-        int k = s->kbits[c], sb = s->sbits[c];
-        uint32_t key = x->qk[c];
-        uint32_t p0 = key >> sb;
-        uint32_t qs = key & ((1u << sb) - 1u);
-        /* Every prefix within r flips of the query's prefix; the suffix may
-         * then differ in at most r - flips bits (checked per posting). */
-        ADD_PROBE(c, p0, qs, r);
-        if (r >= 1) {
-            for (int a = 0; a < k; a++) {
-                uint32_t pa = p0 ^ (1u << a);
-                ADD_PROBE(c, pa, qs, r - 1);
-                if (r >= 2) {
-                    for (int b = 0; b < a; b++) {
-                        uint32_t pab = pa ^ (1u << b);
-                        ADD_PROBE(c, pab, qs, r - 2);
-                        if (r >= 3)
-                            for (int d = 0; d < b; d++)
-                                ADD_PROBE(c, pab ^ (1u << d), qs, r - 3);
-                    }
+#if CORE_AVX512
+/* 16 postings per step: masked load (no read past the bucket), suffix
+ * distance, compress the kept entry numbers to the front of a register. */
+#define SCAN_BUCKET(c_, lo_, n_, qs_, allow_, meta_)                                               \
+    do {                                                                                           \
+        __m512i qsv = _mm512_set1_epi32((int)(qs_)), alv = _mm512_set1_epi32(allow_);              \
+        __m512i mv = _mm512_set1_epi32((int)(meta_));                                              \
+        if ((c_) == 0) {                                                                           \
+            const uint8_t *sp = s->sfx0 + (lo_);                                                   \
+            __m512i iota = _mm512_add_epi32(                                                       \
+                _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),            \
+                _mm512_set1_epi32((int)(lo_)));                                                    \
+            for (uint32_t i = 0; i < (n_); i += 16) {                                              \
+                uint32_t left = (n_) - i;                                                          \
+                __mmask16 lm = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);              \
+                __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lm, sp + i));                \
+                __m512i d = _mm512_popcnt_epi32(_mm512_xor_si512(v, qsv));                         \
+                __mmask16 m = _mm512_mask_cmple_epu32_mask(lm, d, alv);                            \
+                _mm512_storeu_si512(ce + ct, _mm512_maskz_compress_epi32(m, iota));                \
+                _mm512_storeu_si512(cm + ct, mv);                                                  \
+                ct += (unsigned)__builtin_popcount(m);                                             \
+                iota = _mm512_add_epi32(iota, _mm512_set1_epi32(16));                              \
+                if (ct > CBUF - 16)                                                                \
+                    VERIFY(D_CAND);                                                                \
+            }                                                                                      \
+        } else {                                                                                   \
+            const uint32_t *pp = s->post[c_] + (lo_);                                              \
+            int psb = s->sbits[c_];                                                                \
+            __m512i smv = _mm512_set1_epi32((int)((1u << psb) - 1u));                              \
+            __m128i shv = _mm_cvtsi32_si128(psb);                                                  \
+            for (uint32_t i = 0; i < (n_); i += 16) {                                              \
+                uint32_t left = (n_) - i;                                                          \
+                __mmask16 lm = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);              \
+                __m512i v = _mm512_maskz_loadu_epi32(lm, pp + i);                                  \
+                __m512i d = _mm512_popcnt_epi32(_mm512_xor_si512(_mm512_and_si512(v, smv), qsv));  \
+                __mmask16 m = _mm512_mask_cmple_epu32_mask(lm, d, alv);                            \
+                _mm512_storeu_si512(ce + ct, _mm512_maskz_compress_epi32(m, _mm512_srl_epi32(v, shv))); \
+                _mm512_storeu_si512(cm + ct, mv);                                                  \
+                ct += (unsigned)__builtin_popcount(m);                                             \
+                if (ct > CBUF - 16)                                                                \
+                    VERIFY(D_CAND);                                                                \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+#else
+#define SCAN_BUCKET(c_, lo_, n_, qs_, allow_, meta_)                                               \
+    do {                                                                                           \
+        uint32_t end = (lo_) + (n_);                                                               \
+        if ((c_) == 0) {                                                                           \
+            const uint8_t *sf = s->sfx0;                                                           \
+            for (uint32_t i = (lo_); i < end; i++) {                                               \
+                if (pop32((uint32_t)sf[i] ^ (qs_)) <= (allow_)) {                                  \
+                    ce[ct] = i;                                                                    \
+                    cm[ct++] = (meta_);                                                            \
+                    if (ct > CBUF - 16)                                                            \
+                        VERIFY(D_CAND);                                                            \
+                }                                                                                  \
+            }                                                                                      \
+        } else {                                                                                   \
+            const uint32_t *post = s->post[c_];                                                    \
+            int psb = s->sbits[c_];                                                                \
+            uint32_t sm = (1u << psb) - 1u;                                                        \
+            for (uint32_t i = (lo_); i < end; i++) {                                               \
+                uint32_t v = post[i];                                                              \
+                if (pop32((v & sm) ^ (qs_)) <= (allow_)) {                                         \
+                    ce[ct] = v >> psb;                                                             \
+                    cm[ct++] = (meta_);                                                            \
+                    if (ct > CBUF - 16)                                                            \
+                        VERIFY(D_CAND);                                                            \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+#endif
+
+/* Stage 3. */
+#define SCAN_ONE()                                                                                 \
+    do {                                                                                           \
+        const bstage_t *bs = &br[bh++ & (RING - 1)];                                               \
+        SCAN_BUCKET(bs->c, bs->lo, bs->hi - bs->lo, bs->qs, (int)bs->allow,                        \
+                    ((uint32_t)bs->c << 16) | bs->qi);                                             \
+        PF_CAND();                                                                                 \
+        PF_CAND();                                                                                 \
+        PF_CAND();                                                                                 \
+    } while (0)
+
+/* Stage 2: read the bucket bounds, prefetch the postings' first and last
+ * lines (a bucket of a few entries spans at most two). */
+#define DIR_ONE()                                                                                  \
+    do {                                                                                           \
+        const pstage_t *ps = &pr[ph++ & (RING - 1)];                                               \
+        const uint32_t *dir = s->dir[ps->c];                                                       \
+        bstage_t *bw = &br[bt++ & (RING - 1)];                                                     \
+        uint32_t dlo = dir[ps->p], dhi = dir[ps->p + 1];                                           \
+        uint32_t dlast = dhi > dlo ? dhi - 1 : dlo;                                                \
+        bw->lo = dlo;                                                                              \
+        bw->hi = dhi;                                                                              \
+        bw->qs = ps->qs;                                                                           \
+        bw->c = ps->c;                                                                             \
+        bw->allow = ps->allow;                                                                     \
+        bw->qi = ps->qi;                                                                           \
+        if (ps->c == 0) {                                                                          \
+            __builtin_prefetch(s->sfx0 + dlo);                                                     \
+            __builtin_prefetch(s->sfx0 + dlast);                                                   \
+        } else {                                                                                   \
+            __builtin_prefetch(s->post[ps->c] + dlo);                                              \
+            __builtin_prefetch(s->post[ps->c] + dlast);                                            \
+        }                                                                                          \
+        xs[ps->qi].probes++;                                                                       \
+        if (bt - bh > D_POST)                                                                      \
+            SCAN_ONE();                                                                            \
+    } while (0)
+
+    for (size_t qi = 0; qi < nq; qi++) {
+        const qctx_t *x = &xs[qi];
+        for (int c = 0; c < SITR_INDEX_CHUNKS; c++) {
+            int r = x->rc[c];
+            if (r < 0)
+                continue;
+            int k = s->kbits[c], sb = s->sbits[c];
+            uint32_t key = x->qk[c];
+            uint32_t p0 = key >> sb;
+            uint32_t qs = key & ((1u << sb) - 1u);
+            const uint32_t *cdir = s->dir[c];
+            /* Every prefix within r flips of the query's prefix (w flips:
+             * the first C(k, w) masks of weight w); the suffix may then
+             * differ in at most r - w bits (checked per posting). */
+            for (int w = 0; w <= r; w++) {
+                const uint32_t *mk = flip_masks[w];
+                uint32_t cnt = flip_count(k, w);
+                for (uint32_t mi = 0; mi < cnt; mi++) {
+                    pstage_t *pw = &pr[pt++ & (RING - 1)];
+                    pw->p = p0 ^ mk[mi];
+                    pw->qs = qs;
+                    pw->c = (uint8_t)c;
+                    pw->allow = (uint8_t)(r - w);
+                    pw->qi = (uint16_t)qi;
+                    __builtin_prefetch(cdir + pw->p);
+                    __builtin_prefetch(cdir + pw->p + 1);
+                    if (pt - ph > D_DIR)
+                        DIR_ONE();
                 }
             }
         }
     }
-    FLUSH_PROBES();
-    FLUSH_CANDS();
+    /* Drain in stage order. */
+    while (ph != pt)
+        DIR_ONE();
+    while (bh != bt)
+        SCAN_ONE();
+    VERIFY(0);
 
-#undef ADD_PROBE
-#undef FLUSH_PROBES
-#undef PUSH_CAND
-#undef FLUSH_CANDS
+#undef DIR_ONE
+#undef SCAN_ONE
+#undef SCAN_BUCKET
+#undef PF_CAND
+#undef VERIFY
 }

@@ -423,6 +423,171 @@ static void test_concurrent(void **state)
     sitr_index_free(idx);
 }
 
+/* ---- batched search and the code variants ---- */
+
+/* Asserts that a batch over qs[0..nq) returns, per query, exactly the
+ * brute-force hits (and that the per-query counters add up). */
+static void check_batch(sitr_index_t *idx, const model_t *m, const sitr_pdq_t *qs, size_t nq,
+                        int r, size_t max)
+{
+    sitr_index_hit_t *out = malloc(nq * max * sizeof *out);
+    size_t *found = malloc(nq * sizeof *found);
+    sitr_index_qstats_t *st = malloc(nq * sizeof *st);
+    assert_non_null(out);
+    assert_non_null(found);
+    assert_non_null(st);
+    assert_int_equal(sitr_index_search_batch(idx, qs, nq, r, out, max, found, st), 0);
+    for (size_t i = 0; i < nq; i++) {
+        size_t nw = sitr_index_brute(m->e, m->n, &qs[i], r, want, MAXHITS);
+        assert_true(nw <= MAXHITS);
+        assert_int_equal(found[i], nw);
+        size_t kept = nw < max ? nw : max;
+        sitr_index_hit_t *o = out + i * max;
+        qsort(want, nw, sizeof *want, cmp_hit);
+        /* every returned hit is a true hit; all of them when they fit */
+        for (size_t k = 0; k < kept; k++) {
+            sitr_index_hit_t *w = bsearch(&o[k], want, nw, sizeof *want, cmp_hit);
+            assert_non_null(w);
+        }
+        if (nw <= max) {
+            qsort(o, kept, sizeof *o, cmp_hit);
+            for (size_t k = 0; k < kept; k++) {
+                assert_int_equal(o[k].id, want[k].id);
+                assert_int_equal(o[k].distance, want[k].distance);
+            }
+        }
+        /* the single search agrees, work counters included */
+        size_t ng = 0;
+        sitr_index_qstats_t one;
+        assert_int_equal(sitr_index_search(idx, &qs[i], r, got, MAXHITS, &ng, &one), 0);
+        assert_int_equal(ng, nw);
+        assert_int_equal(one.probes, st[i].probes);
+        assert_int_equal(one.candidates, st[i].candidates);
+    }
+    /* counts only */
+    memset(found, 0xff, nq * sizeof *found);
+    assert_int_equal(sitr_index_search_batch(idx, qs, nq, r, NULL, 0, found, NULL), 0);
+    for (size_t i = 0; i < nq; i++)
+        assert_int_equal(found[i], sitr_index_brute(m->e, m->n, &qs[i], r, want, 0));
+    free(out);
+    free(found);
+    free(st);
+}
+
+/* Uniform and clustered entries, a giant bucket of one repeated hash (more
+ * candidates than the pipeline buffers), a delta segment, tail entries and
+ * tombstones; batches at several radii, also one query and none. */
+static void test_batch(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    sitr_pdq_t h, c, same;
+    uint64_t id = 0;
+    for (int i = 0; i < 30000; i++) {
+        rand_hash(&h);
+        model_add(&m, &h, id++);
+    }
+    for (int k = 0; k < 300; k++) {
+        rand_hash(&c);
+        for (int j = 0; j < 30; j++) {
+            h = c;
+            flip_bits(&h, (int)(rnd() % 20));
+            model_add(&m, &h, id++);
+        }
+    }
+    rand_hash(&same);
+    for (int j = 0; j < 1500; j++)
+        model_add(&m, &same, id++);
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 2), 0);
+    /* later inserts (delta + tail) and removals */
+    for (int i = 0; i < 3000; i++) {
+        h = m.e[rnd() % m.n].hash;
+        flip_bits(&h, (int)(rnd() % 8));
+        assert_int_equal(sitr_index_insert(idx, &h, id), 1);
+        model_add(&m, &h, id++);
+    }
+    for (int i = 0; i < 500; i++) {
+        size_t at = rnd() % m.n;
+        assert_int_equal(sitr_index_remove(idx, &m.e[at].hash, m.e[at].id), 1);
+        model_del_at(&m, at);
+    }
+    sitr_index_stats_t st;
+    sitr_index_stats(idx, &st);
+    assert_true(st.delta_entries > 0 && st.tail_entries > 0 && st.tombstones > 0);
+
+    enum { NQ = 70 };
+    sitr_pdq_t qs[NQ];
+    for (int i = 0; i < NQ; i++) {
+        if (i % 3 == 0) {
+            rand_hash(&qs[i]);
+        } else {
+            qs[i] = i % 7 == 0 ? same : m.e[rnd() % m.n].hash;
+            flip_bits(&qs[i], (int)(rnd() % 36));
+        }
+    }
+    static const int br[] = {0, 7, 31, 32, 43, 50};
+    for (size_t k = 0; k < sizeof br / sizeof br[0]; k++)
+        check_batch(idx, &m, qs, NQ, br[k], 4000);
+    check_batch(idx, &m, qs, NQ, 31, 3); /* truncated per query */
+    check_batch(idx, &m, qs + 5, 1, 31, 100);
+    size_t f = 0;
+    assert_int_equal(sitr_index_search_batch(idx, qs, 0, 31, NULL, 0, NULL, NULL), 0);
+    assert_int_equal(sitr_index_search_batch(idx, qs, 1, 257, got, 1, &f, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search_batch(idx, qs, 1, -1, got, 1, &f, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search_batch(idx, qs, 1, 31, got, 1, NULL, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search_batch(idx, NULL, 1, 31, got, 1, &f, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search_batch(idx, qs, 2, 31, got, SIZE_MAX, &f, NULL), SITR_EINVAL);
+    sitr_index_free(idx);
+    free(m.e);
+}
+
+/* Every search code variant the CPU runs gives the brute-force answers
+ * (generic always; popcnt and AVX-512 where supported). */
+static void test_isa_variants(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    sitr_pdq_t h, c;
+    uint64_t id = 0;
+    for (int i = 0; i < 20000; i++) {
+        rand_hash(&h);
+        model_add(&m, &h, id++);
+    }
+    for (int k = 0; k < 200; k++) {
+        rand_hash(&c);
+        for (int j = 0; j < 40; j++) {
+            h = c;
+            flip_bits(&h, (int)(rnd() % 24));
+            model_add(&m, &h, id++);
+        }
+    }
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 1), 0);
+    const char *best = sitr_index_isa();
+    static const char *const names[] = {"generic", "popcnt", "avx512"};
+    int ran = 0;
+    for (int v = 0; v < 3; v++) {
+        if (sitr_index_set_isa(names[v]) != 0)
+            continue;
+        assert_string_equal(sitr_index_isa(), names[v]);
+        ran++;
+        assert_true(check_many(idx, &m, 25) > 25);
+        sitr_pdq_t qs[20];
+        for (int i = 0; i < 20; i++) {
+            qs[i] = m.e[rnd() % m.n].hash;
+            flip_bits(&qs[i], (int)(rnd() % 34));
+        }
+        check_batch(idx, &m, qs, 20, 31, 2000);
+    }
+    assert_true(ran >= 1);
+    assert_int_equal(sitr_index_set_isa("no-such-isa"), SITR_EINVAL);
+    assert_int_equal(sitr_index_set_isa(NULL), 0);
+    assert_string_equal(sitr_index_isa(), best);
+    sitr_index_free(idx);
+    free(m.e);
+}
+
 /* ---- digest tables ---- */
 
 static void test_digest(void **state)
@@ -504,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_boundaries),  cmocka_unit_test(test_clustered),
         cmocka_unit_test(test_duplicates),  cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_auto_compaction), cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_batch),       cmocka_unit_test(test_isa_variants),
         cmocka_unit_test(test_digest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,13 +3,16 @@
  * Builds an index of N synthetic entries (uniform random, or clustered: near
  * copies of a few thousand centres), then runs queries, half planted at
  * distance 0..31 from a stored entry and half random, at one radius:
- * queries/s on 1 and 2 threads, build time, bytes per entry, probes and
+ * queries/s on 1 and 2 threads, each with one search call per query and with
+ * batched calls (sitr_index_search_batch), build time, bytes per entry,
+ * transparent huge pages in use, probes and
  * candidates per query, recall and false positives against brute force on a
  * sample, and brute-force queries/s for comparison.  Single process, data
  * generated in memory; prints one table row per data set.
  *
  * usage: bench-match [-n entries] [-q queries] [-r radius] [-s recall sample]
- *                    [-b brute queries] [-t max threads] [-d uniform|clustered|both] */
+ *                    [-b brute queries] [-t max threads] [-d uniform|clustered|both]
+ *                    [-B batch size] [-i generic|popcnt|avx512] */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +68,7 @@ typedef struct run {
     const sitr_pdq_t *q;
     size_t nq;
     int radius;
+    size_t batch; /* 0: one sitr_index_search per query */
     sitr_index_hit_t *hits;
     uint64_t probes, cands, found;
 } run_t;
@@ -72,6 +76,31 @@ typedef struct run {
 static void *run_queries(void *p)
 {
     run_t *r = p;
+    if (r->batch) {
+        size_t *found = malloc(r->batch * sizeof *found);
+        sitr_index_qstats_t *qs = malloc(r->batch * sizeof *qs);
+        size_t per = MAX_HITS / r->batch;
+        if (!found || !qs) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        for (size_t i = 0; i < r->nq; i += r->batch) {
+            size_t m = r->nq - i < r->batch ? r->nq - i : r->batch;
+            if (sitr_index_search_batch(r->idx, &r->q[i], m, r->radius, r->hits, per, found, qs) !=
+                0) {
+                fprintf(stderr, "search failed\n");
+                exit(1);
+            }
+            for (size_t k = 0; k < m; k++) {
+                r->probes += qs[k].probes;
+                r->cands += qs[k].candidates;
+                r->found += found[k];
+            }
+        }
+        free(found);
+        free(qs);
+        return NULL;
+    }
     for (size_t i = 0; i < r->nq; i++) {
         size_t found = 0;
         sitr_index_qstats_t qs;
@@ -86,19 +115,26 @@ static void *run_queries(void *p)
     return NULL;
 }
 
-/* Runs all queries split over t threads; returns queries/s. */
+/* Runs all queries split over t threads (each thread its own slice, all
+ * started before any is joined); returns queries/s. */
 static double timed_runs(sitr_index_t *idx, const sitr_pdq_t *q, size_t nq, int radius, int t,
-                         run_t *total)
+                         size_t batch, run_t *total)
 {
     run_t r[8];
     pthread_t th[8];
-    double t0 = now();
     for (int i = 0; i < t; i++) {
         size_t lo = nq * (size_t)i / (size_t)t, hi = nq * (size_t)(i + 1) / (size_t)t;
-        r[i] = (run_t){.idx = idx, .q = q + lo, .nq = hi - lo, .radius = radius};
+        r[i] = (run_t){.idx = idx, .q = q + lo, .nq = hi - lo, .radius = radius, .batch = batch};
         r[i].hits = malloc(MAX_HITS * sizeof *r[i].hits);
-        if (!r[i].hits || pthread_create(&th[i], NULL, run_queries, &r[i]) != 0) {
-            fprintf(stderr, "out of memory or threads\n");
+        if (!r[i].hits) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+    }
+    double t0 = now();
+    for (int i = 0; i < t; i++) {
+        if (pthread_create(&th[i], NULL, run_queries, &r[i]) != 0) {
+            fprintf(stderr, "out of threads\n");
             exit(1);
         }
     }
@@ -110,7 +146,23 @@ static double timed_runs(sitr_index_t *idx, const sitr_pdq_t *q, size_t nq, int 
         total->found += r[i].found;
         free(r[i].hits);
     }
-    return (double)nq / (now() - t0);
+    double qps = (double)nq / (now() - t0);
+    return qps;
+}
+
+/* Transparent huge pages backing this process, in MiB (-1 if unknown). */
+static long thp_mib(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    long kb = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb < 0 ? -1 : kb / 1024;
 }
 
 __attribute__((target("popcnt"))) static size_t brute(const sitr_index_entry_t *e, size_t n,
@@ -141,7 +193,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 static void bench(const char *kind, size_t n, size_t nq, int radius, size_t sample, size_t nbrute,
-                  int maxt)
+                  int maxt, size_t batch)
 {
     sitr_index_entry_t *e = malloc(n * sizeof *e);
     sitr_pdq_t *q = malloc(nq * sizeof *q);
@@ -186,10 +238,20 @@ static void bench(const char *kind, size_t n, size_t nq, int radius, size_t samp
     double build_s = now() - t0;
     sitr_index_stats_t st;
     sitr_index_stats(idx, &st);
+    long thp = thp_mib();
 
-    run_t tot1, tot2;
-    double qps1 = timed_runs(idx, q, nq, radius, 1, &tot1);
-    double qps2 = maxt >= 2 ? timed_runs(idx, q, nq, radius, maxt, &tot2) : 0;
+    run_t tot1, tot2, tb1, tb2;
+    memset(&tot2, 0, sizeof tot2);
+    memset(&tb2, 0, sizeof tb2);
+    double qps1 = timed_runs(idx, q, nq, radius, 1, 0, &tot1);
+    double qps2 = maxt >= 2 ? timed_runs(idx, q, nq, radius, maxt, 0, &tot2) : 0;
+    double bqps1 = timed_runs(idx, q, nq, radius, 1, batch, &tb1);
+    double bqps2 = maxt >= 2 ? timed_runs(idx, q, nq, radius, maxt, batch, &tb2) : 0;
+    if (tb1.found != tot1.found || tb1.cands != tot1.cands ||
+        (maxt >= 2 && (tot2.found != tot1.found || tb2.found != tot1.found))) {
+        fprintf(stderr, "single and batched searches disagree\n");
+        exit(1);
+    }
 
     /* Recall and false positives on a sample (planted and random alike). */
     sitr_index_hit_t *hits = malloc(MAX_HITS * sizeof *hits);
@@ -230,10 +292,10 @@ static void bench(const char *kind, size_t n, size_t nq, int radius, size_t samp
         (void)brute(e, n, &q[i], radius, b, MAX_HITS);
     double brute_qps = nbrute ? (double)nbrute / (now() - t0) : 0;
 
-    printf("| %-9s | %6.2fM | %6.2f s | %5.1f | %8.0f | %8.0f | %7.0f | %8.0f | %7.1f | %zu/%zu "
-           "(%.2f%%), %zu false | %6.1f |\n",
-           kind, (double)n / 1e6, build_s, (double)st.bytes / (double)n, qps1, qps2,
-           (double)tot1.probes / (double)nq, (double)tot1.cands / (double)nq,
+    printf("| %-9s | %5.2fM | %5.2f s | %5.1f | %5ld | %7.0f | %7.0f | %7.0f | %7.0f | %6.0f | "
+           "%6.0f | %5.1f | %zu/%zu (%.2f%%), %zu false | %6.1f |\n",
+           kind, (double)n / 1e6, build_s, (double)st.bytes / (double)n, thp, qps1, qps2, bqps1,
+           bqps2, (double)tot1.probes / (double)nq, (double)tot1.cands / (double)nq,
            (double)tot1.found / (double)nq, want_total - missed, want_total,
            want_total ? 100.0 * (double)(want_total - missed) / (double)want_total : 100.0, extra,
            brute_qps);
@@ -250,9 +312,11 @@ int main(int argc, char **argv)
 {
     size_t n = 1000000, nq = 20000, sample = 200, nbrute = 20;
     int radius = 31, maxt = 2;
+    size_t batch = 32;
+    const char *isa = NULL;
     const char *kind = "both";
     int opt;
-    while ((opt = getopt(argc, argv, "n:q:r:s:b:t:d:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:q:r:s:b:t:d:B:i:")) != -1) {
         switch (opt) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 'q': nq = strtoull(optarg, NULL, 10); break;
@@ -261,26 +325,35 @@ int main(int argc, char **argv)
         case 'b': nbrute = strtoull(optarg, NULL, 10); break;
         case 't': maxt = atoi(optarg); break;
         case 'd': kind = optarg; break;
+        case 'B': batch = strtoull(optarg, NULL, 10); break;
+        case 'i': isa = optarg; break;
         default:
             fprintf(stderr, "usage: %s [-n entries] [-q queries] [-r radius] [-s sample] "
-                            "[-b brute queries] [-t threads] [-d uniform|clustered|both]\n",
+                            "[-b brute queries] [-t threads] [-d uniform|clustered|both] "
+                            "[-B batch] [-i generic|popcnt|avx512]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (n == 0 || nq == 0 || maxt < 1 || maxt > 8 || radius < 0 || radius > 256) {
+    if (n == 0 || nq == 0 || maxt < 1 || maxt > 8 || radius < 0 || radius > 256 ||
+        batch == 0 || batch > 4096) {
         fprintf(stderr, "bad arguments\n");
         return 2;
     }
-    printf("radius %d, %zu queries (half planted at 0..31, half random), recall sample %zu\n\n",
-           radius, nq, sample);
-    printf("| data      | N      | build    | B/ent | q/s 1thr | q/s %dthr | probes/q | cands/q "
-           "| hits/q  | recall vs brute force | brute q/s |\n",
-           maxt);
-    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    if (isa && sitr_index_set_isa(isa) != 0) {
+        fprintf(stderr, "search variant %s not available here\n", isa);
+        return 2;
+    }
+    printf("radius %d, %zu queries (half planted at 0..31, half random), batches of %zu, search "
+           "code %s, recall sample %zu\n\n",
+           radius, nq, batch, sitr_index_isa(), sample);
+    printf("| data | N | build | B/ent | THP MiB | q/s 1thr | q/s %dthr | batch q/s 1thr | batch "
+           "q/s %dthr | probes/q | cands/q | hits/q | recall vs brute force | brute q/s |\n",
+           maxt, maxt);
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     if (strcmp(kind, "both") == 0 || strcmp(kind, "uniform") == 0)
-        bench("uniform", n, nq, radius, sample, nbrute, maxt);
+        bench("uniform", n, nq, radius, sample, nbrute, maxt, batch);
     if (strcmp(kind, "both") == 0 || strcmp(kind, "clustered") == 0)
-        bench("clustered", n, nq, radius, sample, nbrute, maxt);
+        bench("clustered", n, nq, radius, sample, nbrute, maxt, batch);
     return 0;
 }
