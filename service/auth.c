@@ -309,7 +309,8 @@ static int over_platform_rate(sitr_req_t *req, sitr_handler_fn handler)
     if (!wait)
         return 0;
     api->platform_rate_limited++;
-    sitr_log(SITR_LOG_INFO, req, "platform over its rate limit (cost %u)", cost);
+    /* The answer itself is logged (429); this says why, for debugging. */
+    sitr_log(SITR_LOG_DEBUG, req, "platform over its rate limit (cost %u)", cost);
     reply_rate_limited(req, wait, "rate_limited",
                        "too many requests for this API key; retry later");
     return 1;
