@@ -3,7 +3,7 @@
 SITR_DEBIAN_PACKAGES="build-essential cmake pkg-config clang-14 libclang-rt-14-dev
 libvips-dev libuv1-dev libpq-dev libhttp-parser-dev libjansson-dev libsodium-dev
 libcurl4-openssl-dev libcmocka-dev postgresql-15 postgresql-client-15 curl
-libjpeg62-turbo-dev"
+libjpeg62-turbo-dev nodejs"
 
 sitr_install_deps() {
     missing=""
