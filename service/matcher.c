@@ -423,7 +423,8 @@ static int run_batch(sitr_matcher_t *m)
             rc = match_change(m, &c);
         if (rc < 0)
             break;
-        qsort(m->cands.v, m->cands.n, sizeof *m->cands.v, cand_cmp);
+        if (m->cands.n > 1) /* qsort on a NULL array is undefined, even for 0 items */
+            qsort(m->cands.v, m->cands.n, sizeof *m->cands.v, cand_cmp);
         for (size_t k = 0; k < m->cands.n; k++) {
             const cand_t *x = &m->cands.v[k];
             if (k > 0 && x->image == m->cands.v[k - 1].image &&
