@@ -30,10 +30,13 @@
  *     warned-about file is by construction the libvips one;
  *   - width x height is checked against lim->max_pixels right after
  *     jpeg_read_header, before any buffer for pixels exists;
- *   - libjpeg's whole-image buffers (progressive and multi-scan files) are
- *     capped by cinfo->mem->max_memory_to_use, sized for what a legal
- *     image of max_pixels needs; beyond it libjpeg fails (no backing
- *     store) and we report SITR_ETOOBIG;
+ *   - libjpeg's whole-image coefficient buffers (progressive and other
+ *     multi-scan files: 128 bytes per 8x8 block of every component) are
+ *     computed from the header and refused (SITR_ETOOBIG) beyond what a
+ *     legal image of max_pixels can need, 2 bytes per pixel and component
+ *     plus slack; the same budget goes to cinfo->mem->max_memory_to_use,
+ *     which libjpeg-turbo 2.1's memory manager (jmemnobs) ignores but
+ *     later versions enforce.  So memory is bounded by max_pixels;
  *   - more than MAX_SCANS scans (a progressive-JPEG CPU bomb) is
  *     SITR_ETOOBIG, checked from the progress monitor as djpeg's
  *     -maxscans does (libjpeg-turbo 2.1 has no built-in limit);
@@ -335,6 +338,23 @@ static int decode(jctx_t *x, const uint8_t *p, size_t len, const sitr_image_limi
                        ? (uint64_t)LONG_MAX
                        : lim->max_pixels * per_px + MEM_SLACK;
     c->mem->max_memory_to_use = (long)mem;
+    if (jpeg_has_multiple_scans(c)) {
+        /* jdcoefct.c's whole-image arrays: every component's blocks,
+         * rounded up to whole MCUs. */
+        uint64_t need = 0;
+        for (int ci = 0; ci < c->num_components; ci++) {
+            const jpeg_component_info *cp = &c->comp_info[ci];
+            uint64_t bw = ((uint64_t)cp->width_in_blocks + (uint64_t)cp->h_samp_factor - 1) /
+                          (uint64_t)cp->h_samp_factor * (uint64_t)cp->h_samp_factor;
+            uint64_t bh = ((uint64_t)cp->height_in_blocks + (uint64_t)cp->v_samp_factor - 1) /
+                          (uint64_t)cp->v_samp_factor * (uint64_t)cp->v_samp_factor;
+            need += bw * bh * sizeof(JBLOCK);
+        }
+        if (need > mem)
+            return sitr_err_set(err, SITR_ETOOBIG,
+                                "multi-scan JPEG needs %llu bytes of coefficients, limit %llu",
+                                (unsigned long long)need, (unsigned long long)mem);
+    }
 
     const int big = width > PRESCALE || height > PRESCALE;
     const int ow = big ? PRESCALE : (int)width, oh = big ? PRESCALE : (int)height;
