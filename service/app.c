@@ -16,6 +16,7 @@
 #include "matcher.h"
 #include "replica.h"
 #include "schema.h"
+#include "webhook.h"
 
 #define SCHEMA_RETRY_MS 1000
 
@@ -30,6 +31,7 @@ typedef struct app_holder {
         int closing, checking, timer_closed;
         int replica_closing; /* sitr_replica_close called, its done not yet run */
         sitr_matcher_t *matcher; /* started once the replica is loaded */
+        sitr_webhook_t *webhook; /* sends only while the matcher holds the role */
     } app;
 } app_holder_t;
 
@@ -46,6 +48,34 @@ static void holder_maybe_free(app_holder_t *h)
 
 static void check_schema(app_holder_t *h);
 
+/* One sender of webhooks among the replicas: the matcher's holder, which
+ * creates the takedowns (webhook.h). */
+static int webhook_leader(void *arg)
+{
+    const app_holder_t *h = arg;
+    return sitr_matcher_is_holder(h->app.matcher);
+}
+
+static void start_webhooks(app_holder_t *h)
+{
+    sitr_server_t *srv = h->api.srv;
+    const sitr_config_t *cfg = srv->cfg;
+    sitr_webhook_options_t wo = {.db = srv->db,
+                                 .digest_key = cfg->digest_key,
+                                 .metrics = srv->metrics,
+                                 .is_leader = webhook_leader,
+                                 .leader_arg = h,
+                                 .poll_ms = cfg->webhook_poll_ms,
+                                 .timeout_ms = cfg->webhook_timeout_ms,
+                                 .concurrency = cfg->webhook_concurrency,
+                                 .retry_min_ms = cfg->webhook_retry_min_ms,
+                                 .retry_max_ms = cfg->webhook_retry_max_ms,
+                                 .max_attempts = cfg->webhook_max_attempts};
+    sitr_err_t err = {0};
+    if (sitr_webhook_start(srv->loop, &wo, &h->app.webhook, &err) < 0)
+        sitr_server_abort(srv, 1, err.msg);
+}
+
 /* Ready once the indexes are loaded (/v1/match answers from them). */
 static void on_replica_ready(sitr_server_t *srv)
 {
@@ -59,9 +89,13 @@ static void on_replica_ready(sitr_server_t *srv)
                                      .threshold = (int)srv->cfg->match_threshold,
                                      .metrics = srv->metrics};
         sitr_err_t err = {0};
-        if (sitr_matcher_start(srv->loop, h->api.replica, &mo, &h->app.matcher, &err) < 0)
+        if (sitr_matcher_start(srv->loop, h->api.replica, &mo, &h->app.matcher, &err) < 0) {
             sitr_server_abort(srv, 1, err.msg);
+            return;
+        }
     }
+    if (h && !h->app.closing && !h->app.webhook && srv->cfg->webhooks)
+        start_webhooks(h);
 }
 
 static void start_replica(app_holder_t *h)
@@ -229,6 +263,9 @@ void sitr_app_close(sitr_server_t *srv)
     srv->app = NULL;
     uv_timer_stop(&h->app.retry);
     uv_close((uv_handle_t *)&h->app.retry, on_timer_closed);
+    /* Before the matcher: the sender asks it who leads. */
+    sitr_webhook_close(h->app.webhook, NULL, NULL);
+    h->app.webhook = NULL;
     /* The matcher holds the replica until its thread stops (matcher.h). */
     sitr_matcher_close(h->app.matcher, NULL, NULL);
     h->app.matcher = NULL;

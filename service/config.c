@@ -21,7 +21,7 @@
 
 #include <sitr/hex.h>
 
-typedef enum kind { K_STRING, K_UINT, K_BYTES, K_LEVEL, K_KEY, K_KEYFILE } kind_t;
+typedef enum kind { K_STRING, K_UINT, K_BYTES, K_LEVEL, K_KEY, K_KEYFILE, K_BOOL } kind_t;
 
 typedef struct option {
     const char *flag; /* without the leading "--" */
@@ -93,6 +93,25 @@ static const option_t options[] = {
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
      "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)",
      K_STRING, OFF(trusted_proxy), 0, 0},
+    {"webhooks", "SITR_WEBHOOKS", "on", "on|off",
+     "send the platforms' takedown webhooks (from the replica holding the matcher role)", K_BOOL,
+     OFF(webhooks), 0, 1},
+    {"webhook-timeout-ms", "SITR_WEBHOOK_TIMEOUT_MS", "10000", "MS",
+     "total time for one webhook POST (connecting: at most 5 s of it)", K_UINT,
+     OFF(webhook_timeout_ms), 100, 600000},
+    {"webhook-concurrency", "SITR_WEBHOOK_CONCURRENCY", "16", "N", "webhook POSTs in flight",
+     K_UINT, OFF(webhook_concurrency), 1, 1024},
+    {"webhook-retry-min-ms", "SITR_WEBHOOK_RETRY_MIN_MS", "10000", "MS",
+     "delay before the first webhook retry; doubles after each failure", K_UINT,
+     OFF(webhook_retry_min_ms), 10, 86400000},
+    {"webhook-retry-max-ms", "SITR_WEBHOOK_RETRY_MAX_MS", "3600000", "MS",
+     "longest delay between webhook retries", K_UINT, OFF(webhook_retry_max_ms), 10, 86400000},
+    {"webhook-max-attempts", "SITR_WEBHOOK_MAX_ATTEMPTS", "20", "N",
+     "attempts before a webhook delivery is abandoned (GET /v1/takedowns still lists it)",
+     K_UINT, OFF(webhook_max_attempts), 1, 1000},
+    {"webhook-poll-ms", "SITR_WEBHOOK_POLL_MS", "1000", "MS",
+     "how often the webhook sender looks for due deliveries", K_UINT, OFF(webhook_poll_ms), 10,
+     60000},
     {"digest-key", "SITR_DIGEST_KEY", NULL, "HEX",
      "64 hex characters keying the BLAKE2b digests of secrets and API keys (required, or "
      "the file below)",
@@ -263,6 +282,16 @@ static int apply(sitr_config_t *cfg, const option_t *o, const char *value, const
                                 "%s: \"%s\" is not one of error, warn, info, debug", origin,
                                 value);
         return 0;
+    case K_BOOL:
+        if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
+            strcmp(value, "yes") == 0)
+            *(unsigned *)(base + o->off) = 1;
+        else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0 ||
+                 strcmp(value, "0") == 0 || strcmp(value, "no") == 0)
+            *(unsigned *)(base + o->off) = 0;
+        else
+            return sitr_err_set(err, SITR_ECONFIG, "%s: \"%s\" is not on or off", origin, value);
+        return 0;
     case K_KEY:
         return set_key_hex(cfg, value, strlen(value), origin, err);
     case K_KEYFILE:
@@ -362,6 +391,11 @@ int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_conf
             return sitr_err_set(err, SITR_ECONFIG, "trusted proxy \"%s\" is not an IP address",
                                 cfg->trusted_proxy);
     }
+    if (cfg->webhook_retry_min_ms > cfg->webhook_retry_max_ms)
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "webhook retry delays: --webhook-retry-min-ms (%u) is above "
+                            "--webhook-retry-max-ms (%u)",
+                            cfg->webhook_retry_min_ms, cfg->webhook_retry_max_ms);
     if (!cfg->database_url || !cfg->database_url[0])
         return sitr_err_set(err, SITR_ECONFIG,
                             "the database is required: set SITR_DATABASE_URL (libpq conninfo or "
