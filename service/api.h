@@ -69,6 +69,9 @@ typedef struct sitr_api {
     /* The in-memory indexes (replica.h), NULL until started; /v1/match
      * answers 503 while it is NULL or not ready. */
     struct sitr_replica *replica;
+
+    /* The victims' web page, read at start-up (api_web.c); owned. */
+    struct sitr_web *web;
 } sitr_api_t;
 
 /* The server's auth hook (see router.h for the contract). */
@@ -109,5 +112,14 @@ SITR_MUST_CHECK int sitr_api_match_add_routes(sitr_server_t *srv);
 void sitr_api_match_when_idle(void (*cb)(void *arg), void *arg);
 SITR_MUST_CHECK int sitr_api_uploads_add_routes(sitr_server_t *srv);
 SITR_MUST_CHECK int sitr_api_takedowns_add_routes(sitr_server_t *srv);
+
+/* The victims' web page (api_web.c): GET / and GET /static/{file} from a
+ * fixed list of files read once from dir (blocking: before listening). */
+typedef struct sitr_web sitr_web_t;
+SITR_MUST_CHECK int sitr_api_web_load(const char *dir, sitr_web_t **out, sitr_err_t *err);
+void sitr_api_web_free(sitr_web_t *web);
+int sitr_api_web_index(sitr_req_t *req);
+int sitr_api_web_static(sitr_req_t *req);
+SITR_MUST_CHECK int sitr_api_web_add_routes(sitr_server_t *srv);
 
 #endif

@@ -43,6 +43,7 @@ static void holder_maybe_free(app_holder_t *h)
     sitr_ratelimit_free(h->api.auth_fail);
     sitr_ratelimit_free(h->api.client_rate);
     sitr_ratelimit_free(h->api.platform_rate);
+    sitr_api_web_free(h->api.web);
     free(h);
 }
 
@@ -235,6 +236,8 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         rc = sitr_api_uploads_add_routes(srv);
     if (rc == 0)
         rc = sitr_api_takedowns_add_routes(srv);
+    if (rc == 0)
+        rc = sitr_api_web_add_routes(srv);
     if (rc < 0) {
         sitr_ratelimit_free(h->api.case_rate);
         sitr_ratelimit_free(h->api.auth_fail);
@@ -242,6 +245,17 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         sitr_ratelimit_free(h->api.platform_rate);
         free(h);
         return sitr_err_set(err, rc, "cannot add the case routes");
+    }
+    /* The web page's few small files are read here, once, before sitrd
+     * listens: no request ever reads a file. */
+    rc = sitr_api_web_load(cfg->web_dir, &h->api.web, err);
+    if (rc < 0) {
+        sitr_ratelimit_free(h->api.case_rate);
+        sitr_ratelimit_free(h->api.auth_fail);
+        sitr_ratelimit_free(h->api.client_rate);
+        sitr_ratelimit_free(h->api.platform_rate);
+        free(h);
+        return rc;
     }
     uv_timer_init(srv->loop, &h->app.retry);
     h->app.retry.data = h;

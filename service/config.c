@@ -36,6 +36,12 @@ typedef struct option {
 
 #define OFF(field) offsetof(sitr_config_t, field)
 
+/* The build defines the source tree's service/web; unit tests compiling
+ * this file alone get a relative default. */
+#ifndef SITR_WEB_DIR
+#define SITR_WEB_DIR "web"
+#endif
+
 static const option_t options[] = {
     {"listen", "SITR_LISTEN", "127.0.0.1:8080", "HOST:PORT",
      "address to listen on ([v6]:port for IPv6); keep loopback behind a TLS proxy", K_STRING,
@@ -93,6 +99,8 @@ static const option_t options[] = {
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
      "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)",
      K_STRING, OFF(trusted_proxy), 0, 0},
+    {"web-dir", "SITR_WEB_DIR", SITR_WEB_DIR, "PATH",
+     "folder of the victims' web page (read once at start-up)", K_STRING, OFF(web_dir), 0, 0},
     {"webhooks", "SITR_WEBHOOKS", "on", "on|off",
      "send the platforms' takedown webhooks (from the replica holding the matcher role)", K_BOOL,
      OFF(webhooks), 0, 1},
@@ -414,7 +422,8 @@ void sitr_config_free(sitr_config_t *cfg)
     free(cfg->listen);
     free(cfg->database_url);
     free(cfg->trusted_proxy);
-    cfg->listen = cfg->database_url = cfg->trusted_proxy = NULL;
+    free(cfg->web_dir);
+    cfg->listen = cfg->database_url = cfg->trusted_proxy = cfg->web_dir = NULL;
     sodium_memzero(cfg->digest_key, sizeof cfg->digest_key);
     cfg->have_digest_key = 0;
 }

@@ -38,6 +38,7 @@ typedef struct sitr_config {
     unsigned webhook_timeout_ms, webhook_concurrency, webhook_retry_min_ms,
         webhook_retry_max_ms, webhook_max_attempts, webhook_poll_ms;
     char *trusted_proxy;          /* peer IP whose X-Forwarded-For is believed; "" = none */
+    char *web_dir;                /* the victims' web page files, read once at start-up */
     sitr_log_level_t log_level;
     uint8_t digest_key[SITR_DIGEST_KEY_BYTES];
     int have_digest_key;

@@ -7,3 +7,13 @@ if(SITR_NODE)
     ${SITR_SHARED_DIR})
   set_tests_properties(web_pdq PROPERTIES LABELS "unit;conformance" TIMEOUT 120)
 endif()
+
+# sitrd serving the page: bytes, types, headers, 304, no traversal, read once.
+if(TARGET sitrd AND TARGET sitr-admin)
+  sitr_add_test(web_e2e LABELS e2e integration FIXTURES pg
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+    LIBS PkgConfig::PQ)
+  target_include_directories(test_web_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  add_dependencies(test_web_e2e sitrd sitr-admin)
+  set_tests_properties(web_e2e PROPERTIES TIMEOUT 300)
+endif()

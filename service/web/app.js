@@ -1,0 +1,481 @@
+// The victims' page: pick pictures, fingerprint them here (PDQ with its
+// eight dihedral variants, MD5, SHA-256), send only the fingerprints to
+// open a case, then check, extend, report on or withdraw it.
+//
+// Privacy rules this file keeps: a picture's bytes and pixels stay in this
+// tab's memory and are dropped after hashing (no upload, no preview sent
+// anywhere, nothing in storage); the case number and secret live only in
+// variables of this page (never in localStorage, URLs or history); the only
+// thing stored is the chosen language.  Requests go to this origin only
+// (the Content-Security-Policy enforces it too).
+
+import { pdqFromRgba } from './pdq.js';
+import { md5Hex } from './md5.js';
+import { LANGS, STRINGS, pickLanguage, t } from './i18n.js';
+
+const MIN_QUALITY = 50; // below this the service refuses a PDQ (featureless image)
+const BATCH = 100; // images per request (SITR_MAX_IMAGES_PER_REQUEST default)
+const MAX_PIXELS = 100e6; // beyond this, decoding on a phone risks running out of memory
+const LANG_KEY = 'sitr.lang';
+
+const $ = (id) => document.getElementById(id);
+
+let lang = 'en';
+let session = null; // {ref, secret} of the case shown, in memory only
+let lastStatus = null; // the last GET /v1/cases answer, re-rendered on language change
+const picked = { new: [], add: [] }; // fingerprints ready to send
+
+// ---- language ----
+
+function storedLanguage() {
+    try {
+        return localStorage.getItem(LANG_KEY);
+    } catch {
+        return null;
+    }
+}
+
+function setLanguage(code, remember) {
+    lang = STRINGS[code] ? code : 'en';
+    document.documentElement.lang = lang;
+    document.documentElement.dir = LANGS[lang].dir;
+    $('lang').value = lang;
+    document.title = t(lang, 'title');
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(lang, el.dataset.i18n);
+    if (remember) {
+        try {
+            localStorage.setItem(LANG_KEY, lang);
+        } catch {
+            // Private browsing may refuse storage; the choice then lasts for this visit.
+        }
+    }
+    if (lastStatus) renderStatus(lastStatus);
+    for (const which of ['new', 'add']) renderSummary(which);
+}
+
+// ---- messages ----
+
+function say(key, params) {
+    $('error').textContent = '';
+    $('status').textContent = key ? t(lang, key, params) : '';
+}
+
+function fail(key, params) {
+    $('status').textContent = '';
+    $('error').textContent = t(lang, key, params);
+}
+
+// One step at a time; the introduction (with its two choices) stays above
+// the first steps, and goes away once a case is on screen.
+function show(sectionId) {
+    for (const id of ['new', 'created', 'check', 'case', 'withdrawn']) $(id).hidden = id !== sectionId;
+    $('intro').hidden = !['intro', 'new', 'check'].includes(sectionId);
+}
+
+function focusHeading(id) {
+    const h = $(id);
+    if (h) h.focus();
+}
+
+// ---- fingerprints ----
+
+function hex(buffer) {
+    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// Decodes the picture in the browser and returns its RGBA pixels as stored
+// in the file (no orientation, no colour management, alpha not
+// premultiplied), or null when this browser cannot decode it.
+async function pixels(file) {
+    let bitmap;
+    try {
+        bitmap = await createImageBitmap(file, {
+            imageOrientation: 'none',
+            colorSpaceConversion: 'none',
+            premultiplyAlpha: 'none',
+        });
+    } catch {
+        return null;
+    }
+    try {
+        const { width, height } = bitmap;
+        if (!width || !height || width * height > MAX_PIXELS) return null;
+        let ctx;
+        if (typeof OffscreenCanvas !== 'undefined') {
+            ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+        } else {
+            const canvas = document.createElement('canvas');
+            canvas.width = width;
+            canvas.height = height;
+            ctx = canvas.getContext('2d', { willReadFrequently: true });
+        }
+        if (!ctx) return null;
+        ctx.drawImage(bitmap, 0, 0);
+        const data = ctx.getImageData(0, 0, width, height).data;
+        return { data, width, height };
+    } catch {
+        return null;
+    } finally {
+        bitmap.close();
+    }
+}
+
+// One picked file to the image object the API takes.
+async function fingerprint(file) {
+    const bytes = await file.arrayBuffer();
+    const image = {
+        md5: md5Hex(bytes),
+        sha256: hex(await crypto.subtle.digest('SHA-256', bytes)),
+    };
+    const px = await pixels(file);
+    let kind = 'digests';
+    if (px) {
+        const h = pdqFromRgba(px.data, px.width, px.height);
+        if (h.quality >= MIN_QUALITY) {
+            image.pdq = h.pdq;
+            image.quality = h.quality;
+            image.dihedral = h.dihedral;
+            kind = 'pdq';
+        } else {
+            kind = 'low';
+        }
+    } else {
+        kind = 'undecoded';
+    }
+    return { image, kind };
+}
+
+async function fingerprintAll(files, which) {
+    picked[which] = [];
+    renderSummary(which);
+    if (!crypto || !crypto.subtle) {
+        fail('err_no_crypto');
+        return;
+    }
+    const list = Array.from(files);
+    const out = [];
+    for (let k = 0; k < list.length; k++) {
+        say('hashing', { n: k + 1, total: list.length });
+        try {
+            out.push(await fingerprint(list[k]));
+        } catch {
+            out.push(null);
+        }
+    }
+    picked[which] = out.filter(Boolean);
+    say('');
+    renderSummary(which);
+}
+
+function renderSummary(which) {
+    const el = $(which === 'new' ? 'new-summary' : 'add-summary');
+    const button = $(which === 'new' ? 'create' : 'add');
+    const list = picked[which];
+    el.textContent = '';
+    button.disabled = list.length === 0;
+    if (!list.length) return;
+    const lines = [t(lang, 'ready', { n: list.length })];
+    const low = list.filter((x) => x.kind === 'low').length;
+    const undecoded = list.filter((x) => x.kind === 'undecoded').length;
+    if (low) lines.push(t(lang, 'low_quality', { n: low }));
+    if (undecoded) lines.push(t(lang, 'not_decoded', { n: undecoded }));
+    for (const line of lines) {
+        const p = document.createElement('p');
+        p.textContent = line;
+        el.append(p);
+    }
+}
+
+// ---- the API ----
+
+function caseUrl(ref, tail = '') {
+    return '/v1/cases/' + encodeURIComponent(ref) + tail;
+}
+
+async function api(method, url, body, secret, accept = 'application/json') {
+    const headers = { Accept: accept };
+    if (body) headers['Content-Type'] = 'application/json';
+    if (secret) headers.Authorization = 'Case ' + secret;
+    let res;
+    try {
+        res = await fetch(url, {
+            method,
+            headers,
+            body: body ? JSON.stringify(body) : undefined,
+            cache: 'no-store',
+            credentials: 'omit',
+            referrerPolicy: 'no-referrer',
+        });
+    } catch {
+        return { ok: false, key: 'err_network' };
+    }
+    const type = res.headers.get('Content-Type') || '';
+    if (res.ok) {
+        if (type.startsWith('application/json')) return { ok: true, status: res.status, json: await res.json() };
+        return { ok: true, status: res.status, blob: await res.blob(), type };
+    }
+    let code = '';
+    try {
+        code = (await res.json()).error.code;
+    } catch {
+        // Not our error shape (a proxy's page): fall back on the status.
+    }
+    return { ok: false, status: res.status, code, key: errorKey(res.status, code) };
+}
+
+function errorKey(status, code) {
+    if (code === 'case_not_found') return 'err_not_found';
+    if (code === 'rate_limited' || code === 'too_many_failures') return 'err_rate_limited';
+    if (code === 'invalid_reference' || code === 'invalid_secret' || code === 'secret_required')
+        return 'err_invalid';
+    if (code === 'too_many_images') return 'err_too_many';
+    if (status === 503 || code === 'overloaded' || code === 'unavailable') return 'err_busy';
+    return 'err_generic';
+}
+
+// ---- flows ----
+
+async function createCase() {
+    const images = picked.new.map((x) => x.image);
+    if (!images.length) return fail('err_no_images');
+    $('create').disabled = true;
+    say('sending');
+    const first = await api('POST', '/v1/cases', { images: images.slice(0, BATCH) });
+    if (!first.ok) {
+        $('create').disabled = false;
+        return fail(first.key);
+    }
+    const ref = first.json.case;
+    const secret = first.json.secret;
+    session = { ref, secret };
+    // More pictures than one request takes: the rest are added to the case.
+    for (let k = BATCH; k < images.length; k += BATCH) {
+        const more = await api('POST', caseUrl(ref, '/images'), { images: images.slice(k, k + BATCH) }, secret);
+        if (!more.ok) {
+            fail(more.key);
+            break;
+        }
+    }
+    picked.new = [];
+    $('files').value = '';
+    renderSummary('new');
+    $('created-case').textContent = ref;
+    $('created-secret').textContent = secret;
+    if ($('error').textContent === '') say('');
+    show('created');
+    focusHeading('created-title');
+}
+
+async function loadCase(ref, secret) {
+    say('checking');
+    const r = await api('GET', caseUrl(ref), null, secret);
+    if (!r.ok) {
+        fail(r.key);
+        return false;
+    }
+    session = { ref: r.json.case || ref, secret };
+    lastStatus = r.json;
+    renderStatus(r.json);
+    say('');
+    show('case');
+    return true;
+}
+
+function formatDate(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    try {
+        return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+    } catch {
+        return d.toISOString();
+    }
+}
+
+function renderStatus(s) {
+    $('case-ref').textContent = s.case || (session && session.ref) || '';
+    const td = s.takedowns || {};
+    const rows = [
+        ['created_at', formatDate(s.created_at)],
+        ['n_images', s.images],
+        ['n_matches', s.matches],
+        ['n_blocked', s.uploads_blocked],
+        ['n_takedowns', td.requested],
+        ['n_removed', td.removed],
+        ['n_pending', td.pending],
+        ['n_rejected', td.rejected],
+        ['n_not_found', td.not_found],
+    ];
+    const dl = $('counts');
+    dl.textContent = '';
+    for (const [key, value] of rows) {
+        const dt = document.createElement('dt');
+        dt.textContent = t(lang, key);
+        const dd = document.createElement('dd');
+        dd.textContent = String(value ?? 0);
+        dd.dataset.count = key;
+        dl.append(dt, dd);
+    }
+    const ol = $('timeline');
+    ol.textContent = '';
+    const events = Array.isArray(s.timeline) ? s.timeline : [];
+    const news = events.filter((e) => e.event !== 'case_created' && e.event !== 'images_added');
+    for (const e of events) {
+        const li = document.createElement('li');
+        const time = document.createElement('time');
+        time.dateTime = e.at;
+        time.textContent = formatDate(e.at);
+        const text = document.createElement('span');
+        const key = STRINGS.en['ev_' + e.event] ? 'ev_' + e.event : 'ev_unknown';
+        text.textContent = t(lang, key, { platform: e.platform || '', count: e.count ?? '' });
+        li.dataset.event = e.event;
+        li.append(time, ' ', text);
+        ol.append(li);
+    }
+    if (news.length === 0) {
+        const li = document.createElement('li');
+        li.className = 'quiet';
+        li.textContent = t(lang, 'timeline_empty');
+        ol.append(li);
+    }
+}
+
+async function addImages() {
+    if (!session) return;
+    const images = picked.add.map((x) => x.image);
+    if (!images.length) return fail('err_no_images');
+    $('add').disabled = true;
+    say('sending');
+    let added = 0;
+    let duplicates = 0;
+    for (let k = 0; k < images.length; k += BATCH) {
+        const r = await api('POST', caseUrl(session.ref, '/images'), { images: images.slice(k, k + BATCH) }, session.secret);
+        if (!r.ok) {
+            $('add').disabled = false;
+            return fail(r.key);
+        }
+        added += r.json.added || 0;
+        duplicates += r.json.duplicates || 0;
+    }
+    picked.add = [];
+    $('add-files').value = '';
+    renderSummary('add');
+    await loadCase(session.ref, session.secret);
+    say('added', { added, duplicates });
+}
+
+async function downloadReport() {
+    if (!session) return;
+    const r = await api('GET', caseUrl(session.ref, '/report'), null, session.secret, 'text/html, application/json;q=0.5');
+    if (!r.ok) {
+        if (r.status === 404 && r.code !== 'case_not_found') return fail('report_missing');
+        if (r.status === 405) return fail('report_missing');
+        return fail(r.key);
+    }
+    const blob = r.blob || new Blob([JSON.stringify(r.json, null, 2)], { type: 'application/json' });
+    const html = (r.type || '').startsWith('text/html');
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'sitr-report-' + session.ref + (html ? '.html' : '.json');
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    say('report_ready');
+}
+
+async function withdraw() {
+    if (!session) return;
+    $('withdraw-yes').disabled = true;
+    const r = await api('DELETE', caseUrl(session.ref), null, session.secret);
+    $('withdraw-yes').disabled = false;
+    if (!r.ok) return fail(r.key);
+    forget();
+    say('withdrawn');
+    show('withdrawn');
+    focusHeading('withdrawn-title');
+}
+
+// Drops the codes and the status from this page (nothing else holds them).
+function forget() {
+    session = null;
+    lastStatus = null;
+    $('created-case').textContent = '';
+    $('created-secret').textContent = '';
+    $('check-form').reset();
+    $('check-secret').type = 'password';
+    $('counts').textContent = '';
+    $('timeline').textContent = '';
+    $('withdraw-confirm').hidden = true;
+    picked.add = [];
+    renderSummary('add');
+}
+
+async function copyCode(button) {
+    const text = $(button.dataset.copy).textContent;
+    try {
+        await navigator.clipboard.writeText(text);
+        button.textContent = t(lang, 'copied');
+        setTimeout(() => (button.textContent = t(lang, 'copy')), 2500);
+    } catch {
+        const range = document.createRange();
+        range.selectNodeContents($(button.dataset.copy));
+        const sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        fail('copy_failed');
+    }
+}
+
+function start() {
+    setLanguage(pickLanguage(storedLanguage(), navigator.languages || [navigator.language]), false);
+    $('lang').addEventListener('change', (e) => setLanguage(e.target.value, true));
+    $('go-new').addEventListener('click', () => {
+        say('');
+        show('new');
+        $('files').focus();
+    });
+    $('go-check').addEventListener('click', () => {
+        say('');
+        show('check');
+        $('check-case').focus();
+    });
+    $('files').addEventListener('change', (e) => fingerprintAll(e.target.files, 'new'));
+    $('add-files').addEventListener('change', (e) => fingerprintAll(e.target.files, 'add'));
+    $('create').addEventListener('click', createCase);
+    $('add').addEventListener('click', addImages);
+    for (const b of document.querySelectorAll('button.copy')) b.addEventListener('click', () => copyCode(b));
+    $('written').addEventListener('click', async () => {
+        if (session && (await loadCase(session.ref, session.secret))) focusHeading('case-title');
+    });
+    $('show-secret').addEventListener('change', (e) => {
+        $('check-secret').type = e.target.checked ? 'text' : 'password';
+    });
+    $('check-form').addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const ref = $('check-case').value.trim();
+        const secret = $('check-secret').value.trim();
+        if (await loadCase(ref, secret)) {
+            $('check-form').reset();
+            focusHeading('case-title');
+        }
+    });
+    $('report').addEventListener('click', downloadReport);
+    $('withdraw').addEventListener('click', () => {
+        $('withdraw-confirm').hidden = false;
+        $('withdraw-no').focus();
+    });
+    $('withdraw-no').addEventListener('click', () => {
+        $('withdraw-confirm').hidden = true;
+        $('withdraw').focus();
+    });
+    $('withdraw-yes').addEventListener('click', withdraw);
+    $('leave').addEventListener('click', () => {
+        forget();
+        say('');
+        show('intro');
+    });
+    show('intro');
+    document.body.dataset.ready = '1';
+}
+
+start();
