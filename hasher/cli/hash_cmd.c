@@ -1,13 +1,8 @@
 /* `sitr hash [--format text|csv|jsonl] [--dihedral] [--jobs N] PATH...`
  *
  * The main thread parses the arguments, walks the paths into a file list
- * (walk.c), then starts a pool of worker threads that hash files and
- * prints the results itself.  Results leave strictly in input order
- * through a reorder buffer: a ring of `window` slots, where file i lives in
- * slot i % window.  A worker may only take file i while i < next_print +
- * window, so memory stays bounded however large the batch, and the first
- * line is printed as soon as the first file is done.  All ring state is
- * guarded by one mutex; the hashing itself runs unlocked.
+ * (walk.c), then lets the worker pool (hashpool.c) hash the files and
+ * prints each result itself, in input order, as the pool hands it over.
  *
  * One bad file never stops the batch: its error goes to stderr (and into
  * the JSONL stream) in its place, and the exit status says whether any
@@ -16,39 +11,17 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sitr/image.h>
 #include <sitr/pdq.h>
 
+#include "hashpool.h"
 #include "output.h"
 #include "progress.h"
 #include "walk.h"
-
-#define MAX_JOBS 256
-
-typedef struct slot {
-    int ready; /* set by a worker, cleared by the printer */
-    int rc;
-    sitr_image_t img;
-    sitr_err_t err;
-} slot_t;
-
-typedef struct pool {
-    pthread_mutex_t mu;
-    pthread_cond_t done_cv;  /* a slot became ready: the printer waits on it */
-    pthread_cond_t space_cv; /* the window moved or the batch stops: workers wait */
-    const sitr_walk_list_t *files;
-    unsigned flags;
-    size_t window, next_take, next_print;
-    int stop; /* the printer gave up (output failed) */
-    slot_t *slots;
-} pool_t;
 
 void sitr_hash_cmd_usage(FILE *f)
 {
@@ -98,168 +71,52 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return 2;
 }
 
-static int parse_jobs(const char *s, int *out)
+typedef struct printer {
+    const sitr_output_t *out;
+    int failed; /* some file could not be hashed */
+} printer_t;
+
+/* Prints one finished file; a failed file is reported and counted.  Stops
+ * the batch (SITR_EIO) only when the output itself cannot be written. */
+static int print_cb(void *ctx, const sitr_hashpool_result_t *r)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > MAX_JOBS)
-        return -1;
-    *out = (int)v;
+    printer_t *pr = ctx;
+    const char *path = r->file->path;
+    int rc;
+    if (r->rc < 0) {
+        sitr_progress_clear(r->progress);
+        fprintf(stderr, "sitr: %s: %s\n", path, r->msg);
+        pr->failed = 1;
+        rc = sitr_output_error(pr->out, path, r->rc, r->msg);
+    } else {
+        if (r->img->pdq.quality < SITR_PDQ_MIN_QUALITY) {
+            sitr_progress_clear(r->progress);
+            fprintf(stderr,
+                    "sitr: warning: %s: quality %d is below %d: too featureless to match safely\n",
+                    path, r->img->pdq.quality, SITR_PDQ_MIN_QUALITY);
+        }
+        rc = sitr_output_result(pr->out, path, r->img);
+    }
+    if (rc < 0) {
+        sitr_progress_clear(r->progress);
+        fprintf(stderr, "sitr: cannot write output: %s\n",
+                rc == SITR_EIO ? strerror(errno) : sitr_strerror(rc));
+        return SITR_EIO;
+    }
     return 0;
-}
-
-static int default_jobs(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        return 1;
-    return n > MAX_JOBS ? MAX_JOBS : (int)n;
-}
-
-static void *worker_main(void *arg)
-{
-    pool_t *p = arg;
-    sitr_image_limits_t lim;
-    sitr_image_limits_default(&lim);
-
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->stop && p->next_take < p->files->n && p->next_take >= p->next_print + p->window)
-            pthread_cond_wait(&p->space_cv, &p->mu);
-        if (p->stop || p->next_take >= p->files->n)
-            break;
-        size_t i = p->next_take++;
-        pthread_mutex_unlock(&p->mu);
-
-        /* Hash into a local slot so the lock is not held while decoding. */
-        const sitr_walk_entry_t *e = &p->files->v[i];
-        slot_t local;
-        memset(&local, 0, sizeof(local));
-        if (e->err < 0)
-            local.rc = e->err; /* the printer reports the walk's message */
-        else
-            local.rc = sitr_image_hash_file(e->path, p->flags, &lim, &local.img, &local.err);
-
-        pthread_mutex_lock(&p->mu);
-        slot_t *s = &p->slots[i % p->window];
-        *s = local;
-        s->ready = 1;
-        if (i == p->next_print)
-            pthread_cond_signal(&p->done_cv);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-/* Reports one finished file.  Returns 1 if it failed, 0 if it was hashed,
- * or a negative code if the output could not be written. */
-static int report(const sitr_output_t *out, sitr_progress_t *prog, const sitr_walk_entry_t *e,
-                  const slot_t *s)
-{
-    if (s->rc < 0) {
-        const char *msg = e->err < 0 && e->msg != NULL ? e->msg
-                          : s->err.msg[0] != '\0'      ? s->err.msg
-                                                       : sitr_strerror(s->rc);
-        sitr_progress_clear(prog);
-        fprintf(stderr, "sitr: %s: %s\n", e->path, msg);
-        int rc = sitr_output_error(out, e->path, s->rc, msg);
-        return rc < 0 ? rc : 1;
-    }
-    if (s->img.pdq.quality < SITR_PDQ_MIN_QUALITY) {
-        sitr_progress_clear(prog);
-        fprintf(stderr,
-                "sitr: warning: %s: quality %d is below %d: too featureless to match safely\n",
-                e->path, s->img.pdq.quality, SITR_PDQ_MIN_QUALITY);
-    }
-    return sitr_output_result(out, e->path, &s->img);
 }
 
 /* Runs the pool over files and prints in order.  Returns the exit status. */
 static int run_batch(const sitr_walk_list_t *files, const sitr_output_t *out, int jobs)
 {
-    pool_t p;
-    memset(&p, 0, sizeof(p));
-    p.files = files;
-    p.flags = out->dihedral || out->format == SITR_OUTPUT_JSONL ? SITR_PDQ_WANT_DIHEDRAL : 0;
-    if ((size_t)jobs > files->n)
-        jobs = files->n > 0 ? (int)files->n : 1;
-    /* A few slots per worker let fast files run ahead of one slow file
-     * without letting the buffer grow with the batch. */
-    p.window = (size_t)jobs * 4;
-    p.slots = calloc(p.window, sizeof(*p.slots));
-    pthread_t *tids = calloc((size_t)jobs, sizeof(*tids));
-    if (p.slots == NULL || tids == NULL) {
-        free(p.slots);
-        free(tids);
-        fputs("sitr: out of memory\n", stderr);
+    if (sitr_output_begin(out) < 0) {
+        fprintf(stderr, "sitr: cannot write output: %s\n", strerror(errno));
         return 1;
     }
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.done_cv, NULL);
-    pthread_cond_init(&p.space_cv, NULL);
-
-    int started = 0, status = 0;
-    for (; started < jobs; started++) {
-        int e = pthread_create(&tids[started], NULL, worker_main, &p);
-        if (e != 0) {
-            if (started == 0) {
-                fprintf(stderr, "sitr: cannot start a worker thread: %s\n", strerror(e));
-                status = 1;
-                p.stop = 1;
-            }
-            break; /* fewer workers still finish the batch */
-        }
-    }
-
-    sitr_progress_t prog;
-    sitr_progress_init(&prog, stderr, files->n);
-    if (!p.stop && sitr_output_begin(out) < 0) {
-        fprintf(stderr, "sitr: cannot write output: %s\n", strerror(errno));
-        status = 1;
-        pthread_mutex_lock(&p.mu);
-        p.stop = 1;
-        pthread_cond_broadcast(&p.space_cv);
-        pthread_mutex_unlock(&p.mu);
-    }
-    for (size_t i = 0; i < files->n && !p.stop; i++) {
-        slot_t s;
-        pthread_mutex_lock(&p.mu);
-        slot_t *slot = &p.slots[i % p.window];
-        while (!slot->ready)
-            pthread_cond_wait(&p.done_cv, &p.mu);
-        s = *slot;
-        slot->ready = 0;
-        p.next_print = i + 1;
-        pthread_cond_broadcast(&p.space_cv);
-        pthread_mutex_unlock(&p.mu);
-
-        int rc = report(out, &prog, &files->v[i], &s);
-        if (rc < 0) {
-            sitr_progress_clear(&prog);
-            fprintf(stderr, "sitr: cannot write output: %s\n",
-                    rc == SITR_EIO ? strerror(errno) : sitr_strerror(rc));
-            status = 1;
-            pthread_mutex_lock(&p.mu);
-            p.stop = 1;
-            pthread_cond_broadcast(&p.space_cv);
-            pthread_mutex_unlock(&p.mu);
-            break;
-        }
-        if (rc > 0)
-            status = 1;
-        sitr_progress_update(&prog, i + 1);
-    }
-    sitr_progress_finish(&prog);
-
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
-    pthread_cond_destroy(&p.space_cv);
-    pthread_cond_destroy(&p.done_cv);
-    pthread_mutex_destroy(&p.mu);
-    free(tids);
-    free(p.slots);
-    return status;
+    printer_t pr = {.out = out};
+    unsigned flags = out->dihedral || out->format == SITR_OUTPUT_JSONL ? SITR_PDQ_WANT_DIHEDRAL : 0;
+    int rc = sitr_hashpool_run(files, flags, jobs, print_cb, &pr);
+    return rc < 0 || pr.failed ? 1 : 0;
 }
 
 int sitr_hash_cmd_run(int argc, char **argv, const char *argv0)
@@ -272,7 +129,7 @@ int sitr_hash_cmd_run(int argc, char **argv, const char *argv0)
         {NULL, 0, NULL, 0},
     };
     sitr_output_t out = {.f = stdout, .format = SITR_OUTPUT_TEXT};
-    int jobs = default_jobs();
+    int jobs = sitr_hashpool_default_jobs();
 
     opterr = 0; /* our own messages, in our own words */
     optind = 1;
@@ -287,7 +144,7 @@ int sitr_hash_cmd_run(int argc, char **argv, const char *argv0)
             out.dihedral = 1;
             break;
         case 'j':
-            if (parse_jobs(optarg, &jobs) < 0)
+            if (sitr_hashpool_parse_jobs(optarg, &jobs) < 0)
                 return usage_error("--jobs wants a whole number from 1 to 256, not '%s'", optarg);
             break;
         case 'h':

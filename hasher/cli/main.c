@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "case_cmd.h"
 #include "hash_cmd.h"
 
 static void usage(FILE *f)
@@ -15,12 +16,18 @@ static void usage(FILE *f)
           "\n"
           "Commands:\n"
           "  hash     compute PDQ hashes of image files and folders, locally\n"
+          "  case     open a case on a sitr server with those hashes (never the images),\n"
+          "           then check it, add images to it or withdraw it:\n"
+          "             sitr case create PATH...      sitr case status CASE\n"
+          "             sitr case add CASE PATH...    sitr case withdraw CASE\n"
           "\n"
           "Options:\n"
           "  -h, --help     show this help\n"
           "  -V, --version  show the version\n"
           "\n"
-          "Run 'sitr COMMAND --help' for the options of a command.\n",
+          "Run 'sitr COMMAND --help' for the options of a command.\n"
+          "\n"
+          "Exit status: 0 done, 1 failure, 2 usage error.\n",
           f);
 }
 
@@ -48,11 +55,17 @@ int main(int argc, char **argv)
             sitr_hash_cmd_usage(stdout);
             return 0;
         }
+        if (strcmp(argv[2], "case") == 0) {
+            sitr_case_cmd_usage(stdout);
+            return 0;
+        }
         fprintf(stderr, "sitr: unknown command '%s'\nTry 'sitr --help'.\n", argv[2]);
         return 2;
     }
     if (strcmp(cmd, "hash") == 0)
         return sitr_hash_cmd_run(argc - 1, argv + 1, argv[0]);
+    if (strcmp(cmd, "case") == 0)
+        return sitr_case_cmd_run(argc - 1, argv + 1, argv[0]);
     if (cmd[0] == '-')
         fprintf(stderr, "sitr: unknown option '%s'\nTry 'sitr --help'.\n", cmd);
     else

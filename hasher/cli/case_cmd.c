@@ -1,0 +1,840 @@
+/* `sitr case create|add|status|withdraw`: the victims' API from a computer.
+ *
+ * Images are hashed here, on the worker pool that `sitr hash` uses, and
+ * only their hashes are sent: PDQ, quality, the 8 dihedral variants, MD5
+ * and SHA-256; never a path, a file name or a byte of a file.  An image
+ * whose PDQ quality is below 50 is sent with its MD5/SHA-256 only (the
+ * server would refuse the PDQ; a featureless image would cause false
+ * takedowns).  Long lists are cut into batches: the first one creates the
+ * case, the others are added to it; when the server says a batch is too
+ * big it is halved and retried, so a server with a smaller per-request
+ * limit still gets everything.
+ *
+ * The case secret never comes from the command line (argv is visible to
+ * every user through ps); see secret.c.  It is printed once, on stdout,
+ * when the case is created, and written to a file only with --save.
+ * Text from the server (messages, platform names) is printed with control
+ * characters replaced, so a hostile server cannot drive the terminal.
+ * Main thread only, apart from the hashing pool. */
+#include "case_cmd.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sitr/hex.h>
+#include <sitr/image.h>
+#include <sitr/pdq.h>
+
+#include "client.h"
+#include "hashpool.h"
+#include "progress.h"
+#include "secret.h"
+#include "walk.h"
+
+#define DEFAULT_BATCH 100
+#define MAX_BATCH     10000
+#define MAX_REF_LEN   80
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+typedef enum verb { V_CREATE, V_ADD, V_STATUS, V_WITHDRAW } verb_t;
+
+static const char *const verb_names[] = {"create", "add", "status", "withdraw"};
+
+typedef struct opts {
+    verb_t verb;
+    char prog[32]; /* "sitr case create", for messages */
+    const char *server, *secret_file, *save;
+    int json, yes, jobs;
+    size_t batch;
+} opts_t;
+
+void sitr_case_cmd_usage(FILE *f)
+{
+    fputs(
+        "Usage: sitr case create [OPTIONS] PATH...\n"
+        "       sitr case add [OPTIONS] CASE PATH...\n"
+        "       sitr case status [OPTIONS] CASE\n"
+        "       sitr case withdraw [OPTIONS] CASE\n"
+        "\n"
+        "Open and follow a case on a sitr server.  Images are hashed on this computer\n"
+        "and only their hashes are sent (PDQ, quality, its 8 rotations and flips, MD5,\n"
+        "SHA-256): never an image, a file name or a path.\n"
+        "\n"
+        "  create    hash the image files and folders, open a case with the hashes, and\n"
+        "            print the case number and its secret.  The secret is shown ONCE and\n"
+        "            cannot be recovered: write it down or keep it in a password manager.\n"
+        "  add       hash more images and add them to a case\n"
+        "  status    what was found and done: counts and a timeline, by platform\n"
+        "  withdraw  withdraw the case: every hash of it is erased at once (asks first)\n"
+        "\n"
+        "CASE is the case number (SITR-XXXX-...).  The commands other than create need\n"
+        "the case secret.  It is never taken as a command-line argument, because the\n"
+        "arguments of a command can be seen by every user of the computer (ps).\n"
+        "It is read, in this order, from:\n"
+        "  --secret-file FILE       the first line of FILE (keep it private: chmod 600)\n"
+        "  SITR_CASE_SECRET         the environment variable\n"
+        "  the terminal             you are asked for it; what you type is not shown\n"
+        "\n"
+        "Options:\n"
+        "  -s, --server URL         the sitr server (default: $SITR_SERVER, or\n"
+        "                           " SITR_CLIENT_DEFAULT_SERVER ")\n"
+        "      --secret-file FILE   read the case secret from FILE (add, status, withdraw)\n"
+        "      --save FILE          create: also write the secret to FILE, a new file that\n"
+        "                           only you can read (mode 0600); never done otherwise\n"
+        "      --json               print the server's answer as JSON (create, add, status)\n"
+        "  -y, --yes                withdraw without asking for confirmation\n"
+        "  -j, --jobs N             hash N files at a time (default: the number of CPUs)\n"
+        "      --batch N            send at most N images per request (default 100; halved\n"
+        "                           automatically when the server asks for fewer)\n"
+        "  -h, --help               show this help\n"
+        "\n"
+        "A file that cannot be hashed is reported and left out; the others are sent.\n"
+        "An image whose PDQ quality is below 50 is too featureless to match safely: it\n"
+        "is sent with its MD5/SHA-256 only (exact copies) and a warning is printed.\n"
+        "The connection is checked with TLS for https:// servers; a request gives up\n"
+        "after 120 seconds and answers over 4 MiB are refused.\n"
+        "\n"
+        "Exit status: 0 done, 1 failure (a file that could not be hashed while nothing\n"
+        "could be sent, the server unreachable or refusing, a wrong secret), 2 usage\n"
+        "error (including withdraw without --yes and no terminal to ask).\n",
+        f);
+}
+
+__attribute__((format(printf, 2, 3))) static int usage_error(const opts_t *o, const char *fmt,
+                                                             ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", o->prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'sitr case --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Prints server-provided text with control characters (terminal escapes)
+ * replaced by '?'. */
+static void put_safe(FILE *f, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        putc(c < 0x20 || c == 0x7f ? '?' : c, f);
+    }
+}
+
+/* Explains an answer that is not a success, or a request that got none. */
+static void print_failure(const opts_t *o, sitr_client_t *cl, int rc,
+                          const sitr_client_resp_t *r)
+{
+    FILE *f = stderr;
+    fprintf(f, "%s: ", o->prog);
+    if (rc < 0) {
+        fputs("no answer from the server at ", f);
+        put_safe(f, sitr_client_server(cl));
+        fputs(": ", f);
+        put_safe(f, r->transport);
+        fputc('\n', f);
+        return;
+    }
+    if (strcmp(r->code, "case_not_found") == 0) {
+        fputs("no case matches this case number and secret.  Check both; a withdrawn\n"
+              "case is gone for good.  (Each wrong try counts against a limit.)\n",
+              f);
+    } else if (strcmp(r->code, "too_many_failures") == 0) {
+        fputs("too many wrong secrets were tried from this address", f);
+        if (r->retry_after >= 0)
+            fprintf(f, "; try again in %ld seconds", r->retry_after);
+        fputs(".\n", f);
+    } else if (strcmp(r->code, "rate_limited") == 0) {
+        fputs("the server refused: ", f);
+        put_safe(f, r->message);
+        if (r->retry_after >= 0)
+            fprintf(f, "; try again in %ld seconds", r->retry_after);
+        fputs(".\n", f);
+    } else if (r->code[0] != '\0') {
+        fprintf(f, "the server refused the request (HTTP %ld, ", r->status);
+        put_safe(f, r->code);
+        fputs("): ", f);
+        put_safe(f, r->message);
+        if (r->field[0] != '\0') {
+            fputs(" [", f);
+            put_safe(f, r->field);
+            fputc(']', f);
+        }
+        fputc('\n', f);
+    } else {
+        fputs("unexpected answer from ", f);
+        put_safe(f, sitr_client_server(cl));
+        fprintf(f, " (HTTP %ld); is this a sitr server?\n", r->status);
+    }
+    if (r->request_id[0] != '\0') {
+        fputs("  (request id ", f);
+        put_safe(f, r->request_id);
+        fputs(", if you ask the operator for help)\n", f);
+    }
+}
+
+/* ---- hashing ---------------------------------------------------------------- */
+
+typedef struct collected {
+    const opts_t *o;
+    json_t *items; /* the image objects to send, in input order */
+    size_t failed, low_quality;
+} collected_t;
+
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+    sitr_hex_encode(b, n, out);
+}
+
+/* The JSON object sent for one image: only hashes. */
+static json_t *image_json(const sitr_image_t *img)
+{
+    char md5[2 * SITR_MD5_BYTES + 1], sha[2 * SITR_SHA256_BYTES + 1];
+    hex_of(img->md5, SITR_MD5_BYTES, md5);
+    hex_of(img->sha256, SITR_SHA256_BYTES, sha);
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    int bad = 0;
+    if (img->pdq.quality >= SITR_PDQ_MIN_QUALITY) {
+        char hex[SITR_PDQ_HEX_LEN + 1];
+        sitr_pdq_to_hex(&img->pdq.hash, hex);
+        json_t *dih = json_array();
+        bad |= dih == NULL;
+        for (int i = 0; !bad && i < SITR_PDQ_DIHEDRAL_COUNT; i++) {
+            char v[SITR_PDQ_HEX_LEN + 1];
+            sitr_pdq_to_hex(&img->pdq.dihedral[i], v);
+            bad |= json_array_append_new(dih, json_string(v)) != 0;
+        }
+        bad |= json_object_set_new(o, "pdq", json_string(hex)) != 0;
+        bad |= json_object_set_new(o, "quality", json_integer(img->pdq.quality)) != 0;
+        bad |= json_object_set_new(o, "dihedral", dih) != 0;
+    }
+    bad |= json_object_set_new(o, "md5", json_string(md5)) != 0;
+    bad |= json_object_set_new(o, "sha256", json_string(sha)) != 0;
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int collect_cb(void *ctx, const sitr_hashpool_result_t *r)
+{
+    collected_t *c = ctx;
+    if (r->rc < 0) {
+        sitr_progress_clear(r->progress);
+        fprintf(stderr, "%s: %s: %s (left out)\n", c->o->prog, r->file->path, r->msg);
+        c->failed++;
+        return 0;
+    }
+    if (r->img->pdq.quality < SITR_PDQ_MIN_QUALITY) {
+        sitr_progress_clear(r->progress);
+        fprintf(stderr,
+                "%s: warning: %s: PDQ quality %d is below %d, too featureless to match safely; "
+                "only its MD5/SHA-256 (exact copies) are sent\n",
+                c->o->prog, r->file->path, r->img->pdq.quality, SITR_PDQ_MIN_QUALITY);
+        c->low_quality++;
+    }
+    json_t *item = image_json(r->img);
+    if (item == NULL || json_array_append_new(c->items, item) != 0) {
+        fprintf(stderr, "%s: out of memory\n", c->o->prog);
+        return SITR_ENOMEM;
+    }
+    return 0;
+}
+
+/* Hashes every PATH into a JSON array of image objects.  Returns it, or
+ * NULL after printing why (nothing hashed, or a hard failure). */
+static json_t *hash_paths(const opts_t *o, char **paths, int npaths, const char *argv0)
+{
+    sitr_walk_list_t files = {0};
+    for (int i = 0; i < npaths; i++) {
+        if (sitr_walk_add(&files, paths[i]) < 0) {
+            fprintf(stderr, "%s: out of memory while listing files\n", o->prog);
+            sitr_walk_list_free(&files);
+            return NULL;
+        }
+    }
+    collected_t c = {.o = o, .items = json_array()};
+    int rc = c.items == NULL ? SITR_ENOMEM : 0;
+    if (rc == 0 && files.n == 0) {
+        fprintf(stderr, "%s: no files found in the paths given\n", o->prog);
+        rc = SITR_EEMPTY;
+    }
+    if (rc == 0 && sitr_image_init(argv0) < 0) {
+        fprintf(stderr, "%s: cannot initialise the image decoder (libvips)\n", o->prog);
+        rc = SITR_EINTERNAL;
+    }
+    if (rc == 0) {
+        rc = sitr_hashpool_run(&files, SITR_PDQ_WANT_DIHEDRAL, o->jobs, collect_cb, &c);
+        sitr_image_shutdown();
+    }
+    sitr_walk_list_free(&files);
+    if (rc == 0 && c.failed > 0)
+        fprintf(stderr, "%s: warning: %zu of %zu files could not be hashed and are left out\n",
+                o->prog, c.failed, c.failed + json_array_size(c.items));
+    if (rc == 0 && json_array_size(c.items) == 0) {
+        fprintf(stderr, "%s: no image could be hashed: nothing was sent\n", o->prog);
+        rc = SITR_EEMPTY;
+    }
+    if (rc < 0) {
+        json_decref(c.items);
+        return NULL;
+    }
+    return c.items;
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+typedef struct sent {
+    char ref[MAX_REF_LEN + 1];
+    char secret[SITR_SECRET_MAX_LEN + 1]; /* filled by a creation */
+    size_t sent, stored, duplicates, warnings, total;
+    int created;
+} sent_t;
+
+static int is_success(long status)
+{
+    return status >= 200 && status < 300;
+}
+
+/* Copies a string member of a success answer into out; -1 if missing or
+ * unusable. */
+static int answer_str(const json_t *j, const char *key, char *out, size_t outsz)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    if (s == NULL || strlen(s) >= outsz || strlen(s) == 0)
+        return -1;
+    for (const char *p = s; *p != '\0'; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return -1;
+    memcpy(out, s, strlen(s) + 1);
+    return 0;
+}
+
+static size_t answer_count(const json_t *j, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(j, key));
+    return v > 0 ? (size_t)v : 0;
+}
+
+/* Sends items in batches.  When s->ref is empty the first batch creates
+ * the case (filling ref and secret); the rest are added with secret.
+ * Returns 0, or -1 after printing why (s says what was done before). */
+static int send_items(const opts_t *o, sitr_client_t *cl, json_t *items, const char *secret,
+                      sent_t *s)
+{
+    size_t n = json_array_size(items), pos = 0, batch = o->batch;
+    while (pos < n) {
+        size_t k = n - pos < batch ? n - pos : batch;
+        json_t *slice = json_array();
+        for (size_t i = 0; slice != NULL && i < k; i++)
+            if (json_array_append(slice, json_array_get(items, pos + i)) != 0) {
+                json_decref(slice);
+                slice = NULL;
+            }
+        json_t *body = slice != NULL ? json_pack("{s:o}", "images", slice) : NULL;
+        char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (text == NULL) {
+            fprintf(stderr, "%s: out of memory\n", o->prog);
+            return -1;
+        }
+        int creating = s->ref[0] == '\0';
+        char path[MAX_REF_LEN + 32];
+        if (creating)
+            snprintf(path, sizeof(path), "/v1/cases");
+        else
+            snprintf(path, sizeof(path), "/v1/cases/%s/images", s->ref);
+        sitr_client_resp_t r;
+        const char *auth = creating ? NULL : secret != NULL ? secret : s->secret;
+        int rc = sitr_client_call(cl, "POST", path, auth, text, &r);
+        free(text);
+        if (rc == 0 && k > 1 &&
+            ((r.status == 422 && strcmp(r.code, "too_many_images") == 0 &&
+              strcmp(r.field, "images") == 0) ||
+             r.status == 413)) {
+            /* Over the server's per-request limit (or, when adding, over the
+             * case's limit: halving then adds what still fits, and the last
+             * single image reports the limit). */
+            batch = k / 2;
+            sitr_client_resp_clear(&r);
+            continue;
+        }
+        if (rc < 0 || !is_success(r.status)) {
+            print_failure(o, cl, rc, &r);
+            sitr_client_resp_clear(&r);
+            return -1;
+        }
+        if (creating) {
+            if (r.status != 201 || answer_str(r.json, "case", s->ref, sizeof(s->ref)) < 0 ||
+                answer_str(r.json, "secret", s->secret, sizeof(s->secret)) < 0) {
+                fprintf(stderr, "%s: the server's answer holds no case number and secret\n",
+                        o->prog);
+                sitr_client_resp_clear(&r);
+                return -1;
+            }
+            s->created = 1;
+            s->stored += answer_count(r.json, "images");
+            s->total = answer_count(r.json, "images");
+        } else {
+            s->stored += answer_count(r.json, "added");
+            s->total = answer_count(r.json, "images");
+        }
+        s->duplicates += answer_count(r.json, "duplicates");
+        s->warnings += json_array_size(json_object_get(r.json, "warnings"));
+        s->sent += k;
+        pos += k;
+        if (r.body != NULL)
+            explicit_bzero(r.body, r.body_len); /* a creation answer holds the secret */
+        sitr_client_resp_clear(&r);
+    }
+    return 0;
+}
+
+/* ---- subcommands ------------------------------------------------------------ */
+
+static int valid_ref(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MAX_REF_LEN)
+        return 0;
+    for (; *s != '\0'; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-')
+            return 0;
+    return 1;
+}
+
+static void print_created(const opts_t *o, sitr_client_t *cl, const sent_t *s, int saved)
+{
+    if (o->json) {
+        json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "case", s->ref, "secret", s->secret,
+                              "images", (json_int_t)s->total, "duplicates",
+                              (json_int_t)s->duplicates);
+        if (j != NULL) {
+            json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            putchar('\n');
+            json_decref(j);
+        }
+        fflush(stdout);
+        return;
+    }
+    printf("Case created on ");
+    put_safe(stdout, sitr_client_server(cl));
+    printf(" with %zu image%s.\nOnly hashes were sent: no image and no file name left this "
+           "computer.\n\n",
+           s->total, s->total == 1 ? "" : "s");
+    printf("    Case number:  %s\n", s->ref);
+    printf("    Secret:       %s\n\n", s->secret);
+    puts("KEEP THE SECRET SAFE.  It is shown only this once and nobody can recover it,\n"
+         "not even the people who run the service.  Write the case number and the secret\n"
+         "down now, on paper or in a password manager.  Whoever has both can see this\n"
+         "case and withdraw it, so do not share them with anyone you do not trust.");
+    if (saved)
+        printf("The secret was also written to %s (readable only by you).\n", o->save);
+    printf("\nTo follow the case:  sitr case status %s\n", s->ref);
+    fflush(stdout);
+}
+
+static int cmd_create(const opts_t *o, sitr_client_t *cl, char **paths, int npaths,
+                      const char *argv0)
+{
+    /* Claim the --save file before anything is sent, so a bad name cannot
+     * cost the only copy of the secret. */
+    int save_fd = -1;
+    if (o->save != NULL && (save_fd = sitr_secret_save_open(o->prog, o->save)) < 0)
+        return EXIT_FAIL;
+    json_t *items = hash_paths(o, paths, npaths, argv0);
+    if (items == NULL) {
+        if (save_fd >= 0) {
+            close(save_fd);
+            unlink(o->save);
+        }
+        return EXIT_FAIL;
+    }
+    sent_t s;
+    memset(&s, 0, sizeof(s));
+    int rc = send_items(o, cl, items, NULL, &s);
+    size_t n = json_array_size(items);
+    json_decref(items);
+    int status = rc < 0 ? EXIT_FAIL : EXIT_OK;
+    if (!s.created) {
+        if (save_fd >= 0) {
+            close(save_fd);
+            unlink(o->save);
+        }
+        return EXIT_FAIL;
+    }
+    int saved = 0;
+    if (save_fd >= 0) {
+        if (sitr_secret_save_write(o->prog, save_fd, o->save, s.secret) == 0)
+            saved = 1;
+        else
+            status = EXIT_FAIL; /* the secret is still printed below */
+    }
+    print_created(o, cl, &s, saved);
+    if (rc < 0)
+        fprintf(stderr,
+                "%s: the case was created, but only %zu of %zu images were sent; add the rest "
+                "with: sitr case add %s PATH...\n",
+                o->prog, s.sent, n, s.ref);
+    explicit_bzero(s.secret, sizeof(s.secret));
+    return status;
+}
+
+static int cmd_add(const opts_t *o, sitr_client_t *cl, const char *ref, char **paths, int npaths,
+                   const char *argv0)
+{
+    char secret[SITR_SECRET_MAX_LEN + 1];
+    if (sitr_secret_read(o->prog, o->secret_file, ref, secret) < 0)
+        return EXIT_FAIL;
+    json_t *items = hash_paths(o, paths, npaths, argv0);
+    if (items == NULL) {
+        explicit_bzero(secret, sizeof(secret));
+        return EXIT_FAIL;
+    }
+    sent_t s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.ref, sizeof(s.ref), "%s", ref);
+    int rc = send_items(o, cl, items, secret, &s);
+    size_t n = json_array_size(items);
+    json_decref(items);
+    explicit_bzero(secret, sizeof(secret));
+    if (rc < 0) {
+        if (s.sent > 0)
+            fprintf(stderr, "%s: %zu of %zu images were sent before the failure (%zu added)\n",
+                    o->prog, s.sent, n, s.stored);
+        return EXIT_FAIL;
+    }
+    if (o->json) {
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "case", s.ref, "added", (json_int_t)s.stored,
+                              "images", (json_int_t)s.total, "duplicates",
+                              (json_int_t)s.duplicates);
+        if (j != NULL) {
+            json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            putchar('\n');
+            json_decref(j);
+        }
+    } else {
+        printf("Added %zu image%s to case %s", s.stored, s.stored == 1 ? "" : "s", s.ref);
+        if (s.duplicates > 0)
+            printf(" (%zu already known, skipped)", s.duplicates);
+        printf("; it now holds %zu.\nOnly hashes were sent: no image and no file name left this "
+               "computer.\n",
+               s.total);
+    }
+    return EXIT_OK;
+}
+
+/* "2026-11-28T21:03:11.482113+00:00" -> "2026-11-28 21:03:11 +00:00";
+ * anything else is printed safely as it came. */
+static void put_time(FILE *f, const char *at)
+{
+    if (at == NULL) {
+        fputs("                          ", f);
+        return;
+    }
+    size_t n = strlen(at);
+    if (n >= 19 && at[10] == 'T') {
+        const char *zone = at + 19;
+        if (*zone == '.')
+            while (isdigit((unsigned char)*++zone))
+                ;
+        fprintf(f, "%.10s %.8s ", at, at + 11);
+        put_safe(f, *zone != '\0' ? zone : "");
+        return;
+    }
+    put_safe(f, at);
+}
+
+static void put_event(FILE *f, const json_t *ev)
+{
+    const char *what = json_string_value(json_object_get(ev, "event"));
+    const char *platform = json_string_value(json_object_get(ev, "platform"));
+    json_int_t count = json_integer_value(json_object_get(ev, "count"));
+    /* "<before><count><after> <platform>" */
+    static const struct {
+        const char *event, *before, *after;
+    } texts[] = {
+        {"case_created", "case created with ", " image(s)"},
+        {"images_added", "", " image(s) added"},
+        {"match_found", "", " match(es) found on"},
+        {"upload_blocked", "", " upload(s) blocked by"},
+        {"takedown_requested", "", " takedown(s) requested from"},
+        {"takedown_removed", "", " removed by"},
+        {"takedown_rejected", "", " takedown(s) rejected by"},
+        {"takedown_not_found", "", " no longer found by"},
+        {"takedown_cancelled", "", " takedown(s) cancelled at"},
+    };
+    fputs("  ", f);
+    put_time(f, json_string_value(json_object_get(ev, "at")));
+    fputs("  ", f);
+    for (size_t i = 0; what != NULL && i < sizeof(texts) / sizeof(texts[0]); i++) {
+        if (strcmp(what, texts[i].event) == 0) {
+            fprintf(f, "%s%lld%s", texts[i].before, (long long)count, texts[i].after);
+            if (platform != NULL) {
+                fputc(' ', f);
+                put_safe(f, platform);
+            }
+            fputc('\n', f);
+            return;
+        }
+    }
+    put_safe(f, what != NULL ? what : "event");
+    if (platform != NULL) {
+        fputs(", ", f);
+        put_safe(f, platform);
+    }
+    fprintf(f, ": %lld\n", (long long)count);
+}
+
+static void print_status(const json_t *j)
+{
+    const json_t *td = json_object_get(j, "takedowns");
+    fputs("Case ", stdout);
+    put_safe(stdout, json_string_value(json_object_get(j, "case")));
+    fputs("\n  created           ", stdout);
+    put_time(stdout, json_string_value(json_object_get(j, "created_at")));
+    printf("\n  images            %lld\n", (long long)answer_count(j, "images"));
+    printf("  matches found     %lld  (copies found among platforms' uploads)\n",
+           (long long)answer_count(j, "matches"));
+    printf("  uploads blocked   %lld  (platforms stopped an upload of a copy)\n",
+           (long long)answer_count(j, "uploads_blocked"));
+    printf("  takedowns         %lld requested: %lld removed, %lld pending, %lld rejected, "
+           "%lld not found, %lld cancelled\n",
+           (long long)answer_count(td, "requested"), (long long)answer_count(td, "removed"),
+           (long long)answer_count(td, "pending"), (long long)answer_count(td, "rejected"),
+           (long long)answer_count(td, "not_found"), (long long)answer_count(td, "cancelled"));
+    const json_t *tl = json_object_get(j, "timeline");
+    size_t n = json_array_size(tl);
+    printf("\nTimeline (oldest first, %zu event%s):\n", n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++)
+        put_event(stdout, json_array_get(tl, i));
+}
+
+static int cmd_status(const opts_t *o, sitr_client_t *cl, const char *ref)
+{
+    char secret[SITR_SECRET_MAX_LEN + 1], path[MAX_REF_LEN + 16];
+    if (sitr_secret_read(o->prog, o->secret_file, ref, secret) < 0)
+        return EXIT_FAIL;
+    snprintf(path, sizeof(path), "/v1/cases/%s", ref);
+    sitr_client_resp_t r;
+    int rc = sitr_client_call(cl, "GET", path, secret, NULL, &r);
+    explicit_bzero(secret, sizeof(secret));
+    int status = EXIT_OK;
+    if (rc < 0 || r.status != 200 || !json_is_object(r.json)) {
+        print_failure(o, cl, rc, &r);
+        status = EXIT_FAIL;
+    } else if (o->json) {
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    } else {
+        print_status(r.json);
+    }
+    sitr_client_resp_clear(&r);
+    return status;
+}
+
+static int cmd_withdraw(const opts_t *o, sitr_client_t *cl, const char *ref)
+{
+    char secret[SITR_SECRET_MAX_LEN + 1], path[MAX_REF_LEN + 16];
+    if (sitr_secret_read(o->prog, o->secret_file, ref, secret) < 0)
+        return EXIT_FAIL;
+    if (!o->yes) {
+        char q[256];
+        snprintf(q, sizeof(q),
+                 "Withdraw case %s?  Every hash of it is erased at once, platforms stop\n"
+                 "finding these images, and the case cannot be opened again.\n"
+                 "Type 'withdraw' to confirm: ",
+                 ref);
+        int yes = sitr_secret_confirm(o->prog, q, "withdraw");
+        if (yes <= 0) {
+            explicit_bzero(secret, sizeof(secret));
+            if (yes == 0)
+                fprintf(stderr, "%s: not confirmed; the case was left as it is\n", o->prog);
+            return yes < 0 ? EXIT_USAGE : EXIT_FAIL;
+        }
+    }
+    snprintf(path, sizeof(path), "/v1/cases/%s", ref);
+    sitr_client_resp_t r;
+    int rc = sitr_client_call(cl, "DELETE", path, secret, NULL, &r);
+    explicit_bzero(secret, sizeof(secret));
+    int status = EXIT_OK;
+    if (rc < 0 || r.status != 200) {
+        print_failure(o, cl, rc, &r);
+        status = EXIT_FAIL;
+    } else {
+        printf("Case %s is withdrawn: every hash of it has been erased, pending takedowns are\n"
+               "cancelled, and the case number and secret no longer open anything.\n",
+               ref);
+    }
+    sitr_client_resp_clear(&r);
+    return status;
+}
+
+/* ---- entry ------------------------------------------------------------------ */
+
+int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
+{
+    opts_t o;
+    memset(&o, 0, sizeof(o));
+    snprintf(o.prog, sizeof(o.prog), "sitr case");
+    if (argc < 2) {
+        sitr_case_cmd_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *v = argv[1];
+    if (strcmp(v, "-h") == 0 || strcmp(v, "--help") == 0 || strcmp(v, "help") == 0) {
+        sitr_case_cmd_usage(stdout);
+        return EXIT_OK;
+    }
+    size_t nv = sizeof(verb_names) / sizeof(verb_names[0]);
+    size_t vi = 0;
+    while (vi < nv && strcmp(v, verb_names[vi]) != 0)
+        vi++;
+    if (vi == nv)
+        return usage_error(&o, "unknown command '%s' (use create, add, status or withdraw)", v);
+    o.verb = (verb_t)vi;
+    snprintf(o.prog, sizeof(o.prog), "sitr case %s", verb_names[vi]);
+    o.jobs = sitr_hashpool_default_jobs();
+    o.batch = DEFAULT_BATCH;
+    o.server = getenv("SITR_SERVER");
+    if (o.server == NULL || o.server[0] == '\0')
+        o.server = SITR_CLIENT_DEFAULT_SERVER;
+
+    enum { OPT_SECRET_FILE = 256, OPT_SAVE, OPT_JSON, OPT_BATCH };
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 's'},
+        {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
+        {"save", required_argument, NULL, OPT_SAVE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"yes", no_argument, NULL, 'y'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int hashes = o.verb == V_CREATE || o.verb == V_ADD;
+    opterr = 0;
+    optind = 1;
+    int c;
+    /* argv + 1: getopt sees the verb as its program name, so the option
+     * getopt just read, (argv + 1)[optind - 1], is argv[optind]. */
+    while ((c = getopt_long(argc - 1, argv + 1, ":s:yj:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            o.server = optarg;
+            break;
+        case OPT_SECRET_FILE:
+            if (o.verb == V_CREATE)
+                return usage_error(&o, "%s", "--secret-file is for add, status and withdraw");
+            o.secret_file = optarg;
+            break;
+        case OPT_SAVE:
+            if (o.verb != V_CREATE)
+                return usage_error(&o, "%s", "--save is for create");
+            o.save = optarg;
+            break;
+        case OPT_JSON:
+            if (o.verb == V_WITHDRAW)
+                return usage_error(&o, "%s", "--json is for create, add and status");
+            o.json = 1;
+            break;
+        case 'y':
+            if (o.verb != V_WITHDRAW)
+                return usage_error(&o, "%s", "--yes is for withdraw");
+            o.yes = 1;
+            break;
+        case 'j':
+            if (!hashes)
+                return usage_error(&o, "%s", "--jobs is for create and add");
+            if (sitr_hashpool_parse_jobs(optarg, &o.jobs) < 0)
+                return usage_error(&o, "--jobs wants a whole number from 1 to %d, not '%s'",
+                                   SITR_HASHPOOL_MAX_JOBS, optarg);
+            break;
+        case OPT_BATCH: {
+            if (!hashes)
+                return usage_error(&o, "%s", "--batch is for create and add");
+            char *end;
+            errno = 0;
+            long b = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || b < 1 || b > MAX_BATCH)
+                return usage_error(&o, "--batch wants a whole number from 1 to %d, not '%s'",
+                                   MAX_BATCH, optarg);
+            o.batch = (size_t)b;
+            break;
+        }
+        case 'h':
+            sitr_case_cmd_usage(stdout);
+            return EXIT_OK;
+        case ':':
+            return usage_error(&o, "option '%s' needs a value", argv[optind]);
+        default:
+            if (optopt != 0)
+                return usage_error(&o, "unknown option '-%c'", optopt);
+            return usage_error(&o, "unknown option '%s'", argv[optind]);
+        }
+    }
+    char **rest = argv + 1 + optind;
+    int nrest = argc - 1 - optind;
+
+    const char *ref = NULL;
+    if (o.verb != V_CREATE) {
+        if (nrest < 1)
+            return usage_error(&o, "%s", "no CASE given: name the case number (SITR-...)");
+        ref = rest[0];
+        rest++;
+        nrest--;
+        if (!valid_ref(ref))
+            return usage_error(&o, "'%s' is not a case number (SITR- and groups of letters and "
+                                   "digits)",
+                               ref);
+    }
+    if (hashes && nrest < 1)
+        return usage_error(&o, "%s", "no PATH given: name image files or folders to hash");
+    if (!hashes && nrest > 0)
+        return usage_error(&o, "unexpected argument '%s'%s", rest[0],
+                           o.verb == V_STATUS || o.verb == V_WITHDRAW
+                               ? " (the secret is never given as an argument: see --help)"
+                               : "");
+
+    if (sitr_client_global_init() < 0) {
+        fprintf(stderr, "%s: cannot initialise libcurl\n", o.prog);
+        return EXIT_FAIL;
+    }
+    sitr_err_t err = {0};
+    sitr_client_t *cl = sitr_client_new(o.server, &err);
+    int status;
+    if (cl == NULL) {
+        fprintf(stderr, "%s: %s\n", o.prog, err.msg);
+        status = err.code == SITR_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    } else {
+        switch (o.verb) {
+        case V_CREATE:
+            status = cmd_create(&o, cl, rest, nrest, argv0);
+            break;
+        case V_ADD:
+            status = cmd_add(&o, cl, ref, rest, nrest, argv0);
+            break;
+        case V_STATUS:
+            status = cmd_status(&o, cl, ref);
+            break;
+        case V_WITHDRAW:
+        default:
+            status = cmd_withdraw(&o, cl, ref);
+            break;
+        }
+    }
+    sitr_client_free(cl);
+    sitr_client_global_cleanup();
+    return status;
+}
