@@ -460,34 +460,98 @@ SELECT jsonb_build_object(
 FROM cases c WHERE c.id = p_case_id
 $$;
 
--- GET /v1/cases/{case}/report: the evidence report.  Times, platforms,
--- the platforms' upload identifiers and URLs, takedown outcomes.
-CREATE FUNCTION sitr_case_report(p_case_id bigint) RETURNS jsonb
+-- GET /v1/cases/{case}/report: the evidence report (api_report.c).  For
+-- each takedown request (one per upload found, DESIGN.md "Data model"):
+-- the platform, its content id and URL, when the upload was reported and
+-- removed, the matches (signal, distance, when found), the status history
+-- with the platform's notes; uploads blocked by /v1/match grouped by
+-- platform and UTC day; a summary over everything.  Times are UTC text
+-- with milliseconds and "Z", the format the platforms see in GET
+-- /v1/takedowns, so the police can compare them with the platform's own
+-- records.  Never a hash.  At most p_limit takedowns and p_limit blocked
+-- groups are listed (the oldest); 'truncated' says when more exist, and
+-- the summary counts all of them.  platform_id is for the service (it
+-- derives the platform's case token) and is not sent as is.  The caller
+-- has already checked the secret; withdrawn_at lets it refuse a case
+-- withdrawn since.
+CREATE FUNCTION sitr_report_time(p_at timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $$
+SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+CREATE FUNCTION sitr_case_report(p_case_id bigint, p_limit int DEFAULT 1000) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 SELECT jsonb_build_object(
     'reference', c.reference,
-    'created_at', c.created_at,
-    'withdrawn_at', c.withdrawn_at,
-    'images', (SELECT count(*) FROM case_images i WHERE i.case_id = c.id),
+    'created_at', sitr_report_time(c.created_at),
+    'withdrawn_at', sitr_report_time(c.withdrawn_at),
+    'generated_at', sitr_report_time(now()),
+    'images', (SELECT count(*) FROM case_images i WHERE i.case_id = c.id AND i.erased_at IS NULL),
+    'summary', jsonb_build_object(
+        'platforms', (SELECT count(DISTINCT x.platform_id) FROM (
+                          SELECT t.platform_id FROM takedowns t WHERE t.case_id = c.id
+                          UNION ALL
+                          SELECT e.platform_id FROM case_events e
+                           WHERE e.case_id = c.id AND e.kind = 'upload_blocked') x),
+        'uploads_found', (SELECT count(*) FROM takedowns t WHERE t.case_id = c.id),
+        'matches', (SELECT count(*) FROM matches m JOIN case_images i ON i.id = m.case_image_id
+                     WHERE i.case_id = c.id),
+        'takedowns', (SELECT jsonb_build_object(
+                          'pending', count(*) FILTER (WHERE t.status = 'pending'),
+                          'removed', count(*) FILTER (WHERE t.status = 'removed'),
+                          'rejected', count(*) FILTER (WHERE t.status = 'rejected'),
+                          'not_found', count(*) FILTER (WHERE t.status = 'not_found'),
+                          'cancelled', count(*) FILTER (WHERE t.status = 'cancelled'))
+                        FROM takedowns t WHERE t.case_id = c.id),
+        'uploads_blocked', (SELECT coalesce(sum(e.count), 0) FROM case_events e
+                             WHERE e.case_id = c.id AND e.kind = 'upload_blocked')),
+    'truncated', (SELECT count(*) > p_limit FROM takedowns t WHERE t.case_id = c.id)
+                 OR (SELECT count(DISTINCT (e.platform_id, (e.created_at AT TIME ZONE 'UTC')::date))
+                           > p_limit
+                       FROM case_events e WHERE e.case_id = c.id AND e.kind = 'upload_blocked'),
     'takedowns', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                          'platform', p.name, 'upload_id', u.content_id, 'url', u.url,
-                          'reported_at', u.created_at, 'removed_from_platform_at', u.removed_at,
+                          'id', t.id::text, 'platform', p.name, 'platform_id', t.platform_id,
+                          'upload', jsonb_build_object(
+                              'id', u.content_id, 'url', u.url,
+                              'reported_at', sitr_report_time(u.created_at),
+                              'removed_at', sitr_report_time(u.removed_at)),
                           'signal', t.signal, 'distance', t.distance,
+                          'found_at', (SELECT sitr_report_time(min(m.created_at))
+                                         FROM matches m JOIN case_images i ON i.id = m.case_image_id
+                                        WHERE m.upload_id = t.upload_id AND i.case_id = c.id),
+                          'matches', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                                 'signal', m.signal, 'distance', m.distance,
+                                                 'found_at', sitr_report_time(m.created_at))
+                                                 ORDER BY m.id), '[]'::jsonb)
+                                        FROM matches m JOIN case_images i ON i.id = m.case_image_id
+                                       WHERE m.upload_id = t.upload_id AND i.case_id = c.id),
                           'status', t.status, 'note', t.note,
-                          'requested_at', t.created_at, 'updated_at', t.updated_at,
+                          'requested_at', sitr_report_time(t.created_at),
+                          'updated_at', sitr_report_time(t.updated_at),
                           'history', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                                                 'status', h.status, 'at', h.created_at)
+                                                 'status', h.status,
+                                                 'at', sitr_report_time(h.created_at),
+                                                 'note', h.note)
                                                  ORDER BY h.id), '[]'::jsonb)
                                         FROM takedown_history h WHERE h.takedown_id = t.id))
                           ORDER BY t.id), '[]'::jsonb)
-                    FROM takedowns t JOIN uploads u ON u.id = t.upload_id
-                    JOIN platforms p ON p.id = t.platform_id
-                   WHERE t.case_id = c.id),
-    'events', (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-                       'at', e.created_at, 'event', e.kind, 'platform', p.name,
-                       'count', e.count)) ORDER BY e.id), '[]'::jsonb)
-                 FROM case_events e LEFT JOIN platforms p ON p.id = e.platform_id
-                WHERE e.case_id = c.id))
+                    FROM (SELECT * FROM takedowns t0 WHERE t0.case_id = c.id
+                           ORDER BY t0.id LIMIT p_limit) t
+                    JOIN uploads u ON u.id = t.upload_id
+                    JOIN platforms p ON p.id = t.platform_id),
+    'uploads_blocked', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                'platform', b.platform, 'date', to_char(b.day, 'YYYY-MM-DD'),
+                                'count', b.count, 'first_at', sitr_report_time(b.first_at),
+                                'last_at', sitr_report_time(b.last_at))
+                                ORDER BY b.day, b.platform), '[]'::jsonb)
+                          FROM (SELECT p.name AS platform,
+                                       (e.created_at AT TIME ZONE 'UTC')::date AS day,
+                                       sum(e.count) AS count, min(e.created_at) AS first_at,
+                                       max(e.created_at) AS last_at
+                                  FROM case_events e JOIN platforms p ON p.id = e.platform_id
+                                 WHERE e.case_id = c.id AND e.kind = 'upload_blocked'
+                                 GROUP BY 1, 2
+                                 ORDER BY 2, 1 LIMIT p_limit) b))
 FROM cases c WHERE c.id = p_case_id
 $$;
 

@@ -97,6 +97,12 @@ int sitr_api_cases_withdraw(sitr_req_t *req);
 /* Their route rows; body caps are filled from the configuration. */
 SITR_MUST_CHECK int sitr_api_cases_add_routes(sitr_server_t *srv);
 
+/* GET /v1/cases/{case}/report (api_report.c): the evidence report, JSON or
+ * a printable HTML page (?format=html or Accept: text/html, ?lang=en|fr|ar
+ * or Accept-Language), and its route row. */
+int sitr_api_cases_report(sitr_req_t *req);
+SITR_MUST_CHECK int sitr_api_report_add_routes(sitr_server_t *srv);
+
 /* The platforms' endpoints (Bearer auth; contract in docs/api-platforms.md):
  * POST /v1/match (api_match.c), POST /v1/uploads and DELETE
  * /v1/uploads/{id} (api_uploads.c), GET /v1/takedowns and POST

@@ -237,6 +237,8 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     if (rc == 0)
         rc = sitr_api_takedowns_add_routes(srv);
     if (rc == 0)
+        rc = sitr_api_report_add_routes(srv);
+    if (rc == 0)
         rc = sitr_api_web_add_routes(srv);
     if (rc < 0) {
         sitr_ratelimit_free(h->api.case_rate);
