@@ -17,7 +17,8 @@
  * transaction as its takedown (present as soon as the commit returns); a
  * 500 is retried with the same delivery id and body and then delivered; a
  * receiver that always fails gets exactly max-attempts POSTs and the row
- * is abandoned; a platform without a webhook gets no delivery row; the log
+ * is abandoned; a platform without a webhook gets no delivery row;
+ * sitr-admin refuses non-http(s) or host-less webhook URLs; the log
  * carries no secret; the metrics count the outcomes.  Everything is polled
  * with deadlines; no timing assertions. */
 #include <arpa/inet.h>
@@ -688,6 +689,22 @@ static void test_no_webhook_no_delivery(void **state)
                      0);
 }
 
+/* sitr-admin refuses what sitrd would never POST to, and stores nothing. */
+static void test_admin_rejects_bad_urls(void **state)
+{
+    (void)state;
+    const char *bad[] = {"ftp://127.0.0.1/x", "file:///etc/passwd", "https://", "http:///x",
+                         "'https://exa mple.org/'", "gopher://127.0.0.1:70/"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = pgt_run("'%s' --database-url '%s' platform add bad%zu --webhook %s "
+                         ">/dev/null 2>&1",
+                         pgt_admin(), W.db_url, i, bad[i]);
+        if (rc != 2)
+            fail_msg("sitr-admin accepted --webhook %s (exit %d)", bad[i], rc);
+    }
+    assert_int_equal(scalar("SELECT count(*) FROM platforms WHERE name LIKE 'bad%%'"), 0);
+}
+
 /* Runs last: by now the sender has polled many times since each delivery
  * settled, so a duplicate would have arrived. */
 static void test_exactly_once_and_metrics(void **state)
@@ -730,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_500),
         cmocka_unit_test(test_abandoned_after_max_attempts),
         cmocka_unit_test(test_no_webhook_no_delivery),
+        cmocka_unit_test(test_admin_rejects_bad_urls),
         cmocka_unit_test(test_exactly_once_and_metrics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

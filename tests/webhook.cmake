@@ -11,7 +11,7 @@ endif()
 sitr_add_test(webhook_unit LABELS unit
   LIBS sitrsvc PkgConfig::SODIUM)
 
-if(TARGET sitrd AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_webhook_e2e.c)
+if(TARGET sitrd)
   sitr_add_test(webhook_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
     LIBS PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM Threads::Threads)
