@@ -3,7 +3,8 @@
  * bridge-mods folder and prove in SQL that it holds exactly the hashes
  * `sitr hash --format jsonl` prints; status with the secret from the
  * environment and from a file; a wrong or missing secret; add; withdraw
- * (refused without confirmation, then erased).  The privacy test points
+ * (refused without confirmation, then erased); the evidence report as JSON
+ * and as a printable page.  The privacy test points
  * `--server` at a listener in this process that records every byte the
  * client sends and answers canned successes: no request may contain any
  * 64-byte run of any image file, a file name, or anything but hashes.
@@ -451,6 +452,51 @@ static void test_add(void **state)
     assert_int_equal(live_images(id), N_BRIDGE + 1);
 }
 
+static void test_report(void **state)
+{
+    (void)state;
+    char env_secret[200];
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+    run_t r = run_sitr((const char *[]){env_secret, NULL},
+                       (const char *[]){"case", "report", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    if (j == NULL)
+        fail_msg("report is not JSON: %s", r.out);
+    assert_string_equal(json_string_value(json_object_get(j, "case")), W.ref);
+    assert_non_null(json_object_get(j, "summary"));
+    json_decref(j);
+    run_free(&r);
+
+    /* The printable page, in French, private to its owner. */
+    char page[600];
+    snprintf(page, sizeof page, "%s/report.html", W.tmpdir);
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "report", "--server", W.server_url, "--html", page,
+                                  "--lang", "fr", W.ref, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.err, "Open it in a web browser");
+    run_free(&r);
+    struct stat st;
+    assert_int_equal(stat(page, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char *html = read_file(page, NULL);
+    expect_contains(html, "<!DOCTYPE html>");
+    expect_contains(html, "lang=\"fr\"");
+    expect_contains(html, W.ref);
+    free(html);
+
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "report", "--server", W.server_url, "--html", page,
+                                  "--lang", "de", W.ref, NULL});
+    expect_status(&r, 2);
+    run_free(&r);
+    r = run_sitr((const char *[]){"SITR_CASE_SECRET=00000-00000-00000-00000-00000-00000", NULL},
+                 (const char *[]){"case", "report", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 1);
+    run_free(&r);
+}
+
 static void test_withdraw(void **state)
 {
     (void)state;
@@ -754,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_create_matches_hash),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_add),
+        cmocka_unit_test(test_report),
         cmocka_unit_test(test_withdraw),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,4 +1,5 @@
-/* `sitr case create|add|status|withdraw`: the victims' API from a computer.
+/* `sitr case create|add|status|withdraw|report`: the victims' API from a
+ * computer.
  *
  * Images are hashed here, on the worker pool that `sitr hash` uses, and
  * only their hashes are sent: PDQ, quality, the 8 dihedral variants, MD5
@@ -20,6 +21,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -43,14 +45,18 @@
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-typedef enum verb { V_CREATE, V_ADD, V_STATUS, V_WITHDRAW } verb_t;
+typedef enum verb { V_CREATE, V_ADD, V_STATUS, V_WITHDRAW, V_REPORT } verb_t;
 
-static const char *const verb_names[] = {"create", "add", "status", "withdraw"};
+static const char *const verb_names[] = {"create", "add", "status", "withdraw", "report"};
+
+/* The printable report page can be large (1000 takedowns with long notes);
+ * sitrd caps it at 48 MiB. */
+#define MAX_REPORT_PAGE ((size_t)64 << 20)
 
 typedef struct opts {
     verb_t verb;
     char prog[32]; /* "sitr case create", for messages */
-    const char *server, *secret_file, *save;
+    const char *server, *secret_file, *save, *html, *lang;
     int json, yes, jobs;
     size_t batch;
 } opts_t;
@@ -62,6 +68,7 @@ void sitr_case_cmd_usage(FILE *f)
         "       sitr case add [OPTIONS] CASE PATH...\n"
         "       sitr case status [OPTIONS] CASE\n"
         "       sitr case withdraw [OPTIONS] CASE\n"
+        "       sitr case report [OPTIONS] CASE [--html FILE] [--lang en|fr|ar]\n"
         "\n"
         "Open and follow a case on a sitr server.  Images are hashed on this computer\n"
         "and only their hashes are sent (PDQ, quality, its 8 rotations and flips, MD5,\n"
@@ -73,6 +80,10 @@ void sitr_case_cmd_usage(FILE *f)
         "  add       hash more images and add them to a case\n"
         "  status    what was found and done: counts and a timeline, by platform\n"
         "  withdraw  withdraw the case: every hash of it is erased at once (asks first)\n"
+        "  report    the evidence report for the police (in Morocco: the Iblagh\n"
+        "            platform): times, platforms, their upload ids and URLs, takedown\n"
+        "            outcomes.  Printed as JSON, or with --html FILE written as a\n"
+        "            printable page (open it in a browser and print it)\n"
         "\n"
         "CASE is the case number (SITR-XXXX-...).  The commands other than create need\n"
         "the case secret.  It is never taken as a command-line argument, because the\n"
@@ -85,10 +96,13 @@ void sitr_case_cmd_usage(FILE *f)
         "Options:\n"
         "  -s, --server URL         the sitr server (default: $SITR_SERVER, or\n"
         "                           " SITR_CLIENT_DEFAULT_SERVER ")\n"
-        "      --secret-file FILE   read the case secret from FILE (add, status, withdraw)\n"
+        "      --secret-file FILE   read the case secret from FILE (all but create)\n"
         "      --save FILE          create: also write the secret to FILE, a new file that\n"
         "                           only you can read (mode 0600); never done otherwise\n"
         "      --json               print the server's answer as JSON (create, add, status)\n"
+        "      --html FILE          report: write the printable page to FILE (readable\n"
+        "                           only by you; '-' for standard output)\n"
+        "      --lang LANG          report: the page's language, en (default), fr or ar\n"
         "  -y, --yes                withdraw without asking for confirmation\n"
         "  -j, --jobs N             hash N files at a time (default: the number of CPUs)\n"
         "      --batch N            send at most N images per request (default 100; halved\n"
@@ -681,6 +695,74 @@ static int cmd_withdraw(const opts_t *o, sitr_client_t *cl, const char *ref)
     return status;
 }
 
+/* Writes the page to path ('-': stdout), private to its owner: the report
+ * names the platforms that held the images and where. */
+static int write_page(const opts_t *o, const char *body, size_t len)
+{
+    int to_stdout = strcmp(o->html, "-") == 0;
+    int fd = to_stdout ? STDOUT_FILENO
+                       : open(o->html, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", o->prog, o->html, strerror(errno));
+        return -1;
+    }
+    size_t off = 0;
+    int rc = 0;
+    while (off < len) {
+        ssize_t n = write(fd, body + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = -1;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (!to_stdout && close(fd) != 0)
+        rc = -1;
+    if (rc < 0)
+        fprintf(stderr, "%s: cannot write %s: %s\n", o->prog, o->html, strerror(errno));
+    return rc;
+}
+
+static int cmd_report(const opts_t *o, sitr_client_t *cl, const char *ref)
+{
+    char secret[SITR_SECRET_MAX_LEN + 1], path[MAX_REF_LEN + 64];
+    if (sitr_secret_read(o->prog, o->secret_file, ref, secret) < 0)
+        return EXIT_FAIL;
+    if (o->html != NULL) {
+        snprintf(path, sizeof(path), "/v1/cases/%s/report?format=html&lang=%s", ref,
+                 o->lang != NULL ? o->lang : "en");
+        sitr_client_set_max_answer(cl, MAX_REPORT_PAGE);
+    } else {
+        snprintf(path, sizeof(path), "/v1/cases/%s/report", ref);
+    }
+    sitr_client_resp_t r;
+    int rc = sitr_client_call(cl, "GET", path, secret, NULL, &r);
+    explicit_bzero(secret, sizeof(secret));
+    int status = EXIT_OK;
+    if (rc < 0 || r.status != 200) {
+        print_failure(o, cl, rc, &r);
+        status = EXIT_FAIL;
+    } else if (o->html != NULL) {
+        if (write_page(o, r.body, r.body_len) < 0)
+            status = EXIT_FAIL;
+        else if (strcmp(o->html, "-") != 0)
+            fprintf(stderr,
+                    "The evidence report of case %s was written to %s (readable only by you).\n"
+                    "Open it in a web browser to read or print it.\n",
+                    ref, o->html);
+    } else if (!json_is_object(r.json)) {
+        fprintf(stderr, "%s: the server's report is not JSON\n", o->prog);
+        status = EXIT_FAIL;
+    } else {
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    }
+    sitr_client_resp_clear(&r);
+    return status;
+}
+
 /* ---- entry ------------------------------------------------------------------ */
 
 int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
@@ -702,7 +784,8 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
     while (vi < nv && strcmp(v, verb_names[vi]) != 0)
         vi++;
     if (vi == nv)
-        return usage_error(&o, "unknown command '%s' (use create, add, status or withdraw)", v);
+        return usage_error(&o, "unknown command '%s' (use create, add, status, withdraw or report)",
+                           v);
     o.verb = (verb_t)vi;
     snprintf(o.prog, sizeof(o.prog), "sitr case %s", verb_names[vi]);
     o.jobs = sitr_hashpool_default_jobs();
@@ -711,7 +794,7 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
     if (o.server == NULL || o.server[0] == '\0')
         o.server = SITR_CLIENT_DEFAULT_SERVER;
 
-    enum { OPT_SECRET_FILE = 256, OPT_SAVE, OPT_JSON, OPT_BATCH };
+    enum { OPT_SECRET_FILE = 256, OPT_SAVE, OPT_JSON, OPT_BATCH, OPT_HTML, OPT_LANG };
     static const struct option longopts[] = {
         {"server", required_argument, NULL, 's'},
         {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
@@ -720,6 +803,8 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
         {"yes", no_argument, NULL, 'y'},
         {"jobs", required_argument, NULL, 'j'},
         {"batch", required_argument, NULL, OPT_BATCH},
+        {"html", required_argument, NULL, OPT_HTML},
+        {"lang", required_argument, NULL, OPT_LANG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -736,7 +821,7 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
             break;
         case OPT_SECRET_FILE:
             if (o.verb == V_CREATE)
-                return usage_error(&o, "%s", "--secret-file is for add, status and withdraw");
+                return usage_error(&o, "%s", "--secret-file is for add, status, withdraw, report");
             o.secret_file = optarg;
             break;
         case OPT_SAVE:
@@ -746,8 +831,21 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
             break;
         case OPT_JSON:
             if (o.verb == V_WITHDRAW)
-                return usage_error(&o, "%s", "--json is for create, add and status");
+                return usage_error(&o, "%s", "--json is for create, add, status and report");
             o.json = 1;
+            break;
+        case OPT_HTML:
+            if (o.verb != V_REPORT)
+                return usage_error(&o, "%s", "--html is for report");
+            o.html = optarg;
+            break;
+        case OPT_LANG:
+            if (o.verb != V_REPORT)
+                return usage_error(&o, "%s", "--lang is for report");
+            if (strcmp(optarg, "en") != 0 && strcmp(optarg, "fr") != 0 &&
+                strcmp(optarg, "ar") != 0)
+                return usage_error(&o, "unknown language '%s' (use en, fr or ar)", optarg);
+            o.lang = optarg;
             break;
         case 'y':
             if (o.verb != V_WITHDRAW)
@@ -799,13 +897,15 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
                                    "digits)",
                                ref);
     }
+    if (o.lang != NULL && o.html == NULL)
+        return usage_error(&o, "%s", "--lang is for the printable page: add --html FILE");
+    if (o.html != NULL && o.json)
+        return usage_error(&o, "%s", "choose --html or --json");
     if (hashes && nrest < 1)
         return usage_error(&o, "%s", "no PATH given: name image files or folders to hash");
     if (!hashes && nrest > 0)
         return usage_error(&o, "unexpected argument '%s'%s", rest[0],
-                           o.verb == V_STATUS || o.verb == V_WITHDRAW
-                               ? " (the secret is never given as an argument: see --help)"
-                               : "");
+                           " (the secret is never given as an argument: see --help)");
 
     if (sitr_client_global_init() < 0) {
         fprintf(stderr, "%s: cannot initialise libcurl\n", o.prog);
@@ -827,6 +927,9 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
             break;
         case V_STATUS:
             status = cmd_status(&o, cl, ref);
+            break;
+        case V_REPORT:
+            status = cmd_report(&o, cl, ref);
             break;
         case V_WITHDRAW:
         default:

@@ -18,12 +18,14 @@
 struct sitr_client {
     CURL *curl;
     char *base; /* without a trailing '/' */
+    size_t max_answer;
 };
 
 typedef struct sink {
     char *buf;
     size_t len, cap;
     int too_big;
+    size_t max;
     sitr_client_resp_t *resp;
 } sink_t;
 
@@ -62,10 +64,16 @@ sitr_client_t *sitr_client_new(const char *server, sitr_err_t *err)
         sitr_err_set(err, SITR_ENOMEM, "cannot start the HTTP client");
         return NULL;
     }
+    c->max_answer = SITR_CLIENT_MAX_ANSWER;
     size_t n = strlen(c->base);
     while (n > 0 && c->base[n - 1] == '/')
         c->base[--n] = '\0';
     return c;
+}
+
+void sitr_client_set_max_answer(sitr_client_t *c, size_t max)
+{
+    c->max_answer = max;
 }
 
 void sitr_client_free(sitr_client_t *c)
@@ -89,7 +97,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
     sink_t *s = ud;
     size_t n = size * nmemb;
-    if (n > SITR_CLIENT_MAX_ANSWER - s->len) {
+    if (n > s->max - s->len) {
         s->too_big = 1;
         return 0; /* libcurl aborts the transfer */
     }
@@ -161,7 +169,7 @@ int sitr_client_call(sitr_client_t *c, const char *method, const char *path, con
     char *url = NULL;
     char *auth = NULL;
     struct curl_slist *hdrs = NULL, *tmp;
-    sink_t sink = {.resp = resp};
+    sink_t sink = {.resp = resp, .max = c->max_answer};
     int rc = 0;
 
     if (asprintf(&url, "%s%s", c->base, path) < 0) {
@@ -194,7 +202,7 @@ int sitr_client_call(sitr_client_t *c, const char *method, const char *path, con
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, SITR_CLIENT_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, SITR_CLIENT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SITR_CLIENT_MAX_ANSWER);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_answer);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sitr/" SITR_VERSION);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
@@ -220,7 +228,7 @@ int sitr_client_call(sitr_client_t *c, const char *method, const char *path, con
     if (cc != CURLE_OK) {
         if (sink.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
             snprintf(resp->transport, sizeof(resp->transport),
-                     "the server's answer is larger than %zu bytes", SITR_CLIENT_MAX_ANSWER);
+                     "the server's answer is larger than %zu bytes", c->max_answer);
             rc = SITR_ETOOBIG;
         } else {
             if (resp->transport[0] == '\0')

@@ -48,6 +48,10 @@ void sitr_client_global_cleanup(void);
 sitr_client_t *sitr_client_new(const char *server, sitr_err_t *err);
 void sitr_client_free(sitr_client_t *c);
 
+/* Raises or lowers the answer size cap (default SITR_CLIENT_MAX_ANSWER),
+ * e.g. for the printable report page. */
+void sitr_client_set_max_answer(sitr_client_t *c, size_t max);
+
 /* Sends method (GET, POST, DELETE) to base + path.  secret (borrowed, may
  * be NULL) becomes "Authorization: Case <secret>"; body (borrowed, may be
  * NULL) is sent as application/json.  Returns 0 when an HTTP answer

@@ -20,6 +20,7 @@ static void usage(FILE *f)
           "           then check it, add images to it or withdraw it:\n"
           "             sitr case create PATH...      sitr case status CASE\n"
           "             sitr case add CASE PATH...    sitr case withdraw CASE\n"
+          "             sitr case report CASE [--html FILE] (the evidence report)\n"
           "\n"
           "Options:\n"
           "  -h, --help     show this help\n"
