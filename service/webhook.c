@@ -37,7 +37,7 @@
  * timeout: time to record the outcome.  A sender that dies leaves the row
  * due again after it. */
 #define LEASE_EXTRA_MS 60000
-#define ERROR_MAX 120
+#define ERROR_MAX      120
 
 #ifndef SITR_VERSION
 #define SITR_VERSION "dev"
@@ -51,8 +51,8 @@ struct sitr_webhook {
     sitr_webhook_options_t opt;
     uint8_t digest_key[SITR_PLATFORM_KEY_BYTES];
     CURLM *multi;
-    uv_timer_t poll_timer; /* claims */
-    uv_timer_t curl_timer; /* libcurl's own timeout */
+    uv_timer_t poll_timer;  /* claims */
+    uv_timer_t curl_timer;  /* libcurl's own timeout */
     delivery_t *deliveries; /* in flight */
     sock_ctx_t *socks;      /* watched sockets */
     unsigned in_flight, db_pending, open_handles;
@@ -84,8 +84,8 @@ struct sock_ctx {
 
 /* ---- pure parts ------------------------------------------------------------ */
 
-int sitr_webhook_sign(const uint8_t secret[SITR_WEBHOOK_SECRET_BYTES], int64_t t,
-                      const char *body, size_t body_len, char out[SITR_WEBHOOK_SIGNATURE_MAX])
+int sitr_webhook_sign(const uint8_t secret[SITR_WEBHOOK_SECRET_BYTES], int64_t t, const char *body,
+                      size_t body_len, char out[SITR_WEBHOOK_SIGNATURE_MAX])
 {
     if (t < 0)
         return SITR_EINVAL;
@@ -321,8 +321,7 @@ static void on_result(int rc, PGresult *res, const char *sqlstate, void *arg)
                strcmp(PQgetvalue(res, 0, 0), "abandoned") == 0) {
         w->abandoned++;
         sitr_log(SITR_LOG_WARN, NULL,
-                 "webhook delivery %" PRId64 " to platform %" PRId64
-                 " abandoned after %u attempts",
+                 "webhook delivery %" PRId64 " to platform %" PRId64 " abandoned after %u attempts",
                  op->id, op->platform, op->attempt);
     }
     free(op);
@@ -351,8 +350,12 @@ static void record(sitr_webhook_t *w, const delivery_t *d, int delivered, long s
     snprintf(p_status, sizeof p_status, "%ld", status);
     snprintf(p_retry, sizeof p_retry, "%" PRIu64, retry);
     snprintf(p_max, sizeof p_max, "%u", w->opt.max_attempts);
-    const char *v[] = {p_id, delivered ? "true" : "false",
-                       status >= 100 && status <= 999 ? p_status : NULL, error, p_retry, p_max};
+    const char *v[] = {p_id,
+                       delivered ? "true" : "false",
+                       status >= 100 && status <= 999 ? p_status : NULL,
+                       error,
+                       p_retry,
+                       p_max};
     int rc = sitr_db_submit(w->opt.db,
                             "SELECT sitr_webhook_result($1::bigint, $2::boolean, $3::int, $4, "
                             "$5::bigint, $6::int)",
@@ -436,12 +439,12 @@ static char *build_body(sitr_webhook_t *w, PGresult *res, int i, int64_t platfor
     json_t *quality = PQgetisnull(res, i, 13)
                           ? json_null()
                           : json_integer(strtol(PQgetvalue(res, i, 13), NULL, 10));
-    json_t *j = json_pack(
-        "{s:s,s:{s:s,s:s,s:{s:s,s:o},s:s,s:i,s:o,s:s,s:s}}", "event", "takedown.created",
-        "takedown", "id", PQgetvalue(res, i, 6), "status", PQgetvalue(res, i, 8), "upload", "id",
-        PQgetvalue(res, i, 9), "url", nullable_text(res, i, 10), "signal", PQgetvalue(res, i, 11),
-        "distance", (int)strtol(PQgetvalue(res, i, 12), NULL, 10), "quality", quality, "case",
-        token, "created_at", PQgetvalue(res, i, 14));
+    json_t *j =
+        json_pack("{s:s,s:{s:s,s:s,s:{s:s,s:o},s:s,s:i,s:o,s:s,s:s}}", "event", "takedown.created",
+                  "takedown", "id", PQgetvalue(res, i, 6), "status", PQgetvalue(res, i, 8),
+                  "upload", "id", PQgetvalue(res, i, 9), "url", nullable_text(res, i, 10), "signal",
+                  PQgetvalue(res, i, 11), "distance", (int)strtol(PQgetvalue(res, i, 12), NULL, 10),
+                  "quality", quality, "case", token, "created_at", PQgetvalue(res, i, 14));
     if (!j)
         return NULL;
     char *s = json_dumps(j, JSON_COMPACT);
@@ -475,7 +478,9 @@ static int start_one(sitr_webhook_t *w, PGresult *res, int i)
     sodium_memzero(secret, sizeof secret);
     if (rc < 0 || !d->body || !sitr_webhook_url_ok(url)) {
         record(w, d, 0, 0,
-               rc < 0 ? "cannot sign (bad secret)" : d->body ? "bad URL" : "out of memory");
+               rc < 0    ? "cannot sign (bad secret)"
+               : d->body ? "bad URL"
+                         : "out of memory");
         sodium_memzero(sig, sizeof sig);
         delivery_free(d);
         return 0;
@@ -483,8 +488,8 @@ static int start_one(sitr_webhook_t *w, PGresult *res, int i)
     char h_sig[32 + SITR_WEBHOOK_SIGNATURE_MAX], h_id[48];
     snprintf(h_sig, sizeof h_sig, "X-Sitr-Signature: %s", sig);
     snprintf(h_id, sizeof h_id, "X-Sitr-Delivery: %" PRId64, d->id);
-    const char *hs[] = {"Content-Type: application/json", "X-Sitr-Event: takedown.created",
-                        h_sig, h_id, "Expect:"};
+    const char *hs[] = {"Content-Type: application/json", "X-Sitr-Event: takedown.created", h_sig,
+                        h_id, "Expect:"};
     for (size_t k = 0; k < sizeof hs / sizeof hs[0]; k++) {
         struct curl_slist *n = curl_slist_append(d->headers, hs[k]);
         if (!n) {
@@ -494,8 +499,8 @@ static int start_one(sitr_webhook_t *w, PGresult *res, int i)
         d->headers = n;
     }
     unsigned timeout = w->opt.timeout_ms;
-    unsigned connect = timeout < SITR_WEBHOOK_CONNECT_TIMEOUT_MS ? timeout
-                                                                 : SITR_WEBHOOK_CONNECT_TIMEOUT_MS;
+    unsigned connect =
+        timeout < SITR_WEBHOOK_CONNECT_TIMEOUT_MS ? timeout : SITR_WEBHOOK_CONNECT_TIMEOUT_MS;
     CURL *e = rc == 0 ? curl_easy_init() : NULL;
     if (e) {
         d->easy = e;
@@ -561,8 +566,7 @@ static void on_claimed(int rc, PGresult *res, const char *sqlstate, void *arg)
         if (PQgetisnull(res, i, 1))
             continue;
         if (!w->closing && start_one(w, res, i) < 0)
-            sitr_log(SITR_LOG_WARN, NULL, "webhook delivery %s not started",
-                     PQgetvalue(res, i, 1));
+            sitr_log(SITR_LOG_WARN, NULL, "webhook delivery %s not started", PQgetvalue(res, i, 1));
         /* The result buffer is freed by the pool: wipe the secret first. */
         char *s = PQgetvalue(res, i, 5);
         sodium_memzero(s, strlen(s));

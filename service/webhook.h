@@ -41,14 +41,14 @@ typedef struct sitr_webhook sitr_webhook_t;
 typedef int (*sitr_webhook_leader_fn)(void *arg);
 
 typedef struct sitr_webhook_options {
-    sitr_db_t *db;              /* borrowed: must outlive the sender's queries */
-    const uint8_t *digest_key;  /* borrowed (32 bytes): derives the per-platform case token */
-    sitr_metrics_t *metrics;    /* optional */
+    sitr_db_t *db;             /* borrowed: must outlive the sender's queries */
+    const uint8_t *digest_key; /* borrowed (32 bytes): derives the per-platform case token */
+    sitr_metrics_t *metrics;   /* optional */
     sitr_webhook_leader_fn is_leader;
     void *leader_arg;
-    unsigned poll_ms;           /* how often due deliveries are claimed */
-    unsigned timeout_ms;        /* total per POST */
-    unsigned concurrency;       /* POSTs in flight */
+    unsigned poll_ms;                    /* how often due deliveries are claimed */
+    unsigned timeout_ms;                 /* total per POST */
+    unsigned concurrency;                /* POSTs in flight */
     unsigned retry_min_ms, retry_max_ms; /* backoff bounds */
     unsigned max_attempts;
 } sitr_webhook_options_t;

@@ -72,7 +72,8 @@ static void header_value(const char *head, const char *name, char *out, size_t c
 {
     out[0] = '\0';
     size_t nl = strlen(name);
-    for (const char *line = strstr(head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
+    for (const char *line = strstr(head, "\r\n"); line && line[2];
+         line = strstr(line + 2, "\r\n")) {
         const char *l = line + 2;
         if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
             const char *v = l + nl + 1;
@@ -148,9 +149,9 @@ static void serve_one(int c)
         free(body);
     pthread_mutex_unlock(&R.mu);
     char resp[256];
-    int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 %d Test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno",
-                     status);
+    int n =
+        snprintf(resp, sizeof resp,
+                 "HTTP/1.1 %d Test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno", status);
     (void)!send(c, resp, (size_t)n, MSG_NOSIGNAL);
 }
 
@@ -407,8 +408,8 @@ static void wait_requests(const char *path, int n)
     long long end = now_ms() + DEADLINE_MS;
     while (count_path(path) < n) {
         if (now_ms() > end)
-            fail_msg("%d request(s) to %s before the deadline, want %d (log: %s)",
-                     count_path(path), path, n, W.srv.log_path);
+            fail_msg("%d request(s) to %s before the deadline, want %d (log: %s)", count_path(path),
+                     path, n, W.srv.log_path);
         sleep_ms(20);
     }
 }
@@ -491,8 +492,8 @@ static json_t *listed_takedown(const char *key, const char *upload_id)
 /* The webhook's takedown equals the listed one on every field it has. */
 static void assert_same_takedown(json_t *hook, json_t *listed)
 {
-    const char *keys[] = {"id", "status", "signal", "distance", "quality", "case", "created_at",
-                          "upload"};
+    const char *keys[] = {"id",      "status", "signal",     "distance",
+                          "quality", "case",   "created_at", "upload"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *a = json_object_get(hook, keys[i]), *b = json_object_get(listed, keys[i]);
         if (!a || !json_equal(a, b))
@@ -590,8 +591,7 @@ static void test_delivered_via_matcher(void **state)
     assert_string_equal(q.method, "POST");
     assert_string_equal(q.ctype, "application/json");
     assert_string_equal(q.event, "takedown.created");
-    long long did =
-        scalar("SELECT id FROM webhook_deliveries WHERE takedown_id = %lld", td);
+    long long did = scalar("SELECT id FROM webhook_deliveries WHERE takedown_id = %lld", td);
     assert_int_equal(strtoll(q.delivery, NULL, 10), did);
     assert_signed(&q, W.sec_hooked);
     assert_no_hash(q.body, &img);
@@ -693,8 +693,8 @@ static void test_no_webhook_no_delivery(void **state)
 static void test_admin_rejects_bad_urls(void **state)
 {
     (void)state;
-    const char *bad[] = {"ftp://127.0.0.1/x", "file:///etc/passwd", "https://", "http:///x",
-                         "'https://exa mple.org/'", "gopher://127.0.0.1:70/"};
+    const char *bad[] = {"ftp://127.0.0.1/x", "file:///etc/passwd",      "https://",
+                         "http:///x",         "'https://exa mple.org/'", "gopher://127.0.0.1:70/"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = pgt_run("'%s' --database-url '%s' platform add bad%zu --webhook %s "
                          ">/dev/null 2>&1",
@@ -719,9 +719,11 @@ static void test_exactly_once_and_metrics(void **state)
     snprintf(want_failed, sizeof want_failed,
              "sitr_webhook_deliveries_total{result=\"failed\"} %d\n", 1 + MAX_ATTEMPTS);
     const char *want[] = {"sitr_webhook_sender_active 1\n",
-                          "sitr_webhook_deliveries_total{result=\"ok\"} 2\n", want_failed,
+                          "sitr_webhook_deliveries_total{result=\"ok\"} 2\n",
+                          want_failed,
                           "sitr_webhook_deliveries_total{result=\"abandoned\"} 1\n",
-                          "sitr_webhook_pending 0\n", "sitr_webhook_in_flight 0\n"};
+                          "sitr_webhook_pending 0\n",
+                          "sitr_webhook_in_flight 0\n"};
     long long end = now_ms() + DEADLINE_MS;
     for (;;) {
         sitr_e2e_resp_t r;
