@@ -51,291 +51,232 @@ typedef struct report_op {
 
 /* ---- the page's words ------------------------------------------------------ */
 
-/* One label in the three languages, in lang_t order.  "{n}" in a label is
- * replaced by a number (see put_num). */
-typedef const char *const words_t[LANG_COUNT];
+/* One label in the three languages.  "{n}" in a label is replaced by a
+ * number (see put_num).  A struct rather than an array, so that long
+ * literals split over lines are not mistaken for missing commas. */
+typedef struct words {
+    const char *en, *fr, *ar;
+} words_t;
 
-static words_t W_TITLE = {"sitr evidence report", "Rapport de preuves sitr", "تقرير أدلة سِتر"};
-static words_t W_INTRO = {
+static const char *in_lang(const words_t *w, lang_t l)
+{
+    return l == LANG_FR ? w->fr : l == LANG_AR ? w->ar : w->en;
+}
+
+static const words_t W_TITLE = {"sitr evidence report", "Rapport de preuves sitr",
+                                "تقرير أدلة سِتر"};
+static const words_t W_INTRO = {
     "sitr finds and takes down intimate images published without consent, using only digital "
     "fingerprints (hashes) of the images. This report can be given to the police (in Morocco, "
-    "through the national \xe2\x80\x9cIblagh\xe2\x80\x9d reporting platform).",
-    "sitr rep\xc3\xa8re et fait retirer les images intimes publi\xc3\xa9"
-    "es sans consentement, "
-    "\xc3\xa0 partir des seules empreintes num\xc3\xa9riques (hachages) des images. Ce rapport "
-    "peut \xc3\xaatre remis \xc3\xa0 la police (au Maroc, via la plateforme nationale de "
-    "signalement \xc2\xab\xc2\xa0Iblagh\xc2\xa0\xc2\xbb).",
-    "يكشف «سِتر» الصور الحميمة المنشورة دون موافقة أصحابها ويطلب إزالتها، بالاعتماد فقط على "
-    "البصمات الرقمية (التجزئات) للصور. ويمكن تقديم هذا التقرير إلى الشرطة (في المغرب، عبر "
-    "المنصّة الوطنية للتبليغ «إبلاغ»)."};
-static words_t W_CASE = {"Case", "Dossier", "الملف"};
-static words_t W_REFERENCE = {"Case reference",
-                              "R\xc3\xa9"
-                              "f\xc3\xa9rence du dossier",
-                              "مرجع الملف"};
-static words_t W_CREATED = {"Case opened", "Dossier ouvert le", "تاريخ فتح الملف"};
-static words_t W_IMAGES = {"Images registered (fingerprints only)",
-                           "Images enregistr\xc3\xa9"
-                           "es (empreintes seulement)",
-                           "الصور المسجّلة (البصمات فقط)"};
-static words_t W_GENERATED = {"Report generated", "Rapport g\xc3\xa9n\xc3\xa9r\xc3\xa9 le",
-                              "تاريخ إنشاء التقرير"};
-static words_t W_UTC = {"All times are in UTC (Coordinated Universal Time).",
-                        "Toutes les heures sont en UTC (temps universel coordonn\xc3\xa9).",
-                        "جميع الأوقات بالتوقيت العالمي المنسّق (UTC)."};
+    "through the national “Iblagh” reporting platform).",
+    "sitr repère et fait retirer les images intimes publiées sans consentement, à partir des "
+    "seules empreintes numériques (hachages) des images. Ce rapport peut être remis à la police "
+    "(au Maroc, via la plateforme nationale de signalement «\u00a0Iblagh\u00a0»).",
+    "يكشف «سِتر» الصور الحميمة المنشورة دون موافقة أصحابها ويطلب إزالتها، بالاعتماد فقط على البصمات "
+    "الرقمية (التجزئات) للصور. ويمكن تقديم هذا التقرير إلى الشرطة (في المغرب، عبر المنصّة الوطنية "
+    "للتبليغ «إبلاغ»)."};
+static const words_t W_CASE = {"Case", "Dossier", "الملف"};
+static const words_t W_REFERENCE = {"Case reference", "Référence du dossier", "مرجع الملف"};
+static const words_t W_CREATED = {"Case opened", "Dossier ouvert le", "تاريخ فتح الملف"};
+static const words_t W_IMAGES = {"Images registered (fingerprints only)",
+                                 "Images enregistrées (empreintes seulement)",
+                                 "الصور المسجّلة (البصمات فقط)"};
+static const words_t W_GENERATED = {"Report generated", "Rapport généré le", "تاريخ إنشاء التقرير"};
+static const words_t W_UTC = {"All times are in UTC (Coordinated Universal Time).",
+                              "Toutes les heures sont en UTC (temps universel coordonné).",
+                              "جميع الأوقات بالتوقيت العالمي المنسّق (UTC)."};
 
-static words_t W_SUMMARY = {"Summary", "R\xc3\xa9sum\xc3\xa9", "ملخّص"};
-static words_t W_S_PLATFORMS = {"Platforms involved",
-                                "Plateformes concern\xc3\xa9"
-                                "es",
-                                "المنصّات المعنيّة"};
-static words_t W_S_FOUND = {"Uploads found on platforms",
-                            "Publications trouv\xc3\xa9"
-                            "es sur les plateformes",
-                            "المنشورات التي عُثر عليها في المنصّات"};
-static words_t W_S_MATCHES = {"Matches (upload \xc3\x97 image of the case)",
-                              "Correspondances (publication \xc3\x97 image du dossier)",
-                              "التطابقات (منشور × صورة من الملف)"};
-static words_t W_S_REMOVED = {"Removed by the platform",
-                              "Retir\xc3\xa9"
-                              "es par la plateforme",
-                              "أزالتها المنصّة"};
-static words_t W_S_REJECTED = {"Refused by the platform",
-                               "Refus\xc3\xa9"
-                               "es par la plateforme",
-                               "رفضت المنصّة إزالتها"};
-static words_t W_S_NOT_FOUND = {"No longer found by the platform",
-                                "Introuvables pour la plateforme", "لم تعد المنصّة تجدها"};
-static words_t W_S_PENDING = {"Awaiting the platform's answer",
-                              "En attente de la r\xc3\xa9ponse de la plateforme",
-                              "في انتظار ردّ المنصّة"};
-static words_t W_S_CANCELLED = {"Cancelled",
-                                "Annul\xc3\xa9"
-                                "es",
-                                "أُلغيت"};
-static words_t W_S_BLOCKED = {"Uploads blocked before publication",
-                              "Publications bloqu\xc3\xa9"
-                              "es avant leur mise en ligne",
-                              "منشورات حُجبت قبل نشرها"};
+static const words_t W_SUMMARY = {"Summary", "Résumé", "ملخّص"};
+static const words_t W_S_PLATFORMS = {"Platforms involved", "Plateformes concernées",
+                                      "المنصّات المعنيّة"};
+static const words_t W_S_FOUND = {"Uploads found on platforms",
+                                  "Publications trouvées sur les plateformes",
+                                  "المنشورات التي عُثر عليها في المنصّات"};
+static const words_t W_S_MATCHES = {"Matches (upload × image of the case)",
+                                    "Correspondances (publication × image du dossier)",
+                                    "التطابقات (منشور × صورة من الملف)"};
+static const words_t W_S_REMOVED = {"Removed by the platform", "Retirées par la plateforme",
+                                    "أزالتها المنصّة"};
+static const words_t W_S_REJECTED = {"Refused by the platform", "Refusées par la plateforme",
+                                     "رفضت المنصّة إزالتها"};
+static const words_t W_S_NOT_FOUND = {"No longer found by the platform",
+                                      "Introuvables pour la plateforme", "لم تعد المنصّة تجدها"};
+static const words_t W_S_PENDING = {"Awaiting the platform's answer",
+                                    "En attente de la réponse de la plateforme",
+                                    "في انتظار ردّ المنصّة"};
+static const words_t W_S_CANCELLED = {"Cancelled", "Annulées", "أُلغيت"};
+static const words_t W_S_BLOCKED = {"Uploads blocked before publication",
+                                    "Publications bloquées avant leur mise en ligne",
+                                    "منشورات حُجبت قبل نشرها"};
 
-static words_t W_FOUND = {"Uploads found and takedown requests",
-                          "Publications trouv\xc3\xa9"
-                          "es et demandes de retrait",
-                          "المنشورات التي عُثر عليها وطلبات الإزالة"};
-static words_t W_NONE_FOUND = {
+static const words_t W_FOUND = {"Uploads found and takedown requests",
+                                "Publications trouvées et demandes de retrait",
+                                "المنشورات التي عُثر عليها وطلبات الإزالة"};
+static const words_t W_NONE_FOUND = {
     "No upload matching this case has been found on the platforms so far.",
-    "Aucune publication correspondant \xc3\xa0 ce dossier n'a \xc3\xa9t\xc3\xa9 trouv\xc3\xa9"
-    "e "
-    "sur les plateformes \xc3\xa0 ce jour.",
+    "Aucune publication correspondant à ce dossier n'a été trouvée sur les plateformes à ce jour.",
     "لم يُعثر حتى الآن على أي منشور مطابق لهذا الملف في المنصّات."};
-static words_t W_F_PLATFORM = {"Platform", "Plateforme", "المنصّة"};
-static words_t W_F_UPLOAD_ID = {"Upload identifier at the platform",
-                                "Identifiant de la publication chez la plateforme",
-                                "معرّف المنشور لدى المنصّة"};
-static words_t W_F_URL = {"Address (URL) given by the platform",
-                          "Adresse (URL) fournie par la plateforme",
-                          "العنوان (URL) كما قدّمته المنصّة"};
-static words_t W_F_REPORTED = {"Reported to sitr by the platform",
-                               "Signal\xc3\xa9"
-                               "e \xc3\xa0 sitr par la plateforme le",
-                               "تاريخ إبلاغ المنصّة سِتر بالمنشور"};
-static words_t W_F_DELETED = {"Declared deleted by the platform",
-                              "D\xc3\xa9"
-                              "clar\xc3\xa9"
-                              "e supprim\xc3\xa9"
-                              "e par la plateforme le",
-                              "تاريخ تصريح المنصّة بحذفه"};
-static words_t W_F_FOUND_AT = {"Found (first match)",
-                               "Trouv\xc3\xa9"
-                               "e (premi\xc3\xa8re correspondance) le",
-                               "تاريخ العثور عليه (أول تطابق)"};
-static words_t W_F_MATCH = {"Match", "Correspondance", "التطابق"};
-static words_t W_F_MATCHED = {"Images of the case matched",
-                              "Images du dossier concern\xc3\xa9"
-                              "es",
-                              "صور الملف المطابقة"};
-static words_t W_F_REQUEST = {"Takedown request number (sitr)",
-                              "Num\xc3\xa9ro de la demande de retrait (sitr)",
-                              "رقم طلب الإزالة (سِتر)"};
-static words_t W_F_TOKEN = {"Case token known to this platform",
-                            "Jeton du dossier connu de cette plateforme",
-                            "رمز الملف المعروف لدى هذه المنصّة"};
-static words_t W_F_REQUESTED = {"Takedown requested", "Retrait demand\xc3\xa9 le",
-                                "تاريخ طلب الإزالة"};
-static words_t W_F_STATUS = {"Current status", "Statut actuel", "الحالة الحالية"};
-static words_t W_HISTORY = {"Status history", "Historique du statut", "سجلّ الحالة"};
-static words_t W_H_TIME = {"Time (UTC)", "Heure (UTC)", "الوقت (UTC)"};
-static words_t W_H_STATUS = {"Status", "Statut", "الحالة"};
-static words_t W_H_NOTE = {"Platform's note (as the platform wrote it)",
-                           "Note de la plateforme (telle qu'elle l'a \xc3\xa9"
-                           "crite)",
-                           "ملاحظة المنصّة (كما كتبتها)"};
+static const words_t W_F_PLATFORM = {"Platform", "Plateforme", "المنصّة"};
+static const words_t W_F_UPLOAD_ID = {"Upload identifier at the platform",
+                                      "Identifiant de la publication chez la plateforme",
+                                      "معرّف المنشور لدى المنصّة"};
+static const words_t W_F_URL = {"Address (URL) given by the platform",
+                                "Adresse (URL) fournie par la plateforme",
+                                "العنوان (URL) كما قدّمته المنصّة"};
+static const words_t W_F_REPORTED = {"Reported to sitr by the platform",
+                                     "Signalée à sitr par la plateforme le",
+                                     "تاريخ إبلاغ المنصّة سِتر بالمنشور"};
+static const words_t W_F_DELETED = {"Declared deleted by the platform",
+                                    "Déclarée supprimée par la plateforme le",
+                                    "تاريخ تصريح المنصّة بحذفه"};
+static const words_t W_F_FOUND_AT = {"Found (first match)", "Trouvée (première correspondance) le",
+                                     "تاريخ العثور عليه (أول تطابق)"};
+static const words_t W_F_MATCH = {"Match", "Correspondance", "التطابق"};
+static const words_t W_F_MATCHED = {"Images of the case matched", "Images du dossier concernées",
+                                    "صور الملف المطابقة"};
+static const words_t W_F_REQUEST = {"Takedown request number (sitr)",
+                                    "Numéro de la demande de retrait (sitr)",
+                                    "رقم طلب الإزالة (سِتر)"};
+static const words_t W_F_TOKEN = {"Case token known to this platform",
+                                  "Jeton du dossier connu de cette plateforme",
+                                  "رمز الملف المعروف لدى هذه المنصّة"};
+static const words_t W_F_REQUESTED = {"Takedown requested", "Retrait demandé le",
+                                      "تاريخ طلب الإزالة"};
+static const words_t W_F_STATUS = {"Current status", "Statut actuel", "الحالة الحالية"};
+static const words_t W_HISTORY = {"Status history", "Historique du statut", "سجلّ الحالة"};
+static const words_t W_H_TIME = {"Time (UTC)", "Heure (UTC)", "الوقت (UTC)"};
+static const words_t W_H_STATUS = {"Status", "Statut", "الحالة"};
+static const words_t W_H_NOTE = {"Platform's note (as the platform wrote it)",
+                                 "Note de la plateforme (telle qu'elle l'a écrite)",
+                                 "ملاحظة المنصّة (كما كتبتها)"};
 
-static words_t W_MATCH_PDQ = {"perceptual similarity (PDQ), distance {n} of 256 bits",
-                              "similarit\xc3\xa9 perceptuelle (PDQ), distance {n} sur 256 bits",
-                              "تشابه بصري (PDQ)، المسافة {n} من 256 بتًّا"};
-static words_t W_MATCH_MD5 = {"exact copy of the file (MD5)", "copie exacte du fichier (MD5)",
-                              "نسخة مطابقة تمامًا للملف (MD5)"};
-static words_t W_MATCH_SHA256 = {"exact copy of the file (SHA-256)",
-                                 "copie exacte du fichier (SHA-256)",
-                                 "نسخة مطابقة تمامًا للملف (SHA-256)"};
+static const words_t W_MATCH_PDQ = {"perceptual similarity (PDQ), distance {n} of 256 bits",
+                                    "similarité perceptuelle (PDQ), distance {n} sur 256 bits",
+                                    "تشابه بصري (PDQ)، المسافة {n} من 256 بتًّا"};
+static const words_t W_MATCH_MD5 = {"exact copy of the file (MD5)", "copie exacte du fichier (MD5)",
+                                    "نسخة مطابقة تمامًا للملف (MD5)"};
+static const words_t W_MATCH_SHA256 = {"exact copy of the file (SHA-256)",
+                                       "copie exacte du fichier (SHA-256)",
+                                       "نسخة مطابقة تمامًا للملف (SHA-256)"};
 
-static words_t W_ST_PENDING = {"Takedown requested", "Retrait demand\xc3\xa9", "طُلبت الإزالة"};
-static words_t W_ST_REMOVED = {"Removed",
-                               "Retir\xc3\xa9"
-                               "e",
-                               "أُزيل"};
-static words_t W_ST_REJECTED = {"Refused",
-                                "Refus\xc3\xa9"
-                                "e",
-                                "رُفض الطلب"};
-static words_t W_ST_NOT_FOUND = {"Not found", "Introuvable", "لم يُعثر عليه"};
-static words_t W_ST_CANCELLED = {"Cancelled",
-                                 "Annul\xc3\xa9"
-                                 "e",
-                                 "أُلغي"};
+static const words_t W_ST_PENDING = {"Takedown requested", "Retrait demandé", "طُلبت الإزالة"};
+static const words_t W_ST_REMOVED = {"Removed", "Retirée", "أُزيل"};
+static const words_t W_ST_REJECTED = {"Refused", "Refusée", "رُفض الطلب"};
+static const words_t W_ST_NOT_FOUND = {"Not found", "Introuvable", "لم يُعثر عليه"};
+static const words_t W_ST_CANCELLED = {"Cancelled", "Annulée", "أُلغي"};
 
-static words_t W_BLOCKED_INTRO = {
+static const words_t W_BLOCKED_INTRO = {
     "A platform checked a new upload against sitr before publishing it and was told that it "
     "matches this case. sitr keeps no copy of these uploads, only their number.",
-    "Une plateforme a v\xc3\xa9rifi\xc3\xa9 une nouvelle publication aupr\xc3\xa8s de sitr avant "
-    "de la mettre en ligne, et sitr lui a r\xc3\xa9pondu qu'elle correspond \xc3\xa0 ce dossier. "
-    "sitr ne garde aucune copie de ces publications, seulement leur nombre.",
-    "تحقّقت منصّةٌ لدى سِتر من منشور جديد قبل نشره، فأُبلغت بأنه يطابق هذا الملف. ولا يحتفظ "
-    "سِتر بأي نسخة من هذه المنشورات، بل بعددها فقط."};
-static words_t W_NONE_BLOCKED = {"No upload has been blocked so far.",
-                                 "Aucune publication n'a \xc3\xa9t\xc3\xa9 bloqu\xc3\xa9"
-                                 "e "
-                                 "\xc3\xa0 ce jour.",
-                                 "لم يُحجب أي منشور حتى الآن."};
-static words_t W_B_DATE = {"Date (UTC)", "Date (UTC)", "التاريخ (UTC)"};
-static words_t W_B_COUNT = {"Uploads blocked",
-                            "Publications bloqu\xc3\xa9"
-                            "es",
-                            "المنشورات المحجوبة"};
-static words_t W_B_FIRST = {"First", "Premi\xc3\xa8re", "الأول"};
-static words_t W_B_LAST = {"Last", "Derni\xc3\xa8re", "الأخير"};
+    "Une plateforme a vérifié une nouvelle publication auprès de sitr avant de la mettre en ligne, "
+    "et sitr lui a répondu qu'elle correspond à ce dossier. sitr ne garde aucune copie de ces "
+    "publications, seulement leur nombre.",
+    "تحقّقت منصّةٌ لدى سِتر من منشور جديد قبل نشره، فأُبلغت بأنه يطابق هذا الملف. ولا يحتفظ سِتر بأي "
+    "نسخة من هذه المنشورات، بل بعددها فقط."};
+static const words_t W_NONE_BLOCKED = {"No upload has been blocked so far.",
+                                       "Aucune publication n'a été bloquée à ce jour.",
+                                       "لم يُحجب أي منشور حتى الآن."};
+static const words_t W_B_DATE = {"Date (UTC)", "Date (UTC)", "التاريخ (UTC)"};
+static const words_t W_B_COUNT = {"Uploads blocked", "Publications bloquées", "المنشورات المحجوبة"};
+static const words_t W_B_FIRST = {"First", "Première", "الأول"};
+static const words_t W_B_LAST = {"Last", "Dernière", "الأخير"};
 
-static words_t W_TRUNCATED = {
+static const words_t W_TRUNCATED = {
     "This report lists only the first {n} entries of each list; the summary counts all of them.",
-    "Ce rapport ne liste que les {n} premi\xc3\xa8res entr\xc3\xa9"
-    "es de chaque liste ; le "
-    "r\xc3\xa9sum\xc3\xa9 les compte toutes.",
+    "Ce rapport ne liste que les {n} premières entrées de chaque liste ; le résumé les compte "
+    "toutes.",
     "لا يذكر هذا التقرير سوى أول {n} عنصر من كل قائمة، أمّا الملخّص فيحصيها جميعًا."};
 
-static words_t W_POLICE = {"For the police: how to read and verify this report",
-                           "Pour la police\xc2\xa0: comment lire et v\xc3\xa9rifier ce rapport",
-                           "للشرطة: كيفية قراءة هذا التقرير والتحقّق منه"};
-static words_t W_P1 = {
+static const words_t W_POLICE = {"For the police: how to read and verify this report",
+                                 "Pour la police\u00a0: comment lire et vérifier ce rapport",
+                                 "للشرطة: كيفية قراءة هذا التقرير والتحقّق منه"};
+static const words_t W_P1 = {
     "The images are not in this report, and they were never uploaded: the victim's own device "
-    "computed a digital fingerprint (a \xe2\x80\x9chash\xe2\x80\x9d) of each image, and only these "
-    "fingerprints were sent to sitr. An image cannot be rebuilt from its fingerprints. The "
-    "fingerprints themselves are not printed here either.",
-    "Les images ne figurent pas dans ce rapport et n'ont jamais \xc3\xa9t\xc3\xa9 envoy\xc3\xa9"
-    "es"
-    "\xc2\xa0: l'appareil de la victime a calcul\xc3\xa9 lui-m\xc3\xaame une empreinte "
-    "num\xc3\xa9rique (un \xc2\xab\xc2\xa0hachage\xc2\xa0\xc2\xbb) de chaque image, et seules ces "
-    "empreintes ont \xc3\xa9t\xc3\xa9 transmises \xc3\xa0 sitr. Une image ne peut pas \xc3\xaatre "
-    "reconstitu\xc3\xa9"
-    "e \xc3\xa0 partir de ses empreintes. Les empreintes elles-m\xc3\xaames ne "
-    "sont pas non plus reproduites ici.",
-    "لا يتضمّن هذا التقرير الصور، ولم تُرفع الصور قطّ: فقد حسب جهاز الضحية نفسه بصمةً رقمية "
-    "(تُسمّى «تجزئة» أو hash) لكل صورة، ولم يُرسَل إلى سِتر سوى هذه البصمات. ولا يمكن إعادة "
-    "تكوين الصورة انطلاقًا من بصماتها. كما أن البصمات نفسها غير مذكورة في هذا التقرير."};
-static words_t W_P2 = {
+    "computed a digital fingerprint (a “hash”) of each image, and only these fingerprints were "
+    "sent to sitr. An image cannot be rebuilt from its fingerprints. The fingerprints themselves "
+    "are not printed here either.",
+    "Les images ne figurent pas dans ce rapport et n'ont jamais été envoyées\u00a0: l'appareil de "
+    "la victime a calculé lui-même une empreinte numérique (un «\u00a0hachage\u00a0») de chaque "
+    "image, et seules ces empreintes ont été transmises à sitr. Une image ne peut pas être "
+    "reconstituée à partir de ses empreintes. Les empreintes elles-mêmes ne sont pas non plus "
+    "reproduites ici.",
+    "لا يتضمّن هذا التقرير الصور، ولم تُرفع الصور قطّ: فقد حسب جهاز الضحية نفسه بصمةً رقمية (تُسمّى "
+    "«تجزئة» أو hash) لكل صورة، ولم يُرسَل إلى سِتر سوى هذه البصمات. ولا يمكن إعادة تكوين الصورة "
+    "انطلاقًا من بصماتها. كما أن البصمات نفسها غير مذكورة في هذا التقرير."};
+static const words_t W_P2 = {
     "PDQ is a perceptual fingerprint of 256 bits, the format used by Meta, StopNCII and "
     "ThreatExchange. Two pictures that look alike have fingerprints that differ in few bits; the "
     "distance is the number of differing bits (0 means visually identical). sitr reports a match "
     "only at a distance of {n} or less. MD5 and SHA-256 fingerprints match only an exact copy of "
     "the same file.",
-    "PDQ est une empreinte perceptuelle de 256 bits, le format utilis\xc3\xa9 par Meta, StopNCII "
-    "et ThreatExchange. Deux images qui se ressemblent ont des empreintes qui ne diff\xc3\xa8rent "
-    "que par peu de bits\xc2\xa0; la distance est le nombre de bits diff\xc3\xa9rents (0 signifie "
-    "visuellement identiques). sitr ne signale une correspondance qu'\xc3\xa0 une distance de {n} "
-    "au plus. Les empreintes MD5 et SHA-256 ne correspondent qu'\xc3\xa0 une copie exacte du "
-    "m\xc3\xaame fichier.",
+    "PDQ est une empreinte perceptuelle de 256 bits, le format utilisé par Meta, StopNCII et "
+    "ThreatExchange. Deux images qui se ressemblent ont des empreintes qui ne diffèrent que par "
+    "peu de bits\u00a0; la distance est le nombre de bits différents (0 signifie visuellement "
+    "identiques). sitr ne signale une correspondance qu'à une distance de {n} au plus. Les "
+    "empreintes MD5 et SHA-256 ne correspondent qu'à une copie exacte du même fichier.",
     "PDQ بصمة إدراكية من 256 بتًّا، وهي الصيغة التي تستعملها Meta وStopNCII وThreatExchange. "
     "والصورتان المتشابهتان بصريًا تختلف بصمتاهما في عدد قليل من البتّات؛ والمسافة هي عدد البتّات "
-    "المختلفة (0 يعني أنهما متطابقتان بصريًا). ولا يعدّ سِتر الصورتين متطابقتين إلا إذا كانت "
-    "المسافة {n} أو أقل. أما بصمتا MD5 وSHA-256 فلا تتطابقان إلا مع نسخة مطابقة تمامًا للملف "
-    "نفسه."};
-static words_t W_P3 = {
+    "المختلفة (0 يعني أنهما متطابقتان بصريًا). ولا يعدّ سِتر الصورتين متطابقتين إلا إذا كانت المسافة "
+    "{n} أو أقل. أما بصمتا MD5 وSHA-256 فلا تتطابقان إلا مع نسخة مطابقة تمامًا للملف نفسه."};
+static const words_t W_P3 = {
     "Platforms check uploads against these fingerprints. When one of their uploads matches, sitr "
     "sends the platform a takedown request that names the platform's own upload identifier, never "
     "the victim's images or fingerprints. The platform reviews each request and answers: removed, "
     "refused, or not found.",
-    "Les plateformes comparent les publications \xc3\xa0 ces empreintes. Lorsqu'une de leurs "
-    "publications correspond, sitr envoie \xc3\xa0 la plateforme une demande de retrait qui "
-    "indique "
-    "son propre identifiant de publication, jamais les images ni les empreintes de la victime. La "
-    "plateforme examine chaque demande et r\xc3\xa9pond\xc2\xa0: retir\xc3\xa9"
-    "e, refus\xc3\xa9"
-    "e "
-    "ou introuvable.",
-    "تقارن المنصّات المنشورات بهذه البصمات. وعندما يطابقها أحد منشوراتها، يرسل سِتر إلى المنصّة "
-    "طلب إزالة يذكر معرّف المنشور الخاص بها، ولا يتضمّن أبدًا صور الضحية ولا بصماتها. وتدرس "
-    "المنصّة كل طلب وتجيب: أُزيل، أو رُفض الطلب، أو لم يُعثر عليه."};
-static words_t W_P4 = {
+    "Les plateformes comparent les publications à ces empreintes. Lorsqu'une de leurs publications "
+    "correspond, sitr envoie à la plateforme une demande de retrait qui indique son propre "
+    "identifiant de publication, jamais les images ni les empreintes de la victime. La plateforme "
+    "examine chaque demande et répond\u00a0: retirée, refusée ou introuvable.",
+    "تقارن المنصّات المنشورات بهذه البصمات. وعندما يطابقها أحد منشوراتها، يرسل سِتر إلى المنصّة طلب "
+    "إزالة يذكر معرّف المنشور الخاص بها، ولا يتضمّن أبدًا صور الضحية ولا بصماتها. وتدرس المنصّة كل طلب "
+    "وتجيب: أُزيل، أو رُفض الطلب، أو لم يُعثر عليه."};
+static const words_t W_P4 = {
     "To verify an entry, contact the platform it names and give it the upload identifier, the "
-    "address (URL), the takedown request number and the case token shown here: the platform's "
-    "own records hold the upload, when it was reported and what was done with it. The operator "
-    "of this sitr service can confirm the case and its records from the case reference.",
-    "Pour v\xc3\xa9rifier une entr\xc3\xa9"
-    "e, contactez la plateforme qu'elle nomme et "
-    "communiquez-lui l'identifiant de la publication, l'adresse (URL), le num\xc3\xa9ro de la "
-    "demande de retrait et le jeton du dossier indiqu\xc3\xa9s ici\xc2\xa0: les registres de la "
-    "plateforme contiennent la publication, la date de son signalement et la suite qui lui a "
-    "\xc3\xa9t\xc3\xa9 donn\xc3\xa9"
-    "e. L'op\xc3\xa9rateur de ce service sitr peut confirmer le "
-    "dossier et ses enregistrements \xc3\xa0 partir de la r\xc3\xa9"
-    "f\xc3\xa9rence du dossier.",
-    "للتحقّق من أي عنصر، اتصلوا بالمنصّة المذكورة فيه وقدّموا لها معرّف المنشور والعنوان (URL) "
-    "ورقم طلب الإزالة ورمز الملف الواردة هنا: فسجلّات المنصّة تتضمّن المنشور وتاريخ الإبلاغ عنه "
-    "والإجراء المتّخذ بشأنه. ويمكن للجهة المشغّلة لخدمة سِتر هذه تأكيد الملف وسجلّاته انطلاقًا "
-    "من مرجع الملف."};
-static words_t W_P5 = {
+    "address (URL), the takedown request number and the case token shown here: the platform's own "
+    "records hold the upload, when it was reported and what was done with it. The operator of this "
+    "sitr service can confirm the case and its records from the case reference.",
+    "Pour vérifier une entrée, contactez la plateforme qu'elle nomme et communiquez-lui "
+    "l'identifiant de la publication, l'adresse (URL), le numéro de la demande de retrait et le "
+    "jeton du dossier indiqués ici\u00a0: les registres de la plateforme contiennent la "
+    "publication, la date de son signalement et la suite qui lui a été donnée. L'opérateur de ce "
+    "service sitr peut confirmer le dossier et ses enregistrements à partir de la référence du "
+    "dossier.",
+    "للتحقّق من أي عنصر، اتصلوا بالمنصّة المذكورة فيه وقدّموا لها معرّف المنشور والعنوان (URL) ورقم "
+    "طلب الإزالة ورمز الملف الواردة هنا: فسجلّات المنصّة تتضمّن المنشور وتاريخ الإبلاغ عنه والإجراء "
+    "المتّخذ بشأنه. ويمكن للجهة المشغّلة لخدمة سِتر هذه تأكيد الملف وسجلّاته انطلاقًا من مرجع الملف."};
+static const words_t W_P5 = {
     "Addresses (URLs) and notes are reproduced exactly as the platforms gave them; sitr has not "
-    "verified them. The addresses are printed as text, not as links: they may lead to the "
-    "victim's images.",
+    "verified them. The addresses are printed as text, not as links: they may lead to the victim's "
+    "images.",
     "Les adresses (URL) et les notes sont reproduites telles que les plateformes les ont "
-    "fournies\xc2\xa0; sitr ne les a pas v\xc3\xa9rifi\xc3\xa9"
-    "es. Les adresses sont "
-    "imprim\xc3\xa9"
-    "es comme du texte et non comme des liens\xc2\xa0: elles peuvent mener aux "
-    "images de la victime.",
-    "تُنقل العناوين (URL) والملاحظات تمامًا كما قدّمتها المنصّات، ولم يتحقّق منها سِتر. وتُطبع "
-    "العناوين نصًّا لا روابط، لأنها قد تؤدي إلى صور الضحية."};
-static words_t W_FOOTER = {"This report contains no image and no image fingerprint.",
-                           "Ce rapport ne contient aucune image ni aucune empreinte d'image.",
-                           "لا يتضمّن هذا التقرير أي صورة ولا أي بصمة صورة."};
+    "fournies\u00a0; sitr ne les a pas vérifiées. Les adresses sont imprimées comme du texte et "
+    "non comme des liens\u00a0: elles peuvent mener aux images de la victime.",
+    "تُنقل العناوين (URL) والملاحظات تمامًا كما قدّمتها المنصّات، ولم يتحقّق منها سِتر. وتُطبع العناوين "
+    "نصًّا لا روابط، لأنها قد تؤدي إلى صور الضحية."};
+static const words_t W_FOOTER = {"This report contains no image and no image fingerprint.",
+                                 "Ce rapport ne contient aucune image ni aucune empreinte d'image.",
+                                 "لا يتضمّن هذا التقرير أي صورة ولا أي بصمة صورة."};
 
 static const char *const LANG_CODE[LANG_COUNT] = {"en", "fr", "ar"};
 
 static const char STYLE[] =
-    "body{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\","
-    "\"Noto Naskh Arabic\",Tahoma,Arial,sans-serif;margin:2rem auto;max-width:54rem;"
-    "padding:0 1rem;color:#111;background:#fff;line-height:1.45}"
-    "h1{font-size:1.6rem;margin:0 0 .4rem}"
-    "h2{font-size:1.2rem;border-bottom:2px solid #333;padding-bottom:.2rem;margin:2rem 0 .6rem}"
-    "h3{font-size:1.05rem;margin:0 0 .5rem}"
-    "h4{font-size:.95rem;margin:.6rem 0 .3rem}"
-    "table{border-collapse:collapse;width:100%;margin:.3rem 0 .8rem}"
-    "th,td{border:1px solid #999;padding:.3rem .5rem;text-align:start;vertical-align:top}"
-    "table.kv th{width:40%;background:#f2f2f2;font-weight:600}"
-    "thead th{background:#e6e6e6}"
-    ".v{font-family:ui-monospace,\"DejaVu Sans Mono\",Menlo,Consolas,monospace;"
-    "overflow-wrap:anywhere;word-break:break-all}"
-    ".code{color:#555;font-size:.85em}"
-    ".note{white-space:pre-wrap;overflow-wrap:anywhere}"
-    "article{border:1px solid #bbb;padding:.8rem 1rem;margin:1rem 0}"
-    ".warn{border:2px solid #333;padding:.5rem .8rem}"
-    "footer{margin-top:2rem;font-size:.85rem;color:#444;border-top:1px solid #999;"
-    "padding-top:.5rem}"
-    "@page{size:A4;margin:15mm}"
-    "@media print{body{margin:0;max-width:none;font-size:10pt}"
-    "h2,h3,h4{break-after:avoid;page-break-after:avoid}"
-    "article,tr{break-inside:avoid;page-break-inside:avoid}"
-    "thead{display:table-header-group}th{background:none}}";
+    "body{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",\"Noto Naskh "
+    "Arabic\",Tahoma,Arial,sans-serif;margin:2rem auto;max-width:54rem;padding:0 "
+    "1rem;color:#111;background:#fff;line-height:1.45}h1{font-size:1.6rem;margin:0 0 "
+    ".4rem}h2{font-size:1.2rem;border-bottom:2px solid #333;padding-bottom:.2rem;margin:2rem 0 "
+    ".6rem}h3{font-size:1.05rem;margin:0 0 .5rem}h4{font-size:.95rem;margin:.6rem 0 "
+    ".3rem}table{border-collapse:collapse;width:100%;margin:.3rem 0 .8rem}th,td{border:1px solid "
+    "#999;padding:.3rem .5rem;text-align:start;vertical-align:top}table.kv "
+    "th{width:40%;background:#f2f2f2;font-weight:600}thead "
+    "th{background:#e6e6e6}.v{font-family:ui-monospace,\"DejaVu Sans "
+    "Mono\",Menlo,Consolas,monospace;overflow-wrap:anywhere;word-break:break-all}.code{color:#555;"
+    "font-size:.85em}.note{white-space:pre-wrap;overflow-wrap:anywhere}article{border:1px solid "
+    "#bbb;padding:.8rem 1rem;margin:1rem 0}.warn{border:2px solid #333;padding:.5rem "
+    ".8rem}footer{margin-top:2rem;font-size:.85rem;color:#444;border-top:1px solid "
+    "#999;padding-top:.5rem}@page{size:A4;margin:15mm}@media "
+    "print{body{margin:0;max-width:none;font-size:10pt}h2,h3,h4{break-after:avoid;page-break-after:"
+    "avoid}article,tr{break-inside:avoid;page-break-inside:avoid}thead{display:table-header-group}"
+    "th{background:none}}";
 
 /* ---- request parsing ------------------------------------------------------- */
 
@@ -516,15 +457,15 @@ static long long jint(const json_t *o, const char *key)
     return (long long)json_integer_value(json_object_get(o, key));
 }
 
-static void put(sitr_html_t *h, lang_t l, words_t w)
+static void put(sitr_html_t *h, lang_t l, const words_t *w)
 {
-    sitr_html_raw(h, w[l]);
+    sitr_html_raw(h, in_lang(w, l));
 }
 
 /* A label with "{n}" replaced by n. */
-static void put_num(sitr_html_t *h, lang_t l, words_t w, long long n)
+static void put_num(sitr_html_t *h, lang_t l, const words_t *w, long long n)
 {
-    const char *s = w[l];
+    const char *s = in_lang(w, l);
     const char *at = strstr(s, "{n}");
     if (!at) {
         sitr_html_raw(h, s);
@@ -538,7 +479,7 @@ static void put_num(sitr_html_t *h, lang_t l, words_t w, long long n)
 static void put_ltr(sitr_html_t *h, const char *value)
 {
     if (!value || !*value) {
-        sitr_html_raw(h, "\xe2\x80\x94");
+        sitr_html_raw(h, "—");
         return;
     }
     sitr_html_raw(h, "<span dir=\"ltr\" class=\"v\">");
@@ -546,40 +487,40 @@ static void put_ltr(sitr_html_t *h, const char *value)
     sitr_html_raw(h, "</span>");
 }
 
-static void row_open(sitr_html_t *h, lang_t l, words_t label)
+static void row_open(sitr_html_t *h, lang_t l, const words_t *label)
 {
     sitr_html_raw(h, "<tr><th>");
     put(h, l, label);
     sitr_html_raw(h, "</th><td>");
 }
 
-static void row_ltr(sitr_html_t *h, lang_t l, words_t label, const char *value)
+static void row_ltr(sitr_html_t *h, lang_t l, const words_t *label, const char *value)
 {
     row_open(h, l, label);
     put_ltr(h, value);
     sitr_html_raw(h, "</td></tr>");
 }
 
-static void row_num(sitr_html_t *h, lang_t l, words_t label, long long n)
+static void row_num(sitr_html_t *h, lang_t l, const words_t *label, long long n)
 {
     row_open(h, l, label);
     sitr_html_rawf(h, "%lld</td></tr>", n);
 }
 
-static const char *const *status_words(const char *status)
+static const words_t *status_words(const char *status)
 {
     if (!status)
         return NULL;
     if (strcmp(status, "pending") == 0)
-        return W_ST_PENDING;
+        return &W_ST_PENDING;
     if (strcmp(status, "removed") == 0)
-        return W_ST_REMOVED;
+        return &W_ST_REMOVED;
     if (strcmp(status, "rejected") == 0)
-        return W_ST_REJECTED;
+        return &W_ST_REJECTED;
     if (strcmp(status, "not_found") == 0)
-        return W_ST_NOT_FOUND;
+        return &W_ST_NOT_FOUND;
     if (strcmp(status, "cancelled") == 0)
-        return W_ST_CANCELLED;
+        return &W_ST_CANCELLED;
     return NULL;
 }
 
@@ -587,9 +528,9 @@ static const char *const *status_words(const char *status)
  * API) for cross-checking. */
 static void put_status(sitr_html_t *h, lang_t l, const char *status)
 {
-    const char *const *w = status_words(status);
+    const words_t *w = status_words(status);
     if (w)
-        sitr_html_raw(h, w[l]);
+        sitr_html_raw(h, in_lang(w, l));
     sitr_html_raw(h, " <span dir=\"ltr\" class=\"code\">(");
     sitr_html_text(h, status);
     sitr_html_raw(h, ")</span>");
@@ -598,11 +539,11 @@ static void put_status(sitr_html_t *h, lang_t l, const char *status)
 static void put_match(sitr_html_t *h, lang_t l, const char *signal, long long distance)
 {
     if (signal && strcmp(signal, "pdq") == 0)
-        put_num(h, l, W_MATCH_PDQ, distance);
+        put_num(h, l, &W_MATCH_PDQ, distance);
     else if (signal && strcmp(signal, "md5") == 0)
-        put(h, l, W_MATCH_MD5);
+        put(h, l, &W_MATCH_MD5);
     else if (signal && strcmp(signal, "sha256") == 0)
-        put(h, l, W_MATCH_SHA256);
+        put(h, l, &W_MATCH_SHA256);
     else
         sitr_html_text(h, signal);
 }
@@ -612,35 +553,35 @@ static void render_takedown(sitr_html_t *h, lang_t l, size_t index, const json_t
     const json_t *up = json_object_get(t, "upload");
     sitr_html_rawf(h, "<article><h3>%zu. ", index);
     sitr_html_text(h, jstr(t, "platform"));
-    sitr_html_raw(h, " \xe2\x80\x94 ");
+    sitr_html_raw(h, " — ");
     put_status(h, l, jstr(t, "status"));
     sitr_html_raw(h, "</h3><table class=\"kv\">");
-    row_open(h, l, W_F_PLATFORM);
+    row_open(h, l, &W_F_PLATFORM);
     sitr_html_text(h, jstr(t, "platform"));
     sitr_html_raw(h, "</td></tr>");
-    row_ltr(h, l, W_F_UPLOAD_ID, jstr(up, "id"));
-    row_ltr(h, l, W_F_URL, jstr(up, "url"));
-    row_ltr(h, l, W_F_REPORTED, jstr(up, "reported_at"));
-    row_ltr(h, l, W_F_FOUND_AT, jstr(t, "found_at"));
-    row_open(h, l, W_F_MATCH);
+    row_ltr(h, l, &W_F_UPLOAD_ID, jstr(up, "id"));
+    row_ltr(h, l, &W_F_URL, jstr(up, "url"));
+    row_ltr(h, l, &W_F_REPORTED, jstr(up, "reported_at"));
+    row_ltr(h, l, &W_F_FOUND_AT, jstr(t, "found_at"));
+    row_open(h, l, &W_F_MATCH);
     put_match(h, l, jstr(t, "signal"), jint(t, "distance"));
     sitr_html_raw(h, "</td></tr>");
-    row_num(h, l, W_F_MATCHED, (long long)json_array_size(json_object_get(t, "matches")));
-    row_ltr(h, l, W_F_REQUEST, jstr(t, "id"));
-    row_ltr(h, l, W_F_REQUESTED, jstr(t, "requested_at"));
-    row_ltr(h, l, W_F_TOKEN, jstr(t, "platform_case"));
-    row_open(h, l, W_F_STATUS);
+    row_num(h, l, &W_F_MATCHED, (long long)json_array_size(json_object_get(t, "matches")));
+    row_ltr(h, l, &W_F_REQUEST, jstr(t, "id"));
+    row_ltr(h, l, &W_F_REQUESTED, jstr(t, "requested_at"));
+    row_ltr(h, l, &W_F_TOKEN, jstr(t, "platform_case"));
+    row_open(h, l, &W_F_STATUS);
     put_status(h, l, jstr(t, "status"));
     sitr_html_raw(h, "</td></tr>");
-    row_ltr(h, l, W_F_DELETED, jstr(up, "removed_at"));
+    row_ltr(h, l, &W_F_DELETED, jstr(up, "removed_at"));
     sitr_html_raw(h, "</table><h4>");
-    put(h, l, W_HISTORY);
+    put(h, l, &W_HISTORY);
     sitr_html_raw(h, "</h4><table><thead><tr><th>");
-    put(h, l, W_H_TIME);
+    put(h, l, &W_H_TIME);
     sitr_html_raw(h, "</th><th>");
-    put(h, l, W_H_STATUS);
+    put(h, l, &W_H_STATUS);
     sitr_html_raw(h, "</th><th>");
-    put(h, l, W_H_NOTE);
+    put(h, l, &W_H_NOTE);
     sitr_html_raw(h, "</th></tr></thead><tbody>");
     size_t i;
     json_t *e;
@@ -657,7 +598,7 @@ static void render_takedown(sitr_html_t *h, lang_t l, size_t index, const json_t
             sitr_html_text(h, note);
             sitr_html_raw(h, "</bdi>");
         } else {
-            sitr_html_raw(h, "\xe2\x80\x94");
+            sitr_html_raw(h, "—");
         }
         sitr_html_raw(h, "</td></tr>");
     }
@@ -667,24 +608,24 @@ static void render_takedown(sitr_html_t *h, lang_t l, size_t index, const json_t
 static void render_blocked(sitr_html_t *h, lang_t l, const json_t *list)
 {
     sitr_html_raw(h, "<p>");
-    put(h, l, W_BLOCKED_INTRO);
+    put(h, l, &W_BLOCKED_INTRO);
     sitr_html_raw(h, "</p>");
     if (json_array_size(list) == 0) {
         sitr_html_raw(h, "<p>");
-        put(h, l, W_NONE_BLOCKED);
+        put(h, l, &W_NONE_BLOCKED);
         sitr_html_raw(h, "</p>");
         return;
     }
     sitr_html_raw(h, "<table><thead><tr><th>");
-    put(h, l, W_B_DATE);
+    put(h, l, &W_B_DATE);
     sitr_html_raw(h, "</th><th>");
-    put(h, l, W_F_PLATFORM);
+    put(h, l, &W_F_PLATFORM);
     sitr_html_raw(h, "</th><th>");
-    put(h, l, W_B_COUNT);
+    put(h, l, &W_B_COUNT);
     sitr_html_raw(h, "</th><th>");
-    put(h, l, W_B_FIRST);
+    put(h, l, &W_B_FIRST);
     sitr_html_raw(h, "</th><th>");
-    put(h, l, W_B_LAST);
+    put(h, l, &W_B_LAST);
     sitr_html_raw(h, "</th></tr></thead><tbody>");
     size_t i;
     json_t *b;
@@ -715,57 +656,57 @@ static char *render_html(const json_t *r, lang_t l, size_t *len)
     sitr_html_rawf(&h,
                    "<!DOCTYPE html>\n<html lang=\"%s\" dir=\"%s\"><head><meta charset=\"utf-8\">",
                    LANG_CODE[l], l == LANG_AR ? "rtl" : "ltr");
-    sitr_html_raw(&h, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                      "<meta name=\"referrer\" content=\"no-referrer\"><title>");
-    put(&h, l, W_TITLE);
-    sitr_html_raw(&h, " \xe2\x80\x94 ");
+    sitr_html_raw(&h, "<meta name=\"viewport\" content=\"width=device-width, "
+                      "initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\"><title>");
+    put(&h, l, &W_TITLE);
+    sitr_html_raw(&h, " — ");
     sitr_html_text(&h, jstr(r, "case"));
     sitr_html_raw(&h, "</title><style>");
     sitr_html_raw(&h, STYLE);
     sitr_html_raw(&h, "</style></head><body><header><h1>");
-    put(&h, l, W_TITLE);
+    put(&h, l, &W_TITLE);
     sitr_html_raw(&h, "</h1><p>");
-    put(&h, l, W_INTRO);
+    put(&h, l, &W_INTRO);
     sitr_html_raw(&h, "</p></header>");
 
     sitr_html_raw(&h, "<section><h2>");
-    put(&h, l, W_CASE);
+    put(&h, l, &W_CASE);
     sitr_html_raw(&h, "</h2><table class=\"kv\">");
-    row_ltr(&h, l, W_REFERENCE, jstr(r, "case"));
-    row_ltr(&h, l, W_CREATED, jstr(r, "created_at"));
-    row_num(&h, l, W_IMAGES, jint(r, "images"));
-    row_ltr(&h, l, W_GENERATED, jstr(r, "generated_at"));
+    row_ltr(&h, l, &W_REFERENCE, jstr(r, "case"));
+    row_ltr(&h, l, &W_CREATED, jstr(r, "created_at"));
+    row_num(&h, l, &W_IMAGES, jint(r, "images"));
+    row_ltr(&h, l, &W_GENERATED, jstr(r, "generated_at"));
     sitr_html_raw(&h, "</table><p>");
-    put(&h, l, W_UTC);
+    put(&h, l, &W_UTC);
     sitr_html_raw(&h, "</p></section>");
 
     sitr_html_raw(&h, "<section><h2>");
-    put(&h, l, W_SUMMARY);
+    put(&h, l, &W_SUMMARY);
     sitr_html_raw(&h, "</h2><table class=\"kv\">");
-    row_num(&h, l, W_S_PLATFORMS, jint(sum, "platforms"));
-    row_num(&h, l, W_S_FOUND, jint(sum, "uploads_found"));
-    row_num(&h, l, W_S_MATCHES, jint(sum, "matches"));
-    row_num(&h, l, W_S_REMOVED, jint(td, "removed"));
-    row_num(&h, l, W_S_REJECTED, jint(td, "rejected"));
-    row_num(&h, l, W_S_NOT_FOUND, jint(td, "not_found"));
-    row_num(&h, l, W_S_PENDING, jint(td, "pending"));
-    row_num(&h, l, W_S_CANCELLED, jint(td, "cancelled"));
-    row_num(&h, l, W_S_BLOCKED, jint(sum, "uploads_blocked"));
+    row_num(&h, l, &W_S_PLATFORMS, jint(sum, "platforms"));
+    row_num(&h, l, &W_S_FOUND, jint(sum, "uploads_found"));
+    row_num(&h, l, &W_S_MATCHES, jint(sum, "matches"));
+    row_num(&h, l, &W_S_REMOVED, jint(td, "removed"));
+    row_num(&h, l, &W_S_REJECTED, jint(td, "rejected"));
+    row_num(&h, l, &W_S_NOT_FOUND, jint(td, "not_found"));
+    row_num(&h, l, &W_S_PENDING, jint(td, "pending"));
+    row_num(&h, l, &W_S_CANCELLED, jint(td, "cancelled"));
+    row_num(&h, l, &W_S_BLOCKED, jint(sum, "uploads_blocked"));
     sitr_html_raw(&h, "</table>");
     if (json_is_true(json_object_get(r, "truncated"))) {
         sitr_html_raw(&h, "<p class=\"warn\">");
-        put_num(&h, l, W_TRUNCATED, atoll(REPORT_MAX_ROWS));
+        put_num(&h, l, &W_TRUNCATED, atoll(REPORT_MAX_ROWS));
         sitr_html_raw(&h, "</p>");
     }
     sitr_html_raw(&h, "</section>");
 
     sitr_html_raw(&h, "<section><h2>");
-    put(&h, l, W_FOUND);
+    put(&h, l, &W_FOUND);
     sitr_html_raw(&h, "</h2>");
     const json_t *list = json_object_get(r, "takedowns");
     if (json_array_size(list) == 0) {
         sitr_html_raw(&h, "<p>");
-        put(&h, l, W_NONE_FOUND);
+        put(&h, l, &W_NONE_FOUND);
         sitr_html_raw(&h, "</p>");
     }
     size_t i;
@@ -774,31 +715,31 @@ static char *render_html(const json_t *r, lang_t l, size_t *len)
     sitr_html_raw(&h, "</section>");
 
     sitr_html_raw(&h, "<section><h2>");
-    put(&h, l, W_S_BLOCKED);
+    put(&h, l, &W_S_BLOCKED);
     sitr_html_raw(&h, "</h2>");
     render_blocked(&h, l, json_object_get(r, "uploads_blocked"));
     sitr_html_raw(&h, "</section>");
 
     sitr_html_raw(&h, "<section class=\"explain\"><h2>");
-    put(&h, l, W_POLICE);
+    put(&h, l, &W_POLICE);
     sitr_html_raw(&h, "</h2><p>");
-    put(&h, l, W_P1);
+    put(&h, l, &W_P1);
     sitr_html_raw(&h, "</p><p>");
-    put_num(&h, l, W_P2, jint(r, "match_threshold"));
+    put_num(&h, l, &W_P2, jint(r, "match_threshold"));
     sitr_html_raw(&h, "</p><p>");
-    put(&h, l, W_P3);
+    put(&h, l, &W_P3);
     sitr_html_raw(&h, "</p><p>");
-    put(&h, l, W_P4);
+    put(&h, l, &W_P4);
     sitr_html_raw(&h, "</p><p>");
-    put(&h, l, W_P5);
+    put(&h, l, &W_P5);
     sitr_html_raw(&h, "</p></section><footer>");
-    put(&h, l, W_TITLE);
-    sitr_html_raw(&h, " \xe2\x80\x94 ");
+    put(&h, l, &W_TITLE);
+    sitr_html_raw(&h, " — ");
     put_ltr(&h, jstr(r, "case"));
-    sitr_html_raw(&h, " \xe2\x80\x94 ");
+    sitr_html_raw(&h, " — ");
     put_ltr(&h, jstr(r, "generated_at"));
     sitr_html_raw(&h, "<br>");
-    put(&h, l, W_FOOTER);
+    put(&h, l, &W_FOOTER);
     sitr_html_raw(&h, "</footer></body></html>\n");
     return sitr_html_finish(&h, len);
 }

@@ -204,6 +204,7 @@ char *sitr_html_finish(sitr_html_t *h, size_t *len)
 {
     char *out = NULL;
     if (!h->failed && reserve(h, 0) == 0) {
+        h->buf[h->len] = '\0'; /* an empty page has had nothing appended */
         out = h->buf;
         *len = h->len;
         h->buf = NULL;
