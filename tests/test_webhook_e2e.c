@@ -18,7 +18,8 @@
  * 500 is retried with the same delivery id and body and then delivered; a
  * receiver that always fails gets exactly max-attempts POSTs and the row
  * is abandoned; a platform without a webhook gets no delivery row;
- * sitr-admin refuses non-http(s) or host-less webhook URLs; the log
+ * sitr-admin refuses non-http(s) or host-less webhook URLs; sitrd stops
+ * cleanly with a POST in flight, leaving its row due again; the log
  * carries no secret; the metrics count the outcomes.  Everything is polled
  * with deadlines; no timing assertions. */
 #include <arpa/inet.h>
@@ -49,6 +50,7 @@
 #define DEADLINE_MS     30000
 #define MAX_REQS        64
 #define MAX_ATTEMPTS    3
+#define MAX_HELD        8
 
 /* ---- the receiver ------------------------------------------------------------- */
 
@@ -64,6 +66,7 @@ typedef struct receiver {
     pthread_mutex_t mu;
     hook_req_t reqs[MAX_REQS];
     int n;
+    int held[MAX_HELD], nheld; /* unanswered connections (receiver thread only) */
 } receiver_t;
 
 static receiver_t R;
@@ -96,10 +99,13 @@ static int answer_for(const char *path, int k)
         return 204;
     if (strcmp(path, "/flaky") == 0)
         return k == 0 ? 500 : 200;
+    if (strcmp(path, "/hang") == 0)
+        return 0; /* never answer: the connection is held open */
     return 500;
 }
 
-static void serve_one(int c)
+/* Returns 1 when the connection must stay open (no answer). */
+static int serve_one(int c)
 {
     struct timeval tv = {5, 0};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -115,7 +121,7 @@ static void serve_one(int c)
     }
     if (!end) {
         free(buf);
-        return;
+        return 0;
     }
     *end = '\0';
     char clen[32];
@@ -148,11 +154,14 @@ static void serve_one(int c)
     else
         free(body);
     pthread_mutex_unlock(&R.mu);
+    if (status == 0)
+        return 1;
     char resp[256];
     int n =
         snprintf(resp, sizeof resp,
                  "HTTP/1.1 %d Test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno", status);
     (void)!send(c, resp, (size_t)n, MSG_NOSIGNAL);
+    return 0;
 }
 
 static void *receiver_main(void *arg)
@@ -165,8 +174,10 @@ static void *receiver_main(void *arg)
         int c = accept(R.fd, NULL, NULL);
         if (c < 0)
             continue;
-        serve_one(c);
-        close(c);
+        if (serve_one(c) && R.nheld < MAX_HELD)
+            R.held[R.nheld++] = c;
+        else
+            close(c);
     }
     return NULL;
 }
@@ -191,6 +202,8 @@ static void receiver_stop(void)
     atomic_store(&R.stop, 1);
     pthread_join(R.thread, NULL);
     close(R.fd);
+    for (int i = 0; i < R.nheld; i++)
+        close(R.held[i]);
     for (int i = 0; i < R.n; i++)
         free(R.reqs[i].body);
 }
@@ -228,8 +241,8 @@ static hook_req_t request_copy(const char *path, int k)
 typedef struct world {
     char *db_url;
     sitr_e2e_server_t srv;
-    char key_hooked[80], key_flaky[80], key_down[80], key_plain[80];
-    char sec_hooked[80], sec_flaky[80], sec_down[80];
+    char key_hooked[80], key_flaky[80], key_down[80], key_plain[80], key_hang[80];
+    char sec_hooked[80], sec_flaky[80], sec_down[80], sec_hang[80];
 } world_t;
 
 static world_t W;
@@ -516,6 +529,7 @@ static int setup(void **state)
     add_platform("flaky", "/flaky", W.key_flaky, W.sec_flaky);
     add_platform("down", "/down", W.key_down, W.sec_down);
     add_platform("plain", NULL, W.key_plain, NULL);
+    add_platform("hang", "/hang", W.key_hang, W.sec_hang);
     static char url_var[1200];
     snprintf(url_var, sizeof url_var, "SITR_DATABASE_URL=%s", W.db_url);
     const char *env[] = {url_var,
@@ -525,7 +539,7 @@ static int setup(void **state)
                          "SITR_WEBHOOK_RETRY_MIN_MS=200",
                          "SITR_WEBHOOK_RETRY_MAX_MS=400",
                          "SITR_WEBHOOK_MAX_ATTEMPTS=3",
-                         "SITR_WEBHOOK_TIMEOUT_MS=5000",
+                         "SITR_WEBHOOK_TIMEOUT_MS=60000",
                          NULL};
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
@@ -549,7 +563,8 @@ static int teardown(void **state)
     (void)state;
     int rc = sitr_e2e_stop(&W.srv);
     receiver_stop();
-    const char *secrets[] = {W.sec_hooked, W.sec_flaky, W.sec_down, W.key_hooked, W.key_flaky};
+    const char *secrets[] = {W.sec_hooked, W.sec_flaky,  W.sec_down,
+                             W.sec_hang,   W.key_hooked, W.key_flaky};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
         if (sitr_e2e_log_contains(&W.srv, secrets[i])) {
             fprintf(stderr, "a secret or key was logged\n");
@@ -742,6 +757,26 @@ static void test_exactly_once_and_metrics(void **state)
     }
 }
 
+/* Runs last: a POST still waiting for its answer when sitrd stops is cut
+ * (teardown checks the clean exit); its row stays due for a later sender. */
+static void test_shutdown_with_post_in_flight(void **state)
+{
+    (void)state;
+    img_t img = new_img();
+    char ref[64];
+    create_case(&img, ref);
+    img_t other = new_img();
+    report(W.key_hang, "x-1", other.pdq);
+    long long upload = upload_id_of("hang", "x-1");
+    commit_match(image_id_of(&img), upload);
+    wait_requests("/hang", 1);
+    long long td = takedown_of(upload);
+    assert_int_equal(scalar("SELECT count(*) FROM webhook_deliveries WHERE takedown_id = %lld "
+                            "AND attempts = 1 AND delivered_at IS NULL AND abandoned_at IS NULL",
+                            td),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_no_webhook_no_delivery),
         cmocka_unit_test(test_admin_rejects_bad_urls),
         cmocka_unit_test(test_exactly_once_and_metrics),
+        cmocka_unit_test(test_shutdown_with_post_in_flight),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
