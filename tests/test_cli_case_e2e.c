@@ -350,9 +350,9 @@ static void test_status(void **state)
     /* From a file, as JSON; the server URL from SITR_SERVER. */
     char server_env[128];
     snprintf(server_env, sizeof server_env, "SITR_SERVER=%s", W.server_url);
-    r = run_sitr((const char *[]){server_env, NULL},
-                 (const char *[]){"case", "status", "--json", "--secret-file", W.secret_file,
-                                  W.ref, NULL});
+    r = run_sitr(
+        (const char *[]){server_env, NULL},
+        (const char *[]){"case", "status", "--json", "--secret-file", W.secret_file, W.ref, NULL});
     expect_status(&r, 0);
     json_t *j = json_loads(r.out, 0, NULL);
     assert_non_null(j);
@@ -370,8 +370,8 @@ static void test_status(void **state)
     fprintf(f, "  %s  \nsecond line ignored\n", W.secret);
     fclose(f);
     assert_int_equal(chmod(open_file, 0644), 0);
-    r = run_sitr(NULL, (const char *[]){"case", "status", "--server", W.server_url,
-                                        "--secret-file", open_file, W.ref, NULL});
+    r = run_sitr(NULL, (const char *[]){"case", "status", "--server", W.server_url, "--secret-file",
+                                        open_file, W.ref, NULL});
     expect_status(&r, 0);
     expect_contains(r.err, "can be read by other users");
     run_free(&r);
@@ -402,16 +402,15 @@ static void test_status(void **state)
     run_free(&r);
 
     /* The secret is never an argument. */
-    r = run_sitr(NULL, (const char *[]){"case", "status", "--server", W.server_url, W.ref,
-                                        W.secret, NULL});
+    r = run_sitr(
+        NULL, (const char *[]){"case", "status", "--server", W.server_url, W.ref, W.secret, NULL});
     expect_status(&r, 2);
     expect_contains(r.err, "never given as an argument");
     run_free(&r);
 
     /* Nobody listening: a clear transport error. */
     r = run_sitr((const char *[]){env_secret, NULL},
-                 (const char *[]){"case", "status", "--server", "http://127.0.0.1:1", W.ref,
-                                  NULL});
+                 (const char *[]){"case", "status", "--server", "http://127.0.0.1:1", W.ref, NULL});
     expect_status(&r, 1);
     expect_contains(r.err, "no answer from the server at http://127.0.0.1:1");
     run_free(&r);
@@ -424,10 +423,10 @@ static void test_add(void **state)
     char env_secret[200];
     snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
     /* One new image and one the case already holds. */
-    run_t r = run_sitr((const char *[]){env_secret, NULL},
-                       (const char *[]){"case", "add", "--server", W.server_url, W.ref,
-                                        PDQ_DIR "/misc-images/small.jpg",
-                                        BRIDGE "/aaa-orig.jpg", NULL});
+    run_t r =
+        run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "add", "--server", W.server_url, W.ref,
+                                  PDQ_DIR "/misc-images/small.jpg", BRIDGE "/aaa-orig.jpg", NULL});
     expect_status(&r, 0);
     expect_contains(r.out, "Added 1 image to case");
     expect_contains(r.out, "1 already known");
@@ -514,9 +513,9 @@ static void test_withdraw(void **state)
     run_free(&r);
     assert_int_equal(pgt_scalar(W.db_url, sql), 1);
 
-    r = run_sitr((const char *[]){env_secret, NULL},
-                 (const char *[]){"case", "withdraw", "--yes", "--server", W.server_url, W.ref,
-                                  NULL});
+    r = run_sitr(
+        (const char *[]){env_secret, NULL},
+        (const char *[]){"case", "withdraw", "--yes", "--server", W.server_url, W.ref, NULL});
     expect_status(&r, 0);
     expect_contains(r.out, "withdrawn");
     run_free(&r);
@@ -694,8 +693,8 @@ static void test_privacy_only_hashes_leave(void **state)
 
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", c.port);
-    run_t r = run_sitr(NULL, (const char *[]){"case", "create", "--server", url, "--batch", "5",
-                                              BRIDGE, NULL});
+    run_t r = run_sitr(
+        NULL, (const char *[]){"case", "create", "--server", url, "--batch", "5", BRIDGE, NULL});
     c.stop = 1;
     pthread_join(c.tid, NULL);
     close(c.lfd);

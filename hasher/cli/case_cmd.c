@@ -63,66 +63,64 @@ typedef struct opts {
 
 void sitr_case_cmd_usage(FILE *f)
 {
-    fputs(
-        "Usage: sitr case create [OPTIONS] PATH...\n"
-        "       sitr case add [OPTIONS] CASE PATH...\n"
-        "       sitr case status [OPTIONS] CASE\n"
-        "       sitr case withdraw [OPTIONS] CASE\n"
-        "       sitr case report [OPTIONS] CASE [--html FILE] [--lang en|fr|ar]\n"
-        "\n"
-        "Open and follow a case on a sitr server.  Images are hashed on this computer\n"
-        "and only their hashes are sent (PDQ, quality, its 8 rotations and flips, MD5,\n"
-        "SHA-256): never an image, a file name or a path.\n"
-        "\n"
-        "  create    hash the image files and folders, open a case with the hashes, and\n"
-        "            print the case number and its secret.  The secret is shown ONCE and\n"
-        "            cannot be recovered: write it down or keep it in a password manager.\n"
-        "  add       hash more images and add them to a case\n"
-        "  status    what was found and done: counts and a timeline, by platform\n"
-        "  withdraw  withdraw the case: every hash of it is erased at once (asks first)\n"
-        "  report    the evidence report for the police (in Morocco: the Iblagh\n"
-        "            platform): times, platforms, their upload ids and URLs, takedown\n"
-        "            outcomes.  Printed as JSON, or with --html FILE written as a\n"
-        "            printable page (open it in a browser and print it)\n"
-        "\n"
-        "CASE is the case number (SITR-XXXX-...).  The commands other than create need\n"
-        "the case secret.  It is never taken as a command-line argument, because the\n"
-        "arguments of a command can be seen by every user of the computer (ps).\n"
-        "It is read, in this order, from:\n"
-        "  --secret-file FILE       the first line of FILE (keep it private: chmod 600)\n"
-        "  SITR_CASE_SECRET         the environment variable\n"
-        "  the terminal             you are asked for it; what you type is not shown\n"
-        "\n"
-        "Options:\n"
-        "  -s, --server URL         the sitr server (default: $SITR_SERVER, or\n"
-        "                           " SITR_CLIENT_DEFAULT_SERVER ")\n"
-        "      --secret-file FILE   read the case secret from FILE (all but create)\n"
-        "      --save FILE          create: also write the secret to FILE, a new file that\n"
-        "                           only you can read (mode 0600); never done otherwise\n"
-        "      --json               print the server's answer as JSON (create, add, status)\n"
-        "      --html FILE          report: write the printable page to FILE (readable\n"
-        "                           only by you; '-' for standard output)\n"
-        "      --lang LANG          report: the page's language, en (default), fr or ar\n"
-        "  -y, --yes                withdraw without asking for confirmation\n"
-        "  -j, --jobs N             hash N files at a time (default: the number of CPUs)\n"
-        "      --batch N            send at most N images per request (default 100; halved\n"
-        "                           automatically when the server asks for fewer)\n"
-        "  -h, --help               show this help\n"
-        "\n"
-        "A file that cannot be hashed is reported and left out; the others are sent.\n"
-        "An image whose PDQ quality is below 50 is too featureless to match safely: it\n"
-        "is sent with its MD5/SHA-256 only (exact copies) and a warning is printed.\n"
-        "The connection is checked with TLS for https:// servers; a request gives up\n"
-        "after 120 seconds and answers over 4 MiB are refused.\n"
-        "\n"
-        "Exit status: 0 done, 1 failure (a file that could not be hashed while nothing\n"
-        "could be sent, the server unreachable or refusing, a wrong secret), 2 usage\n"
-        "error (including withdraw without --yes and no terminal to ask).\n",
-        f);
+    fputs("Usage: sitr case create [OPTIONS] PATH...\n"
+          "       sitr case add [OPTIONS] CASE PATH...\n"
+          "       sitr case status [OPTIONS] CASE\n"
+          "       sitr case withdraw [OPTIONS] CASE\n"
+          "       sitr case report [OPTIONS] CASE [--html FILE] [--lang en|fr|ar]\n"
+          "\n"
+          "Open and follow a case on a sitr server.  Images are hashed on this computer\n"
+          "and only their hashes are sent (PDQ, quality, its 8 rotations and flips, MD5,\n"
+          "SHA-256): never an image, a file name or a path.\n"
+          "\n"
+          "  create    hash the image files and folders, open a case with the hashes, and\n"
+          "            print the case number and its secret.  The secret is shown ONCE and\n"
+          "            cannot be recovered: write it down or keep it in a password manager.\n"
+          "  add       hash more images and add them to a case\n"
+          "  status    what was found and done: counts and a timeline, by platform\n"
+          "  withdraw  withdraw the case: every hash of it is erased at once (asks first)\n"
+          "  report    the evidence report for the police (in Morocco: the Iblagh\n"
+          "            platform): times, platforms, their upload ids and URLs, takedown\n"
+          "            outcomes.  Printed as JSON, or with --html FILE written as a\n"
+          "            printable page (open it in a browser and print it)\n"
+          "\n"
+          "CASE is the case number (SITR-XXXX-...).  The commands other than create need\n"
+          "the case secret.  It is never taken as a command-line argument, because the\n"
+          "arguments of a command can be seen by every user of the computer (ps).\n"
+          "It is read, in this order, from:\n"
+          "  --secret-file FILE       the first line of FILE (keep it private: chmod 600)\n"
+          "  SITR_CASE_SECRET         the environment variable\n"
+          "  the terminal             you are asked for it; what you type is not shown\n"
+          "\n"
+          "Options:\n"
+          "  -s, --server URL         the sitr server (default: $SITR_SERVER, or\n"
+          "                           " SITR_CLIENT_DEFAULT_SERVER ")\n"
+          "      --secret-file FILE   read the case secret from FILE (all but create)\n"
+          "      --save FILE          create: also write the secret to FILE, a new file that\n"
+          "                           only you can read (mode 0600); never done otherwise\n"
+          "      --json               print the server's answer as JSON (create, add, status)\n"
+          "      --html FILE          report: write the printable page to FILE (readable\n"
+          "                           only by you; '-' for standard output)\n"
+          "      --lang LANG          report: the page's language, en (default), fr or ar\n"
+          "  -y, --yes                withdraw without asking for confirmation\n"
+          "  -j, --jobs N             hash N files at a time (default: the number of CPUs)\n"
+          "      --batch N            send at most N images per request (default 100; halved\n"
+          "                           automatically when the server asks for fewer)\n"
+          "  -h, --help               show this help\n"
+          "\n"
+          "A file that cannot be hashed is reported and left out; the others are sent.\n"
+          "An image whose PDQ quality is below 50 is too featureless to match safely: it\n"
+          "is sent with its MD5/SHA-256 only (exact copies) and a warning is printed.\n"
+          "The connection is checked with TLS for https:// servers; a request gives up\n"
+          "after 120 seconds and answers over 4 MiB are refused.\n"
+          "\n"
+          "Exit status: 0 done, 1 failure (a file that could not be hashed while nothing\n"
+          "could be sent, the server unreachable or refusing, a wrong secret), 2 usage\n"
+          "error (including withdraw without --yes and no terminal to ask).\n",
+          f);
 }
 
-__attribute__((format(printf, 2, 3))) static int usage_error(const opts_t *o, const char *fmt,
-                                                             ...)
+__attribute__((format(printf, 2, 3))) static int usage_error(const opts_t *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -144,8 +142,7 @@ static void put_safe(FILE *f, const char *s)
 }
 
 /* Explains an answer that is not a success, or a request that got none. */
-static void print_failure(const opts_t *o, sitr_client_t *cl, int rc,
-                          const sitr_client_resp_t *r)
+static void print_failure(const opts_t *o, sitr_client_t *cl, int rc, const sitr_client_resp_t *r)
 {
     FILE *f = stderr;
     fprintf(f, "%s: ", o->prog);
@@ -431,9 +428,8 @@ static int valid_ref(const char *s)
 static void print_created(const opts_t *o, sitr_client_t *cl, const sent_t *s, int saved)
 {
     if (o->json) {
-        json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "case", s->ref, "secret", s->secret,
-                              "images", (json_int_t)s->total, "duplicates",
-                              (json_int_t)s->duplicates);
+        json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "case", s->ref, "secret", s->secret, "images",
+                              (json_int_t)s->total, "duplicates", (json_int_t)s->duplicates);
         if (j != NULL) {
             json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             putchar('\n');
@@ -530,9 +526,9 @@ static int cmd_add(const opts_t *o, sitr_client_t *cl, const char *ref, char **p
         return EXIT_FAIL;
     }
     if (o->json) {
-        json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "case", s.ref, "added", (json_int_t)s.stored,
-                              "images", (json_int_t)s.total, "duplicates",
-                              (json_int_t)s.duplicates);
+        json_t *j =
+            json_pack("{s:s, s:I, s:I, s:I}", "case", s.ref, "added", (json_int_t)s.stored,
+                      "images", (json_int_t)s.total, "duplicates", (json_int_t)s.duplicates);
         if (j != NULL) {
             json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             putchar('\n');
@@ -842,8 +838,7 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
         case OPT_LANG:
             if (o.verb != V_REPORT)
                 return usage_error(&o, "%s", "--lang is for report");
-            if (strcmp(optarg, "en") != 0 && strcmp(optarg, "fr") != 0 &&
-                strcmp(optarg, "ar") != 0)
+            if (strcmp(optarg, "en") != 0 && strcmp(optarg, "fr") != 0 && strcmp(optarg, "ar") != 0)
                 return usage_error(&o, "unknown language '%s' (use en, fr or ar)", optarg);
             o.lang = optarg;
             break;
@@ -893,8 +888,9 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
         rest++;
         nrest--;
         if (!valid_ref(ref))
-            return usage_error(&o, "'%s' is not a case number (SITR- and groups of letters and "
-                                   "digits)",
+            return usage_error(&o,
+                               "'%s' is not a case number (SITR- and groups of letters and "
+                               "digits)",
                                ref);
     }
     if (o.lang != NULL && o.html == NULL)

@@ -184,8 +184,8 @@ int sitr_client_call(sitr_client_t *c, const char *method, const char *path, con
     }
     /* An empty Expect: keeps libcurl from waiting for 100-continue on
      * larger bodies; sitrd answers either way, this saves a round trip. */
-    const char *fixed[] = {"Accept: application/json", "Expect:",
-                           body != NULL ? "Content-Type: application/json" : NULL, auth};
+    const char *fixed[] = {"Accept: application/json",
+                           "Expect:", body != NULL ? "Content-Type: application/json" : NULL, auth};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
         if (fixed[i] == NULL)
             continue;

@@ -97,8 +97,8 @@ static void stop_pool(pool_t *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-int sitr_hashpool_run(const sitr_walk_list_t *files, unsigned flags, int jobs,
-                      sitr_hashpool_cb cb, void *ctx)
+int sitr_hashpool_run(const sitr_walk_list_t *files, unsigned flags, int jobs, sitr_hashpool_cb cb,
+                      void *ctx)
 {
     if (files->n == 0)
         return 0;

@@ -161,8 +161,8 @@ int sitr_secret_read(const char *prog, const char *file, const char *case_ref,
         return SITR_EINVAL;
     }
     char prompt[160], buf[SITR_SECRET_MAX_LEN * 2 + 2];
-    snprintf(prompt, sizeof(prompt), "Secret of case %s (it will not show as you type): ",
-             case_ref);
+    snprintf(prompt, sizeof(prompt),
+             "Secret of case %s (it will not show as you type): ", case_ref);
     ssize_t n = tty_line(fd, prompt, 1, buf, sizeof(buf));
     close(fd);
     int rc = n < 0 ? -1 : clean_secret(buf, (size_t)n, out);
@@ -178,8 +178,8 @@ int sitr_secret_confirm(const char *prog, const char *question, const char *word
 {
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr, "%s: cannot ask for confirmation without a terminal; add --yes to confirm\n",
-                prog);
+        fprintf(stderr,
+                "%s: cannot ask for confirmation without a terminal; add --yes to confirm\n", prog);
         return SITR_EINVAL;
     }
     char buf[64];
@@ -238,7 +238,6 @@ int sitr_secret_save_write(const char *prog, int fd, const char *path, const cha
     if (close(fd) != 0)
         rc = -1;
     if (rc < 0)
-        fprintf(stderr, "%s: could not write the secret to %s: %s\n", prog, path,
-                strerror(errno));
+        fprintf(stderr, "%s: could not write the secret to %s: %s\n", prog, path, strerror(errno));
     return rc;
 }
