@@ -1,12 +1,6 @@
 # Takedown webhooks: the sender's pure parts (signature, backoff, URL
 # check) as a unit test, and the end-to-end test against a real sitrd,
 # sitr-admin, the pg fixture and a tiny HTTP receiver inside the test.
-#
-# sitrd's sender (service/webhook.c) uses libcurl: the service library
-# links it here until service/CMakeLists.txt lists it itself.
-if(TARGET sitrsvc)
-  target_link_libraries(sitrsvc PUBLIC PkgConfig::CURL)
-endif()
 
 sitr_add_test(webhook_unit LABELS unit
   LIBS sitrsvc PkgConfig::SODIUM)
