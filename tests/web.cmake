@@ -17,3 +17,12 @@ if(TARGET sitrd AND TARGET sitr-admin)
   add_dependencies(test_web_e2e sitrd sitr-admin)
   set_tests_properties(web_e2e PROPERTIES TIMEOUT 300)
 endif()
+
+# The page in Debian's Chromium against a real sitrd (playwright-core from
+# tests/web/node_modules: `npm ci --prefix tests/web`; chromium from apt).
+if(SITR_NODE AND TARGET sitrd AND TARGET sitr-admin AND TARGET sitr)
+  add_test(NAME web_browser COMMAND ${SITR_NODE} ${CMAKE_SOURCE_DIR}/tests/web/browser_test.mjs
+    ${CMAKE_BINARY_DIR} ${SITR_SHARED_DIR})
+  set_tests_properties(web_browser PROPERTIES LABELS "browser;e2e" FIXTURES_REQUIRED pg
+    TIMEOUT 300)
+endif()
