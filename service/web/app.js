@@ -365,7 +365,9 @@ async function addImages() {
 
 async function downloadReport() {
     if (!session) return;
-    const r = await api('GET', caseUrl(session.ref, '/report'), null, session.secret, 'text/html, application/json;q=0.5');
+    // The printable page, in the language chosen here.
+    const url = caseUrl(session.ref, '/report?format=html&lang=' + encodeURIComponent(lang));
+    const r = await api('GET', url, null, session.secret, 'text/html, application/json;q=0.5');
     if (!r.ok) {
         if (r.status === 404 && r.code !== 'case_not_found') return fail('report_missing');
         if (r.status === 405) return fail('report_missing');
