@@ -9,7 +9,7 @@
 // thing stored is the chosen language.  Requests go to this origin only
 // (the Content-Security-Policy enforces it too).
 
-import { pdqFromRgba } from './pdq.js';
+import { jpegExifOrientation, pdqFromRgba, undoOrientation } from './pdq.js';
 import { md5Hex } from './md5.js';
 import { LANGS, STRINGS, pickLanguage, t } from './i18n.js';
 
@@ -83,19 +83,26 @@ function hex(buffer) {
     return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-// Decodes the picture in the browser and returns its RGBA pixels as stored
-// in the file (no orientation, no colour management, alpha not
-// premultiplied), or null when this browser cannot decode it.
-async function pixels(file) {
+// Decodes the picture in the browser and returns its RGBA pixels in the
+// order stored in the file (as the reference hashes them: EXIF orientation
+// undone, no colour management, alpha not premultiplied), or null when this
+// browser cannot decode it.  Browsers that know 'from-image' apply the
+// orientation, which is then undone from the file's own EXIF; older ones
+// take 'none', which for them means "not applied".
+async function pixels(file, bytes) {
     let bitmap;
+    let applied = true;
+    const options = { colorSpaceConversion: 'none', premultiplyAlpha: 'none' };
     try {
-        bitmap = await createImageBitmap(file, {
-            imageOrientation: 'none',
-            colorSpaceConversion: 'none',
-            premultiplyAlpha: 'none',
-        });
-    } catch {
-        return null;
+        bitmap = await createImageBitmap(file, { ...options, imageOrientation: 'from-image' });
+    } catch (e) {
+        if (!(e instanceof TypeError)) return null;
+        applied = false;
+        try {
+            bitmap = await createImageBitmap(file, { ...options, imageOrientation: 'none' });
+        } catch {
+            return null;
+        }
     }
     try {
         const { width, height } = bitmap;
@@ -112,7 +119,7 @@ async function pixels(file) {
         if (!ctx) return null;
         ctx.drawImage(bitmap, 0, 0);
         const data = ctx.getImageData(0, 0, width, height).data;
-        return { data, width, height };
+        return undoOrientation(data, width, height, applied ? jpegExifOrientation(bytes) : 1);
     } catch {
         return null;
     } finally {
@@ -127,7 +134,7 @@ async function fingerprint(file) {
         md5: md5Hex(bytes),
         sha256: hex(await crypto.subtle.digest('SHA-256', bytes)),
     };
-    const px = await pixels(file);
+    const px = await pixels(file, new Uint8Array(bytes));
     let kind = 'digests';
     if (px) {
         const h = pdqFromRgba(px.data, px.width, px.height);

@@ -296,3 +296,88 @@ export function pdqDistance(a, b) {
     }
     return d;
 }
+
+// §2.1: the reference hashes the stored pixel order and ignores the EXIF
+// orientation.  Browsers now apply it when decoding (Chromium treats
+// imageOrientation 'none' as 'from-image'), so the page decodes with
+// 'from-image', reads the orientation from the file itself, and undoes it.
+// Returns 1..8 (1 = as stored) from the first Exif APP1 segment of a JPEG,
+// 1 for anything else or anything malformed.
+export function jpegExifOrientation(bytes) {
+    const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return 1;
+    let p = 2;
+    while (p + 4 <= b.length) {
+        if (b[p] !== 0xff) return 1;
+        const marker = b[p + 1];
+        if (marker === 0xff) {
+            p++;
+            continue;
+        }
+        if (marker === 0xda || marker === 0xd9) return 1; // image data: no more metadata
+        const len = (b[p + 2] << 8) | b[p + 3];
+        if (len < 2 || p + 2 + len > b.length) return 1;
+        const seg = p + 4;
+        const end = p + 2 + len;
+        if (marker === 0xe1 && end - seg >= 14 && b[seg] === 0x45 && b[seg + 1] === 0x78 &&
+            b[seg + 2] === 0x69 && b[seg + 3] === 0x66 && b[seg + 4] === 0 && b[seg + 5] === 0) {
+            return tiffOrientation(b, seg + 6, end);
+        }
+        p = end;
+    }
+    return 1;
+}
+
+function tiffOrientation(b, t, end) {
+    const le = b[t] === 0x49 && b[t + 1] === 0x49;
+    if (!le && !(b[t] === 0x4d && b[t + 1] === 0x4d)) return 1;
+    const u16 = (o) => (o + 2 > end ? -1 : le ? b[o] | (b[o + 1] << 8) : (b[o] << 8) | b[o + 1]);
+    const u32 = (o) =>
+        o + 4 > end ? -1 : le
+            ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
+            : ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+    const ifd = u32(t + 4);
+    if (ifd < 0 || t + ifd + 2 > end) return 1;
+    const n = u16(t + ifd);
+    for (let k = 0; k < n; k++) {
+        const e = t + ifd + 2 + 12 * k;
+        if (e + 12 > end) return 1;
+        if (u16(e) === 0x0112 && u16(e + 2) === 3) {
+            const v = u16(e + 8);
+            return v >= 1 && v <= 8 ? v : 1;
+        }
+    }
+    return 1;
+}
+
+// Undoes an EXIF orientation the browser applied: rgba is the displayed
+// image (width x height); the result is the stored pixel order.
+export function undoOrientation(rgba, width, height, orientation) {
+    if (orientation < 2 || orientation > 8) return { data: rgba, width, height };
+    const swap = orientation >= 5;
+    const sw = swap ? height : width;
+    const sh = swap ? width : height;
+    const out = new Uint8ClampedArray(sw * sh * 4);
+    for (let sy = 0; sy < sh; sy++) {
+        for (let sx = 0; sx < sw; sx++) {
+            let dx;
+            let dy;
+            switch (orientation) {
+            case 2: dx = sw - 1 - sx; dy = sy; break;
+            case 3: dx = sw - 1 - sx; dy = sh - 1 - sy; break;
+            case 4: dx = sx; dy = sh - 1 - sy; break;
+            case 5: dx = sy; dy = sx; break;
+            case 6: dx = sh - 1 - sy; dy = sx; break;
+            case 7: dx = sh - 1 - sy; dy = sw - 1 - sx; break;
+            default: dx = sy; dy = sw - 1 - sx; break; // 8
+            }
+            const d = (dy * width + dx) * 4;
+            const s = (sy * sw + sx) * 4;
+            out[s] = rgba[d];
+            out[s + 1] = rgba[d + 1];
+            out[s + 2] = rgba[d + 2];
+            out[s + 3] = rgba[d + 3];
+        }
+    }
+    return { data: out, width: sw, height: sh };
+}

@@ -2,7 +2,8 @@
 // playwright-core, no browser download) against a real sitrd on a fresh,
 // migrated database of the `pg` CTest fixture.
 //
-// It picks the 12 images of shared/testdata/pdq/bridge-mods, creates a case,
+// It picks the 12 images of shared/testdata/pdq/bridge-mods and the 4
+// EXIF-rotated photos of reg-test-input/exif-rotn, creates a case,
 // and checks that
 //  * the hashes PostgreSQL holds for the case equal `sitr hash --format
 //    jsonl` for the same files (PDQ, quality, the 7 other dihedral variants,
@@ -38,7 +39,7 @@ if (!buildDir || !sharedDir) {
 const CHROMIUM = process.env.SITR_CHROMIUM || '/usr/bin/chromium';
 const IMAGES_DIR = join(sharedDir, 'testdata', 'pdq', 'bridge-mods');
 const TEST_KEY = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
-const MAX_BODY = 32 * 1024; // 12 images of hashes are about 11 KB of JSON
+const MAX_BODY = 32 * 1024; // 16 images of hashes are about 12 KB of JSON
 const MAX_PDQ_DISTANCE = 0; // Chromium decodes JPEG with libjpeg-turbo too
 const STRINGS = (await import(join(here, '..', '..', 'service', 'web', 'i18n.js'))).STRINGS;
 
@@ -159,6 +160,11 @@ const files = readdirSync(IMAGES_DIR)
     .sort()
     .map((n) => join(IMAGES_DIR, n));
 check(files.length === 12, `12 images in bridge-mods (${files.length})`);
+// Phone photos whose EXIF orientation the browser applies and the page
+// must undo (the reference hashes the stored pixel order).
+const EXIF_DIR = join(sharedDir, 'testdata', 'pdq', 'reg-test-input', 'exif-rotn');
+files.push(...readdirSync(EXIF_DIR).filter((n) => /\.jpg$/.test(n)).sort().map((n) => join(EXIF_DIR, n)));
+check(files.length === 16, `plus the 4 EXIF-rotated photos (${files.length})`);
 
 const cli = execFileSync(join(buildDir, 'hasher', 'cli', 'sitr'), ['hash', '--format', 'jsonl', ...files], {
     encoding: 'utf8',
@@ -211,7 +217,7 @@ try {
     await page.setInputFiles('#files', files);
     await page.waitForFunction(() => !document.getElementById('create').disabled, null, { timeout: 120000 });
     const summary = await page.textContent('#new-summary');
-    check(summary.includes(STRINGS.en.ready.replace('{n}', '12')), `summary says 12 ready: ${summary}`);
+    check(summary.includes(STRINGS.en.ready.replace('{n}', String(files.length))), `summary: ${summary}`);
     const beforeCreate = requests.length;
     await page.click('#create');
     await page.waitForSelector('#created:not([hidden])');

@@ -112,6 +112,42 @@ check(vectors >= 15, `luma vectors read: ${vectors}`);
     check(l.luma[511 * 512 + 3] === f(lumaAt(6) + f(f(0.114) * 0)), 'nearest neighbour column x*W/512');
 }
 
+// EXIF orientation: read from the file, and undone exactly (every
+// orientation applied to a 3x2 image by its definition, then undone).
+{
+    const dir = join(shared, 'testdata', 'pdq', 'reg-test-input', 'exif-rotn');
+    for (const n of [1, 3, 6, 8]) {
+        const got = pdq.jpegExifOrientation(readFileSync(join(dir, `exif-rotn-${n}.jpg`)));
+        check(got === n, `EXIF orientation of exif-rotn-${n}.jpg: ${got}`);
+    }
+    check(pdq.jpegExifOrientation(readFileSync(join(shared, 'testdata', 'pdq', 'bridge-mods', 'aaa-orig.jpg'))) === 1,
+        'no EXIF orientation: 1');
+    check(pdq.jpegExifOrientation(new Uint8Array([0x89, 0x50, 0x4e, 0x47])) === 1, 'not a JPEG: 1');
+    const sw = 3;
+    const sh = 2;
+    const stored = new Uint8Array(sw * sh * 4);
+    for (let k = 0; k < sw * sh; k++) stored.set([k, 10 + k, 20 + k, 255], k * 4);
+    // Where stored pixel (x, y) is displayed, per the EXIF definitions.
+    const place = {
+        1: (x, y) => [x, y], 2: (x, y) => [sw - 1 - x, y], 3: (x, y) => [sw - 1 - x, sh - 1 - y],
+        4: (x, y) => [x, sh - 1 - y], 5: (x, y) => [y, x], 6: (x, y) => [sh - 1 - y, x],
+        7: (x, y) => [sh - 1 - y, sw - 1 - x], 8: (x, y) => [y, sw - 1 - x],
+    };
+    for (let o = 1; o <= 8; o++) {
+        const dw = o >= 5 ? sh : sw;
+        const dh = o >= 5 ? sw : sh;
+        const shown = new Uint8Array(dw * dh * 4);
+        for (let y = 0; y < sh; y++)
+            for (let x = 0; x < sw; x++) {
+                const [dx, dy] = place[o](x, y);
+                shown.set(stored.subarray((y * sw + x) * 4, (y * sw + x) * 4 + 4), (dy * dw + dx) * 4);
+            }
+        const back = pdq.undoOrientation(shown, dw, dh, o);
+        check(back.width === sw && back.height === sh && Buffer.compare(Buffer.from(back.data), Buffer.from(stored)) === 0,
+            `orientation ${o} undone`);
+    }
+}
+
 // RFC 1321 appendix A.5, plus lengths around the padding boundary checked
 // against Node's own MD5.
 const rfc = [
