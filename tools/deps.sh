@@ -3,7 +3,7 @@
 SITR_DEBIAN_PACKAGES="build-essential cmake pkg-config clang-14 libclang-rt-14-dev
 libvips-dev libuv1-dev libpq-dev libhttp-parser-dev libjansson-dev libsodium-dev
 libcurl4-openssl-dev libcmocka-dev postgresql-15 postgresql-client-15 curl
-libjpeg62-turbo-dev nodejs"
+libjpeg62-turbo-dev nodejs chromium"
 
 sitr_install_deps() {
     missing=""
@@ -22,6 +22,20 @@ sitr_install_deps() {
     else
         echo "missing Debian packages:$missing" >&2
         echo "install them with: sudo apt-get install$missing" >&2
+        return 1
+    fi
+}
+
+# npm: Debian ships it as its own package, but NodeSource's nodejs bundles
+# it and conflicts with that package, so install it only when the command
+# is missing.
+sitr_install_npm() {
+    command -v npm >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ]; then
+        echo "installing missing Debian package: npm" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >&2
+    else
+        echo "missing command npm; install it with: sudo apt-get install npm" >&2
         return 1
     fi
 }
