@@ -230,7 +230,8 @@ INL uint32_t flip_count(int k, int w)
 
 #define CORE_NAME search_core_avx512
 #define LINEAR_NAME linear_scan_avx512
-#define CORE_ATTR __attribute__((target("popcnt,avx512f,avx512bw,avx512vl,avx512vpopcntdq")))
+#define CORE_ATTR                                                                                  \
+    __attribute__((target("popcnt,avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx512vbmi")))
 #define CORE_AVX512 1
 #include "index_core.h"
 #undef CORE_NAME
@@ -254,7 +255,8 @@ static int best_isa(void)
     if (__builtin_cpu_supports("popcnt"))
         isa = 2;
     if (isa == 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vpopcntdq"))
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vpopcntdq") &&
+        __builtin_cpu_supports("avx512vbmi"))
         isa = 3;
 #endif
     return isa;
@@ -298,22 +300,24 @@ const char *sitr_index_isa(void)
 
 /* Segment arrays are read at random: large ones go on 2 MiB pages
  * (transparent huge pages on request) so that a probe or a candidate costs
- * a cache miss but not also a TLB miss.  Freed with free(). */
+ * a cache miss but not also a TLB miss.  Every array starts on a 64-byte
+ * line and is padded with zeros to whole lines, because the AVX-512 search
+ * reads postings by aligned line.  Freed with free(). */
 static void *big_alloc(size_t bytes, int zero)
 {
-    if (bytes == 0)
-        bytes = 1;
-    if (bytes < HUGE_MIN)
-        return zero ? calloc(1, bytes) : malloc(bytes);
+    size_t align = bytes < HUGE_MIN ? 64 : HUGE_ALIGN;
+    size_t rounded = ((bytes ? bytes : 1) + align - 1) & ~(align - 1);
     void *p = NULL;
-    size_t rounded = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
-    if (posix_memalign(&p, HUGE_ALIGN, rounded) != 0)
+    if (posix_memalign(&p, align, rounded) != 0)
         return NULL;
 #ifdef MADV_HUGEPAGE
-    (void)madvise(p, rounded, MADV_HUGEPAGE);
+    if (align == HUGE_ALIGN)
+        (void)madvise(p, rounded, MADV_HUGEPAGE);
 #endif
     if (zero)
         memset(p, 0, rounded);
+    else
+        memset((char *)p + bytes, 0, rounded - bytes);
     return p;
 }
 

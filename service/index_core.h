@@ -1,6 +1,6 @@
 /* The multi-index search loop over one segment, included three times by
  * index.c: for the baseline ISA, with POPCNT, and with AVX-512 (VPOPCNTDQ,
- * BW, VL), chosen at run time.  The includer defines CORE_NAME,
+ * BW, VL, VBMI), chosen at run time.  The includer defines CORE_NAME,
  * LINEAR_NAME, CORE_ATTR and CORE_AVX512 (0 or 1).
  *
  * A search is bound by dependent random memory reads (directory slot ->
@@ -90,21 +90,31 @@ static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq)
     } while (0)
 
 #if CORE_AVX512
-/* 16 postings per step: masked load (no read past the bucket), suffix
- * distance, compress the kept entry numbers to the front of a register. */
+    const __m512i iota32 = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m128i iota8 = _mm_set_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+/* 16 postings per step: the aligned line holding the first one, and the
+ * next line only when the step runs into it, merged by a permute (an
+ * unaligned or masked 64-byte load would touch the next line every time:
+ * a third more memory traffic); then the suffix distance, and the kept
+ * entry numbers compressed to the front of a register.  The postings
+ * arrays are 64-byte aligned and padded to whole lines. */
 #define SCAN_BUCKET(c_, lo_, n_, qs_, allow_, meta_)                                               \
     do {                                                                                           \
         __m512i qsv = _mm512_set1_epi32((int)(qs_)), alv = _mm512_set1_epi32(allow_);              \
         __m512i mv = _mm512_set1_epi32((int)(meta_));                                              \
         if ((c_) == 0) {                                                                           \
             const uint8_t *sp = s->sfx0 + (lo_);                                                   \
-            __m512i iota = _mm512_add_epi32(                                                       \
-                _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),            \
-                _mm512_set1_epi32((int)(lo_)));                                                    \
+            __m512i iota = _mm512_add_epi32(iota32, _mm512_set1_epi32((int)(lo_)));                \
             for (uint32_t i = 0; i < (n_); i += 16) {                                              \
                 uint32_t left = (n_) - i;                                                          \
                 __mmask16 lm = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);              \
-                __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lm, sp + i));                \
+                const uint8_t *ab = (const uint8_t *)((uintptr_t)(sp + i) & ~(uintptr_t)15);      \
+                unsigned off = (unsigned)((sp + i) - ab);                                          \
+                __m128i A = _mm_load_si128((const __m128i *)ab), B = _mm_setzero_si128();          \
+                if (off + left > 16)                                                               \
+                    B = _mm_load_si128((const __m128i *)(ab + 16));                                \
+                __m128i bx = _mm_add_epi8(iota8, _mm_set1_epi8((char)off));                        \
+                __m512i v = _mm512_maskz_cvtepu8_epi32(lm, _mm_permutex2var_epi8(A, bx, B));       \
                 __m512i d = _mm512_popcnt_epi32(_mm512_xor_si512(v, qsv));                         \
                 __mmask16 m = _mm512_mask_cmple_epu32_mask(lm, d, alv);                            \
                 _mm512_storeu_si512(ce + ct, _mm512_maskz_compress_epi32(m, iota));                \
@@ -122,7 +132,13 @@ static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq)
             for (uint32_t i = 0; i < (n_); i += 16) {                                              \
                 uint32_t left = (n_) - i;                                                          \
                 __mmask16 lm = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);              \
-                __m512i v = _mm512_maskz_loadu_epi32(lm, pp + i);                                  \
+                const uint32_t *ap = (const uint32_t *)((uintptr_t)(pp + i) & ~(uintptr_t)63);     \
+                unsigned off = (unsigned)((pp + i) - ap);                                          \
+                __m512i A = _mm512_load_si512((const void *)ap), B = _mm512_setzero_si512();       \
+                if (off + left > 16)                                                               \
+                    B = _mm512_load_si512((const void *)(ap + 16));                                \
+                __m512i ix = _mm512_add_epi32(iota32, _mm512_set1_epi32((int)off));                \
+                __m512i v = _mm512_maskz_permutex2var_epi32(lm, A, ix, B);                         \
                 __m512i d = _mm512_popcnt_epi32(_mm512_xor_si512(_mm512_and_si512(v, smv), qsv));  \
                 __mmask16 m = _mm512_mask_cmple_epu32_mask(lm, d, alv);                            \
                 _mm512_storeu_si512(ce + ct, _mm512_maskz_compress_epi32(m, _mm512_srl_epi32(v, shv))); \
