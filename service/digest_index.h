@@ -30,6 +30,23 @@ void sitr_digest_index_free(sitr_digest_index_t *d);
 SITR_MUST_CHECK int sitr_digest_index_insert(sitr_digest_index_t *d, const uint8_t *key,
                                              uint64_t id);
 
+/* One part of the input of sitr_digest_index_bulk_build: n pairs
+ * (keys + i * key_len, ids[i]). */
+typedef struct sitr_digest_part {
+    const uint8_t *keys;
+    const uint64_t *ids;
+    size_t n;
+} sitr_digest_part_t;
+
+/* Replaces the whole content with the pairs of parts[0..nparts) (borrowed
+ * for the call; duplicate pairs collapse to one), sized once for their
+ * number.  Much faster than one insert per pair: the slots are filled in
+ * home order, so the table is written sequentially.  Lookups running
+ * meanwhile see the old content until the swap.  SITR_ENOMEM /
+ * SITR_ETOOBIG; on error the old content stays. */
+SITR_MUST_CHECK int sitr_digest_index_bulk_build(sitr_digest_index_t *d,
+                                                 const sitr_digest_part_t *parts, size_t nparts);
+
 /* Returns 1 when removed, 0 when absent. */
 int sitr_digest_index_remove(sitr_digest_index_t *d, const uint8_t *key, uint64_t id);
 

@@ -45,6 +45,22 @@ typedef struct sitr_replica_indexes {
 SITR_MUST_CHECK int sitr_replica_start(sitr_server_t *srv, void (*on_ready)(sitr_server_t *srv),
                                        sitr_replica_t **out, sitr_err_t *err);
 
+/* Where the last initial load spent its time (wall seconds unless noted),
+ * for bench-load and the debug log. */
+typedef struct sitr_replica_load_stats {
+    double total_s;        /* connect to indexes swapped in */
+    double copy_s;         /* snapshot + every COPY, both connections */
+    double copy_cpu_s;     /* client CPU of receiving and parsing the rows */
+    double present_s;      /* marking the loaded ids present */
+    double build_s;        /* PDQ and digest builds (in parallel) */
+    double pdq_build_s;    /* both PDQ bulk builds */
+    double digest_build_s; /* the four digest tables, on their own thread */
+    int connections;       /* COPY connections used (1 or 2) */
+} sitr_replica_load_stats_t;
+
+/* Copies the statistics of the last load (call once ready: loop thread). */
+void sitr_replica_load_stats(const sitr_replica_t *r, sitr_replica_load_stats_t *out);
+
 /* 1 once the initial load is applied. */
 int sitr_replica_is_ready(const sitr_replica_t *r);
 

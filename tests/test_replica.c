@@ -408,9 +408,171 @@ static void test_listen_connection_killed(void **state)
     free(url);
 }
 
+/* A load big enough for the two-connection split (>= 64 heap blocks of
+ * uploads), some removed, some without a PDQ: every live upload is in the
+ * indexes exactly once, nothing else is, and a removal followed after the
+ * load finds it (the present bits were set from the staged ids). */
+static void test_split_load(void **state)
+{
+    (void)state;
+    char *url = migrated_db();
+    long long plat = add_platform(url, "bulk");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO uploads (platform_id, content_id, pdq, quality, md5, sha256, removed_at) "
+             "SELECT %lld, 'b' || i, "
+             "CASE WHEN i %% 7 = 0 OR i %% 11 = 0 THEN NULL "
+             "ELSE decode(md5(i::text) || md5((i + 1000000007)::text), 'hex') END, "
+             "CASE WHEN i %% 7 = 0 OR i %% 11 = 0 THEN NULL ELSE 60 END, "
+             "CASE WHEN i %% 7 = 0 THEN NULL ELSE decode(md5((i + 3)::text), 'hex') END, "
+             "CASE WHEN i %% 7 = 0 THEN NULL ELSE sha256(int8send(i)) END, "
+             "CASE WHEN i %% 7 = 0 THEN now() END "
+             "FROM generate_series(1, 6000) AS i",
+             plat);
+    PQclear(pgt_exec(url, sql));
+    assert_true(pgt_scalar(url, "SELECT pg_relation_size('uploads') / 8192") >= 64);
+    long long live = pgt_scalar(url, "SELECT count(*) FROM uploads WHERE removed_at IS NULL");
+    long long with_pdq = pgt_scalar(url, "SELECT count(*) FROM uploads WHERE pdq IS NOT NULL");
+
+    fixture_t f;
+    fx_start(&f, url);
+    sitr_replica_load_stats_t ls;
+    sitr_replica_load_stats(f.rep, &ls);
+    assert_int_equal(ls.connections, 2);
+    const sitr_replica_indexes_t *ix = sitr_replica_indexes(f.rep);
+    assert_int_equal(sitr_index_size(ix->upload_pdq), with_pdq);
+    assert_int_equal(sitr_digest_index_size(ix->upload_md5), live);
+    assert_int_equal(sitr_digest_index_size(ix->upload_sha256), live);
+    PGresult *res = pgt_exec(url, "SELECT id, encode(pdq, 'hex'), encode(md5, 'hex'), "
+                                  "encode(sha256, 'hex') FROM uploads WHERE removed_at IS NULL");
+    assert_int_equal(PQntuples(res), live);
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long id = atoll(PQgetvalue(res, i, 0));
+        if (!PQgetisnull(res, i, 1))
+            assert_int_equal(upload_pdq_has(&f, PQgetvalue(res, i, 1), id), 1);
+        assert_int_equal(digest_has(ix->upload_md5, PQgetvalue(res, i, 2), 16, id), 1);
+        assert_int_equal(digest_has(ix->upload_sha256, PQgetvalue(res, i, 3), 32, id), 1);
+    }
+    PQclear(res);
+
+    snprintf(sql, sizeof sql, "SELECT sitr_upload_remove(%lld, 'b5')", plat);
+    PQclear(pgt_exec(url, sql));
+    catch_up(&f);
+    assert_int_equal(sitr_index_size(ix->upload_pdq), with_pdq - 1);
+    assert_int_equal(sitr_digest_index_size(ix->upload_md5), live - 1);
+    assert_int_equal(sitr_digest_index_size(ix->upload_sha256), live - 1);
+    fx_stop(&f);
+    free(url);
+}
+
+/* ---- digest bulk build (no database) ------------------------------------ */
+
+static uint64_t drng = 88172645463325252ULL;
+static uint64_t dnext(void)
+{
+    drng ^= drng << 13, drng ^= drng >> 7, drng ^= drng << 17;
+    return drng;
+}
+
+/* Bulk-builds n pairs given in two parts (one key shared by many ids, some
+ * keys repeated under other ids, some pairs given twice), then compares every
+ * lookup with the model, before and after removals and inserts (which must
+ * keep working on a bulk-built table, wrap-around runs included). */
+static void check_bulk(size_t n, size_t key_len)
+{
+    uint8_t *keys = malloc(n * key_len + 1);
+    uint64_t *ids = malloc(n * sizeof *ids + 1);
+    uint8_t *live = calloc(n + 1, 1);
+    assert_true(keys && ids && live);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t b = 0; b < key_len; b++)
+            keys[i * key_len + b] = (uint8_t)dnext();
+        ids[i] = i;
+        if (i % 10 == 3) /* same key, another id */
+            memcpy(keys + i * key_len, keys + (i - 1) * key_len, key_len);
+        if (i % 13 == 5) { /* the same pair again */
+            memcpy(keys + i * key_len, keys + (i - 1) * key_len, key_len);
+            ids[i] = ids[i - 1];
+        }
+        if (i % 50 == 7) /* one popular digest (a large home group) */
+            memset(keys + i * key_len, 0xab, key_len);
+        live[i] = 1;
+    }
+    /* live[i] = 1 for the first occurrence of each pair only. */
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 13 == 5 && ids[i] == ids[i - 1] &&
+            memcmp(keys + i * key_len, keys + (i - 1) * key_len, key_len) == 0)
+            live[i] = 0;
+        distinct += live[i];
+    }
+    sitr_digest_index_t *d = sitr_digest_index_new(key_len);
+    assert_non_null(d);
+    uint8_t junk[32] = {1};
+    assert_int_equal(sitr_digest_index_insert(d, junk, 99999999), 1); /* replaced by the build */
+    size_t half = n / 2;
+    sitr_digest_part_t parts[2] = {{keys, ids, half},
+                                   {keys + half * key_len, ids + half, n - half}};
+    assert_int_equal(sitr_digest_index_bulk_build(d, parts, 2), 0);
+    assert_int_equal(sitr_digest_index_size(d), distinct);
+    uint64_t out[1024];
+    assert_int_equal(sitr_digest_index_lookup(d, junk, out, 1), 0);
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *k = keys + i * key_len;
+            size_t want = 0, have = 0;
+            for (size_t j = 0; j < n; j++)
+                if (live[j] && memcmp(keys + j * key_len, k, key_len) == 0)
+                    want++;
+            size_t got = sitr_digest_index_lookup(d, k, out, 1024);
+            assert_int_equal(got, want);
+            for (size_t x = 0; x < got && x < 1024; x++)
+                if (out[x] == ids[i])
+                    have++;
+            int pair_live = 0;
+            for (size_t j = 0; j < n; j++)
+                if (live[j] && ids[j] == ids[i] &&
+                    memcmp(keys + j * key_len, k, key_len) == 0)
+                    pair_live = 1;
+            assert_int_equal(have, pair_live);
+            if (i > 64 && i % 97 == 0)
+                i += 37; /* the quadratic model: sample the large sizes */
+        }
+        if (round == 1)
+            break;
+        /* Remove a third, re-insert some of them. */
+        for (size_t i = 0; i < n; i += 3)
+            if (live[i]) {
+                assert_int_equal(sitr_digest_index_remove(d, keys + i * key_len, ids[i]), 1);
+                live[i] = 0;
+            }
+        for (size_t i = 0; i < n; i += 9)
+            if (!(i % 13 == 5 && ids[i] == ids[i - 1])) {
+                assert_int_equal(sitr_digest_index_insert(d, keys + i * key_len, ids[i]), 1);
+                live[i] = 1;
+            }
+    }
+    sitr_digest_index_free(d);
+    free(keys);
+    free(ids);
+    free(live);
+}
+
+static void test_digest_bulk(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 2, 44, 45, 100, 2867, 2868, 5000};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        check_bulk(sizes[s], SITR_DIGEST_MD5_BYTES);
+        check_bulk(sizes[s], SITR_DIGEST_SHA256_BYTES);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_digest_bulk),
+        cmocka_unit_test(test_split_load),
         cmocka_unit_test(test_load_then_follow),
         cmocka_unit_test(test_listen_connection_killed),
     };

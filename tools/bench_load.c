@@ -131,6 +131,16 @@ int main(int argc, char **argv)
            st.entries ? (double)st.bytes / (double)st.entries : 0.0,
            sitr_index_size(ix->case_pdq), sitr_digest_index_size(ix->upload_md5),
            sitr_digest_index_size(ix->upload_sha256), (double)ru.ru_maxrss / 1024.0);
+    sitr_replica_load_stats_t ls;
+    sitr_replica_load_stats(rep, &ls);
+    printf("phases: copy %.2f s (client receive+parse CPU %.2f s, %d connections), "
+           "present bits %.2f s, build %.2f s (PDQ index %.2f s || digest tables %.2f s), "
+           "load total %.2f s\n",
+           ls.copy_s, ls.copy_cpu_s, ls.connections, ls.present_s, ls.build_s, ls.pdq_build_s,
+           ls.digest_build_s, ls.total_s);
+    printf("process CPU: user %.2f s, system %.2f s\n",
+           (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     int closed = 0;
     sitr_replica_close(rep, on_closed, &closed);
     sitr_db_close(srv.db, on_closed, &closed);
