@@ -711,10 +711,16 @@ BEGIN
           FROM jsonb_array_elements(coalesce(p_matches, '[]')) WITH ORDINALITY AS t(e, o)
          ORDER BY o
     LOOP
+        -- FOR SHARE: a withdrawal (which locks the case row FOR UPDATE) or
+        -- an upload removal in flight is waited for and then seen, so that
+        -- no pending takedown is created behind its back and left pending
+        -- after it committed; and a withdrawal that comes later waits for
+        -- this commit and cancels what it created.
         SELECT i.case_id, u.platform_id INTO v_case, v_plat
           FROM case_images i JOIN cases c ON c.id = i.case_id, uploads u
          WHERE i.id = v_m.image_id AND u.id = v_m.upload_id
-           AND i.erased_at IS NULL AND c.withdrawn_at IS NULL AND u.removed_at IS NULL;
+           AND i.erased_at IS NULL AND c.withdrawn_at IS NULL AND u.removed_at IS NULL
+           FOR SHARE OF c, u;
         CONTINUE WHEN NOT FOUND;
         INSERT INTO matches (case_image_id, upload_id, signal, distance)
         VALUES (v_m.image_id, v_m.upload_id, v_m.signal, v_m.distance)
