@@ -328,6 +328,23 @@ static void trim_right(char *s)
         s[--n] = '\0';
 }
 
+/* RFC 9110 token: what a field name may be made of.  http-parser lets a
+ * space before the colon through ("Content-Length : 5") and still acts on
+ * the field; a proxy in front may not see the same field, which is how
+ * requests are smuggled.  Such a request is refused instead. */
+static int is_token(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", ch)))
+            return 0;
+    }
+    return 1;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     sitr_conn_t *c = p->data;
@@ -349,6 +366,8 @@ static int on_headers_complete(http_parser *p)
         char *value = sitr_arena_strdup(req->arena, c->hbuf + c->hoff[i + 1]);
         if (!name || !value)
             return fail_current(c, 503, "overloaded", "out of memory");
+        if (!is_token(name))
+            return fail_current(c, 400, "bad_request", "a header field name is malformed");
         trim_right(value);
         req->headers[req->nheaders].name = name;
         req->headers[req->nheaders].value = value;
