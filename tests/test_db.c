@@ -269,6 +269,11 @@ static void test_listen_and_reconnect(void **state)
                      0);
     run_until(&loop, &n.got, 1);
     assert_string_equal(n.payload, "hello");
+    /* The notification can arrive (on the listener) before the query's own
+     * answer (on a pool connection): wait for both, or that late answer
+     * would be taken for the next query's. */
+    run_until(&loop, &r.done, 1);
+    assert_int_equal(r.rc, 0);
 
     /* The server drops every other connection of this database: the pool
      * and the listener reconnect by themselves. */
