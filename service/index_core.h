@@ -80,12 +80,15 @@ static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq)
     } while (0)
 
 /* Prefetches the hash of the next queued candidate, or (when none is
- * queued) of entry 0: a select, not a branch. */
+ * queued) of entry 0: a select, not a branch.  Candidate hashes and
+ * directory slots are prefetched with the low-locality hint (PREFETCHT2 on
+ * x86): measured 5-10% faster at 10M entries than into L1, while the
+ * non-temporal hint is a third slower. */
 #define PF_CAND()                                                                                  \
     do {                                                                                           \
         unsigned has = pf < ct;                                                                    \
         uint32_t pe = has ? ce[pf] : 0;                                                            \
-        __builtin_prefetch(hbase + 4 * (size_t)pe);                                                \
+        __builtin_prefetch(hbase + 4 * (size_t)pe, 0, 1);                                          \
         pf += has;                                                                                 \
     } while (0)
 
@@ -242,8 +245,8 @@ static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq)
                     pw->c = (uint8_t)c;
                     pw->allow = (uint8_t)(r - w);
                     pw->qi = (uint16_t)qi;
-                    __builtin_prefetch(cdir + pw->p);
-                    __builtin_prefetch(cdir + pw->p + 1);
+                    __builtin_prefetch(cdir + pw->p, 0, 1);
+                    __builtin_prefetch(cdir + pw->p + 1, 0, 1);
                     if (pt - ph > D_DIR)
                         DIR_ONE();
                 }
