@@ -42,7 +42,9 @@ typedef struct sitr_digest_part {
  * for the call; duplicate pairs collapse to one), sized once for their
  * number.  Much faster than one insert per pair: the slots are filled in
  * home order, so the table is written sequentially.  Lookups running
- * meanwhile see the old content until the swap.  SITR_ENOMEM /
+ * meanwhile see the old content until the swap; an insert or remove running
+ * meanwhile is lost with the old content (the caller serialises writers, as
+ * the replica's one job in flight does).  SITR_ENOMEM /
  * SITR_ETOOBIG; on error the old content stays. */
 SITR_MUST_CHECK int sitr_digest_index_bulk_build(sitr_digest_index_t *d,
                                                  const sitr_digest_part_t *parts, size_t nparts);

@@ -3,11 +3,20 @@
  *
  * Initial load: one uv_queue_work job opens its own blocking libpq
  * connection (the pool is non-blocking and refuses COPY; a worker thread may
- * block), and in ONE repeatable-read transaction reads sitr_changes_head()
- * and then every live case image, variant and upload with binary COPY.  The
- * snapshot contains exactly the changes up to head, so following the log
- * from head on misses nothing and applies nothing twice.  A failed load
- * (database down) empties the indexes and is retried every second.
+ * block), and in a repeatable-read transaction reads sitr_changes_head()
+ * and exports its snapshot in the first statement, then every live case
+ * image, variant and upload with binary COPY.  The uploads (the bulk) are
+ * split by heap block range between this connection and a second one that
+ * imports the same snapshot (SET TRANSACTION SNAPSHOT), so the two server
+ * backends scan in parallel and both see exactly the rows of head's
+ * snapshot; the first transaction commits only after the second is done.
+ * The snapshot contains exactly the changes up to head, so following the
+ * log from head on misses nothing and applies nothing twice.  Rows are
+ * parsed in place (no per-row allocation of ours) into staging arrays sized
+ * from the planner's row estimate; then the PDQ indexes are bulk-built
+ * (2 threads) while a third thread bulk-builds the four digest tables.
+ * A failed load (database down) empties the indexes and is retried every
+ * second.
  *
  * Following: a wake-up (NOTIFY on sitr_changes, the "catch up now" of a
  * (re)subscribed listener, or a 1 s poll timer in case LISTEN is broken)
