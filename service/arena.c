@@ -4,7 +4,8 @@
  * Small requests share 4 KiB chunks (grown geometrically up to 64 KiB), a
  * request larger than a quarter of the chunk size gets its own chunk so it
  * does not waste the tail of the current one.  All returned memory is zeroed
- * and 16-byte aligned.  Invariant: reserved <= cap.  Loop thread only. */
+ * and 16-byte aligned, and wiped when the arena is freed.  Invariant:
+ * reserved <= cap.  Loop thread only. */
 #include "arena.h"
 
 #include <stdarg.h>
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #define ALIGN 16u
 #define FIRST_CHUNK 4096u
@@ -45,6 +48,9 @@ void sitr_arena_free(sitr_arena_t *a)
     chunk_t *c = a->head;
     while (c) {
         chunk_t *next = c->next;
+        /* Request memory holds headers (Authorization: a case secret or an
+         * API key) and answers: wipe what was used before giving it back. */
+        sodium_memzero(c->data, c->used);
         free(c);
         c = next;
     }

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "arena.h"
 #include "config.h"
 #include "log.h"
@@ -34,6 +36,7 @@
 typedef struct write_req {
     uv_write_t w;
     char *buf;
+    size_t len;
 } write_req_t;
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -477,6 +480,8 @@ static void on_write(uv_write_t *w, int status)
 {
     write_req_t *wr = (write_req_t *)w;
     sitr_conn_t *c = w->data;
+    /* An answer may carry a case secret shown once (POST /v1/cases). */
+    sodium_memzero(wr->buf, wr->len);
     free(wr->buf);
     free(wr);
     c->writing = 0;
@@ -518,6 +523,7 @@ static void io_send(sitr_req_t *req, char *buf, size_t len, int close)
         return;
     }
     wr->buf = buf;
+    wr->len = len;
     wr->w.data = c;
     uv_buf_t b = uv_buf_init(buf, (unsigned)len);
     if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {

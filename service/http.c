@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
 #include <uv.h>
 
 #include "arena.h"
@@ -427,7 +428,9 @@ void sitr_req_reply_json(sitr_req_t *req, int status, json_t *body)
         sitr_req_reply(req, 500, "application/json", fallback, sizeof fallback - 1);
         return;
     }
-    sitr_req_reply(req, status, "application/json", text, strlen(text));
+    size_t len = strlen(text);
+    sitr_req_reply(req, status, "application/json", text, len);
+    sodium_memzero(text, len); /* it may hold a case secret shown once */
     free(text);
 }
 
