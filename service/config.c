@@ -94,7 +94,7 @@ static const option_t options[] = {
     {"match-threshold", "SITR_MATCH_THRESHOLD", "31", "BITS",
      "largest PDQ Hamming distance that counts as a match (the index is exact up to 32)", K_UINT,
      OFF(match_threshold), 0, 32},
-    {"match-batch", "SITR_MATCH_BATCH", "1000", "N", "items in one /v1/match request", K_UINT,
+    {"match-batch", "SITR_MATCH_BATCH", "1000", "N", "items in one /v1/match or /v1/uploads request", K_UINT,
      OFF(match_batch), 1, 100000},
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
      "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)",

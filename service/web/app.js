@@ -85,10 +85,12 @@ function hex(buffer) {
 
 // Decodes the picture in the browser and returns its RGBA pixels in the
 // order stored in the file (as the reference hashes them: EXIF orientation
-// undone, no colour management, alpha not premultiplied), or null when this
+// undone for JPEG, no colour management), or null when this
 // browser cannot decode it.  Browsers that know 'from-image' apply the
 // orientation, which is then undone from the file's own EXIF; older ones
-// take 'none', which for them means "not applied".
+// take 'none', which for them means "not applied".  A 2D canvas always
+// premultiplies alpha, so the colour under fully transparent pixels is lost:
+// such images can hash differently here than with `sitr hash`.
 async function pixels(file, bytes) {
     let bitmap;
     let applied = true;

@@ -39,7 +39,7 @@ static void usage(FILE *f)
             "  --dir DIR            migrations directory (default: %s)\n"
             "  --digest-key-file F  file with the 64-hex-digit digest key (default:\n"
             "                       $SITR_DIGEST_KEY, then $SITR_DIGEST_KEY_FILE)\n"
-            "  --webhook URL        with platform add: https:// URL for takedown webhooks\n"
+            "  --webhook URL        with platform add: http(s) URL for takedown webhooks\n"
             "  -h, --help           this help\n",
             SITR_MIGRATIONS_DIR);
 }
