@@ -24,6 +24,7 @@ target_include_directories(test_ratelimit PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INC
 if(TARGET sitrd AND TARGET sitr-admin)
   sitr_add_test(cases_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_api.c
     ${SITR_SVC_DIR}/token.c
     LIBS PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM)
   target_include_directories(test_cases_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${SITR_SVC_DIR}

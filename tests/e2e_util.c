@@ -23,13 +23,13 @@
 #define IO_TIMEOUT_MS 15000
 #define TEST_KEY "SITR_DIGEST_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
-static void sleep_ms(int ms)
+void sitr_e2e_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static long long now_ms(void)
+long long sitr_e2e_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,7 +97,7 @@ static int spawn(sitr_e2e_server_t *s, const char *const *env)
 
 int sitr_e2e_wait_exit(sitr_e2e_server_t *s, int timeout_ms)
 {
-    long long end = now_ms() + timeout_ms;
+    long long end = sitr_e2e_now_ms() + timeout_ms;
     for (;;) {
         int st;
         pid_t r = waitpid(s->pid, &st, WNOHANG);
@@ -105,9 +105,9 @@ int sitr_e2e_wait_exit(sitr_e2e_server_t *s, int timeout_ms)
             s->pid = 0;
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
-        if (r < 0 || now_ms() > end)
+        if (r < 0 || sitr_e2e_now_ms() > end)
             break;
-        sleep_ms(20);
+        sitr_e2e_sleep_ms(20);
     }
     return -2;
 }
@@ -120,8 +120,8 @@ int sitr_e2e_start(sitr_e2e_server_t *s, const char *const *env)
             fprintf(stderr, "e2e: cannot start sitrd\n");
             return -1;
         }
-        long long end = now_ms() + 20000;
-        while (now_ms() < end) {
+        long long end = sitr_e2e_now_ms() + 20000;
+        while (sitr_e2e_now_ms() < end) {
             int st;
             if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
                 s->pid = 0;
@@ -136,7 +136,7 @@ int sitr_e2e_start(sitr_e2e_server_t *s, const char *const *env)
                 if (ok)
                     return 0;
             }
-            sleep_ms(50);
+            sitr_e2e_sleep_ms(50);
         }
         if (s->pid) {
             kill(s->pid, SIGKILL);
@@ -189,12 +189,12 @@ int sitr_e2e_log_contains(const sitr_e2e_server_t *s, const char *needle)
 
 int sitr_e2e_wait_log(const sitr_e2e_server_t *s, const char *needle, int timeout_ms)
 {
-    long long end = now_ms() + timeout_ms;
+    long long end = sitr_e2e_now_ms() + timeout_ms;
     do {
         if (sitr_e2e_log_contains(s, needle))
             return 1;
-        sleep_ms(20);
-    } while (now_ms() < end);
+        sitr_e2e_sleep_ms(20);
+    } while (sitr_e2e_now_ms() < end);
     return 0;
 }
 
@@ -314,7 +314,7 @@ static int parse_head(sitr_e2e_resp_t *r, const char *data, size_t len)
 int sitr_e2e_read(sitr_e2e_client_t *c, sitr_e2e_resp_t *r, int head_request)
 {
     memset(r, 0, sizeof *r);
-    long long end = now_ms() + IO_TIMEOUT_MS;
+    long long end = sitr_e2e_now_ms() + IO_TIMEOUT_MS;
     char *eoh;
     for (;;) {
         if (c->buf) {
@@ -323,7 +323,7 @@ int sitr_e2e_read(sitr_e2e_client_t *c, sitr_e2e_resp_t *r, int head_request)
             if (eoh)
                 break;
         }
-        int left = (int)(end - now_ms());
+        int left = (int)(end - sitr_e2e_now_ms());
         if (left <= 0 || fill(c, left) <= 0)
             return -1;
     }
@@ -343,7 +343,7 @@ int sitr_e2e_read(sitr_e2e_client_t *c, sitr_e2e_resp_t *r, int head_request)
     else
         until_close = 1;
     while (until_close || c->len - start < want) {
-        int left = (int)(end - now_ms());
+        int left = (int)(end - sitr_e2e_now_ms());
         ssize_t n = left > 0 ? fill(c, left) : -1;
         if (n == 0 && until_close)
             break;

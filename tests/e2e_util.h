@@ -75,6 +75,10 @@ int sitr_e2e_wait_closed(sitr_e2e_client_t *c, int timeout_ms);
 int sitr_e2e_request(const sitr_e2e_server_t *s, const char *method, const char *path,
                      const char *extra_headers, const char *body, sitr_e2e_resp_t *r);
 
+/* Monotonic milliseconds, and a sleep, for the tests' polling deadlines. */
+long long sitr_e2e_now_ms(void);
+void sitr_e2e_sleep_ms(int ms);
+
 /* The pg fixture's conninfo (malloc'd), or NULL if the file is missing. */
 char *sitr_e2e_pg_conninfo(void);
 

@@ -24,6 +24,8 @@ target_include_directories(test_api_platform_unit PRIVATE ${CMAKE_SOURCE_DIR}/se
 if(TARGET sitrd)
   sitr_add_test(platform_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+      ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_api.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_img.c
+      ${CMAKE_CURRENT_SOURCE_DIR}/e2e_matches.c
     LIBS PkgConfig::PQ PkgConfig::JANSSON)
   target_include_directories(test_platform_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   add_dependencies(test_platform_e2e sitrd)

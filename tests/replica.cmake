@@ -22,6 +22,7 @@ set_tests_properties(replica PROPERTIES TIMEOUT 300)
 if(TARGET sitrd AND TARGET sitr-admin)
   sitr_add_test(replica_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c
     LIBS PkgConfig::PQ PkgConfig::JANSSON)
   target_include_directories(test_replica_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
     ${CMAKE_SOURCE_DIR}/hasher/include)

@@ -8,6 +8,8 @@ target_include_directories(test_html PRIVATE ${CMAKE_SOURCE_DIR}/service)
 if(TARGET sitrd AND TARGET sitr-admin)
   sitr_add_test(report_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
+      ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_api.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_img.c
+      ${CMAKE_CURRENT_SOURCE_DIR}/e2e_matches.c
       ${CMAKE_SOURCE_DIR}/service/token.c
     LIBS PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM)
   target_include_directories(test_report_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}

@@ -17,7 +17,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "e2e_api.h"
 #include "e2e_util.h"
+#include "e2e_world.h"
 #include "test_db_support.h"
 #include "token.h"
 
@@ -111,20 +113,11 @@ static void kcall(const char *method, const char *path, const char *secret, cons
         fail_msg("%s %s closed the keep-alive connection (status %d)", method, path, r->status);
 }
 
-static json_t *parse(const sitr_e2e_resp_t *r)
-{
-    json_error_t e;
-    json_t *j = json_loads(r->body, 0, &e);
-    if (!j)
-        fail_msg("not JSON: %s", r->body);
-    return j;
-}
-
 static void expect_error(const sitr_e2e_resp_t *r, int status, const char *code, const char *field)
 {
     if (r->status != status)
         fail_msg("status %d, want %d: %s", r->status, status, r->body);
-    json_t *j = parse(r);
+    json_t *j = sitr_e2e_json(r->body);
     json_t *e = json_object_get(j, "error");
     assert_non_null(e);
     assert_string_equal(json_string_value(json_object_get(e, "code")), code);
@@ -146,7 +139,7 @@ static made_t create_case(sitr_e2e_client_t *c, const char *body)
     call(c, "POST", "/v1/cases", NULL, body, &r);
     if (r.status != 201)
         fail_msg("create: %d %s", r.status, r.body);
-    json_t *j = parse(&r);
+    json_t *j = sitr_e2e_json(r.body);
     made_t m;
     snprintf(m.ref, sizeof m.ref, "%s", json_string_value(json_object_get(j, "case")));
     snprintf(m.secret, sizeof m.secret, "%s", json_string_value(json_object_get(j, "secret")));
@@ -171,8 +164,8 @@ static int setup(void **state)
     (void)state;
     if (sodium_init() < 0)
         return -1;
-    W.db_url = pgt_create_db("cases_e2e");
-    if (pgt_run("'%s' --database-url '%s' migrate >/dev/null", pgt_admin(), W.db_url) != 0)
+    W.db_url = sitr_e2e_migrated_db("cases_e2e");
+    if (!W.db_url)
         return -1;
     static char url_var[1200], per_req[64], per_case[64];
     snprintf(url_var, sizeof url_var, "SITR_DATABASE_URL=%s", W.db_url);
@@ -182,16 +175,8 @@ static int setup(void **state)
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
     /* Ready means the schema check passed. */
-    for (int i = 0; i < 200; i++) {
-        sitr_e2e_resp_t r;
-        if (sitr_e2e_request(&W.srv, "GET", "/readyz", NULL, NULL, &r) == 0) {
-            int ok = r.status == 200;
-            sitr_e2e_resp_free(&r);
-            if (ok)
-                break;
-        }
-        pgt_run("sleep 0.05");
-    }
+    if (sitr_e2e_wait_ready(&W.srv, 20000) < 0)
+        return -1;
     return sitr_e2e_connect(&W.srv, &W.conn);
 }
 
@@ -216,7 +201,7 @@ static void test_create_and_status(void **state)
     free(body);
     assert_int_equal(r.status, 201);
     assert_string_equal(sitr_e2e_header(&r, "Cache-Control"), "no-store");
-    json_t *j = parse(&r);
+    json_t *j = sitr_e2e_json(r.body);
     const char *ref = json_string_value(json_object_get(j, "case"));
     const char *secret = json_string_value(json_object_get(j, "secret"));
     assert_int_equal(json_integer_value(json_object_get(j, "images")), 3);
@@ -248,7 +233,7 @@ static void test_create_and_status(void **state)
     kcall("GET", loc, secret, NULL, &g);
     assert_int_equal(g.status, 200);
     assert_string_equal(sitr_e2e_header(&g, "Cache-Control"), "no-store");
-    json_t *st = parse(&g);
+    json_t *st = sitr_e2e_json(g.body);
     assert_string_equal(json_string_value(json_object_get(st, "case")), ref);
     assert_int_equal(json_integer_value(json_object_get(st, "images")), 3);
     assert_int_equal(json_integer_value(json_object_get(st, "matches")), 0);
@@ -374,7 +359,7 @@ static void test_add_images_caps_and_duplicates(void **state)
     kcall("POST", c.images_path, c.secret, add, &r);
     if (r.status != 200)
         fail_msg("add: %d %s", r.status, r.body);
-    json_t *j = parse(&r);
+    json_t *j = sitr_e2e_json(r.body);
     assert_int_equal(json_integer_value(json_object_get(j, "added")), 2);
     assert_int_equal(json_integer_value(json_object_get(j, "images")), 4);
     assert_int_equal(json_integer_value(json_object_get(j, "duplicates")), 2);
@@ -579,7 +564,7 @@ static void test_withdraw_erases(void **state)
 
     kcall("DELETE", c.path, c.secret, NULL, &r);
     assert_int_equal(r.status, 200);
-    json_t *j = parse(&r);
+    json_t *j = sitr_e2e_json(r.body);
     assert_true(json_is_true(json_object_get(j, "withdrawn")));
     json_decref(j);
     sitr_e2e_resp_free(&r);

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "e2e_util.h"
+#include "e2e_world.h"
 #include "test_db_support.h"
 #include "token.h"
 
@@ -206,8 +207,8 @@ static int setup(void **state)
     snprintf(W.tmpdir, sizeof W.tmpdir, "%s/cli_case_e2e.XXXXXX", SITR_BINARY_DIR);
     if (mkdtemp(W.tmpdir) == NULL)
         return -1;
-    W.db_url = pgt_create_db("cli_case_e2e");
-    if (pgt_run("'%s' --database-url '%s' migrate >/dev/null", pgt_admin(), W.db_url) != 0)
+    W.db_url = sitr_e2e_migrated_db("cli_case_e2e");
+    if (!W.db_url)
         return -1;
     static char url_var[1200], per_req[64];
     snprintf(url_var, sizeof url_var, "SITR_DATABASE_URL=%s", W.db_url);
@@ -216,18 +217,7 @@ static int setup(void **state)
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
     snprintf(W.server_url, sizeof W.server_url, "http://127.0.0.1:%d", W.srv.port);
-    for (int i = 0; i < 200; i++) {
-        sitr_e2e_resp_t r;
-        if (sitr_e2e_request(&W.srv, "GET", "/readyz", NULL, NULL, &r) == 0) {
-            int ok = r.status == 200;
-            sitr_e2e_resp_free(&r);
-            if (ok)
-                return 0;
-        }
-        pgt_run("sleep 0.05");
-    }
-    fprintf(stderr, "sitrd never became ready\n");
-    return -1;
+    return sitr_e2e_wait_ready(&W.srv, 20000);
 }
 
 static int teardown(void **state)

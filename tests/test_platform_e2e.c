@@ -31,7 +31,11 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "e2e_api.h"
+#include "e2e_img.h"
+#include "e2e_matches.h"
 #include "e2e_util.h"
+#include "e2e_world.h"
 #include "test_db_support.h"
 
 #define TEST_DIGEST_KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -47,71 +51,11 @@ typedef struct world {
 static world_t W;
 static unsigned rng_state = 12345;
 
-/* ---- helpers ------------------------------------------------------------------ */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void random_hex(char *out, size_t digits)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < digits; i++) {
-        rng_state = rng_state * 1103515245u + 12345u;
-        out[i] = hex[(rng_state >> 16) & 15];
-    }
-    out[digits] = '\0';
-}
-
-typedef struct img {
-    char pdq[65], md5[33], sha[65];
-} img_t;
+typedef sitr_e2e_img_t img_t;
 
 static img_t new_img(void)
 {
-    img_t m;
-    random_hex(m.pdq, 64);
-    random_hex(m.md5, 32);
-    random_hex(m.sha, 64);
-    return m;
-}
-
-/* pdq with its first d bits flipped (hex in, hex out). */
-static void flip_bits(const char *pdq, int d, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    memcpy(out, pdq, 65);
-    for (int i = 0; i < d; i++) {
-        int nib = i / 4, bit = 3 - i % 4;
-        int v = (int)(strchr(hex, out[nib]) - hex);
-        out[nib] = hex[v ^ (1 << bit)];
-    }
-}
-
-/* Runs sitr-admin and returns its first stdout line (the API key). */
-static void admin_key(const char *args, char *out, size_t cap)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' --database-url '%s' %s 2>/dev/null", pgt_admin(), W.db_url,
-             args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    out[0] = '\0';
-    if (!fgets(out, (int)cap, p))
-        out[0] = '\0';
-    pclose(p);
-    out[strcspn(out, "\r\n")] = '\0';
-    if (strncmp(out, "sitr_", 5) != 0)
-        fail_msg("sitr-admin %s printed no key", args);
+    return sitr_e2e_new_img(&rng_state);
 }
 
 /* One request; key NULL = no Authorization; key starting with "Case " is
@@ -119,53 +63,20 @@ static void admin_key(const char *args, char *out, size_t cap)
 static void call(const char *method, const char *path, const char *key, const char *body,
                  sitr_e2e_resp_t *r)
 {
-    char headers[512] = "";
-    size_t o = 0;
-    if (key && strncmp(key, "Case ", 5) == 0)
-        o += (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: %s\r\n", key);
-    else if (key)
-        o += (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: Bearer %s\r\n", key);
-    if (body)
-        snprintf(headers + o, sizeof headers - o, "Content-Type: application/json\r\n");
-    if (sitr_e2e_request(&W.srv, method, path, headers, body, r) != 0)
-        fail_msg("%s %s: no answer", method, path);
-    assert_non_null(sitr_e2e_header(r, "X-Request-Id"));
-}
-
-static json_t *parse(const sitr_e2e_resp_t *r)
-{
-    json_error_t e;
-    json_t *j = json_loads(r->body, 0, &e);
-    if (!j)
-        fail_msg("not JSON: %s", r->body);
-    return j;
+    sitr_e2e_call(&W.srv, method, path, key, NULL, body, r);
 }
 
 /* Calls and expects status; returns the parsed body (caller decrefs). */
 static json_t *call_json(const char *method, const char *path, const char *key, const char *body,
                          int status)
 {
-    sitr_e2e_resp_t r;
-    call(method, path, key, body, &r);
-    if (r.status != status)
-        fail_msg("%s %s: status %d, want %d: %s", method, path, r.status, status, r.body);
-    json_t *j = parse(&r);
-    sitr_e2e_resp_free(&r);
-    return j;
+    return sitr_e2e_call_json(&W.srv, method, path, key, body, status);
 }
 
 static void expect_error(const char *method, const char *path, const char *key, const char *body,
                          int status, const char *code, const char *field)
 {
-    json_t *j = call_json(method, path, key, body, status);
-    json_t *e = json_object_get(j, "error");
-    assert_non_null(e);
-    const char *got = json_string_value(json_object_get(e, "code"));
-    if (!got || strcmp(got, code) != 0)
-        fail_msg("%s %s: code %s, want %s", method, path, got ? got : "(none)", code);
-    if (field)
-        assert_string_equal(json_string_value(json_object_get(e, "field")), field);
-    json_decref(j);
+    sitr_e2e_expect_error(&W.srv, method, path, key, body, status, code, field);
 }
 
 typedef struct made {
@@ -218,7 +129,7 @@ static json_t *match_one(const char *key, const char *item)
     call("POST", "/v1/match", key, body, &r);
     if (r.status != 200)
         fail_msg("match: %d %s", r.status, r.body);
-    json_t *j = parse(&r);
+    json_t *j = sitr_e2e_json(r.body);
     sitr_e2e_resp_free(&r);
     return j;
 }
@@ -242,15 +153,15 @@ static json_t *first_match(json_t *answer, size_t i)
  * log); fails after the deadline. */
 static json_t *match_eventually(const char *key, const char *item)
 {
-    long long end = now_ms() + DEADLINE_MS;
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
     for (;;) {
         json_t *j = match_one(key, item);
         if (matched(j, 0))
             return j;
         json_decref(j);
-        if (now_ms() > end)
+        if (sitr_e2e_now_ms() > end)
             fail_msg("the case never matched");
-        sleep_ms(50);
+        sitr_e2e_sleep_ms(50);
     }
 }
 
@@ -282,35 +193,6 @@ static int timeline_has(const made_t *c, const char *event, const char *platform
     return found;
 }
 
-static long long image_id_of(const img_t *m)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT id FROM case_images WHERE md5 = decode('%s', 'hex')", m->md5);
-    return pgt_scalar(W.db_url, sql);
-}
-
-static long long upload_id_of(const char *platform, const char *content_id)
-{
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT u.id FROM uploads u JOIN platforms p ON p.id = u.platform_id "
-             "WHERE p.name = '%s' AND u.content_id = '%s'",
-             platform, content_id);
-    return pgt_scalar(W.db_url, sql);
-}
-
-/* What the matcher would commit for (image, upload): one takedown.  The
- * progress argument 0 leaves the real matcher's progress alone. */
-static void commit_match(long long image_id, long long upload_id, int distance)
-{
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT sitr_matcher_commit(0, '[{\"case_image_id\":%lld,\"upload_id\":%lld,"
-             "\"signal\":\"pdq\",\"distance\":%d}]'::jsonb)",
-             image_id, upload_id, distance);
-    PQclear(pgt_exec(W.db_url, sql));
-}
-
 static void report(const char *key, const char *content_id, const char *pdq, const char *extra)
 {
     char body[1024];
@@ -327,11 +209,12 @@ static int setup(void **state)
 {
     (void)state;
     setenv("SITR_DIGEST_KEY", TEST_DIGEST_KEY, 1);
-    W.db_url = pgt_create_db("platform_e2e");
-    if (pgt_run("'%s' --database-url '%s' migrate >/dev/null", pgt_admin(), W.db_url) != 0)
+    W.db_url = sitr_e2e_migrated_db("platform_e2e");
+    if (!W.db_url)
         return -1;
-    admin_key("platform add alpha", W.key_a, sizeof W.key_a);
-    admin_key("platform add beta", W.key_b, sizeof W.key_b);
+    if (sitr_e2e_admin_key(W.db_url, "platform add alpha", W.key_a, sizeof W.key_a, NULL, 0) < 0 ||
+        sitr_e2e_admin_key(W.db_url, "platform add beta", W.key_b, sizeof W.key_b, NULL, 0) < 0)
+        return -1;
     static char url_var[1200], batch[64];
     snprintf(url_var, sizeof url_var, "SITR_DATABASE_URL=%s", W.db_url);
     snprintf(batch, sizeof batch, "SITR_MATCH_BATCH=%d", BATCH);
@@ -344,19 +227,7 @@ static int setup(void **state)
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
     /* Ready means the schema is current and the match index loaded. */
-    long long end = now_ms() + DEADLINE_MS;
-    while (now_ms() < end) {
-        sitr_e2e_resp_t r;
-        if (sitr_e2e_request(&W.srv, "GET", "/readyz", NULL, NULL, &r) == 0) {
-            int ok = r.status == 200;
-            sitr_e2e_resp_free(&r);
-            if (ok)
-                return 0;
-        }
-        sleep_ms(50);
-    }
-    fprintf(stderr, "sitrd never became ready (log: %s)\n", W.srv.log_path);
-    return -1;
+    return sitr_e2e_wait_ready(&W.srv, DEADLINE_MS);
 }
 
 static int teardown(void **state)
@@ -392,7 +263,8 @@ static void test_auth(void **state)
 
     /* A revoked key stops working at once. */
     char key_c[80];
-    admin_key("platform add gamma", key_c, sizeof key_c);
+    assert_int_equal(
+        sitr_e2e_admin_key(W.db_url, "platform add gamma", key_c, sizeof key_c, NULL, 0), 0);
     json_decref(call_json("POST", "/v1/match", key_c, body, 200));
     assert_int_equal(pgt_run("'%s' --database-url '%s' platform revoke gamma 2>/dev/null",
                              pgt_admin(), W.db_url),
@@ -466,8 +338,8 @@ static void test_match_case(void **state)
 
     /* Threshold 31: a query 31 bits away matches at 31, 32 bits does not. */
     char q31[65], q32[65];
-    flip_bits(imgs[0].pdq, 31, q31);
-    flip_bits(imgs[0].pdq, 32, q32);
+    sitr_e2e_flip_bits(imgs[0].pdq, 31, q31);
+    sitr_e2e_flip_bits(imgs[0].pdq, 32, q32);
     char body[1024];
     snprintf(body, sizeof body, "{\"items\":[%s,%s]}", pdq_item(q31, 90), pdq_item(q32, 90));
     json_t *t = call_json("POST", "/v1/match", W.key_a, body, 200);
@@ -619,9 +491,10 @@ static void test_takedowns(void **state)
     img_t img = new_img();
     made_t c = create_case(&img, 1, 90);
     char near[65];
-    flip_bits(img.pdq, 5, near);
+    sitr_e2e_flip_bits(img.pdq, 5, near);
     report(W.key_b, "td-1", near, NULL);
-    commit_match(image_id_of(&img), upload_id_of("beta", "td-1"), 5);
+    sitr_e2e_commit_match(W.db_url, sitr_e2e_image_id(W.db_url, img.md5),
+                          sitr_e2e_upload_id(W.db_url, "beta", "td-1"), 5);
 
     json_t *lb = call_json("GET", "/v1/takedowns?status=pending", W.key_b, NULL, 200);
     json_t *t = find_takedown(lb, "td-1");
@@ -686,13 +559,13 @@ static void test_pagination(void **state)
     img_t img = new_img();
     made_t c = create_case(&img, 1, 90);
     (void)c;
-    long long image = image_id_of(&img);
+    long long image = sitr_e2e_image_id(W.db_url, img.md5);
     char want[5][16];
     for (int i = 0; i < 5; i++) {
         img_t u = new_img();
         snprintf(want[i], sizeof want[i], "pg-%d", i);
         report(W.key_a, want[i], u.pdq, NULL);
-        commit_match(image, upload_id_of("alpha", want[i]), 3);
+        sitr_e2e_commit_match(W.db_url, image, sitr_e2e_upload_id(W.db_url, "alpha", want[i]), 3);
     }
     /* Pages of 2 over alpha's pending takedowns: 2, 2, 1, then no cursor. */
     char path[256] = "/v1/takedowns?status=pending&limit=2";
@@ -750,7 +623,7 @@ static void test_pagination(void **state)
 
 static json_t *takedown_eventually(const char *key, const char *upload_id)
 {
-    long long end = now_ms() + DEADLINE_MS;
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
     for (;;) {
         json_t *l = call_json("GET", "/v1/takedowns?status=all&limit=1000", key, NULL, 200);
         json_t *t = find_takedown(l, upload_id);
@@ -760,10 +633,10 @@ static json_t *takedown_eventually(const char *key, const char *upload_id)
             return t;
         }
         json_decref(l);
-        if (now_ms() > end)
+        if (sitr_e2e_now_ms() > end)
             fail_msg("no takedown for upload %s before the deadline (is the matcher running?)",
                      upload_id);
-        sleep_ms(100);
+        sitr_e2e_sleep_ms(100);
     }
 }
 
@@ -774,7 +647,7 @@ static void test_matcher_flows(void **state)
     img_t img = new_img();
     made_t c = create_case(&img, 1, 90);
     char near[65];
-    flip_bits(img.pdq, 9, near);
+    sitr_e2e_flip_bits(img.pdq, 9, near);
     report(W.key_b, "m-1", near, NULL);
     json_t *t = takedown_eventually(W.key_b, "m-1");
     assert_int_equal(json_integer_value(json_object_get(t, "distance")), 9);
@@ -798,7 +671,7 @@ static void test_matcher_flows(void **state)
     /* Exactly one takedown per (upload, case). */
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM takedowns WHERE upload_id = %lld",
-             upload_id_of("alpha", "m-2"));
+             sitr_e2e_upload_id(W.db_url, "alpha", "m-2"));
     assert_int_equal(pgt_scalar(W.db_url, sql), 1);
 }
 

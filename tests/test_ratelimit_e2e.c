@@ -28,7 +28,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "e2e_api.h"
 #include "e2e_util.h"
+#include "e2e_world.h"
 #include "test_db_support.h"
 
 #define TEST_DIGEST_KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -49,57 +51,17 @@ typedef struct world {
 
 static world_t W;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs sitr-admin and keeps its first stdout line (the new API key). */
-static int admin_key(const char *args, char *out, size_t cap)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' --database-url '%s' %s 2>/dev/null", pgt_admin(), W.db_url,
-             args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    out[0] = '\0';
-    if (!fgets(out, (int)cap, p))
-        out[0] = '\0';
-    pclose(p);
-    out[strcspn(out, "\r\n")] = '\0';
-    return strncmp(out, "sitr_", 5) == 0 ? 0 : -1;
-}
-
 /* One request on a fresh connection; key NULL = no Authorization. */
 static void call(const sitr_e2e_server_t *s, const char *method, const char *path, const char *key,
                  const char *body, sitr_e2e_resp_t *r)
 {
-    char headers[512] = "";
-    size_t o = 0;
-    if (key)
-        o += (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: Bearer %s\r\n", key);
-    if (body)
-        snprintf(headers + o, sizeof headers - o, "Content-Type: application/json\r\n");
-    if (sitr_e2e_request(s, method, path, headers, body, r) != 0)
-        fail_msg("%s %s: no answer", method, path);
+    sitr_e2e_call(s, method, path, key, NULL, body, r);
 }
 
 /* The error code of a JSON error answer (copied into code). */
 static void error_code(const sitr_e2e_resp_t *r, char *code, size_t cap)
 {
-    json_error_t e;
-    json_t *j = json_loads(r->body, 0, &e);
-    if (!j)
-        fail_msg("not JSON: %s", r->body);
+    json_t *j = sitr_e2e_json(r->body);
     json_t *err = json_object_get(j, "error");
     const char *c = json_string_value(json_object_get(err, "code"));
     const char *m = json_string_value(json_object_get(err, "message"));
@@ -146,36 +108,17 @@ static int until_429(const sitr_e2e_server_t *s, const char *method, const char 
     return -1;
 }
 
-static int wait_ready(const sitr_e2e_server_t *s)
-{
-    long long end = now_ms() + DEADLINE_MS;
-    while (now_ms() < end) {
-        sitr_e2e_resp_t r;
-        if (sitr_e2e_request(s, "GET", "/readyz", NULL, NULL, &r) == 0) {
-            int ok = r.status == 200;
-            sitr_e2e_resp_free(&r);
-            if (ok)
-                return 0;
-        }
-        sleep_ms(50);
-    }
-    fprintf(stderr, "sitrd never became ready (log: %s)\n", s->log_path);
-    return -1;
-}
-
 static int setup(void **state)
 {
     (void)state;
     setenv("SITR_DIGEST_KEY", TEST_DIGEST_KEY, 1);
-    W.db_url = pgt_create_db("ratelimit_e2e");
-    if (pgt_run("'%s' --database-url '%s' migrate >/dev/null", pgt_admin(), W.db_url) != 0)
+    W.db_url = sitr_e2e_migrated_db("ratelimit_e2e");
+    if (!W.db_url)
         return -1;
-    if (admin_key("platform add alpha", W.key_a, sizeof W.key_a) < 0 ||
-        admin_key("platform add beta", W.key_b, sizeof W.key_b) < 0 ||
-        admin_key("platform add gamma", W.key_c, sizeof W.key_c) < 0) {
-        fprintf(stderr, "sitr-admin printed no key\n");
+    if (sitr_e2e_admin_key(W.db_url, "platform add alpha", W.key_a, sizeof W.key_a, NULL, 0) < 0 ||
+        sitr_e2e_admin_key(W.db_url, "platform add beta", W.key_b, sizeof W.key_b, NULL, 0) < 0 ||
+        sitr_e2e_admin_key(W.db_url, "platform add gamma", W.key_c, sizeof W.key_c, NULL, 0) < 0)
         return -1;
-    }
     snprintf(W.url_var, sizeof W.url_var, "SITR_DATABASE_URL=%s", W.db_url);
     static char burst[64], batch[64];
     snprintf(burst, sizeof burst, "SITR_PLATFORM_BURST=%d", BURST);
@@ -185,7 +128,7 @@ static int setup(void **state)
                          NULL};
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
-    return wait_ready(&W.srv);
+    return sitr_e2e_wait_ready(&W.srv, DEADLINE_MS);
 }
 
 static int teardown(void **state)
@@ -293,7 +236,7 @@ static void test_per_address_limit(void **state)
     const char *env[] = {W.url_var, "SITR_CLIENT_RATE=1", "SITR_CLIENT_BURST=3",
                          "SITR_DIGEST_KEY=" TEST_DIGEST_KEY, NULL};
     assert_int_equal(sitr_e2e_start(&s2, env), 0);
-    assert_int_equal(wait_ready(&s2), 0);
+    assert_int_equal(sitr_e2e_wait_ready(&s2, DEADLINE_MS), 0);
     sitr_e2e_resp_t r;
     /* Without a key: 401 until the address's budget is gone. */
     int ok = until_429(&s2, "GET", "/v1/takedowns", NULL, NULL, 401, &r);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "e2e_util.h"
+#include "e2e_world.h"
 #include "test_db_support.h"
 
 #define DKEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -28,12 +29,6 @@ static char *url;
 static char dburl_env[1024];
 static sitr_e2e_server_t A, B;
 static char key1[128], key2[128];
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* ---- hashes ------------------------------------------------------------ */
 
@@ -170,7 +165,7 @@ static void wait_matcher_caught_up(void)
                             "(SELECT coalesce(max(seq), 0) FROM changes WHERE kind IN "
                             "('case_image_added','upload_added')))::int") == 1)
             return;
-        sleep_ms(100);
+        sitr_e2e_sleep_ms(100);
     }
     fail_msg("the matcher did not catch up");
 }
@@ -185,33 +180,15 @@ static long long takedowns_for(const char *content)
     return pgt_scalar(url, sql);
 }
 
-/* ---- setup --------------------------------------------------------------- */
-
-static void read_key(const char *path, char *out, size_t size)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    assert_non_null(fgets(out, (int)size, f));
-    fclose(f);
-    out[strcspn(out, "\n")] = 0;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    url = pgt_create_db("trepe2e");
-    assert_int_equal(pgt_run("'%s' migrate --database-url '%s' >/dev/null", pgt_admin(), url), 0);
-    const char *out = SITR_BINARY_DIR "/replica-e2e-key.txt";
-    assert_int_equal(pgt_run("SITR_DIGEST_KEY=%s '%s' --database-url '%s' platform add alpha "
-                             ">'%s' 2>/dev/null",
-                             DKEY, pgt_admin(), url, out),
-                     0);
-    read_key(out, key1, sizeof key1);
-    assert_int_equal(pgt_run("SITR_DIGEST_KEY=%s '%s' --database-url '%s' platform add beta "
-                             ">'%s' 2>/dev/null",
-                             DKEY, pgt_admin(), url, out),
-                     0);
-    read_key(out, key2, sizeof key2);
+    url = sitr_e2e_migrated_db("trepe2e");
+    assert_non_null(url);
+    /* sitr-admin derives the keys' digests with the servers' key. */
+    setenv("SITR_DIGEST_KEY", DKEY, 1);
+    assert_int_equal(sitr_e2e_admin_key(url, "platform add alpha", key1, sizeof key1, NULL, 0), 0);
+    assert_int_equal(sitr_e2e_admin_key(url, "platform add beta", key2, sizeof key2, NULL, 0), 0);
     snprintf(dburl_env, sizeof dburl_env, "SITR_DATABASE_URL=%s", url);
     const char *env[] = {dburl_env, "SITR_DIGEST_KEY=" DKEY, "SITR_CASE_RATE=0", NULL};
     assert_int_equal(sitr_e2e_start(&A, env), 0);
@@ -249,7 +226,7 @@ static void test_cross_replica(void **state)
     flip_bits(p, 31, q);
     to_hex(q, 32, qh);
     for (int i = 0; i < 300 && (n = match_one(&B, key1, qh, 80, &d)) <= 0; i++)
-        sleep_ms(20);
+        sitr_e2e_sleep_ms(20);
     assert_int_equal(n, 1);
     assert_int_equal(d, 31);
     /* Boundary: 32 bits away is not a match; quality < 50 never matches. */
@@ -303,7 +280,7 @@ static void test_cross_replica(void **state)
     json_decref(call(&A, "DELETE", path, auth, NULL, &st));
     assert_true(st == 200 || st == 204);
     for (int i = 0; i < 300 && (n = match_one(&B, key1, ph, 80, NULL)) != 0; i++)
-        sleep_ms(20);
+        sitr_e2e_sleep_ms(20);
     assert_int_equal(n, 0);
     assert_int_equal(match_one(&A, key1, ph, 80, NULL), 0);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM takedowns t JOIN uploads u ON "
@@ -322,7 +299,7 @@ static sitr_e2e_server_t *holder(void)
             return &A;
         if (sitr_e2e_log_contains(&B, "matcher role acquired"))
             return &B;
-        sleep_ms(20);
+        sitr_e2e_sleep_ms(20);
     }
     return NULL;
 }

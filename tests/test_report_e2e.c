@@ -30,7 +30,11 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "e2e_api.h"
+#include "e2e_img.h"
+#include "e2e_matches.h"
 #include "e2e_util.h"
+#include "e2e_world.h"
 #include "test_db_support.h"
 #include "token.h"
 
@@ -52,9 +56,7 @@
     "https://p.example/v?a=&lt;b&gt;&amp;c=&quot;d&quot;&amp;e=&#39;f&#39;&amp;next="              \
     "javascript:alert(1)"
 
-typedef struct img {
-    char pdq[65], md5[33], sha[65];
-} img_t;
+typedef sitr_e2e_img_t img_t;
 
 typedef struct made {
     char ref[64], secret[64], path[160], auth[96];
@@ -71,54 +73,9 @@ static struct {
 
 static unsigned rng_state = 4242;
 
-/* ---- helpers ------------------------------------------------------------------ */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void random_hex(char *out, size_t digits)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < digits; i++) {
-        rng_state = rng_state * 1103515245u + 12345u;
-        out[i] = hex[(rng_state >> 16) & 15];
-    }
-    out[digits] = '\0';
-}
-
 static img_t new_img(void)
 {
-    img_t m;
-    random_hex(m.pdq, 64);
-    random_hex(m.md5, 32);
-    random_hex(m.sha, 64);
-    return m;
-}
-
-static void admin_key(const char *args, char *out, size_t cap)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' --database-url '%s' %s 2>/dev/null", pgt_admin(), W.db_url,
-             args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    out[0] = '\0';
-    if (!fgets(out, (int)cap, p))
-        out[0] = '\0';
-    pclose(p);
-    out[strcspn(out, "\r\n")] = '\0';
-    if (strncmp(out, "sitr_", 5) != 0)
-        fail_msg("sitr-admin %s printed no key", args);
+    return sitr_e2e_new_img(&rng_state);
 }
 
 /* One request.  auth: NULL, "Case <secret>" as is, or an API key (sent as
@@ -126,42 +83,13 @@ static void admin_key(const char *args, char *out, size_t cap)
 static void call(const char *method, const char *path, const char *auth, const char *extra,
                  const char *body, sitr_e2e_resp_t *r)
 {
-    char headers[1024] = "";
-    size_t o = 0;
-    if (auth && strncmp(auth, "Case ", 5) == 0)
-        o += (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: %s\r\n", auth);
-    else if (auth)
-        o +=
-            (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: Bearer %s\r\n", auth);
-    if (body)
-        o +=
-            (size_t)snprintf(headers + o, sizeof headers - o, "Content-Type: application/json\r\n");
-    if (extra)
-        snprintf(headers + o, sizeof headers - o, "%s", extra);
-    if (sitr_e2e_request(&W.srv, method, path, headers, body, r) != 0)
-        fail_msg("%s %s: no answer", method, path);
-    assert_non_null(sitr_e2e_header(r, "X-Request-Id"));
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    if (!j)
-        fail_msg("not JSON: %s", text);
-    return j;
+    sitr_e2e_call(&W.srv, method, path, auth, extra, body, r);
 }
 
 static json_t *call_json(const char *method, const char *path, const char *auth, const char *body,
                          int status)
 {
-    sitr_e2e_resp_t r;
-    call(method, path, auth, NULL, body, &r);
-    if (r.status != status)
-        fail_msg("%s %s: status %d, want %d: %s", method, path, r.status, status, r.body);
-    json_t *j = parse(r.body);
-    sitr_e2e_resp_free(&r);
-    return j;
+    return sitr_e2e_call_json(&W.srv, method, path, auth, body, status);
 }
 
 static made_t create_case(const img_t *imgs, int n)
@@ -203,33 +131,6 @@ static void assert_no_hashes(const char *body)
     assert_no_hash(body, &W.a2);
     assert_no_hash(body, &W.b1);
     assert_no_hash(body, &W.up_other);
-}
-
-static long long image_id_of(const img_t *m)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT id FROM case_images WHERE md5 = decode('%s', 'hex')", m->md5);
-    return pgt_scalar(W.db_url, sql);
-}
-
-static long long upload_id_of(const char *platform, const char *content_id)
-{
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT u.id FROM uploads u JOIN platforms p ON p.id = u.platform_id "
-             "WHERE p.name = '%s' AND u.content_id = '%s'",
-             platform, content_id);
-    return pgt_scalar(W.db_url, sql);
-}
-
-static void commit_match(long long image_id, long long upload_id, int distance)
-{
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT sitr_matcher_commit(0, '[{\"case_image_id\":%lld,\"upload_id\":%lld,"
-             "\"signal\":\"pdq\",\"distance\":%d}]'::jsonb)",
-             image_id, upload_id, distance);
-    PQclear(pgt_exec(W.db_url, sql));
 }
 
 static void report_upload(const char *key, const char *id_json, const char *url_json,
@@ -286,30 +187,19 @@ static int setup(void **state)
 {
     (void)state;
     setenv("SITR_DIGEST_KEY", TEST_DIGEST_KEY, 1);
-    W.db_url = pgt_create_db("report_e2e");
-    if (pgt_run("'%s' --database-url '%s' migrate >/dev/null", pgt_admin(), W.db_url) != 0)
+    W.db_url = sitr_e2e_migrated_db("report_e2e");
+    if (!W.db_url)
         return -1;
-    admin_key("platform add alpha", W.key_a, sizeof W.key_a);
-    admin_key("platform add beta", W.key_b, sizeof W.key_b);
+    if (sitr_e2e_admin_key(W.db_url, "platform add alpha", W.key_a, sizeof W.key_a, NULL, 0) < 0 ||
+        sitr_e2e_admin_key(W.db_url, "platform add beta", W.key_b, sizeof W.key_b, NULL, 0) < 0)
+        return -1;
     static char url_var[1200];
     snprintf(url_var, sizeof url_var, "SITR_DATABASE_URL=%s", W.db_url);
     const char *env[] = {url_var, "SITR_MATCH_THRESHOLD=31", "SITR_CASE_RATE=0",
                          "SITR_DIGEST_KEY=" TEST_DIGEST_KEY, NULL};
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
-    long long end = now_ms() + DEADLINE_MS;
-    while (now_ms() < end) {
-        sitr_e2e_resp_t r;
-        if (sitr_e2e_request(&W.srv, "GET", "/readyz", NULL, NULL, &r) == 0) {
-            int ok = r.status == 200;
-            sitr_e2e_resp_free(&r);
-            if (ok)
-                return 0;
-        }
-        sleep_ms(50);
-    }
-    fprintf(stderr, "sitrd never became ready (log: %s)\n", W.srv.log_path);
-    return -1;
+    return sitr_e2e_wait_ready(&W.srv, DEADLINE_MS);
 }
 
 static int teardown(void **state)
@@ -350,11 +240,13 @@ static void test_world(void **state)
 
     /* beta: the hostile upload, matched to A's first image at distance 9. */
     report_upload(W.key_b, EVIL_ID, EVIL_URL, W.up_other.pdq);
-    commit_match(image_id_of(&W.a1), upload_id_of("beta", "vid\"<i>1"), 9);
+    sitr_e2e_commit_match(W.db_url, sitr_e2e_image_id(W.db_url, W.a1.md5),
+                          sitr_e2e_upload_id(W.db_url, "beta", "vid\"<i>1"), 9);
     /* alpha: an upload matched to case B only. */
     img_t other = new_img();
     report_upload(W.key_a, "other-1", "https://alpha.example/other-1", other.pdq);
-    commit_match(image_id_of(&W.b1), upload_id_of("alpha", "other-1"), 4);
+    sitr_e2e_commit_match(W.db_url, sitr_e2e_image_id(W.db_url, W.b1.md5),
+                          sitr_e2e_upload_id(W.db_url, "alpha", "other-1"), 4);
 
     /* beta finds and answers its takedown. */
     json_t *l = call_json("GET", "/v1/takedowns?status=all", W.key_b, NULL, 200);
@@ -373,7 +265,7 @@ static void test_world(void **state)
      * the replica has the case. */
     char body[256];
     snprintf(body, sizeof body, "{\"items\":[{\"md5\":\"%s\"}]}", W.a2.md5);
-    long long end = now_ms() + DEADLINE_MS;
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
     for (;;) {
         json_t *m = call_json("POST", "/v1/match", W.key_a, body, 200);
         int hit = json_is_true(
@@ -381,9 +273,9 @@ static void test_world(void **state)
         json_decref(m);
         if (hit)
             break;
-        if (now_ms() > end)
+        if (sitr_e2e_now_ms() > end)
             fail_msg("case A never matched on /v1/match");
-        sleep_ms(50);
+        sitr_e2e_sleep_ms(50);
     }
 }
 
@@ -400,7 +292,7 @@ static void test_json(void **state)
     assert_null(strstr(resp.body, W.B.ref));
     assert_null(strstr(resp.body, "other-1"));
     assert_null(strstr(resp.body, "alpha.example"));
-    json_t *r = parse(resp.body);
+    json_t *r = sitr_e2e_json(resp.body);
     sitr_e2e_resp_free(&resp);
 
     static const char *const top[] = {
@@ -651,7 +543,7 @@ static char *not_found(const char *path, const char *auth, const char *extra)
     assert_null(sitr_e2e_header(&r, "Content-Security-Policy"));
     char *body = strdup(r.body);
     sitr_e2e_resp_free(&r);
-    json_t *j = parse(body);
+    json_t *j = sitr_e2e_json(body);
     assert_string_equal(jstr(json_object_get(j, "error"), "code"), "case_not_found");
     json_decref(j);
     return body;

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "e2e_util.h"
+#include "e2e_world.h"
 #include "test_db_support.h"
 
 #define WEB_SRC SITR_SOURCE_DIR "/service/web"
@@ -57,8 +58,8 @@ static char *slurp(const char *dir, const char *name, size_t *len)
 static int setup(void **state)
 {
     (void)state;
-    db_url = pgt_create_db("web_e2e");
-    if (pgt_run("'%s' --database-url '%s' migrate >/dev/null", pgt_admin(), db_url) != 0)
+    db_url = sitr_e2e_migrated_db("web_e2e");
+    if (!db_url)
         return -1;
     snprintf(db_var, sizeof db_var, "SITR_DATABASE_URL=%s", db_url);
     const char *env[] = {db_var, NULL};

@@ -43,7 +43,11 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "e2e_api.h"
+#include "e2e_img.h"
+#include "e2e_matches.h"
 #include "e2e_util.h"
+#include "e2e_world.h"
 #include "test_db_support.h"
 
 #define TEST_DIGEST_KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -248,111 +252,37 @@ typedef struct world {
 static world_t W;
 static unsigned rng_state = 777;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void random_hex(char *out, size_t digits)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < digits; i++) {
-        rng_state = rng_state * 1103515245u + 12345u;
-        out[i] = hex[(rng_state >> 16) & 15];
-    }
-    out[digits] = '\0';
-}
-
-typedef struct img {
-    char pdq[65], md5[33], sha[65];
-} img_t;
+typedef sitr_e2e_img_t img_t;
 
 static img_t new_img(void)
 {
-    img_t m;
-    random_hex(m.pdq, 64);
-    random_hex(m.md5, 32);
-    random_hex(m.sha, 64);
-    return m;
-}
-
-static void flip_bits(const char *pdq, int d, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    memcpy(out, pdq, 65);
-    for (int i = 0; i < d; i++) {
-        int nib = i / 4, bit = 3 - i % 4;
-        int v = (int)(strchr(hex, out[nib]) - hex);
-        out[nib] = hex[v ^ (1 << bit)];
-    }
+    return sitr_e2e_new_img(&rng_state);
 }
 
 /* Runs `sitr-admin platform add name [--webhook url]`; its stdout is the
  * API key, then the signing secret when there is a webhook. */
 static void add_platform(const char *name, const char *path, char *key, char *secret)
 {
-    char cmd[2048];
+    char args[512];
     if (path)
-        snprintf(cmd, sizeof cmd,
-                 "'%s' --database-url '%s' platform add %s --webhook http://127.0.0.1:%d%s "
-                 "2>/dev/null",
-                 pgt_admin(), W.db_url, name, R.port, path);
+        snprintf(args, sizeof args, "platform add %s --webhook http://127.0.0.1:%d%s", name, R.port,
+                 path);
     else
-        snprintf(cmd, sizeof cmd, "'%s' --database-url '%s' platform add %s 2>/dev/null",
-                 pgt_admin(), W.db_url, name);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    key[0] = '\0';
-    if (!fgets(key, 80, p))
-        key[0] = '\0';
-    key[strcspn(key, "\r\n")] = '\0';
-    if (secret) {
-        secret[0] = '\0';
-        if (!fgets(secret, 80, p))
-            secret[0] = '\0';
-        secret[strcspn(secret, "\r\n")] = '\0';
-    }
-    pclose(p);
-    if (strncmp(key, "sitr_", 5) != 0)
-        fail_msg("sitr-admin platform add %s printed no key", name);
-    if (secret && strlen(secret) != 64)
-        fail_msg("sitr-admin platform add %s printed no webhook secret", name);
+        snprintf(args, sizeof args, "platform add %s", name);
+    if (sitr_e2e_admin_key(W.db_url, args, key, 80, secret, 80) < 0)
+        fail_msg("sitr-admin platform add %s failed", name);
 }
 
 static void call(const char *method, const char *path, const char *key, const char *body,
                  sitr_e2e_resp_t *r)
 {
-    char headers[512] = "";
-    size_t o = 0;
-    if (key)
-        o += (size_t)snprintf(headers + o, sizeof headers - o, "Authorization: Bearer %s\r\n", key);
-    if (body)
-        snprintf(headers + o, sizeof headers - o, "Content-Type: application/json\r\n");
-    if (sitr_e2e_request(&W.srv, method, path, headers, body, r) != 0)
-        fail_msg("%s %s: no answer", method, path);
+    sitr_e2e_call(&W.srv, method, path, key, NULL, body, r);
 }
 
 static json_t *call_json(const char *method, const char *path, const char *key, const char *body,
                          int status)
 {
-    sitr_e2e_resp_t r;
-    call(method, path, key, body, &r);
-    if (r.status != status)
-        fail_msg("%s %s: status %d, want %d: %s", method, path, r.status, status, r.body);
-    json_error_t e;
-    json_t *j = json_loads(r.body, 0, &e);
-    if (!j)
-        fail_msg("not JSON: %s", r.body);
-    sitr_e2e_resp_free(&r);
-    return j;
+    return sitr_e2e_call_json(&W.srv, method, path, key, body, status);
 }
 
 static void create_case(const img_t *m, char ref[64])
@@ -387,57 +317,33 @@ static long long scalar(const char *fmt, ...)
     return pgt_scalar(W.db_url, sql);
 }
 
-static long long image_id_of(const img_t *m)
-{
-    return scalar("SELECT id FROM case_images WHERE md5 = decode('%s', 'hex')", m->md5);
-}
-
-static long long upload_id_of(const char *platform, const char *content_id)
-{
-    return scalar("SELECT u.id FROM uploads u JOIN platforms p ON p.id = u.platform_id "
-                  "WHERE p.name = '%s' AND u.content_id = '%s'",
-                  platform, content_id);
-}
-
 static long long takedown_of(long long upload_id)
 {
     return scalar("SELECT id FROM takedowns WHERE upload_id = %lld", upload_id);
 }
 
-/* What the matcher would commit for (image, upload); progress 0 leaves the
- * real matcher's progress alone. */
-static void commit_match(long long image_id, long long upload_id)
-{
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT sitr_matcher_commit(0, '[{\"case_image_id\":%lld,\"upload_id\":%lld,"
-             "\"signal\":\"pdq\",\"distance\":4}]'::jsonb)",
-             image_id, upload_id);
-    PQclear(pgt_exec(W.db_url, sql));
-}
-
 static void wait_requests(const char *path, int n)
 {
-    long long end = now_ms() + DEADLINE_MS;
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
     while (count_path(path) < n) {
-        if (now_ms() > end)
+        if (sitr_e2e_now_ms() > end)
             fail_msg("%d request(s) to %s before the deadline, want %d (log: %s)", count_path(path),
                      path, n, W.srv.log_path);
-        sleep_ms(20);
+        sitr_e2e_sleep_ms(20);
     }
 }
 
 /* Waits until the delivery of takedown td satisfies cond (SQL on d). */
 static void wait_delivery(long long td, const char *cond)
 {
-    long long end = now_ms() + DEADLINE_MS;
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
     for (;;) {
         if (scalar("SELECT count(*) FROM webhook_deliveries d WHERE d.takedown_id = %lld AND (%s)",
                    td, cond) == 1)
             return;
-        if (now_ms() > end)
+        if (sitr_e2e_now_ms() > end)
             fail_msg("delivery of takedown %lld never satisfied: %s", td, cond);
-        sleep_ms(20);
+        sitr_e2e_sleep_ms(20);
     }
 }
 
@@ -522,8 +428,8 @@ static int setup(void **state)
     if (sodium_init() < 0 || receiver_start() < 0)
         return -1;
     setenv("SITR_DIGEST_KEY", TEST_DIGEST_KEY, 1);
-    W.db_url = pgt_create_db("webhook_e2e");
-    if (pgt_run("'%s' --database-url '%s' migrate >/dev/null", pgt_admin(), W.db_url) != 0)
+    W.db_url = sitr_e2e_migrated_db("webhook_e2e");
+    if (!W.db_url)
         return -1;
     add_platform("hooked", "/ok", W.key_hooked, W.sec_hooked);
     add_platform("flaky", "/flaky", W.key_flaky, W.sec_flaky);
@@ -543,19 +449,7 @@ static int setup(void **state)
                          NULL};
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
-    long long end = now_ms() + DEADLINE_MS;
-    while (now_ms() < end) {
-        sitr_e2e_resp_t r;
-        if (sitr_e2e_request(&W.srv, "GET", "/readyz", NULL, NULL, &r) == 0) {
-            int ok = r.status == 200;
-            sitr_e2e_resp_free(&r);
-            if (ok)
-                return 0;
-        }
-        sleep_ms(50);
-    }
-    fprintf(stderr, "sitrd never became ready (log: %s)\n", W.srv.log_path);
-    return -1;
+    return sitr_e2e_wait_ready(&W.srv, DEADLINE_MS);
 }
 
 static int teardown(void **state)
@@ -588,10 +482,10 @@ static void test_delivered_via_matcher(void **state)
     char ref[64];
     create_case(&img, ref);
     char near[65];
-    flip_bits(img.pdq, 6, near);
+    sitr_e2e_flip_bits(img.pdq, 6, near);
     report(W.key_hooked, "h-1", near);
     wait_requests("/ok", 1);
-    long long td = takedown_of(upload_id_of("hooked", "h-1"));
+    long long td = takedown_of(sitr_e2e_upload_id(W.db_url, "hooked", "h-1"));
     wait_delivery(td, "d.delivered_at IS NOT NULL");
     assert_int_equal(scalar("SELECT attempts FROM webhook_deliveries WHERE takedown_id = %lld", td),
                      1);
@@ -638,8 +532,8 @@ static void test_retry_after_500(void **state)
     create_case(&img, ref);
     img_t other = new_img(); /* far from every case: only our commit makes a takedown */
     report(W.key_flaky, "f-1", other.pdq);
-    long long upload = upload_id_of("flaky", "f-1");
-    commit_match(image_id_of(&img), upload);
+    long long upload = sitr_e2e_upload_id(W.db_url, "flaky", "f-1");
+    sitr_e2e_commit_match(W.db_url, sitr_e2e_image_id(W.db_url, img.md5), upload, 4);
     long long td = takedown_of(upload);
     /* Written with the takedown, in its transaction. */
     assert_int_equal(scalar("SELECT count(*) FROM webhook_deliveries WHERE takedown_id = %lld", td),
@@ -670,8 +564,8 @@ static void test_abandoned_after_max_attempts(void **state)
     create_case(&img, ref);
     img_t other = new_img();
     report(W.key_down, "d-1", other.pdq);
-    long long upload = upload_id_of("down", "d-1");
-    commit_match(image_id_of(&img), upload);
+    long long upload = sitr_e2e_upload_id(W.db_url, "down", "d-1");
+    sitr_e2e_commit_match(W.db_url, sitr_e2e_image_id(W.db_url, img.md5), upload, 4);
     long long td = takedown_of(upload);
     wait_delivery(td, "d.abandoned_at IS NOT NULL");
     assert_int_equal(scalar("SELECT attempts FROM webhook_deliveries WHERE takedown_id = %lld", td),
@@ -693,8 +587,8 @@ static void test_no_webhook_no_delivery(void **state)
     create_case(&img, ref);
     img_t other = new_img();
     report(W.key_plain, "p-1", other.pdq);
-    long long upload = upload_id_of("plain", "p-1");
-    commit_match(image_id_of(&img), upload);
+    long long upload = sitr_e2e_upload_id(W.db_url, "plain", "p-1");
+    sitr_e2e_commit_match(W.db_url, sitr_e2e_image_id(W.db_url, img.md5), upload, 4);
     long long td = takedown_of(upload);
     assert_true(td > 0);
     assert_int_equal(scalar("SELECT count(*) FROM webhook_deliveries WHERE takedown_id = %lld", td),
@@ -739,7 +633,7 @@ static void test_exactly_once_and_metrics(void **state)
                           "sitr_webhook_deliveries_total{result=\"abandoned\"} 1\n",
                           "sitr_webhook_pending 0\n",
                           "sitr_webhook_in_flight 0\n"};
-    long long end = now_ms() + DEADLINE_MS;
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
     for (;;) {
         sitr_e2e_resp_t r;
         call("GET", "/metrics", NULL, NULL, &r);
@@ -751,9 +645,9 @@ static void test_exactly_once_and_metrics(void **state)
         sitr_e2e_resp_free(&r);
         if (!missing)
             break;
-        if (now_ms() > end)
+        if (sitr_e2e_now_ms() > end)
             fail_msg("/metrics never showed %s", missing);
-        sleep_ms(50);
+        sitr_e2e_sleep_ms(50);
     }
 }
 
@@ -767,8 +661,8 @@ static void test_shutdown_with_post_in_flight(void **state)
     create_case(&img, ref);
     img_t other = new_img();
     report(W.key_hang, "x-1", other.pdq);
-    long long upload = upload_id_of("hang", "x-1");
-    commit_match(image_id_of(&img), upload);
+    long long upload = sitr_e2e_upload_id(W.db_url, "hang", "x-1");
+    sitr_e2e_commit_match(W.db_url, sitr_e2e_image_id(W.db_url, img.md5), upload, 4);
     wait_requests("/hang", 1);
     long long td = takedown_of(upload);
     assert_int_equal(scalar("SELECT count(*) FROM webhook_deliveries WHERE takedown_id = %lld "
