@@ -21,6 +21,8 @@
 #include <sitr/image.h>
 #include <sitr/pdq.h>
 
+#include "image_support.h"
+
 #define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
 
 /* Images whose end-to-end hash is allowed to differ from the reference
@@ -36,24 +38,6 @@ static int is_known_difference(const char *path)
         if (strcmp(known_differences[i], path) == 0)
             return 1;
     return 0;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
 }
 
 static int setup(void **state)
@@ -129,11 +113,9 @@ static void check_difference(const char *rel, int d, int got_quality, int want_q
 static void test_expected_csv(void **state)
 {
     (void)state;
-    FILE *f = fopen(PDQ_DIR "/expected.csv", "r");
-    assert_non_null(f);
+    FILE *f = imgt_csv_open(PDQ_DIR "/expected.csv");
     char line[512];
     int rows = 0, exact = 0;
-    assert_non_null(fgets(line, sizeof line, f));
     while (fgets(line, sizeof line, f) != NULL) {
         char rel[256], hex[80];
         int quality;
@@ -162,11 +144,9 @@ static void test_expected_dihedral_csv(void **state)
     (void)state;
     static const char *const names[SITR_PDQ_DIHEDRAL_COUNT] = {
         "orig", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"};
-    FILE *f = fopen(PDQ_DIR "/expected-dihedral.csv", "r");
-    assert_non_null(f);
+    FILE *f = imgt_csv_open(PDQ_DIR "/expected-dihedral.csv");
     char line[1024];
     int rows = 0;
-    assert_non_null(fgets(line, sizeof line, f));
     while (fgets(line, sizeof line, f) != NULL) {
         char rel[256], hex[SITR_PDQ_DIHEDRAL_COUNT][80];
         int quality;
@@ -191,11 +171,9 @@ static void test_expected_dihedral_csv(void **state)
 static void test_frontend_sizes(void **state)
 {
     (void)state;
-    FILE *f = fopen(PDQ_DIR "/frontend.csv", "r");
-    assert_non_null(f);
+    FILE *f = imgt_csv_open(PDQ_DIR "/frontend.csv");
     char line[512];
     int rows = 0;
-    assert_non_null(fgets(line, sizeof line, f));
     while (fgets(line, sizeof line, f) != NULL) {
         char rel[256];
         int w, h;
@@ -315,7 +293,7 @@ static void test_buffer_equals_file(void **state)
     sitr_image_t a, b;
     hash_or_fail(path, SITR_PDQ_WANT_DIHEDRAL, &a);
     size_t len;
-    uint8_t *data = slurp(path, &len);
+    uint8_t *data = imgt_slurp(path, &len);
     assert_non_null(data);
     sitr_err_t err = {0};
     assert_int_equal(sitr_image_hash_buffer(data, len, SITR_PDQ_WANT_DIHEDRAL, NULL, &b, &err), 0);
@@ -353,7 +331,7 @@ static VipsImage *load_rgb(const char *rel)
     char path[1024];
     snprintf(path, sizeof path, PDQ_DIR "/%s", rel);
     size_t len;
-    uint8_t *data = slurp(path, &len);
+    uint8_t *data = imgt_slurp(path, &len);
     assert_non_null(data);
     VipsImage *img = vips_image_new_from_buffer(data, len, "", NULL);
     assert_non_null(img);

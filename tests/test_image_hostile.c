@@ -19,27 +19,11 @@
 #include <sitr/image.h>
 #include <sitr/pdq.h>
 
+#include "image_support.h"
+
 #define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
 
 static char tmpdir[256];
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 /* Writes data to tmpdir/name and returns the path (static buffer). */
 static const char *put(const char *name, const void *data, size_t len)
@@ -185,7 +169,7 @@ static void test_corrupt_and_truncated_jpeg(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *jpg = slurp(PDQ_DIR "/misc-images/wee.jpg", &len);
+    uint8_t *jpg = imgt_slurp(PDQ_DIR "/misc-images/wee.jpg", &len);
     assert_non_null(jpg);
     uint8_t *bad = malloc(len);
     assert_non_null(bad);
@@ -281,7 +265,7 @@ static void test_png(void **state)
     expect_file_error(put("tiny.png", hdr, n), SITR_ETOOSMALL);
 
     size_t len;
-    uint8_t *png = slurp(PDQ_DIR "/reg-test-input/pen-and-coaster.png", &len);
+    uint8_t *png = imgt_slurp(PDQ_DIR "/reg-test-input/pen-and-coaster.png", &len);
     assert_non_null(png);
     expect_file_error(put("truncated.png", png, len / 2), SITR_ECORRUPT);
     expect_buffer_error(png, 40, NULL, SITR_ECORRUPT);
@@ -296,7 +280,7 @@ static void test_wrong_extension(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *png = slurp(PDQ_DIR "/misc-images/modes/1.png", &len);
+    uint8_t *png = imgt_slurp(PDQ_DIR "/misc-images/modes/1.png", &len);
     assert_non_null(png);
     sitr_image_t a, b;
     sitr_err_t err;

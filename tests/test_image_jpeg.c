@@ -30,6 +30,8 @@
 
 #include "../hasher/decode_int.h"
 
+#include "image_support.h"
+
 #define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
 
 static sitr_image_limits_t limits(void)
@@ -37,24 +39,6 @@ static sitr_image_limits_t limits(void)
     sitr_image_limits_t lim = {.max_file_bytes = SITR_IMAGE_DEFAULT_MAX_FILE_BYTES,
                                .max_pixels = SITR_IMAGE_DEFAULT_MAX_PIXELS};
     return lim;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
 }
 
 static int setup(void **state)
@@ -136,7 +120,7 @@ static int walk(const char *dir, int *count)
             walk(path, count);
         } else if (is_jpeg_name(e->d_name)) {
             size_t len;
-            uint8_t *data = slurp(path, &len);
+            uint8_t *data = imgt_slurp(path, &len);
             assert_non_null(data);
             assert_int_equal(compare(path, data, len, 1), 1);
             free(data);
@@ -282,7 +266,7 @@ static void test_mutations(void **state)
     uint32_t seed = 12345;
     for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
         size_t len;
-        uint8_t *orig = slurp(files[f], &len);
+        uint8_t *orig = imgt_slurp(files[f], &len);
         assert_non_null(orig);
         uint8_t *m = malloc(len + 64);
         assert_non_null(m);
@@ -408,7 +392,7 @@ static void test_limits(void **state)
     free(data);
 
     /* The pixel limit, before decoding: wee.jpg is 34x42 (1428 pixels). */
-    uint8_t *wee = slurp(PDQ_DIR "/misc-images/wee.jpg", &len);
+    uint8_t *wee = imgt_slurp(PDQ_DIR "/misc-images/wee.jpg", &len);
     assert_non_null(wee);
     lim.max_pixels = 1427;
     assert_int_equal(sitr_decode_luma_jpeg(wee, len, &lim, &l, &err), SITR_ETOOBIG);

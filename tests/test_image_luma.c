@@ -16,25 +16,9 @@
 
 #include "../hasher/decode_int.h"
 
-#define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
+#include "image_support.h"
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
 
 static int setup(void **state)
 {
@@ -45,11 +29,9 @@ static int setup(void **state)
 static void test_luma_vectors(void **state)
 {
     (void)state;
-    FILE *idx = fopen(PDQ_DIR "/luma/index.csv", "r");
-    assert_non_null(idx);
+    FILE *idx = imgt_csv_open(PDQ_DIR "/luma/index.csv");
     char line[512];
     int checked = 0;
-    assert_non_null(fgets(line, sizeof line, idx)); /* header */
     while (fgets(line, sizeof line, idx) != NULL) {
         char name[64], source[256];
         int w, h;
@@ -60,7 +42,7 @@ static void test_luma_vectors(void **state)
         char path[1024];
         snprintf(path, sizeof path, PDQ_DIR "/%s", source);
         size_t len;
-        uint8_t *img = slurp(path, &len);
+        uint8_t *img = imgt_slurp(path, &len);
         assert_non_null(img);
 
         /* Filled by hand: this test links only the decode stage. */
@@ -77,7 +59,7 @@ static void test_luma_vectors(void **state)
 
         snprintf(path, sizeof path, PDQ_DIR "/luma/%s.luma.f32", name);
         size_t flen;
-        uint8_t *want = slurp(path, &flen);
+        uint8_t *want = imgt_slurp(path, &flen);
         assert_non_null(want);
         assert_int_equal(flen, (size_t)w * (size_t)h * sizeof(float));
         if (memcmp(want, luma.px, flen) != 0) {
