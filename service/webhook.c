@@ -18,6 +18,7 @@
  * freed only when both timers and every socket watcher are closed and no
  * query is outstanding.  Loop thread only. */
 #include "webhook.h"
+#include "webhook_url.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -112,31 +113,6 @@ uint64_t sitr_webhook_backoff_ms(unsigned attempt, unsigned min_ms, unsigned max
     for (unsigned i = 1; i < attempt && d < max_ms; i++)
         d *= 2;
     return d < max_ms ? d : max_ms;
-}
-
-int sitr_webhook_url_ok(const char *url)
-{
-    if (!url)
-        return 0;
-    size_t n = strlen(url), skip;
-    if (n > 2048)
-        return 0;
-    if (strncmp(url, "https://", 8) == 0)
-        skip = 8;
-    else if (strncmp(url, "http://", 7) == 0)
-        skip = 7;
-    else
-        return 0;
-    /* A host must follow: not "/", "?", "#", ":" nor the end. */
-    char c = url[skip];
-    if (c == '\0' || c == '/' || c == '?' || c == '#' || c == ':' || c == '@')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char u = (unsigned char)url[i];
-        if (u <= 0x20 || u == 0x7f)
-            return 0;
-    }
-    return 1;
 }
 
 /* ---- lifetime -------------------------------------------------------------- */

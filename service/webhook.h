@@ -77,8 +77,4 @@ SITR_MUST_CHECK int sitr_webhook_sign(const uint8_t secret[SITR_WEBHOOK_SECRET_B
  * jitter. */
 uint64_t sitr_webhook_backoff_ms(unsigned attempt, unsigned min_ms, unsigned max_ms);
 
-/* 1 if url is an acceptable webhook target: http:// or https://, a
- * non-empty host, at most 2048 bytes, no space or control character. */
-int sitr_webhook_url_ok(const char *url);
-
 #endif

@@ -15,6 +15,7 @@
 #include <sitr/hex.h>
 
 #include "webhook.h"
+#include "webhook_url.h"
 
 static void key_0_to_31(uint8_t k[32])
 {

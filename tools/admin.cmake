@@ -1,10 +1,10 @@
 # sitr-admin: migrations, platforms and keys.  It compiles the few service
-# modules it shares with sitrd (keys, schema, db for the types) and the
+# modules it shares with sitrd (keys, schema, db for the types, the webhook URL rule) and the
 # error/hex helpers directly, so it builds independently of the rest.
 file(GLOB SITR_ADMIN_SRC CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/admin/*.c)
 add_executable(sitr-admin ${SITR_ADMIN_SRC}
   ${CMAKE_SOURCE_DIR}/service/keys.c ${CMAKE_SOURCE_DIR}/service/schema.c
-  ${CMAKE_SOURCE_DIR}/service/db.c
+  ${CMAKE_SOURCE_DIR}/service/db.c ${CMAKE_SOURCE_DIR}/service/webhook_url.c
   ${CMAKE_SOURCE_DIR}/hasher/err.c ${CMAKE_SOURCE_DIR}/hasher/hex.c)
 target_include_directories(sitr-admin PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/admin
   ${CMAKE_SOURCE_DIR}/service ${CMAKE_SOURCE_DIR}/hasher/include)

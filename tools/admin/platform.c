@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "keys.h"
+#include "webhook_url.h"
 
 static int valid_name(const char *s)
 {
@@ -27,30 +28,6 @@ static int valid_name(const char *s)
         if (!ok)
             return 0;
     }
-    return 1;
-}
-
-/* The same rules as sitrd's sender (sitr_webhook_url_ok in
- * service/webhook.c) and the schema's CHECK: http(s) only, so sitrd never
- * POSTs to file://, gopher:// or the like; a host; no byte that could
- * split a header or a log line. */
-static int valid_webhook(const char *url)
-{
-    size_t n = strlen(url), skip;
-    if (n > 2048)
-        return 0;
-    if (strncmp(url, "https://", 8) == 0)
-        skip = 8;
-    else if (strncmp(url, "http://", 7) == 0)
-        skip = 7;
-    else
-        return 0;
-    char c = url[skip];
-    if (c == '\0' || c == '/' || c == '?' || c == '#' || c == ':' || c == '@')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] == 0x7f)
-            return 0;
     return 1;
 }
 
@@ -111,7 +88,7 @@ static int platform_add(const admin_opts_t *o, const char *name)
                         "and . _ - after the first\n");
         return ADMIN_USAGE;
     }
-    if (o->webhook && !valid_webhook(o->webhook)) {
+    if (o->webhook && !sitr_webhook_url_ok(o->webhook)) {
         fprintf(stderr, "sitr-admin: --webhook must be an http:// or https:// URL with a host, "
                         "at most 2048 characters, without spaces or control characters\n");
         return ADMIN_USAGE;
