@@ -14,39 +14,9 @@
 
 #include "digest_index.h"
 #include "index.h"
+#include "pdq_synth.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
-
-static void rand_hash(sitr_pdq_t *h)
-{
-    for (int i = 0; i < SITR_PDQ_BYTES; i += 8) {
-        uint64_t v = rnd();
-        memcpy(h->b + i, &v, 8);
-    }
-}
-
-/* Flips exactly d distinct bits of h. */
-static void flip_bits(sitr_pdq_t *h, int d)
-{
-    uint8_t done[256] = {0};
-    for (int k = 0; k < d;) {
-        int b = (int)(rnd() % 256);
-        if (done[b])
-            continue;
-        done[b] = 1;
-        h->b[b / 8] ^= (uint8_t)(1u << (b % 8));
-        k++;
-    }
-}
 
 /* The live entries, kept beside the index. */
 typedef struct model {
@@ -109,10 +79,10 @@ static size_t check_many(sitr_index_t *idx, const model_t *m, int nq)
     sitr_pdq_t q;
     for (int i = 0; i < nq; i++) {
         if (i % 2 == 0 && m->n) {
-            q = m->e[rnd() % m->n].hash;
-            flip_bits(&q, (int)(rnd() % 41));
+            q = m->e[sitr_synth_next(&rng_state) % m->n].hash;
+            sitr_synth_flip_bits(&rng_state, &q, (int)(sitr_synth_next(&rng_state) % 41));
         } else {
-            rand_hash(&q);
+            sitr_synth_hash(&rng_state, &q);
         }
         for (size_t k = 0; k < sizeof radii / sizeof radii[0]; k++)
             total += check_query(idx, m, &q, radii[k]);
@@ -127,7 +97,7 @@ static void test_empty(void **state)
     assert_non_null(idx);
     model_t m = {0};
     sitr_pdq_t q;
-    rand_hash(&q);
+    sitr_synth_hash(&rng_state, &q);
     assert_int_equal(check_query(idx, &m, &q, 0), 0);
     assert_int_equal(check_query(idx, &m, &q, 256), 0);
     size_t found = 7;
@@ -147,7 +117,7 @@ static void test_uniform(void **state)
     model_t m = {0};
     sitr_pdq_t h;
     for (uint64_t i = 0; i < 60000; i++) {
-        rand_hash(&h);
+        sitr_synth_hash(&rng_state, &h);
         model_add(&m, &h, i);
     }
     sitr_index_t *idx = sitr_index_new();
@@ -170,18 +140,18 @@ static void test_boundaries(void **state)
     model_t m = {0};
     sitr_pdq_t h, q;
     for (uint64_t i = 0; i < 20000; i++) {
-        rand_hash(&h);
+        sitr_synth_hash(&rng_state, &h);
         model_add(&m, &h, 1000000 + i);
     }
     sitr_index_t *idx = sitr_index_new();
     for (int rep = 0; rep < 40; rep++) {
-        rand_hash(&q);
+        sitr_synth_hash(&rng_state, &q);
         model_t mm = {0};
         for (size_t i = 0; i < m.n; i++)
             model_add(&mm, &m.e[i].hash, m.e[i].id);
         for (int d = 30; d <= 33; d++) {
             h = q;
-            flip_bits(&h, d);
+            sitr_synth_flip_bits(&rng_state, &h, d);
             model_add(&mm, &h, (uint64_t)d);
         }
         assert_int_equal(sitr_index_bulk_build(idx, mm.e, mm.n, 1), 0);
@@ -211,10 +181,10 @@ static void test_clustered(void **state)
     sitr_pdq_t c, h;
     uint64_t id = 0;
     for (int k = 0; k < 2000; k++) {
-        rand_hash(&c);
+        sitr_synth_hash(&rng_state, &c);
         for (int j = 0; j < 40; j++) {
             h = c;
-            flip_bits(&h, (int)(rnd() % 24));
+            sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 24));
             model_add(&m, &h, id++);
         }
     }
@@ -231,8 +201,8 @@ static void test_duplicates(void **state)
     (void)state;
     model_t in = {0}, m = {0};
     sitr_pdq_t h, other;
-    rand_hash(&h);
-    rand_hash(&other);
+    sitr_synth_hash(&rng_state, &h);
+    sitr_synth_hash(&rng_state, &other);
     /* Same hash under 100 ids, each pair given twice; same id under two hashes. */
     for (uint64_t i = 0; i < 100; i++) {
         model_add(&in, &h, i);
@@ -275,7 +245,7 @@ static void test_mutations(void **state)
     sitr_pdq_t h;
     uint64_t next_id = 0;
     for (; next_id < 30000; next_id++) {
-        rand_hash(&h);
+        sitr_synth_hash(&rng_state, &h);
         model_add(&m, &h, next_id << 3);
     }
     sitr_index_t *idx = sitr_index_new();
@@ -284,7 +254,7 @@ static void test_mutations(void **state)
     for (int round = 0; round < 6; round++) {
         /* Delete ~1500 random live entries (main, delta or tail). */
         for (int k = 0; k < 1500 && m.n; k++) {
-            size_t i = rnd() % m.n;
+            size_t i = sitr_synth_next(&rng_state) % m.n;
             assert_int_equal(sitr_index_remove(idx, &m.e[i].hash, m.e[i].id), 1);
             model_add(&removed, &m.e[i].hash, m.e[i].id);
             model_del_at(&m, i);
@@ -293,10 +263,10 @@ static void test_mutations(void **state)
          * limit, so deltas are rebuilt). */
         for (int k = 0; k < 5000; k++, next_id++) {
             if (k % 3 == 0) {
-                h = m.e[rnd() % m.n].hash;
-                flip_bits(&h, (int)(rnd() % 33));
+                h = m.e[sitr_synth_next(&rng_state) % m.n].hash;
+                sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 33));
             } else {
-                rand_hash(&h);
+                sitr_synth_hash(&rng_state, &h);
             }
             assert_int_equal(sitr_index_insert(idx, &h, next_id << 3), 1);
             model_add(&m, &h, next_id << 3);
@@ -315,7 +285,7 @@ static void test_mutations(void **state)
      * variants of it in the tail. */
     for (int v = 1; v < 8; v++) {
         h = m.e[0].hash;
-        flip_bits(&h, v);
+        sitr_synth_flip_bits(&rng_state, &h, v);
         uint64_t id = (m.e[0].id & ~7ull) | (uint64_t)v;
         assert_int_equal(sitr_index_insert(idx, &h, id), 1);
         model_add(&m, &h, id);
@@ -352,7 +322,7 @@ static void test_auto_compaction(void **state)
     sitr_pdq_t h;
     sitr_index_t *idx = sitr_index_new();
     for (uint64_t i = 0; i < 70000; i++) {
-        rand_hash(&h);
+        sitr_synth_hash(&rng_state, &h);
         assert_int_equal(sitr_index_insert(idx, &h, i), 1);
         model_add(&m, &h, i);
     }
@@ -399,7 +369,7 @@ static void test_concurrent(void **state)
     model_t fixed = {0};
     sitr_pdq_t h;
     for (uint64_t i = 0; i < 20000; i++) {
-        rand_hash(&h);
+        sitr_synth_hash(&rng_state, &h);
         model_add(&fixed, &h, i);
     }
     sitr_index_t *idx = sitr_index_new();
@@ -409,7 +379,7 @@ static void test_concurrent(void **state)
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&t[i], NULL, reader, &ra[i]), 0);
     for (uint64_t i = 0; i < 6000; i++) {
-        rand_hash(&h);
+        sitr_synth_hash(&rng_state, &h);
         assert_int_equal(sitr_index_insert(idx, &h, 1000000 + i), 1);
         if (i % 2)
             assert_int_equal(sitr_index_remove(idx, &h, 1000000 + i), 1);
@@ -484,31 +454,31 @@ static void test_batch(void **state)
     sitr_pdq_t h, c, same;
     uint64_t id = 0;
     for (int i = 0; i < 30000; i++) {
-        rand_hash(&h);
+        sitr_synth_hash(&rng_state, &h);
         model_add(&m, &h, id++);
     }
     for (int k = 0; k < 300; k++) {
-        rand_hash(&c);
+        sitr_synth_hash(&rng_state, &c);
         for (int j = 0; j < 30; j++) {
             h = c;
-            flip_bits(&h, (int)(rnd() % 20));
+            sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 20));
             model_add(&m, &h, id++);
         }
     }
-    rand_hash(&same);
+    sitr_synth_hash(&rng_state, &same);
     for (int j = 0; j < 1500; j++)
         model_add(&m, &same, id++);
     sitr_index_t *idx = sitr_index_new();
     assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 2), 0);
     /* later inserts (delta + tail) and removals */
     for (int i = 0; i < 3000; i++) {
-        h = m.e[rnd() % m.n].hash;
-        flip_bits(&h, (int)(rnd() % 8));
+        h = m.e[sitr_synth_next(&rng_state) % m.n].hash;
+        sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 8));
         assert_int_equal(sitr_index_insert(idx, &h, id), 1);
         model_add(&m, &h, id++);
     }
     for (int i = 0; i < 500; i++) {
-        size_t at = rnd() % m.n;
+        size_t at = sitr_synth_next(&rng_state) % m.n;
         assert_int_equal(sitr_index_remove(idx, &m.e[at].hash, m.e[at].id), 1);
         model_del_at(&m, at);
     }
@@ -520,10 +490,10 @@ static void test_batch(void **state)
     sitr_pdq_t qs[NQ];
     for (int i = 0; i < NQ; i++) {
         if (i % 3 == 0) {
-            rand_hash(&qs[i]);
+            sitr_synth_hash(&rng_state, &qs[i]);
         } else {
-            qs[i] = i % 7 == 0 ? same : m.e[rnd() % m.n].hash;
-            flip_bits(&qs[i], (int)(rnd() % 36));
+            qs[i] = i % 7 == 0 ? same : m.e[sitr_synth_next(&rng_state) % m.n].hash;
+            sitr_synth_flip_bits(&rng_state, &qs[i], (int)(sitr_synth_next(&rng_state) % 36));
         }
     }
     static const int br[] = {0, 7, 31, 32, 43, 50};
@@ -551,14 +521,14 @@ static void test_isa_variants(void **state)
     sitr_pdq_t h, c;
     uint64_t id = 0;
     for (int i = 0; i < 20000; i++) {
-        rand_hash(&h);
+        sitr_synth_hash(&rng_state, &h);
         model_add(&m, &h, id++);
     }
     for (int k = 0; k < 200; k++) {
-        rand_hash(&c);
+        sitr_synth_hash(&rng_state, &c);
         for (int j = 0; j < 40; j++) {
             h = c;
-            flip_bits(&h, (int)(rnd() % 24));
+            sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 24));
             model_add(&m, &h, id++);
         }
     }
@@ -575,8 +545,8 @@ static void test_isa_variants(void **state)
         assert_true(check_many(idx, &m, 25) > 25);
         sitr_pdq_t qs[20];
         for (int i = 0; i < 20; i++) {
-            qs[i] = m.e[rnd() % m.n].hash;
-            flip_bits(&qs[i], (int)(rnd() % 34));
+            qs[i] = m.e[sitr_synth_next(&rng_state) % m.n].hash;
+            sitr_synth_flip_bits(&rng_state, &qs[i], (int)(sitr_synth_next(&rng_state) % 34));
         }
         check_batch(idx, &m, qs, 20, 31, 2000);
     }
@@ -602,7 +572,7 @@ static void test_digest(void **state)
     uint8_t *live = calloc(N, 1);
     for (int i = 0; i < N; i++) {
         for (int b = 0; b < 16; b += 8) {
-            uint64_t v = rnd();
+            uint64_t v = sitr_synth_next(&rng_state);
             memcpy(keys[i] + b, &v, 8);
         }
         /* every 10th key repeats the previous one under another id */

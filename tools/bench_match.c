@@ -22,45 +22,17 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "pdq_synth.h"
 
 #define MAX_HITS (1u << 20)
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void rand_hash(sitr_pdq_t *h)
-{
-    for (int i = 0; i < SITR_PDQ_BYTES; i += 8) {
-        uint64_t v = rnd();
-        memcpy(h->b + i, &v, 8);
-    }
-}
-
-static void flip_bits(sitr_pdq_t *h, int d)
-{
-    uint8_t done[256] = {0};
-    for (int k = 0; k < d;) {
-        int b = (int)(rnd() % 256);
-        if (done[b])
-            continue;
-        done[b] = 1;
-        h->b[b / 8] ^= (uint8_t)(1u << (b % 8));
-        k++;
-    }
 }
 
 typedef struct run {
@@ -207,24 +179,24 @@ static void bench(const char *kind, size_t n, size_t nq, int radius, size_t samp
     if (clustered) {
         c = malloc(centres * sizeof *c);
         for (size_t i = 0; i < centres; i++)
-            rand_hash(&c[i]);
+            sitr_synth_hash(&rng, &c[i]);
     }
     for (size_t i = 0; i < n; i++) {
         if (clustered) {
             /* near copies: 0..32 bits away from their centre */
-            e[i].hash = c[rnd() % centres];
-            flip_bits(&e[i].hash, (int)(rnd() % 33));
+            e[i].hash = c[sitr_synth_next(&rng) % centres];
+            sitr_synth_flip_bits(&rng, &e[i].hash, (int)(sitr_synth_next(&rng) % 33));
         } else {
-            rand_hash(&e[i].hash);
+            sitr_synth_hash(&rng, &e[i].hash);
         }
         e[i].id = (uint64_t)i;
     }
     for (size_t i = 0; i < nq; i++) {
         if (i % 2 == 0) {
-            q[i] = e[rnd() % n].hash;
-            flip_bits(&q[i], (int)(rnd() % 32));
+            q[i] = e[sitr_synth_next(&rng) % n].hash;
+            sitr_synth_flip_bits(&rng, &q[i], (int)(sitr_synth_next(&rng) % 32));
         } else {
-            rand_hash(&q[i]);
+            sitr_synth_hash(&rng, &q[i]);
         }
     }
     free(c);
