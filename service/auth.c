@@ -56,22 +56,11 @@ void sitr_api_reply_db_error(sitr_req_t *req, int rc)
 {
     if (sitr_req_gone(req) || req->answered)
         return;
-    switch (rc) {
-    case SITR_EBUSY:
-    case SITR_ENOMEM:
-    case SITR_ETIMEOUT:
-    case SITR_EDB:
-    case SITR_ECLOSED:
+    if (sitr_req_failure_is_transient(rc))
         sitr_log(SITR_LOG_WARN, req, "database unavailable: %s", sitr_strerror(rc));
-        sitr_req_add_header(req, "Retry-After", "1");
-        sitr_req_reply_error(req, 503, "unavailable",
-                             "the service is busy or its database is unreachable; retry later",
-                             NULL);
-        break;
-    default:
+    else
         sitr_log(SITR_LOG_ERROR, req, "request failed: %s", sitr_strerror(rc));
-        sitr_req_reply_error(req, 500, "internal", "internal error", NULL);
-    }
+    sitr_req_reply_failure(req, rc);
 }
 
 int64_t sitr_auth_case_id(const sitr_req_t *req)

@@ -450,6 +450,32 @@ void sitr_req_reply_error(sitr_req_t *req, int status, const char *code, const c
     sitr_req_reply_json(req, status, outer);
 }
 
+int sitr_req_failure_is_transient(int rc)
+{
+    switch (rc) {
+    case SITR_EBUSY:
+    case SITR_ENOMEM:
+    case SITR_ETIMEOUT:
+    case SITR_EDB:
+    case SITR_ECLOSED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void sitr_req_reply_failure(sitr_req_t *req, int rc)
+{
+    if (sitr_req_failure_is_transient(rc)) {
+        sitr_req_add_header(req, "Retry-After", "1");
+        sitr_req_reply_error(req, 503, "unavailable",
+                             "the service is busy or its database is unreachable; retry later",
+                             NULL);
+    } else {
+        sitr_req_reply_error(req, 500, "internal", "internal error", NULL);
+    }
+}
+
 static int is_json_type(const char *ct)
 {
     if (!ct)

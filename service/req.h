@@ -66,6 +66,13 @@ void sitr_req_reply_json(sitr_req_t *req, int status, json_t *body);
  * (field omitted when NULL).  code is a stable snake_case identifier. */
 void sitr_req_reply_error(sitr_req_t *req, int status, const char *code, const char *message,
                           const char *field);
+/* 1 if the negative SITR_E* rc is transient (busy, out of memory, timeout,
+ * database failed or closed): worth retrying, answered 503. */
+int sitr_req_failure_is_transient(int rc);
+/* Answers a request whose handling failed with rc: 503 "unavailable" with
+ * Retry-After: 1 when transient, else 500 "internal".  Logs nothing: the
+ * caller says what failed. */
+void sitr_req_reply_failure(sitr_req_t *req, int rc);
 
 /* Lifetime for asynchronous handlers. */
 void sitr_req_ref(sitr_req_t *req);

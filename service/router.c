@@ -241,21 +241,9 @@ static void answer_failure(sitr_req_t *req, int rc)
 {
     if (req->answered)
         return;
-    switch (rc) {
-    case SITR_EBUSY:
-    case SITR_ENOMEM:
-    case SITR_ETIMEOUT:
-    case SITR_EDB:
-    case SITR_ECLOSED:
-        sitr_req_add_header(req, "Retry-After", "1");
-        sitr_req_reply_error(req, 503, "unavailable",
-                             "the service is busy or its database is unreachable; retry later",
-                             NULL);
-        break;
-    default:
+    if (!sitr_req_failure_is_transient(rc))
         sitr_log(SITR_LOG_ERROR, req, "handler failed: %s", sitr_strerror(rc));
-        sitr_req_reply_error(req, 500, "internal", "internal error", NULL);
-    }
+    sitr_req_reply_failure(req, rc);
 }
 
 void sitr_router_dispatch(sitr_req_t *req)
