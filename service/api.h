@@ -87,6 +87,13 @@ void sitr_api_reply_case_not_found(sitr_req_t *req);
 /* Answers a failed database call (rc < 0 from a sitr_db callback or from
  * sitr_db_submit): 503 with Retry-After for unavailability, 500 otherwise. */
 void sitr_api_reply_db_error(sitr_req_t *req, int rc);
+/* The start of a database callback: 1 if the client is still there and rc
+ * is success; else 0, with the failure answered by sitr_api_reply_db_error
+ * (nothing is sent to a client that is gone). */
+int sitr_api_db_ok(sitr_req_t *req, int rc);
+/* Answers status with body (stolen), or 500 when body is NULL because
+ * building it ran out of memory. */
+void sitr_api_reply_json_or_fail(sitr_req_t *req, int status, json_t *body);
 
 /* The victims' case endpoints (api_cases.c). */
 int sitr_api_cases_create(sitr_req_t *req);

@@ -280,21 +280,30 @@ static int case_gone_state(const char *sqlstate)
     return sqlstate && (strcmp(sqlstate, "SIT03") == 0 || strcmp(sqlstate, "SIT04") == 0);
 }
 
+/* The start of the case callbacks: 1 if the client is there and the query
+ * succeeded; else 0, the failure answered (a case gone meanwhile as
+ * case_not_found, anything else as a database error). */
+static int case_result_ok(sitr_req_t *req, int rc, const char *sqlstate)
+{
+    if (sitr_req_gone(req))
+        return 0;
+    if (rc >= 0)
+        return 1;
+    if (case_gone_state(sqlstate))
+        sitr_api_reply_case_not_found(req);
+    else
+        sitr_api_reply_db_error(req, rc);
+    return 0;
+}
+
 /* ---- GET /v1/cases/{case} ------------------------------------------------ */
 
 static void on_status(int rc, PGresult *res, const char *sqlstate, void *arg)
 {
     case_op_t *op = arg;
     sitr_req_t *req = op->req;
-    if (sitr_req_gone(req))
+    if (!case_result_ok(req, rc, sqlstate))
         goto out;
-    if (rc < 0) {
-        if (case_gone_state(sqlstate))
-            sitr_api_reply_case_not_found(req);
-        else
-            sitr_api_reply_db_error(req, rc);
-        goto out;
-    }
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
         sitr_api_reply_case_not_found(req);
         goto out;
@@ -346,17 +355,13 @@ static void on_added(int rc, PGresult *res, const char *sqlstate, void *arg)
 {
     case_op_t *op = arg;
     sitr_req_t *req = op->req;
-    if (sitr_req_gone(req))
-        goto out;
-    if (rc < 0) {
-        if (case_gone_state(sqlstate))
-            sitr_api_reply_case_not_found(req);
-        else if (sqlstate && strcmp(sqlstate, "SIT01") == 0)
-            reply_too_many(req, cfg_of(req)->max_images_per_case);
-        else
-            sitr_api_reply_db_error(req, rc);
+    /* SIT01: the case would hold more images than allowed. */
+    if (rc < 0 && sqlstate && strcmp(sqlstate, "SIT01") == 0 && !sitr_req_gone(req)) {
+        reply_too_many(req, cfg_of(req)->max_images_per_case);
         goto out;
     }
+    if (!case_result_ok(req, rc, sqlstate))
+        goto out;
     if (PQntuples(res) != 1) {
         sitr_api_reply_db_error(req, SITR_EINTERNAL);
         goto out;
@@ -400,15 +405,8 @@ static void on_withdrawn(int rc, PGresult *res, const char *sqlstate, void *arg)
 {
     case_op_t *op = arg;
     sitr_req_t *req = op->req;
-    if (sitr_req_gone(req))
+    if (!case_result_ok(req, rc, sqlstate))
         goto out;
-    if (rc < 0) {
-        if (case_gone_state(sqlstate))
-            sitr_api_reply_case_not_found(req);
-        else
-            sitr_api_reply_db_error(req, rc);
-        goto out;
-    }
     /* false: a concurrent request withdrew it first; to this one the case
      * no longer exists. */
     if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
@@ -418,10 +416,7 @@ static void on_withdrawn(int rc, PGresult *res, const char *sqlstate, void *arg)
     api_of(req)->cases_withdrawn++;
     sitr_log(SITR_LOG_INFO, req, "case withdrawn");
     json_t *body = json_pack("{s:s,s:b}", "case", op->reference, "withdrawn", 1);
-    if (body)
-        sitr_req_reply_json(req, 200, body);
-    else
-        sitr_api_reply_db_error(req, SITR_ENOMEM);
+    sitr_api_reply_json_or_fail(req, 200, body);
 out:
     op_done(op);
 }

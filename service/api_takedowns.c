@@ -63,12 +63,8 @@ static void on_list(int rc, PGresult *res, const char *sqlstate, void *arg)
     (void)sqlstate;
     list_op_t *op = arg;
     sitr_req_t *req = op->req;
-    if (sitr_req_gone(req))
+    if (!sitr_api_db_ok(req, rc))
         goto out;
-    if (rc < 0) {
-        sitr_api_reply_db_error(req, rc);
-        goto out;
-    }
     int rows = PQntuples(res);
     int more = rows > (int)op->limit;
     if (more)
@@ -178,10 +174,7 @@ static void on_answered(int rc, PGresult *res, const char *sqlstate, void *arg)
     sitr_log(SITR_LOG_INFO, req, "takedown answered: %s", PQgetvalue(res, 0, 1));
     json_t *body = json_pack("{s:s,s:s,s:s}", "id", PQgetvalue(res, 0, 0), "status",
                              PQgetvalue(res, 0, 1), "updated_at", PQgetvalue(res, 0, 2));
-    if (body)
-        sitr_req_reply_json(req, 200, body);
-    else
-        sitr_api_reply_db_error(req, SITR_ENOMEM);
+    sitr_api_reply_json_or_fail(req, 200, body);
 out:
     sitr_req_unref(req);
 }

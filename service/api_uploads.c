@@ -134,12 +134,8 @@ static void on_removed(int rc, PGresult *res, const char *sqlstate, void *arg)
     (void)sqlstate;
     remove_op_t *op = arg;
     sitr_req_t *req = op->req;
-    if (sitr_req_gone(req))
+    if (!sitr_api_db_ok(req, rc))
         goto out;
-    if (rc < 0) {
-        sitr_api_reply_db_error(req, rc);
-        goto out;
-    }
     if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
         sitr_req_reply_error(req, 404, "upload_not_found",
                              "this platform has no live upload with this id", "id");
@@ -147,10 +143,7 @@ static void on_removed(int rc, PGresult *res, const char *sqlstate, void *arg)
     }
     sitr_log(SITR_LOG_INFO, req, "upload removed");
     json_t *body = json_pack("{s:s,s:b}", "id", op->id, "removed", 1);
-    if (body)
-        sitr_req_reply_json(req, 200, body);
-    else
-        sitr_api_reply_db_error(req, SITR_ENOMEM);
+    sitr_api_reply_json_or_fail(req, 200, body);
 out:
     free(op);
     sitr_req_unref(req);

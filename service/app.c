@@ -35,16 +35,23 @@ typedef struct app_holder {
     } app;
 } app_holder_t;
 
-static void holder_maybe_free(app_holder_t *h)
+/* Frees what the holder owns; the limiters and the web files may still be
+ * NULL (a failed sitr_app_init). */
+static void holder_free(app_holder_t *h)
 {
-    if (!h->app.closing || h->app.checking || !h->app.timer_closed || h->app.replica_closing)
-        return;
     sitr_ratelimit_free(h->api.case_rate);
     sitr_ratelimit_free(h->api.auth_fail);
     sitr_ratelimit_free(h->api.client_rate);
     sitr_ratelimit_free(h->api.platform_rate);
     sitr_api_web_free(h->api.web);
     free(h);
+}
+
+static void holder_maybe_free(app_holder_t *h)
+{
+    if (!h->app.closing || h->app.checking || !h->app.timer_closed || h->app.replica_closing)
+        return;
+    holder_free(h);
 }
 
 static void check_schema(app_holder_t *h);
@@ -222,11 +229,7 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         rc = sitr_ratelimit_new_per_second(cfg->platform_rate, cfg->platform_burst,
                                            SITR_API_PLATFORM_ENTRIES, &h->api.platform_rate);
     if (rc < 0) {
-        sitr_ratelimit_free(h->api.case_rate);
-        sitr_ratelimit_free(h->api.auth_fail);
-        sitr_ratelimit_free(h->api.client_rate);
-        sitr_ratelimit_free(h->api.platform_rate);
-        free(h);
+        holder_free(h);
         return sitr_err_set(err, rc, "cannot create the rate limiters");
     }
     rc = sitr_api_cases_add_routes(srv);
@@ -241,22 +244,14 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     if (rc == 0)
         rc = sitr_api_web_add_routes(srv);
     if (rc < 0) {
-        sitr_ratelimit_free(h->api.case_rate);
-        sitr_ratelimit_free(h->api.auth_fail);
-        sitr_ratelimit_free(h->api.client_rate);
-        sitr_ratelimit_free(h->api.platform_rate);
-        free(h);
+        holder_free(h);
         return sitr_err_set(err, rc, "cannot add the case routes");
     }
     /* The web page's few small files are read here, once, before sitrd
      * listens: no request ever reads a file. */
     rc = sitr_api_web_load(cfg->web_dir, &h->api.web, err);
     if (rc < 0) {
-        sitr_ratelimit_free(h->api.case_rate);
-        sitr_ratelimit_free(h->api.auth_fail);
-        sitr_ratelimit_free(h->api.client_rate);
-        sitr_ratelimit_free(h->api.platform_rate);
-        free(h);
+        holder_free(h);
         return rc;
     }
     uv_timer_init(srv->loop, &h->app.retry);

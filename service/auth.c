@@ -63,6 +63,25 @@ void sitr_api_reply_db_error(sitr_req_t *req, int rc)
     sitr_req_reply_failure(req, rc);
 }
 
+int sitr_api_db_ok(sitr_req_t *req, int rc)
+{
+    if (sitr_req_gone(req))
+        return 0;
+    if (rc < 0) {
+        sitr_api_reply_db_error(req, rc);
+        return 0;
+    }
+    return 1;
+}
+
+void sitr_api_reply_json_or_fail(sitr_req_t *req, int status, json_t *body)
+{
+    if (body)
+        sitr_req_reply_json(req, status, body);
+    else
+        sitr_api_reply_db_error(req, SITR_ENOMEM);
+}
+
 int64_t sitr_auth_case_id(const sitr_req_t *req)
 {
     sitr_api_t *api = sitr_req_server((sitr_req_t *)req)->app;
@@ -167,12 +186,8 @@ static void on_case_lookup(int rc, PGresult *res, const char *sqlstate, void *ar
     sodium_memzero(ctx->digest, sizeof ctx->digest);
     sodium_memzero(stored, sizeof stored);
 
-    if (sitr_req_gone(req))
+    if (!sitr_api_db_ok(req, rc))
         goto out;
-    if (rc < 0) {
-        sitr_api_reply_db_error(req, rc);
-        goto out;
-    }
     if (!found || !same || withdrawn || case_id <= 0) {
         spend_failure(req);
         sitr_log(SITR_LOG_INFO, req, "case authentication failed");
@@ -317,12 +332,8 @@ static void on_platform_lookup(int rc, PGresult *res, const char *sqlstate, void
     auth_ctx_t *ctx = arg;
     sitr_req_t *req = ctx->req;
     sodium_memzero(ctx->digest, sizeof ctx->digest);
-    if (sitr_req_gone(req))
+    if (!sitr_api_db_ok(req, rc))
         goto out;
-    if (rc < 0) {
-        sitr_api_reply_db_error(req, rc);
-        goto out;
-    }
     if (PQntuples(res) != 1) {
         spend_failure(req);
         sitr_log(SITR_LOG_INFO, req, "platform authentication failed");
