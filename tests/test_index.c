@@ -36,6 +36,31 @@ static void model_add(model_t *m, const sitr_pdq_t *h, uint64_t id)
     m->n++;
 }
 
+/* Adds n uniformly random hashes, ids from *id on. */
+static void model_add_random(model_t *m, int n, uint64_t *id)
+{
+    sitr_pdq_t h;
+    for (int i = 0; i < n; i++) {
+        sitr_synth_hash(&rng_state, &h);
+        model_add(m, &h, (*id)++);
+    }
+}
+
+/* Adds per near copies (under maxd bits away) of each of centres random
+ * centres, ids from *id on: clustered data, as near-duplicates are. */
+static void model_add_clusters(model_t *m, int centres, int per, int maxd, uint64_t *id)
+{
+    sitr_pdq_t c, h;
+    for (int k = 0; k < centres; k++) {
+        sitr_synth_hash(&rng_state, &c);
+        for (int j = 0; j < per; j++) {
+            h = c;
+            sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % maxd));
+            model_add(m, &h, (*id)++);
+        }
+    }
+}
+
 static void model_del_at(model_t *m, size_t i)
 {
     m->e[i] = m->e[--m->n];
@@ -178,16 +203,8 @@ static void test_clustered(void **state)
 {
     (void)state;
     model_t m = {0};
-    sitr_pdq_t c, h;
     uint64_t id = 0;
-    for (int k = 0; k < 2000; k++) {
-        sitr_synth_hash(&rng_state, &c);
-        for (int j = 0; j < 40; j++) {
-            h = c;
-            sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 24));
-            model_add(&m, &h, id++);
-        }
-    }
+    model_add_clusters(&m, 2000, 40, 24, &id);
     sitr_index_t *idx = sitr_index_new();
     assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 2), 0);
     size_t hits = check_many(idx, &m, 120);
@@ -451,20 +468,10 @@ static void test_batch(void **state)
 {
     (void)state;
     model_t m = {0};
-    sitr_pdq_t h, c, same;
+    sitr_pdq_t h, same;
     uint64_t id = 0;
-    for (int i = 0; i < 30000; i++) {
-        sitr_synth_hash(&rng_state, &h);
-        model_add(&m, &h, id++);
-    }
-    for (int k = 0; k < 300; k++) {
-        sitr_synth_hash(&rng_state, &c);
-        for (int j = 0; j < 30; j++) {
-            h = c;
-            sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 20));
-            model_add(&m, &h, id++);
-        }
-    }
+    model_add_random(&m, 30000, &id);
+    model_add_clusters(&m, 300, 30, 20, &id);
     sitr_synth_hash(&rng_state, &same);
     for (int j = 0; j < 1500; j++)
         model_add(&m, &same, id++);
@@ -518,20 +525,9 @@ static void test_isa_variants(void **state)
 {
     (void)state;
     model_t m = {0};
-    sitr_pdq_t h, c;
     uint64_t id = 0;
-    for (int i = 0; i < 20000; i++) {
-        sitr_synth_hash(&rng_state, &h);
-        model_add(&m, &h, id++);
-    }
-    for (int k = 0; k < 200; k++) {
-        sitr_synth_hash(&rng_state, &c);
-        for (int j = 0; j < 40; j++) {
-            h = c;
-            sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 24));
-            model_add(&m, &h, id++);
-        }
-    }
+    model_add_random(&m, 20000, &id);
+    model_add_clusters(&m, 200, 40, 24, &id);
     sitr_index_t *idx = sitr_index_new();
     assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 1), 0);
     const char *best = sitr_index_isa();
