@@ -71,3 +71,16 @@ int sitr_e2e_wait_ready(const sitr_e2e_server_t *s, int timeout_ms)
     fprintf(stderr, "sitrd never became ready (log: %s)\n", s->log_path);
     return -1;
 }
+
+int sitr_e2e_stop_clean(sitr_e2e_server_t *s, const char *const *never_logged)
+{
+    int rc = sitr_e2e_stop(s);
+    for (size_t i = 0; never_logged[i]; i++) {
+        if (sitr_e2e_log_contains(s, never_logged[i])) {
+            fprintf(stderr, "e2e: entry %zu of what must never be logged is in %s\n", i,
+                    s->log_path);
+            return -1;
+        }
+    }
+    return rc == 0 ? 0 : -1;
+}

@@ -1,7 +1,8 @@
 /* The world an end-to-end test builds before it talks to sitrd: a fresh
  * database migrated by the real sitr-admin, platforms added by sitr-admin
  * (their API key and webhook secret captured from its stdout), and a
- * started sitrd polled until /readyz says it is ready.  Built on
+ * started sitrd polled until /readyz says it is ready; at the end, sitrd
+ * stopped and its log checked for what it must never hold.  Built on
  * test_db_support (the pg fixture) and e2e_util (the sitrd child).
  * Single-threaded tests only. */
 #ifndef SITR_E2E_WORLD_H
@@ -25,5 +26,11 @@ int sitr_e2e_admin_key(const char *db_url, const char *args, char *key, size_t k
 /* Polls GET /readyz until it answers 200 (schema current, match index
  * loaded), at most timeout_ms.  0, or -1 (after printing the log path). */
 int sitr_e2e_wait_ready(const sitr_e2e_server_t *s, int timeout_ms);
+
+/* Stops s (SIGTERM) and then reads its log: 0 if sitrd exited with status 0
+ * and no line holds any of never_logged (NULL-terminated: keys, secrets,
+ * URLs a test sent); else -1, after printing which entry was found (its
+ * position, never the value). */
+int sitr_e2e_stop_clean(sitr_e2e_server_t *s, const char *const *never_logged);
 
 #endif

@@ -442,22 +442,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = sitr_e2e_stop(&W.srv);
+    /* No secret, key or webhook URL in the log. */
+    const char *const never[] = {W.sec_hooked, W.sec_flaky, W.sec_down, W.sec_hang, W.key_hooked,
+                                 W.key_flaky,  "/flaky",    "/down",    NULL};
+    int rc = sitr_e2e_stop_clean(&W.srv, never);
     receiver_stop();
-    const char *secrets[] = {W.sec_hooked, W.sec_flaky,  W.sec_down,
-                             W.sec_hang,   W.key_hooked, W.key_flaky};
-    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
-        if (sitr_e2e_log_contains(&W.srv, secrets[i])) {
-            fprintf(stderr, "a secret or key was logged\n");
-            return -1;
-        }
-    }
-    if (sitr_e2e_log_contains(&W.srv, "/flaky") || sitr_e2e_log_contains(&W.srv, "/down")) {
-        fprintf(stderr, "a webhook URL was logged\n");
-        return -1;
-    }
     free(W.db_url);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 /* ---- tests ----------------------------------------------------------------------- */
