@@ -17,6 +17,10 @@
  * protects the victim; the database being down must not let the image
  * through) with "recorded":false, and a warning is logged.
  *
+ * The PDQ searches of a request run as one batched index search
+ * (sitr_platform_match_batch: the same answers as item by item, but the
+ * memory reads of many queries overlap).
+ *
  * Threads: the handler, the after-work and the database callback run on the
  * loop thread.  Batches larger than INLINE_ITEMS are searched in
  * uv_queue_work (the indexes are safe to search from any thread); the job
@@ -117,18 +121,8 @@ static void job_done(match_job_t *j)
 
 static void run_search(match_job_t *j)
 {
-    sitr_index_hit_t *scratch = NULL;
-    size_t cap = 0;
-    for (size_t i = 0; i < j->n && j->rc == 0; i++) {
-        long k = sitr_platform_match_item(j->ix, &j->items[i], j->radius,
-                                          j->hits + i * SITR_PLATFORM_MAX_MATCHES,
-                                          SITR_PLATFORM_MAX_MATCHES, &scratch, &cap);
-        if (k < 0)
-            j->rc = (int)k;
-        else
-            j->found[i] = k;
-    }
-    free(scratch);
+    j->rc = sitr_platform_match_batch(j->ix, j->items, j->n, j->radius, j->hits,
+                                      SITR_PLATFORM_MAX_MATCHES, j->found);
 }
 
 /* Builds the answer and the list of case images to record.  0 or

@@ -285,55 +285,167 @@ static int digest_lookup(sitr_digest_index_t *d, const uint8_t *key, int rank, c
     return rc;
 }
 
+/* Every index hit of q within radius, all of them: each image's minimum
+ * over its variants needs every variant, so the buffer grows until the
+ * whole answer fits (the index may grow between two searches; the last
+ * answer is what counts). */
+static int grow_hits(sitr_index_hit_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = need + need / 4 + 16;
+    sitr_index_hit_t *s = realloc(*buf, c * sizeof *s);
+    if (!s)
+        return SITR_ENOMEM;
+    *buf = s;
+    *cap = c;
+    return 0;
+}
+
+static int search_all(sitr_index_t *idx, const sitr_pdq_t *q, int radius, sitr_index_hit_t **buf,
+                      size_t *cap, size_t *found)
+{
+    for (;;) {
+        int rc = sitr_index_search(idx, q, radius, *buf, *cap, found, NULL);
+        if (rc < 0 || *found <= *cap)
+            return rc;
+        rc = grow_hits(buf, cap, *found);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int pdq_searched(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item)
+{
+    return item->has_pdq && !item->pdq_low_quality && ix->case_pdq;
+}
+
+static int push_digests(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item,
+                        cands_t *c)
+{
+    int rc = 0;
+    if (item->has_sha256)
+        rc = digest_lookup(ix->case_sha256, item->sha256, 0, c);
+    if (rc == 0 && item->has_md5)
+        rc = digest_lookup(ix->case_md5, item->md5, 1, c);
+    return rc;
+}
+
+static int push_pdq(cands_t *c, const sitr_index_hit_t *h, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = cands_push(c, SITR_REPLICA_IMAGE_OF(h[i].id), h[i].distance, 2);
+    return rc;
+}
+
+/* One answer per case image (its best (distance, signal)), best first; at
+ * most max to out.  Reorders c->v; returns the number of case images.  The
+ * result depends only on the set of candidates, never on the order the
+ * index returned them in, which is what lets the batched search give the
+ * per-item answers. */
+static long answer(cands_t *c, sitr_match_hit_t *out, size_t max)
+{
+    if (c->n == 0)
+        return 0; /* c->v may be NULL: qsort must not see it */
+    qsort(c->v, c->n, sizeof *c->v, cmp_by_image);
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (k == 0 || c->v[k - 1].image_id != c->v[i].image_id)
+            c->v[k++] = c->v[i];
+    qsort(c->v, k, sizeof *c->v, cmp_by_quality);
+    for (size_t i = 0; i < k && i < max; i++)
+        out[i] = (sitr_match_hit_t){c->v[i].image_id, signal_names[c->v[i].rank], c->v[i].distance};
+    return (long)k;
+}
+
 long sitr_platform_match_item(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item,
                               int radius, sitr_match_hit_t *out, size_t max,
                               sitr_index_hit_t **scratch, size_t *scratch_cap)
 {
     cands_t c = {0};
-    int rc = 0;
-    if (item->has_sha256)
-        rc = digest_lookup(ix->case_sha256, item->sha256, 0, &c);
-    if (rc == 0 && item->has_md5)
-        rc = digest_lookup(ix->case_md5, item->md5, 1, &c);
-    if (rc == 0 && item->has_pdq && !item->pdq_low_quality && ix->case_pdq) {
+    int rc = push_digests(ix, item, &c);
+    if (rc == 0 && pdq_searched(ix, item)) {
         sitr_pdq_t q;
         memcpy(q.b, item->pdq, sizeof q.b);
         size_t found = 0;
-        for (;;) {
-            rc = sitr_index_search(ix->case_pdq, &q, radius, *scratch, *scratch_cap, &found, NULL);
-            if (rc < 0 || found <= *scratch_cap)
-                break;
-            /* Every variant of every image within the radius is needed to
-             * take each image's minimum, so grow and search again. */
-            size_t cap = found + found / 4 + 16;
-            sitr_index_hit_t *s = realloc(*scratch, cap * sizeof *s);
-            if (!s) {
-                rc = SITR_ENOMEM;
-                break;
-            }
-            *scratch = s;
-            *scratch_cap = cap;
-        }
-        for (size_t i = 0; rc == 0 && i < found; i++)
-            rc = cands_push(&c, SITR_REPLICA_IMAGE_OF((*scratch)[i].id), (*scratch)[i].distance, 2);
+        rc = search_all(ix->case_pdq, &q, radius, scratch, scratch_cap, &found);
+        if (rc == 0)
+            rc = push_pdq(&c, *scratch, found);
     }
-    if (rc < 0) {
-        free(c.v);
-        return rc;
-    }
-    if (c.n == 0)
-        return 0; /* c.v is NULL: qsort must not see it */
-    /* One answer per case image: its best (distance, signal). */
-    qsort(c.v, c.n, sizeof *c.v, cmp_by_image);
-    size_t k = 0;
-    for (size_t i = 0; i < c.n; i++)
-        if (k == 0 || c.v[k - 1].image_id != c.v[i].image_id)
-            c.v[k++] = c.v[i];
-    qsort(c.v, k, sizeof *c.v, cmp_by_quality);
-    for (size_t i = 0; i < k && i < max; i++)
-        out[i] = (sitr_match_hit_t){c.v[i].image_id, signal_names[c.v[i].rank], c.v[i].distance};
+    long k = rc < 0 ? rc : answer(&c, out, max);
     free(c.v);
-    return (long)k;
+    return k;
+}
+
+/* Queries per sitr_index_search_batch call: a few read-lock holds' worth
+ * (the index takes its lock 16 queries at a time), and its hits buffer
+ * (BATCH_CHUNK * SITR_PLATFORM_QUERY_HITS hits, 32 KiB) stays in cache
+ * while the answers are built from it. */
+#define BATCH_CHUNK 64
+
+int sitr_platform_match_batch(const sitr_replica_indexes_t *ix, const sitr_match_item_t *items,
+                              size_t n, int radius, sitr_match_hit_t *out, size_t max, long *found)
+{
+    const size_t per = SITR_PLATFORM_QUERY_HITS;
+    size_t eligible = 0;
+    for (size_t i = 0; i < n; i++)
+        eligible += pdq_searched(ix, &items[i]) != 0;
+    /* Sized for this request: a one-item match on the loop thread
+     * allocates a few hundred bytes, not a full chunk. */
+    size_t chunk = eligible < BATCH_CHUNK ? eligible : BATCH_CHUNK;
+    sitr_pdq_t *q = NULL;
+    size_t *qfound = NULL;
+    sitr_index_hit_t *hits = NULL, *big = NULL;
+    size_t bigcap = 0;
+    cands_t c = {0};
+    int rc = 0;
+    if (chunk) {
+        q = malloc(chunk * sizeof *q);
+        qfound = malloc(chunk * sizeof *qfound);
+        hits = malloc(chunk * per * sizeof *hits);
+        if (!q || !qfound || !hits)
+            rc = SITR_ENOMEM;
+    }
+    size_t next = 0;
+    while (rc == 0 && next < n) {
+        /* Items next..end-1 hold the next m (<= chunk) searched PDQs. */
+        size_t end = next, m = 0;
+        for (; end < n && (m < chunk || !pdq_searched(ix, &items[end])); end++)
+            if (pdq_searched(ix, &items[end]))
+                memcpy(q[m++].b, items[end].pdq, sizeof q->b);
+        if (m)
+            rc = sitr_index_search_batch(ix->case_pdq, q, m, radius, hits, per, qfound, NULL);
+        size_t s = 0;
+        for (size_t t = next; rc == 0 && t < end; t++) {
+            c.n = 0;
+            rc = push_digests(ix, &items[t], &c);
+            if (rc == 0 && pdq_searched(ix, &items[t])) {
+                const sitr_index_hit_t *h = hits + s * per;
+                size_t nf = qfound[s];
+                if (nf > per) {
+                    /* Only the first per hits were kept: search this one
+                     * again alone with room for all of them. */
+                    rc = grow_hits(&big, &bigcap, nf);
+                    if (rc == 0)
+                        rc = search_all(ix->case_pdq, &q[s], radius, &big, &bigcap, &nf);
+                    h = big;
+                }
+                s++;
+                if (rc == 0)
+                    rc = push_pdq(&c, h, nf);
+            }
+            if (rc == 0)
+                found[t] = answer(&c, out + t * max, max);
+        }
+        next = end;
+    }
+    free(c.v);
+    free(big);
+    free(hits);
+    free(qfound);
+    free(q);
+    return rc;
 }
 
 /* ---- POST /v1/uploads ------------------------------------------------------ */

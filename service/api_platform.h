@@ -17,7 +17,8 @@
  *    for another platform is refused (422 invalid_cursor).
  *  - The per-item match: PDQ search with the threshold as radius (only when
  *    the query's quality is >= 50), exact MD5/SHA-256 lookups, one result per
- *    case image (its best signal).
+ *    case image (its best signal); for a whole request, the same answers
+ *    with the PDQ searches batched.
  *
  * Pure functions (the search reads thread-safe indexes): any thread. */
 #ifndef SITR_API_PLATFORM_H
@@ -80,6 +81,24 @@ typedef struct sitr_match_hit {
 long sitr_platform_match_item(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item,
                               int radius, sitr_match_hit_t *out, size_t max,
                               sitr_index_hit_t **scratch, size_t *scratch_cap);
+
+/* Index hits kept per query in a batched search.  A genuine upload is
+ * within the threshold of one or a few variants; an item with more hits is
+ * searched again alone with room for all of them. */
+#define SITR_PLATFORM_QUERY_HITS 32
+
+/* sitr_platform_match_item for items[0..n) at once, with the same answers:
+ * item i's at most max hits go to out + i * max and its number of case
+ * images to found[i].  The PDQ searches of the items that have one (quality
+ * >= 50) go through sitr_index_search_batch, up to 64 queries a call, so
+ * that the memory reads of many queries overlap.  Allocates in proportion
+ * to the number of searched items (at most 64), so a small request stays
+ * cheap.  0, or < 0 (SITR_ENOMEM, SITR_EINVAL for a bad radius) with out
+ * and found unspecified. */
+SITR_MUST_CHECK int sitr_platform_match_batch(const sitr_replica_indexes_t *ix,
+                                              const sitr_match_item_t *items, size_t n,
+                                              int radius, sitr_match_hit_t *out, size_t max,
+                                              long *found);
 
 /* ---- POST /v1/uploads ---------------------------------------------------- */
 

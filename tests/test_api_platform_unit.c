@@ -1,7 +1,8 @@
 /* Unit tests for the pure parts of the platforms' API (api_platform.c):
  * /v1/match item validation and the per-item search over real indexes
  * (threshold boundary, best variant, signal choice, low quality, one hit
- * per case image), /v1/uploads validation, takedown query and answer
+ * per case image), the batched search against the per-item one and brute
+ * force, /v1/uploads validation, takedown query and answer
  * validation, opaque refs, case tokens and cursors. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -288,6 +289,306 @@ static void test_match_signals(void **state)
     assert_string_equal(hits[0].signal, "md5");
     assert_int_equal(hits[1].image_id, 9);
     free(scratch);
+}
+
+/* ---- /v1/match batched search --------------------------------------------------- */
+
+/* The batched search must give exactly the per-item answers (counts, order,
+ * signals, distances, truncation), and the PDQ part must be what a brute
+ * force over the stored entries gives.  The world: random case images,
+ * clusters of near-duplicates (several variants of one image near one
+ * centre), a "poisoned" centre with hundreds of images around it (more
+ * index hits than a batched query keeps, and more case images than an
+ * answer shows), MD5s shared by a few or by many (> 64) images.  The
+ * request: items spread over several batch chunks, mixing plain PDQs, PDQs
+ * near the centres, the poisoned centre, low quality PDQs (with and without
+ * digests), digest-only items and PDQ + digest items. */
+
+#define W_RANDOM   3000
+#define W_CENTRES  24
+#define W_PER      40
+#define W_POISON   300
+#define W_ITEMS    400
+#define W_RADIUS   31
+#define W_MAXENT   (W_RANDOM + W_CENTRES * W_PER * 2 + W_POISON)
+
+typedef struct world {
+    sitr_replica_indexes_t ix;
+    sitr_index_entry_t *e; /* every PDQ entry stored */
+    size_t ne;
+    sitr_pdq_t centre[W_CENTRES + 1]; /* the last one is the poisoned centre */
+    uint8_t md5[4][16], sha[4][32];
+    uint64_t rng;
+} world_t;
+
+static uint64_t rnd(world_t *w)
+{
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    return w->rng;
+}
+
+static sitr_pdq_t rnd_hash(world_t *w)
+{
+    sitr_pdq_t h;
+    for (int i = 0; i < 32; i++)
+        h.b[i] = (uint8_t)rnd(w);
+    return h;
+}
+
+/* h with up to d random bits flipped (a bit may be drawn twice). */
+static sitr_pdq_t near(world_t *w, sitr_pdq_t h, int d)
+{
+    for (int i = 0; i < d; i++) {
+        unsigned bit = (unsigned)(rnd(w) % 256);
+        h.b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    return h;
+}
+
+static void world_add(world_t *w, sitr_pdq_t h, int64_t image, unsigned variant)
+{
+    assert_true(w->ne < W_MAXENT);
+    w->e[w->ne].hash = h;
+    w->e[w->ne].id = SITR_REPLICA_CASE_PDQ_ID(image, variant);
+    w->ne++;
+}
+
+static int world_setup(void **state)
+{
+    world_t *w = calloc(1, sizeof *w);
+    w->rng = 0x9e3779b97f4a7c15ull;
+    w->e = calloc(W_MAXENT, sizeof *w->e);
+    w->ix.case_pdq = sitr_index_new();
+    w->ix.case_md5 = sitr_digest_index_new(16);
+    w->ix.case_sha256 = sitr_digest_index_new(32);
+    int64_t image = 1000;
+    for (int i = 0; i < W_RANDOM; i++, image++) {
+        world_add(w, rnd_hash(w), image, 0);
+        if (i % 7 == 0)
+            world_add(w, rnd_hash(w), image, 1 + (unsigned)(rnd(w) % 7));
+    }
+    for (int c = 0; c < W_CENTRES; c++) {
+        w->centre[c] = rnd_hash(w);
+        for (int k = 0; k < W_PER; k++, image++) {
+            world_add(w, near(w, w->centre[c], (int)(rnd(w) % 45)), image, 0);
+            /* Every third image has a second variant near the centre too:
+             * it must be answered once, at its closer variant. */
+            if (k % 3 == 0)
+                world_add(w, near(w, w->centre[c], (int)(rnd(w) % 30)), image, 2);
+        }
+    }
+    w->centre[W_CENTRES] = rnd_hash(w);
+    for (int k = 0; k < W_POISON; k++)
+        world_add(w, near(w, w->centre[W_CENTRES], (int)(rnd(w) % 12)), image + k % 250,
+                  (unsigned)(k % 8));
+    /* Most entries through the bulk build, the last 500 inserted one by one
+     * (another segment of the index). */
+    size_t bulk = w->ne - 500;
+    assert_int_equal(sitr_index_bulk_build(w->ix.case_pdq, w->e, bulk, 1), 0);
+    for (size_t i = bulk; i < w->ne; i++)
+        assert_true(sitr_index_insert(w->ix.case_pdq, &w->e[i].hash, w->e[i].id) >= 0);
+    /* md5[0]: images 1000..1002 (also PDQ-matched ones); md5[1]: 100 images
+     * (the digest index's long path); sha[0]: image 1000 and 5000. */
+    for (int d = 0; d < 4; d++) {
+        sitr_pdq_t r = rnd_hash(w);
+        memcpy(w->md5[d], r.b, 16);
+        memcpy(w->sha[d], r.b, 32);
+        w->sha[d][0] ^= 0x5a;
+    }
+    for (int64_t i = 0; i < 3; i++)
+        assert_int_equal(sitr_digest_index_insert(w->ix.case_md5, w->md5[0], (uint64_t)(1000 + i)),
+                         1);
+    for (int64_t i = 0; i < 100; i++)
+        assert_int_equal(
+            sitr_digest_index_insert(w->ix.case_md5, w->md5[1], (uint64_t)(W_RANDOM + 1000 + i)), 1);
+    assert_int_equal(sitr_digest_index_insert(w->ix.case_sha256, w->sha[0], 1000), 1);
+    assert_int_equal(sitr_digest_index_insert(w->ix.case_sha256, w->sha[0], 5000), 1);
+    *state = w;
+    return 0;
+}
+
+static int world_teardown(void **state)
+{
+    world_t *w = *state;
+    sitr_index_free(w->ix.case_pdq);
+    sitr_digest_index_free(w->ix.case_md5);
+    sitr_digest_index_free(w->ix.case_sha256);
+    free(w->e);
+    free(w);
+    return 0;
+}
+
+/* A request of W_ITEMS items of every kind, drawn at random. */
+enum { K_RANDOM, K_STORED, K_CENTRE, K_POISON, K_LOW, K_LOW_MD5, K_MD5, K_SHA, K_PDQ_MD5, K_KINDS };
+
+static sitr_match_item_t *world_items(world_t *w)
+{
+    sitr_match_item_t *it = calloc(W_ITEMS, sizeof *it);
+    for (int i = 0; i < W_ITEMS; i++) {
+        int kind = (int)(rnd(w) % K_KINDS);
+        sitr_pdq_t h;
+        switch (kind) {
+        case K_RANDOM:
+            h = rnd_hash(w);
+            break;
+        case K_STORED:
+            h = near(w, w->e[rnd(w) % w->ne].hash, (int)(rnd(w) % 20));
+            break;
+        case K_POISON:
+            h = near(w, w->centre[W_CENTRES], (int)(rnd(w) % 4));
+            break;
+        default:
+            h = near(w, w->centre[rnd(w) % W_CENTRES], (int)(rnd(w) % 12));
+            break;
+        }
+        if (kind != K_MD5 && kind != K_SHA) {
+            memcpy(it[i].pdq, h.b, 32);
+            it[i].has_pdq = 1;
+            it[i].quality = kind == K_LOW || kind == K_LOW_MD5 ? (int)(rnd(w) % 50) : 50 + (int)(rnd(w) % 51);
+            it[i].pdq_low_quality = it[i].quality < 50;
+        } else {
+            it[i].quality = -1;
+        }
+        if (kind == K_LOW_MD5 || kind == K_MD5 || kind == K_PDQ_MD5) {
+            memcpy(it[i].md5, w->md5[rnd(w) % 3], 16); /* md5[2]: no image */
+            it[i].has_md5 = 1;
+        }
+        if (kind == K_SHA || (kind == K_PDQ_MD5 && i % 2)) {
+            memcpy(it[i].sha256, w->sha[rnd(w) % 2], 32);
+            it[i].has_sha256 = 1;
+        }
+    }
+    return it;
+}
+
+static void assert_same_hits(const sitr_match_hit_t *a, const sitr_match_hit_t *b, long found,
+                             size_t max)
+{
+    for (size_t k = 0; k < (size_t)found && k < max; k++) {
+        assert_int_equal(a[k].image_id, b[k].image_id);
+        assert_string_equal(a[k].signal, b[k].signal);
+        assert_int_equal(a[k].distance, b[k].distance);
+    }
+}
+
+static int cmp_brute(const void *pa, const void *pb)
+{
+    const sitr_match_hit_t *x = pa, *y = pb;
+    if (x->distance != y->distance)
+        return x->distance < y->distance ? -1 : 1;
+    return x->image_id < y->image_id ? -1 : x->image_id > y->image_id;
+}
+
+/* Brute force for a PDQ-only item: each image's closest variant within
+ * the radius, by distance then image id.  Returns the image count; *hits
+ * (index hits, variants counted) for the coverage checks. */
+static long brute_item(const world_t *w, const sitr_pdq_t *q, sitr_match_hit_t *out,
+                       size_t *hits)
+{
+    sitr_index_hit_t *h = malloc(w->ne * sizeof *h);
+    *hits = sitr_index_brute(w->e, w->ne, q, W_RADIUS, h, w->ne);
+    long n = 0;
+    for (size_t i = 0; i < *hits; i++) {
+        int64_t img = SITR_REPLICA_IMAGE_OF(h[i].id);
+        long k = 0;
+        while (k < n && out[k].image_id != img)
+            k++;
+        if (k == n)
+            out[n++] = (sitr_match_hit_t){img, "pdq", h[i].distance};
+        else if (h[i].distance < out[k].distance)
+            out[k].distance = h[i].distance;
+    }
+    free(h);
+    if (n > 0)
+        qsort(out, (size_t)n, sizeof *out, cmp_brute);
+    return n;
+}
+
+static void test_match_batch(void **state)
+{
+    world_t *w = *state;
+    sitr_match_item_t *items = world_items(w);
+    const size_t maxes[] = {SITR_PLATFORM_MAX_MATCHES, 3};
+    sitr_match_hit_t *one = calloc(W_ITEMS * SITR_PLATFORM_MAX_MATCHES, sizeof *one);
+    sitr_match_hit_t *all = calloc(W_ITEMS * SITR_PLATFORM_MAX_MATCHES, sizeof *all);
+    sitr_match_hit_t *ref = calloc(W_MAXENT, sizeof *ref);
+    long found[W_ITEMS], k1[W_ITEMS];
+    int searched = 0, retried = 0, more = 0, digest_only = 0, low = 0, matched = 0;
+    for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
+        size_t max = maxes[m];
+        sitr_index_hit_t *scratch = NULL;
+        size_t cap = 0;
+        for (size_t i = 0; i < W_ITEMS; i++) {
+            k1[i] = sitr_platform_match_item(&w->ix, &items[i], W_RADIUS, one + i * max, max,
+                                             &scratch, &cap);
+            assert_true(k1[i] >= 0);
+        }
+        free(scratch);
+        memset(found, 0xff, sizeof found);
+        assert_int_equal(sitr_platform_match_batch(&w->ix, items, W_ITEMS, W_RADIUS, all, max,
+                                                   found),
+                         0);
+        for (size_t i = 0; i < W_ITEMS; i++) {
+            assert_int_equal(found[i], k1[i]);
+            assert_same_hits(all + i * max, one + i * max, found[i], max);
+        }
+    }
+    /* The PDQ part against brute force (answers of the first pass are
+     * gone: redo the batch with the full max). */
+    const size_t max = SITR_PLATFORM_MAX_MATCHES;
+    assert_int_equal(sitr_platform_match_batch(&w->ix, items, W_ITEMS, W_RADIUS, all, max, found),
+                     0);
+    for (size_t i = 0; i < W_ITEMS; i++) {
+        const sitr_match_item_t *it = &items[i];
+        matched += found[i] > 0;
+        more += (size_t)found[i] > max;
+        if (it->pdq_low_quality) {
+            low++;
+            if (!it->has_md5 && !it->has_sha256)
+                assert_int_equal(found[i], 0);
+        }
+        if (!it->has_pdq)
+            digest_only++;
+        if (!it->has_pdq || it->pdq_low_quality || it->has_md5 || it->has_sha256)
+            continue;
+        sitr_pdq_t q;
+        memcpy(q.b, it->pdq, 32);
+        size_t nhits = 0;
+        long n = brute_item(w, &q, ref, &nhits);
+        searched++;
+        retried += nhits > SITR_PLATFORM_QUERY_HITS;
+        assert_int_equal(found[i], n);
+        assert_same_hits(all + i * max, ref, n, max);
+    }
+    /* The data exercised what it is meant to. */
+    assert_true(searched > 2 * 64); /* several batch chunks */
+    assert_true(retried >= 5);
+    assert_true(more >= 5);
+    assert_true(digest_only >= 20);
+    assert_true(low >= 20);
+    assert_true(matched >= W_ITEMS / 2);
+
+    /* No PDQ index (not loaded): digests only, still the per-item answers. */
+    sitr_replica_indexes_t noidx = w->ix;
+    noidx.case_pdq = NULL;
+    assert_int_equal(sitr_platform_match_batch(&noidx, items, W_ITEMS, W_RADIUS, all, max, found),
+                     0);
+    for (size_t i = 0; i < W_ITEMS; i++) {
+        long k = sitr_platform_match_item(&noidx, &items[i], W_RADIUS, one, max, NULL, NULL);
+        assert_int_equal(found[i], k);
+        assert_same_hits(all + i * max, one, k, max);
+    }
+    /* A radius the index refuses fails the whole batch; a batch of nothing
+     * searched never asks. */
+    assert_int_equal(sitr_platform_match_batch(&w->ix, items, W_ITEMS, 257, all, max, found),
+                     SITR_EINVAL);
+    assert_int_equal(sitr_platform_match_batch(&w->ix, items, 0, W_RADIUS, all, max, found), 0);
+    free(items);
+    free(one);
+    free(all);
+    free(ref);
 }
 
 /* ---- /v1/uploads validation ------------------------------------------------------ */
@@ -601,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_match_parse_faults),
         cmocka_unit_test_setup_teardown(test_match_search, ix_setup, ix_teardown),
         cmocka_unit_test_setup_teardown(test_match_signals, ix_setup, ix_teardown),
+        cmocka_unit_test_setup_teardown(test_match_batch, world_setup, world_teardown),
         cmocka_unit_test(test_uploads_parse_ok),
         cmocka_unit_test(test_uploads_parse_faults),
         cmocka_unit_test(test_takedown_query),
