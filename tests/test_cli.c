@@ -368,6 +368,37 @@ static void test_bad_file_in_middle(void **state)
     run_free(&r);
 }
 
+/* A file name with a line break cannot be printed in the line-based text
+ * format without forging a record: that file fails, the others print. */
+static void test_text_line_break_in_name(void **state)
+{
+    (void)state;
+    mkdir_rel("d");
+    copy_file(BRIDGE "/aaa-orig.jpg", "d/a.jpg", -1);
+    copy_file(BRIDGE "/aaa-orig.jpg",
+              "d/b.jpg\n0000000000000000000000000000000000000000000000000000000000000000,100,"
+              "forged.jpg",
+              -1);
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/d", tmpdir);
+    const char *args[] = {"hash", dir, NULL};
+    run_t r = run_sitr(args);
+    assert_int_equal(r.status, 1);
+    char want[1200], a[600];
+    snprintf(a, sizeof(a), "%s/a.jpg", dir);
+    expected_line(want, sizeof(want), "bridge-mods/aaa-orig.jpg", a);
+    assert_string_equal(r.out, want);
+    assert_contains(r.err, "line break");
+    run_free(&r);
+
+    /* CSV quotes the name instead. */
+    const char *args2[] = {"hash", "--format", "csv", dir, NULL};
+    r = run_sitr(args2);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "/b.jpg\n0000");
+    run_free(&r);
+}
+
 static void test_csv(void **state)
 {
     (void)state;
@@ -518,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_file_in_middle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_dihedral, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_line_break_in_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_low_quality_warning, setup, teardown),
     };

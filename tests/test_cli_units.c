@@ -240,6 +240,28 @@ static void test_output_text(void **state)
     free(s);
 }
 
+/* A line break in a path would let a file name forge a record of the
+ * line-based text format ("<hash>,<quality>,<path>"): such a path is refused
+ * with nothing written, while CSV and JSONL quote it. */
+static void test_output_text_line_break(void **state)
+{
+    (void)state;
+    const char *forged = "x.jpg\n" HASH0 ",100,evil.jpg";
+    const char *paths[] = {forged, "a\rb.jpg"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        assert_non_null(f);
+        sitr_output_t o = {.f = f, .format = SITR_OUTPUT_TEXT};
+        sitr_image_t img = fake_image();
+        assert_int_equal(sitr_output_result(&o, paths[i], &img), SITR_EINVAL);
+        fclose(f);
+        assert_string_equal(buf, "");
+        free(buf);
+    }
+}
+
 static void test_output_csv(void **state)
 {
     (void)state;
@@ -346,6 +368,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_walk_order_and_hidden, setup, teardown),
         cmocka_unit_test_setup_teardown(test_walk_files_and_errors, setup, teardown),
         cmocka_unit_test(test_output_text),
+        cmocka_unit_test(test_output_text_line_break),
         cmocka_unit_test(test_output_csv),
         cmocka_unit_test(test_output_jsonl),
         cmocka_unit_test(test_formats_and_names),

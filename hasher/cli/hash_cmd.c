@@ -96,6 +96,16 @@ static int print_cb(void *ctx, const sitr_hashpool_result_t *r)
                     path, r->img->pdq.quality, SITR_PDQ_MIN_QUALITY);
         }
         rc = sitr_output_result(pr->out, path, r->img);
+        if (rc == SITR_EINVAL) {
+            /* This file only: the others are still printed. */
+            sitr_progress_clear(r->progress);
+            fprintf(stderr,
+                    "sitr: %s: the file name holds a line break, which the text format cannot "
+                    "print; use --format csv or jsonl\n",
+                    path);
+            pr->failed = 1;
+            return 0;
+        }
     }
     if (rc < 0) {
         sitr_progress_clear(r->progress);

@@ -222,6 +222,10 @@ int sitr_output_result(const sitr_output_t *o, const char *path, const sitr_imag
     int rc = 0;
     switch (o->format) {
     case SITR_OUTPUT_TEXT:
+        /* The text format is one record per line with the path last: a
+         * line break in a file name would let the name forge records. */
+        if (strpbrk(path, "\r\n") != NULL)
+            return SITR_EINVAL;
         if (o->dihedral) {
             for (int i = 0; i < SITR_PDQ_DIHEDRAL_COUNT; i++) {
                 sitr_pdq_to_hex(&img->pdq.dihedral[i], hex);

@@ -28,7 +28,9 @@ SITR_MUST_CHECK int sitr_output_parse_format(const char *s, sitr_output_format_t
 SITR_MUST_CHECK int sitr_output_begin(const sitr_output_t *o);
 
 /* Writes one hashed file.  img->pdq.dihedral must be filled when the format
- * prints it.  Returns 0, SITR_ENOMEM or SITR_EIO (write failed). */
+ * prints it.  Returns 0, SITR_ENOMEM or SITR_EIO (write failed), or
+ * SITR_EINVAL with nothing written when the text format is asked for a
+ * path holding a line break (it cannot be printed without forging a line). */
 SITR_MUST_CHECK int sitr_output_result(const sitr_output_t *o, const char *path,
                                        const sitr_image_t *img);
 
