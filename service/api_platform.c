@@ -320,8 +320,7 @@ static int pdq_searched(const sitr_replica_indexes_t *ix, const sitr_match_item_
     return item->has_pdq && !item->pdq_low_quality && ix->case_pdq;
 }
 
-static int push_digests(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item,
-                        cands_t *c)
+static int push_digests(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item, cands_t *c)
 {
     int rc = 0;
     if (item->has_sha256)

@@ -96,9 +96,8 @@ long sitr_platform_match_item(const sitr_replica_indexes_t *ix, const sitr_match
  * cheap.  0, or < 0 (SITR_ENOMEM, SITR_EINVAL for a bad radius) with out
  * and found unspecified. */
 SITR_MUST_CHECK int sitr_platform_match_batch(const sitr_replica_indexes_t *ix,
-                                              const sitr_match_item_t *items, size_t n,
-                                              int radius, sitr_match_hit_t *out, size_t max,
-                                              long *found);
+                                              const sitr_match_item_t *items, size_t n, int radius,
+                                              sitr_match_hit_t *out, size_t max, long *found);
 
 /* ---- POST /v1/uploads ---------------------------------------------------- */
 

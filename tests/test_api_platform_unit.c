@@ -304,13 +304,13 @@ static void test_match_signals(void **state)
  * near the centres, the poisoned centre, low quality PDQs (with and without
  * digests), digest-only items and PDQ + digest items. */
 
-#define W_RANDOM   3000
-#define W_CENTRES  24
-#define W_PER      40
-#define W_POISON   300
-#define W_ITEMS    400
-#define W_RADIUS   31
-#define W_MAXENT   (W_RANDOM + W_CENTRES * W_PER * 2 + W_POISON)
+#define W_RANDOM  3000
+#define W_CENTRES 24
+#define W_PER     40
+#define W_POISON  300
+#define W_ITEMS   400
+#define W_RADIUS  31
+#define W_MAXENT  (W_RANDOM + W_CENTRES * W_PER * 2 + W_POISON)
 
 typedef struct world {
     sitr_replica_indexes_t ix;
@@ -402,7 +402,8 @@ static int world_setup(void **state)
                          1);
     for (int64_t i = 0; i < 100; i++)
         assert_int_equal(
-            sitr_digest_index_insert(w->ix.case_md5, w->md5[1], (uint64_t)(W_RANDOM + 1000 + i)), 1);
+            sitr_digest_index_insert(w->ix.case_md5, w->md5[1], (uint64_t)(W_RANDOM + 1000 + i)),
+            1);
     assert_int_equal(sitr_digest_index_insert(w->ix.case_sha256, w->sha[0], 1000), 1);
     assert_int_equal(sitr_digest_index_insert(w->ix.case_sha256, w->sha[0], 5000), 1);
     *state = w;
@@ -446,7 +447,8 @@ static sitr_match_item_t *world_items(world_t *w)
         if (kind != K_MD5 && kind != K_SHA) {
             memcpy(it[i].pdq, h.b, 32);
             it[i].has_pdq = 1;
-            it[i].quality = kind == K_LOW || kind == K_LOW_MD5 ? (int)(rnd(w) % 50) : 50 + (int)(rnd(w) % 51);
+            it[i].quality =
+                kind == K_LOW || kind == K_LOW_MD5 ? (int)(rnd(w) % 50) : 50 + (int)(rnd(w) % 51);
             it[i].pdq_low_quality = it[i].quality < 50;
         } else {
             it[i].quality = -1;
@@ -484,8 +486,7 @@ static int cmp_brute(const void *pa, const void *pb)
 /* Brute force for a PDQ-only item: each image's closest variant within
  * the radius, by distance then image id.  Returns the image count; *hits
  * (index hits, variants counted) for the coverage checks. */
-static long brute_item(const world_t *w, const sitr_pdq_t *q, sitr_match_hit_t *out,
-                       size_t *hits)
+static long brute_item(const world_t *w, const sitr_pdq_t *q, sitr_match_hit_t *out, size_t *hits)
 {
     sitr_index_hit_t *h = malloc(w->ne * sizeof *h);
     *hits = sitr_index_brute(w->e, w->ne, q, W_RADIUS, h, w->ne);
@@ -527,9 +528,8 @@ static void test_match_batch(void **state)
         }
         free(scratch);
         memset(found, 0xff, sizeof found);
-        assert_int_equal(sitr_platform_match_batch(&w->ix, items, W_ITEMS, W_RADIUS, all, max,
-                                                   found),
-                         0);
+        assert_int_equal(
+            sitr_platform_match_batch(&w->ix, items, W_ITEMS, W_RADIUS, all, max, found), 0);
         for (size_t i = 0; i < W_ITEMS; i++) {
             assert_int_equal(found[i], k1[i]);
             assert_same_hits(all + i * max, one + i * max, found[i], max);
