@@ -42,6 +42,8 @@
 
 #define PRESCALE 512
 #define MIN_SIDE 5
+/* Bands per pixel of the pixel limit (CMYK + alpha); see the band check. */
+#define MAX_BANDS 5
 /* Rows pulled per strip: libvips' JPEG loader works in strips of 8 or 16
  * rows and taller requests only add copying (measured on a 12 MP JPEG:
  * 16 rows 56 ms, 86 rows 61 ms, 1024 rows 89 ms).  Very wide images get
@@ -429,6 +431,20 @@ int sitr_decode_luma_vips(const void *data, size_t len, const sitr_image_limits_
     if ((uint64_t)cv.width * (uint64_t)cv.height > lim->max_pixels) {
         rc = sitr_err_set(err, SITR_ETOOBIG, "image is %dx%d, more than %llu pixels", cv.width,
                           cv.height, (unsigned long long)lim->max_pixels);
+        goto done;
+    }
+    /* TIFF allows thousands of bands per pixel, nearly free in a deflated
+     * file; every one is decoded and sits in the row buffers.  The pixel
+     * limit is meant to bound that work, so the samples are held to what
+     * max_pixels of CMYK + alpha (5 bands) would need. */
+    int bands = vips_image_get_bands(img);
+    uint64_t px = (uint64_t)cv.width * (uint64_t)cv.height; /* <= max_pixels here */
+    uint64_t max_samples =
+        lim->max_pixels > UINT64_MAX / MAX_BANDS ? UINT64_MAX : lim->max_pixels * MAX_BANDS;
+    if (bands > MAX_BANDS &&
+        (px > UINT64_MAX / (uint64_t)bands || px * (uint64_t)bands > max_samples)) {
+        rc = sitr_err_set(err, SITR_ETOOBIG, "image is %dx%d with %d bands, more than %llu samples",
+                          cv.width, cv.height, bands, (unsigned long long)max_samples);
         goto done;
     }
     if (cv.width < MIN_SIDE || cv.height < MIN_SIDE) {

@@ -18,6 +18,7 @@
 
 #include <sitr/image.h>
 #include <sitr/pdq.h>
+#include <vips/vips.h>
 
 #include "image_support.h"
 
@@ -147,6 +148,45 @@ static void test_limits(void **state)
                      SITR_ETOOBIG);
     lim.max_pixels = 34 * 42;
     assert_int_equal(sitr_image_hash_file(PDQ_DIR "/misc-images/wee.jpg", 0, &lim, &img, &err), 0);
+}
+
+/* A deflated TIFF of w x h black pixels with the given number of bands. */
+static void *many_band_tiff(int w, int h, int bands, size_t *len)
+{
+    VipsImage *im = NULL;
+    void *buf = NULL;
+    assert_int_equal(vips_black(&im, w, h, "bands", bands, NULL), 0);
+    assert_int_equal(vips_tiffsave_buffer(im, &buf, len, "compression",
+                                          VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, NULL),
+                     0);
+    g_object_unref(im);
+    return buf;
+}
+
+/* The pixel limit also bounds the samples: a TIFF can carry thousands of
+ * bands per pixel (deflate makes them nearly free in the file), which would
+ * multiply the decoding work and the row buffers past what max_pixels
+ * promises.  Up to 5 bands (CMYK + alpha) per pixel of the limit pass. */
+static void test_band_limit(void **state)
+{
+    (void)state;
+    sitr_image_limits_t lim;
+    sitr_image_limits_default(&lim);
+    lim.max_pixels = 64 * 64;
+    sitr_image_t img;
+    sitr_err_t err;
+    size_t len;
+    void *buf = many_band_tiff(64, 64, 300, &len);
+    assert_int_equal(sitr_image_hash_buffer(buf, len, 0, &lim, &img, &err), SITR_ETOOBIG);
+    g_free(buf);
+    buf = many_band_tiff(64, 64, 5, &len);
+    assert_int_equal(sitr_image_hash_buffer(buf, len, 0, &lim, &img, &err), 0);
+    g_free(buf);
+    /* With room for them, extra bands are still accepted (and ignored). */
+    lim.max_pixels = 64 * 64 * 60;
+    buf = many_band_tiff(64, 64, 300, &len);
+    assert_int_equal(sitr_image_hash_buffer(buf, len, 0, &lim, &img, &err), 0);
+    g_free(buf);
 }
 
 /* Offset of the first JPEG marker m (0xFFm) before the first scan; for
@@ -353,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_not_found_dir_loop_fifo),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_band_limit),
         cmocka_unit_test(test_corrupt_and_truncated_jpeg),
         cmocka_unit_test(test_png),
         cmocka_unit_test(test_wrong_extension),
