@@ -325,8 +325,12 @@ static int answer_str(const json_t *j, const char *key, char *out, size_t outsz)
     const char *s = json_string_value(json_object_get(j, key));
     if (s == NULL || strlen(s) >= outsz || strlen(s) == 0)
         return -1;
+    /* Case numbers and secrets are Crockford base32 in hyphenated groups.
+     * Anything else is refused: the case number goes into URL paths, so a
+     * hostile server must not slip in '/', '?', '#' or '%'. */
     for (const char *p = s; *p != '\0'; p++)
-        if (*p < 0x21 || *p > 0x7e)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+              *p == '-'))
             return -1;
     memcpy(out, s, strlen(s) + 1);
     return 0;
