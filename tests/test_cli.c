@@ -389,6 +389,9 @@ static void test_text_line_break_in_name(void **state)
     expected_line(want, sizeof(want), "bridge-mods/aaa-orig.jpg", a);
     assert_string_equal(r.out, want);
     assert_contains(r.err, "line break");
+    /* The message shows the name with its control characters replaced. */
+    assert_contains(r.err, "/b.jpg?0000");
+    assert_null(strstr(r.err, "/b.jpg\n"));
     run_free(&r);
 
     /* CSV quotes the name instead. */

@@ -71,6 +71,20 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return 2;
 }
 
+/* The path as shown in a message on the terminal: control characters (a
+ * crafted file name could carry escape sequences) become '?'.  Truncated to
+ * the buffer. */
+static const char *shown(const char *path, char *buf, size_t size)
+{
+    size_t i = 0;
+    for (; path[i] != '\0' && i + 1 < size; i++) {
+        unsigned char ch = (unsigned char)path[i];
+        buf[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 typedef struct printer {
     const sitr_output_t *out;
     int failed; /* some file could not be hashed */
@@ -82,10 +96,11 @@ static int print_cb(void *ctx, const sitr_hashpool_result_t *r)
 {
     printer_t *pr = ctx;
     const char *path = r->file->path;
+    char safe[4096];
     int rc;
     if (r->rc < 0) {
         sitr_progress_clear(r->progress);
-        fprintf(stderr, "sitr: %s: %s\n", path, r->msg);
+        fprintf(stderr, "sitr: %s: %s\n", shown(path, safe, sizeof safe), r->msg);
         pr->failed = 1;
         rc = sitr_output_error(pr->out, path, r->rc, r->msg);
     } else {
@@ -93,7 +108,7 @@ static int print_cb(void *ctx, const sitr_hashpool_result_t *r)
             sitr_progress_clear(r->progress);
             fprintf(stderr,
                     "sitr: warning: %s: quality %d is below %d: too featureless to match safely\n",
-                    path, r->img->pdq.quality, SITR_PDQ_MIN_QUALITY);
+                    shown(path, safe, sizeof safe), r->img->pdq.quality, SITR_PDQ_MIN_QUALITY);
         }
         rc = sitr_output_result(pr->out, path, r->img);
         if (rc == SITR_EINVAL) {
@@ -102,7 +117,7 @@ static int print_cb(void *ctx, const sitr_hashpool_result_t *r)
             fprintf(stderr,
                     "sitr: %s: the file name holds a line break, which the text format cannot "
                     "print; use --format csv or jsonl\n",
-                    path);
+                    shown(path, safe, sizeof safe));
             pr->failed = 1;
             return 0;
         }
