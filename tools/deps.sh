@@ -3,7 +3,8 @@
 SITR_DEBIAN_PACKAGES="build-essential cmake pkg-config clang-14 libclang-rt-14-dev
 libvips-dev libuv1-dev libpq-dev libhttp-parser-dev libjansson-dev libsodium-dev
 libcurl4-openssl-dev libcmocka-dev postgresql-15 postgresql-client-15 curl
-libjpeg62-turbo-dev nodejs chromium"
+libjpeg62-turbo-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+ffmpeg clang-format nodejs chromium"
 
 sitr_install_deps() {
     missing=""
