@@ -18,7 +18,9 @@ static void test_messages_match_codes(void **state)
     assert_string_equal(sitr_strerror(SITR_ETOOSMALL), "image too small to hash");
     assert_string_equal(sitr_strerror(SITR_EINTERNAL), "internal error");
     assert_int_equal(SITR_ENOMEM, -1);
-    assert_int_equal(SITR_EINTERNAL, -SITR_ERR_COUNT_);
+    assert_int_equal(SITR_EINTERNAL, -24); /* codes are appended, never renumbered */
+    assert_int_equal(SITR_ESMALLVIDEO, -SITR_ERR_COUNT_);
+    assert_string_equal(sitr_strerror(SITR_EBADVIDEO), "corrupt or truncated video");
     assert_string_equal(sitr_strerror(-SITR_ERR_COUNT_ - 1), "unknown error");
     assert_string_equal(sitr_strerror(1), "unknown error");
 }

@@ -39,7 +39,12 @@
     X(PROTO, "protocol error")                                                                     \
     X(CLOSED, "connection closed")                                                                 \
     X(CONFIG, "invalid configuration")                                                             \
-    X(INTERNAL, "internal error")
+    X(INTERNAL, "internal error")                                                                  \
+    X(CANCELED, "canceled")                                                                        \
+    X(NOVIDEO, "no decodable video stream")                                                        \
+    X(CODEC, "unsupported video container or codec")                                              \
+    X(BADVIDEO, "corrupt or truncated video")                                                      \
+    X(SMALLVIDEO, "video frames too small to hash")
 
 enum { SITR_OK = 0 };
 
