@@ -51,36 +51,69 @@ function processBlock(state, m) {
     state[3] = (state[3] + d) | 0;
 }
 
+// Incremental MD5 for inputs too big to hold at once (a video is read in
+// chunks): update() any number of times, then hex() once.
+export class Md5 {
+    constructor() {
+        this.state = new Int32Array([0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476]);
+        this.m = new Int32Array(16);
+        this.buf = new Uint8Array(64); // bytes waiting for a full block
+        this.held = 0;
+        this.total = 0; // bytes so far (exact up to 2^53)
+    }
+
+    block(bytes, off) {
+        const m = this.m;
+        for (let k = 0; k < 16; k++) {
+            const p = off + 4 * k;
+            m[k] = bytes[p] | (bytes[p + 1] << 8) | (bytes[p + 2] << 16) | (bytes[p + 3] << 24);
+        }
+        processBlock(this.state, m);
+    }
+
+    update(input) {
+        const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+        const n = bytes.length;
+        this.total += n;
+        let off = 0;
+        if (this.held) {
+            const take = Math.min(64 - this.held, n);
+            this.buf.set(bytes.subarray(0, take), this.held);
+            this.held += take;
+            off = take;
+            if (this.held < 64) return this;
+            this.block(this.buf, 0);
+            this.held = 0;
+        }
+        for (; off + 64 <= n; off += 64) this.block(bytes, off);
+        if (off < n) {
+            this.buf.set(bytes.subarray(off), 0);
+            this.held = n - off;
+        }
+        return this;
+    }
+
+    // Padding: 0x80, zeros, then the bit length as 64-bit little-endian.
+    hex() {
+        const n = this.total;
+        const rest = this.held;
+        const tail = new Uint8Array(rest < 56 ? 64 : 128);
+        tail.set(this.buf.subarray(0, rest));
+        tail[rest] = 0x80;
+        const dv = new DataView(tail.buffer);
+        dv.setUint32(tail.length - 8, (n * 8) >>> 0, true);
+        dv.setUint32(tail.length - 4, Math.floor(n / 0x20000000) >>> 0, true);
+        for (let p = 0; p < tail.length; p += 64) this.block(tail, p);
+        let hex = '';
+        for (let k = 0; k < 4; k++) {
+            for (let byte = 0; byte < 4; byte++)
+                hex += ((this.state[k] >>> (8 * byte)) & 0xff).toString(16).padStart(2, '0');
+        }
+        return hex;
+    }
+}
+
 // MD5 of bytes (Uint8Array or ArrayBuffer) as 32 lower-case hex digits.
 export function md5Hex(input) {
-    const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-    const n = bytes.length;
-    const state = new Int32Array([0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476]);
-    const m = new Int32Array(16);
-    const word = (p) => bytes[p] | (bytes[p + 1] << 8) | (bytes[p + 2] << 16) | (bytes[p + 3] << 24);
-    let off = 0;
-    for (; off + 64 <= n; off += 64) {
-        for (let k = 0; k < 16; k++) m[k] = word(off + 4 * k);
-        processBlock(state, m);
-    }
-    // Padding: 0x80, zeros, then the bit length as 64-bit little-endian.
-    const rest = n - off;
-    const tail = new Uint8Array(rest < 56 ? 64 : 128);
-    tail.set(bytes.subarray(off));
-    tail[rest] = 0x80;
-    const bitsLo = (n * 8) >>> 0;
-    const bitsHi = Math.floor(n / 0x20000000) >>> 0;
-    const dv = new DataView(tail.buffer);
-    dv.setUint32(tail.length - 8, bitsLo, true);
-    dv.setUint32(tail.length - 4, bitsHi, true);
-    for (let p = 0; p < tail.length; p += 64) {
-        for (let k = 0; k < 16; k++) m[k] = dv.getInt32(p + 4 * k, true);
-        processBlock(state, m);
-    }
-    let hex = '';
-    for (let k = 0; k < 4; k++) {
-        for (let byte = 0; byte < 4; byte++)
-            hex += ((state[k] >>> (8 * byte)) & 0xff).toString(16).padStart(2, '0');
-    }
-    return hex;
+    return new Md5().update(input).hex();
 }
