@@ -55,6 +55,7 @@ typedef struct sitr_video_limits {
     uint64_t max_frames;        /* decoded frames, default 1,000,000 */
     unsigned max_streams;       /* streams in the container, default 32 */
     uint64_t max_decode_pixels; /* total decoded pixels, default 2e12 (4 h of 4K at 60 fps) */
+    unsigned max_size_changes;  /* changes of frame size or pixel format, default 64 */
 } sitr_video_limits_t;
 
 /* Progress: seconds of video decoded so far and the container's duration
