@@ -2,8 +2,13 @@
 // eight dihedral variants, MD5, SHA-256), send only the fingerprints to
 // open a case, then check, extend, report on or withdraw it.
 //
-// Privacy rules this file keeps: a picture's bytes and pixels stay in this
-// tab's memory and are dropped after hashing (no upload, no preview sent
+// Videos are fingerprinted here too, in a Worker (video-worker.js: the
+// browser's own decoder, vPDQ frames, MD5, SHA-256), with a progress bar
+// and a Cancel button.  sitr cannot receive videos yet: their fingerprints
+// are shown and can be saved on this device, and are never sent.
+//
+// Privacy rules this file keeps: a picture's or video's bytes and pixels
+// stay in this tab's memory and are dropped after hashing (no upload, no preview sent
 // anywhere, nothing in storage); the case number and secret live only in
 // variables of this page (never in localStorage, URLs or history); the only
 // thing stored is the chosen language.  Requests go to this origin only
@@ -11,6 +16,7 @@
 
 import { jpegExifOrientation, pdqFromRgba, undoOrientation } from './pdq.js';
 import { md5Hex } from './md5.js';
+import { sniffVideo } from './mp4.js';
 import { LANGS, STRINGS, pickLanguage, t } from './i18n.js';
 
 const MIN_QUALITY = 50; // below this the service refuses a PDQ (featureless image)
@@ -23,7 +29,8 @@ const $ = (id) => document.getElementById(id);
 let lang = 'en';
 let session = null; // {ref, secret} of the case shown, in memory only
 let lastStatus = null; // the last GET /v1/cases answer, re-rendered on language change
-const picked = { new: [], add: [] }; // fingerprints ready to send
+const picked = { new: [], add: [] }; // fingerprints ready to send (videos: kept, never sent)
+const running = { new: null, add: null }; // the hashing under way: {cancelled, worker}
 
 // ---- language ----
 
@@ -154,45 +161,177 @@ async function fingerprint(file) {
     return { image, kind };
 }
 
+// True when the file is a video: by its first bytes (a container sitr
+// knows), else by the type the system gives it.
+async function isVideo(file) {
+    try {
+        const head = new Uint8Array(await file.slice(0, 512).arrayBuffer());
+        if (sniffVideo(head)) return true;
+    } catch {
+        // unreadable: the image path reports it
+    }
+    return (file.type || '').startsWith('video/');
+}
+
+// One video in a Worker: resolves {video} or {code} (the worker's error
+// code, or 'cancelled').  onProgress gets 0..1.
+function fingerprintVideo(file, run, onProgress) {
+    return new Promise((resolve) => {
+        let worker;
+        try {
+            worker = new Worker('/static/video-worker.js', { type: 'module' });
+        } catch {
+            resolve({ code: 'not_supported' });
+            return;
+        }
+        const done = (r) => {
+            worker.terminate();
+            run.worker = null;
+            run.stop = null;
+            resolve(r);
+        };
+        run.worker = worker;
+        run.stop = () => done({ code: 'cancelled' });
+        worker.onmessage = (e) => {
+            const m = e.data || {};
+            if (m.type === 'progress') onProgress(m.fraction);
+            else if (m.type === 'done') done({ video: m.video });
+            else if (m.type === 'error') done({ code: m.code || 'decode_failed' });
+        };
+        worker.onerror = () => done({ code: 'not_supported' });
+        worker.postMessage({ file, secondsPerHash: 1 });
+    });
+}
+
+function setProgress(which, fraction) {
+    const bar = $(which + '-bar');
+    if (fraction === null) {
+        $(which + '-progress').hidden = true;
+        bar.value = 0;
+        return;
+    }
+    $(which + '-progress').hidden = false;
+    bar.value = Math.max(0, Math.min(1, fraction));
+}
+
+function cancelHashing(which) {
+    const run = running[which];
+    if (!run) return;
+    run.cancelled = true;
+    if (run.stop) run.stop();
+}
+
 async function fingerprintAll(files, which) {
+    cancelHashing(which);
     picked[which] = [];
     renderSummary(which);
     if (!crypto || !crypto.subtle) {
         fail('err_no_crypto');
         return;
     }
+    const run = { cancelled: false, worker: null, stop: null };
+    running[which] = run;
     const list = Array.from(files);
     const out = [];
-    for (let k = 0; k < list.length; k++) {
-        say('hashing', { n: k + 1, total: list.length });
+    setProgress(which, 0);
+    for (let k = 0; k < list.length && !run.cancelled; k++) {
+        const file = list[k];
         try {
-            out.push(await fingerprint(list[k]));
+            if (await isVideo(file)) {
+                say('hashing_video', { n: k + 1, total: list.length, pct: 0 });
+                const r = await fingerprintVideo(file, run, (fraction) => {
+                    if (run.cancelled) return;
+                    setProgress(which, (k + fraction) / list.length);
+                    say('hashing_video', { n: k + 1, total: list.length, pct: Math.floor(fraction * 100) });
+                });
+                if (r.code === 'cancelled') break;
+                out.push(r.video ? { kind: 'video', name: file.name, video: r.video } : { kind: 'video_failed', code: r.code });
+            } else {
+                say('hashing', { n: k + 1, total: list.length });
+                out.push(await fingerprint(file));
+            }
         } catch {
             out.push(null);
         }
+        setProgress(which, (k + 1) / list.length);
+    }
+    // A newer choice of files replaced this one: it owns the page now.
+    if (running[which] !== run) return;
+    running[which] = null;
+    setProgress(which, null);
+    if (run.cancelled) {
+        // Nothing half done is kept: the choice starts again from nothing.
+        $(which === 'new' ? 'files' : 'add-files').value = '';
+        say('cancelled');
+        return;
     }
     picked[which] = out.filter(Boolean);
     say('');
     renderSummary(which);
 }
 
+// The images to send: videos are fingerprinted but never sent (sitr cannot
+// receive them yet).
+function imagesOf(which) {
+    return picked[which].filter((x) => x.kind !== 'video' && x.kind !== 'video_failed').map((x) => x.image);
+}
+
 function renderSummary(which) {
     const el = $(which === 'new' ? 'new-summary' : 'add-summary');
     const button = $(which === 'new' ? 'create' : 'add');
+    const ul = $(which === 'new' ? 'new-videos' : 'add-videos');
     const list = picked[which];
+    const images = list.filter((x) => x.kind !== 'video' && x.kind !== 'video_failed');
+    const videos = list.filter((x) => x.kind === 'video');
+    const failed = list.filter((x) => x.kind === 'video_failed').length;
     el.textContent = '';
-    button.disabled = list.length === 0;
+    ul.textContent = '';
+    button.disabled = images.length === 0;
     if (!list.length) return;
-    const lines = [t(lang, 'ready', { n: list.length })];
-    const low = list.filter((x) => x.kind === 'low').length;
-    const undecoded = list.filter((x) => x.kind === 'undecoded').length;
+    const lines = [];
+    if (images.length) lines.push(t(lang, 'ready', { n: images.length }));
+    const low = images.filter((x) => x.kind === 'low').length;
+    const undecoded = images.filter((x) => x.kind === 'undecoded').length;
     if (low) lines.push(t(lang, 'low_quality', { n: low }));
     if (undecoded) lines.push(t(lang, 'not_decoded', { n: undecoded }));
+    if (videos.length) lines.push(t(lang, 'videos_ready', { n: videos.length }));
+    if (failed) lines.push(t(lang, 'videos_failed', { n: failed }));
+    if ((videos.length || failed) && !images.length) lines.push(t(lang, 'videos_only'));
     for (const line of lines) {
         const p = document.createElement('p');
         p.textContent = line;
         el.append(p);
     }
+    for (const v of videos) {
+        const li = document.createElement('li');
+        const text = document.createElement('span');
+        text.textContent = t(lang, 'video_item', {
+            name: v.name,
+            seconds: Math.round(v.video.duration),
+            frames: v.video.frames.length,
+        });
+        const save = document.createElement('button');
+        save.type = 'button';
+        save.className = 'save-video';
+        save.textContent = t(lang, 'save_video');
+        save.addEventListener('click', () => saveVideo(v.video));
+        li.append(text, ' ', save);
+        ul.append(li);
+    }
+}
+
+// The fingerprints of one video as a file on this device (one line of
+// JSON, as `sitr hash --format jsonl --dihedral` writes it), to send once
+// sitr accepts videos.  Only hashes are in it.
+function saveVideo(video) {
+    const blob = new Blob([JSON.stringify(video) + '\n'], { type: 'application/json' });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'sitr-video-' + video.sha256.slice(0, 16) + '.jsonl';
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
 }
 
 // ---- the API ----
@@ -245,7 +384,7 @@ function errorKey(status, code) {
 // ---- flows ----
 
 async function createCase() {
-    const images = picked.new.map((x) => x.image);
+    const images = imagesOf('new');
     if (!images.length) return fail('err_no_images');
     $('create').disabled = true;
     say('sending');
@@ -350,7 +489,7 @@ function renderStatus(s) {
 
 async function addImages() {
     if (!session) return;
-    const images = picked.add.map((x) => x.image);
+    const images = imagesOf('add');
     if (!images.length) return fail('err_no_images');
     $('add').disabled = true;
     say('sending');
@@ -417,6 +556,7 @@ function forget() {
     $('counts').textContent = '';
     $('timeline').textContent = '';
     $('withdraw-confirm').hidden = true;
+    cancelHashing('add');
     picked.add = [];
     renderSummary('add');
 }
@@ -452,6 +592,8 @@ function start() {
     });
     $('files').addEventListener('change', (e) => fingerprintAll(e.target.files, 'new'));
     $('add-files').addEventListener('change', (e) => fingerprintAll(e.target.files, 'add'));
+    $('new-cancel').addEventListener('click', () => cancelHashing('new'));
+    $('add-cancel').addEventListener('click', () => cancelHashing('add'));
     $('create').addEventListener('click', createCase);
     $('add').addEventListener('click', addImages);
     for (const b of document.querySelectorAll('button.copy')) b.addEventListener('click', () => copyCode(b));
