@@ -42,6 +42,10 @@ static const web_file_def_t web_files[] = {
     {"app.js", "text/javascript; charset=utf-8"},
     {"pdq.js", "text/javascript; charset=utf-8"},
     {"md5.js", "text/javascript; charset=utf-8"},
+    {"sha256.js", "text/javascript; charset=utf-8"},
+    {"mp4.js", "text/javascript; charset=utf-8"},
+    {"vpdq.js", "text/javascript; charset=utf-8"},
+    {"video-worker.js", "text/javascript; charset=utf-8"},
     {"i18n.js", "text/javascript; charset=utf-8"},
     {"style.css", "text/css; charset=utf-8"},
 };

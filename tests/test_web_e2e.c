@@ -33,6 +33,10 @@ static const struct {
     {"/static/app.js", "app.js", "text/javascript; charset=utf-8"},
     {"/static/pdq.js", "pdq.js", "text/javascript; charset=utf-8"},
     {"/static/md5.js", "md5.js", "text/javascript; charset=utf-8"},
+    {"/static/sha256.js", "sha256.js", "text/javascript; charset=utf-8"},
+    {"/static/mp4.js", "mp4.js", "text/javascript; charset=utf-8"},
+    {"/static/vpdq.js", "vpdq.js", "text/javascript; charset=utf-8"},
+    {"/static/video-worker.js", "video-worker.js", "text/javascript; charset=utf-8"},
     {"/static/i18n.js", "i18n.js", "text/javascript; charset=utf-8"},
     {"/static/style.css", "style.css", "text/css; charset=utf-8"},
 };
