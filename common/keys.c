@@ -6,7 +6,8 @@
  * guessed secret without also stealing the key.  Nothing here logs or
  * keeps a copy of a key; temporary buffers are wiped.  Pure functions,
  * callable from any thread (libsodium is initialised on first use). */
-#include "keys.h"
+#include <sitr/err_service.h>
+#include <sitr/keys.h>
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * strings.  Symbols are drawn one at a time with randombytes_uniform(32),
  * which is uniform by construction (no modulo bias to reason about).
  * Stateless: safe from any thread. */
-#include "token.h"
+#include <sitr/token.h>
 
 #include <sodium.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* The webhook URL rule (webhook_url.h).  http(s) only, so sitrd never POSTs
  * to file://, gopher:// or the like; a host must follow the scheme; and no
  * byte that could split a header or a log line.  Stateless. */
-#include "webhook_url.h"
+#include <sitr/webhook_url.h>
 
 #include <stddef.h>
 #include <string.h>

@@ -21,12 +21,13 @@
 
 #include "db.h"
 #include "images_json.h"
-#include "keys.h"
 #include "log.h"
 #include "server.h"
-#include "token.h"
 
+#include <sitr/err_service.h>
 #include <sitr/hex.h>
+#include <sitr/token.h>
+#include <sitr/keys.h>
 
 /* A reference collision is a 2^-135 event; a few retries make it a
  * non-event without risking a loop. */

@@ -32,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sitr/err_service.h>
+#include <sitr/opaque.h>
+
 #include "api_platform.h"
 #include "log.h"
 #include "replica.h"
@@ -151,8 +154,8 @@ static int build_answer(match_job_t *j)
                                                                        : SITR_PLATFORM_MAX_MATCHES;
         json_t *matches = json_array();
         for (size_t k = 0; matches && k < shown && !bad; k++) {
-            char ref[SITR_PLATFORM_TOKEN_LEN + 1];
-            sitr_platform_ref(srv->cfg->digest_key, platform, h[k].image_id, ref);
+            char ref[SITR_OPAQUE_TOKEN_LEN + 1];
+            sitr_opaque_ref(srv->cfg->digest_key, platform, h[k].image_id, ref);
             bad |=
                 json_array_append_new(matches, json_pack("{s:s,s:s,s:i}", "ref", ref, "signal",
                                                          h[k].signal, "distance", h[k].distance));

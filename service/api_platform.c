@@ -1,14 +1,11 @@
-/* The pure parts of the platforms' API: validation, opaque tokens, cursors
- * and the per-item match (contract in api_platform.h).
+/* The pure parts of the platforms' API: validation, cursors (checked with
+ * sitr/opaque.h) and the per-item match (contract in api_platform.h).
  *
  * Invariants: input is untrusted and read-only; bounds (items, lengths) are
  * checked before any per-item work; normalised output contains only values
  * produced here (lower-case hex of checked length, integers in range,
  * strings checked for length, NUL and control characters), so SQL receives
- * nothing it would have to reject.  Tokens are derived with the operator's
- * digest key under a domain tag distinct for each use, so a ref, a case
- * token and a cursor can never be confused with each other or with the
- * keyed digests of secrets.  Messages never quote a value.  Any thread. */
+ * nothing it would have to reject.  Messages never quote a value.  Any thread. */
 #include "api_platform.h"
 
 #include <sodium.h>
@@ -19,14 +16,11 @@
 #include <strings.h>
 
 #include <sitr/hex.h>
+#include <sitr/opaque.h>
 
 #define PDQ_HEX      64
 #define MD5_HEX      32
 #define SHA256_HEX   64
-#define TOKEN_BYTES  20
-#define CURSOR_BYTES 16
-
-static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 static int fail(sitr_platform_error_t *err, const char *code, const char *field, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
@@ -618,7 +612,7 @@ int sitr_platform_parse_id(const char *s, int64_t *out)
     return 1;
 }
 
-int sitr_platform_parse_takedown_query(const uint8_t key[SITR_PLATFORM_KEY_BYTES],
+int sitr_platform_parse_takedown_query(const uint8_t key[SITR_KEYS_KEY_BYTES],
                                        int64_t platform_id, const char *status, const char *after,
                                        const char *limit, sitr_takedown_query_t *q,
                                        sitr_platform_error_t *err)
@@ -634,7 +628,7 @@ int sitr_platform_parse_takedown_query(const uint8_t key[SITR_PLATFORM_KEY_BYTES
             return fail(err, "invalid_status", "status",
                         "status is one of pending, removed, rejected, not_found, cancelled, all");
     }
-    if (after && *after && sitr_platform_cursor_decode(key, platform_id, after, &q->after) < 0)
+    if (after && *after && sitr_opaque_cursor_decode(key, platform_id, after, &q->after) < 0)
         return fail(err, "invalid_cursor", "after",
                     "after must be a next_cursor value returned by this endpoint");
     if (limit && *limit) {
@@ -683,124 +677,5 @@ int sitr_platform_parse_answer(const json_t *body, const char **status, const ch
         if (len > 0)
             *note = t;
     }
-    return 0;
-}
-
-/* ---- tokens ------------------------------------------------------------------ */
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* out[outlen] = BLAKE2b(key, tag || platform || id).  Tags are fixed-width
- * (16 bytes) so no two (tag, values) pairs share a message. */
-static void keyed(const uint8_t *key, const char *tag, int64_t platform_id, int64_t id,
-                  uint8_t *out, size_t outlen)
-{
-    uint8_t msg[32];
-    memset(msg, 0, 16);
-    memcpy(msg, tag, strlen(tag) < 16 ? strlen(tag) : 16);
-    put_be64(msg + 16, (uint64_t)platform_id);
-    put_be64(msg + 24, (uint64_t)id);
-    crypto_generichash(out, outlen, msg, sizeof msg, key, SITR_PLATFORM_KEY_BYTES);
-}
-
-/* Base32 of n bytes, most significant bit first, zero-padded at the end. */
-static void base32(const uint8_t *in, size_t n, char *out)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | in[i];
-        bits += 8;
-        while (bits >= 5) {
-            out[o++] = b32[(acc >> (bits - 5)) & 31];
-            bits -= 5;
-        }
-    }
-    if (bits > 0)
-        out[o++] = b32[(acc << (5 - bits)) & 31];
-    out[o] = '\0';
-}
-
-void sitr_platform_ref(const uint8_t key[SITR_PLATFORM_KEY_BYTES], int64_t platform_id,
-                       int64_t case_image_id, char out[SITR_PLATFORM_TOKEN_LEN + 1])
-{
-    uint8_t d[TOKEN_BYTES];
-    keyed(key, "sitr/match-ref/1", platform_id, case_image_id, d, sizeof d);
-    base32(d, sizeof d, out);
-}
-
-void sitr_platform_case_token(const uint8_t key[SITR_PLATFORM_KEY_BYTES], int64_t platform_id,
-                              int64_t case_id, char out[SITR_PLATFORM_TOKEN_LEN + 1])
-{
-    uint8_t d[TOKEN_BYTES];
-    keyed(key, "sitr/case-tok/1", platform_id, case_id, d, sizeof d);
-    base32(d, sizeof d, out);
-}
-
-static void cursor_mac(const uint8_t *key, int64_t platform_id, int64_t last_id, uint8_t mac[8])
-{
-    uint8_t d[16]; /* BLAKE2b's shortest output; the first 8 bytes suffice */
-    keyed(key, "sitr/cursor/1", platform_id, last_id, d, sizeof d);
-    memcpy(mac, d, 8);
-}
-
-void sitr_platform_cursor_encode(const uint8_t key[SITR_PLATFORM_KEY_BYTES], int64_t platform_id,
-                                 int64_t last_id, char out[SITR_PLATFORM_CURSOR_LEN + 1])
-{
-    uint8_t raw[CURSOR_BYTES];
-    put_be64(raw, (uint64_t)last_id);
-    cursor_mac(key, platform_id, last_id, raw + 8);
-    base32(raw, sizeof raw, out);
-}
-
-int sitr_platform_cursor_decode(const uint8_t key[SITR_PLATFORM_KEY_BYTES], int64_t platform_id,
-                                const char *s, int64_t *last_id)
-{
-    if (!s || strlen(s) != SITR_PLATFORM_CURSOR_LEN)
-        return -1;
-    uint8_t raw[CURSOR_BYTES + 1] = {0};
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < SITR_PLATFORM_CURSOR_LEN; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        const char *pos = c ? strchr(b32, c) : NULL;
-        if (!pos)
-            return -1;
-        acc = (acc << 5) | (uint32_t)(pos - b32);
-        bits += 5;
-        if (bits >= 8) {
-            raw[o++] = (uint8_t)(acc >> (bits - 8));
-            bits -= 8;
-        }
-    }
-    /* 26 symbols carry 130 bits: the last 2 are padding and must be zero. */
-    if (o != CURSOR_BYTES || (acc & ((1u << bits) - 1)) != 0)
-        return -1;
-    uint64_t id = get_be64(raw);
-    uint8_t mac[8];
-    if (id > (uint64_t)INT64_MAX)
-        return -1;
-    cursor_mac(key, platform_id, (int64_t)id, mac);
-    if (sodium_memcmp(mac, raw + 8, 8) != 0)
-        return -1;
-    *last_id = (int64_t)id;
     return 0;
 }

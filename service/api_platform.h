@@ -6,15 +6,8 @@
  *    /v1/takedowns: every fault is a 422 with a stable code and the JSON
  *    path of the faulty member ("items[3].md5"); messages name the rule,
  *    never the value (values are hashes or a platform's identifiers).
- *  - Opaque per-platform tokens: the match `ref` of a case image and the
- *    `case` grouping token of a takedown are keyed BLAKE2b-160 (the
- *    operator's digest key, keys.h) of a domain tag, the platform id and the
- *    case image / case id, written as 32 lower-case Crockford base32
- *    characters.  Stable for one platform, unrelated across platforms, and
- *    without the key they reveal nothing (not even which ids are close).
- *  - Takedown list cursors: the last id of a page plus a 64-bit keyed MAC
- *    bound to the platform, 26 base32 characters.  A cursor altered or made
- *    for another platform is refused (422 invalid_cursor).
+ *  - Takedown list cursors (made and checked by sitr/opaque.h): a cursor
+ *    altered or made for another platform is refused (422 invalid_cursor).
  *  - The per-item match: PDQ search with the threshold as radius (only when
  *    the query's quality is >= 50), exact MD5/SHA-256 lookups, one result per
  *    case image (its best signal); for a whole request, the same answers
@@ -28,11 +21,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include <sitr/keys.h>
+
 #include "replica.h"
 
-#define SITR_PLATFORM_KEY_BYTES    32
-#define SITR_PLATFORM_TOKEN_LEN    32   /* ref and case token: 20 bytes in base32 */
-#define SITR_PLATFORM_CURSOR_LEN   26   /* 16 bytes in base32 */
 #define SITR_PLATFORM_ID_MAX       256  /* a platform's content id, characters */
 #define SITR_PLATFORM_URL_MAX      2048 /* bytes */
 #define SITR_PLATFORM_NOTE_MAX     1000 /* characters */
@@ -131,7 +123,7 @@ typedef struct sitr_takedown_query {
 } sitr_takedown_query_t;
 
 /* Query parameters as decoded strings (NULL when absent). */
-int sitr_platform_parse_takedown_query(const uint8_t key[SITR_PLATFORM_KEY_BYTES],
+int sitr_platform_parse_takedown_query(const uint8_t key[SITR_KEYS_KEY_BYTES],
                                        int64_t platform_id, const char *status, const char *after,
                                        const char *limit, sitr_takedown_query_t *q,
                                        sitr_platform_error_t *err);
@@ -143,18 +135,5 @@ int sitr_platform_parse_answer(const json_t *body, const char **status, const ch
 
 /* Decimal id 1..2^63-1 without sign, spaces or leading zeros.  1 when valid. */
 int sitr_platform_parse_id(const char *s, int64_t *out);
-
-/* ---- tokens ---------------------------------------------------------------- */
-
-void sitr_platform_ref(const uint8_t key[SITR_PLATFORM_KEY_BYTES], int64_t platform_id,
-                       int64_t case_image_id, char out[SITR_PLATFORM_TOKEN_LEN + 1]);
-void sitr_platform_case_token(const uint8_t key[SITR_PLATFORM_KEY_BYTES], int64_t platform_id,
-                              int64_t case_id, char out[SITR_PLATFORM_TOKEN_LEN + 1]);
-void sitr_platform_cursor_encode(const uint8_t key[SITR_PLATFORM_KEY_BYTES], int64_t platform_id,
-                                 int64_t last_id, char out[SITR_PLATFORM_CURSOR_LEN + 1]);
-/* 0 and *last_id, or -1 for anything not made by cursor_encode for this
- * platform and key. */
-int sitr_platform_cursor_decode(const uint8_t key[SITR_PLATFORM_KEY_BYTES], int64_t platform_id,
-                                const char *s, int64_t *last_id);
 
 #endif

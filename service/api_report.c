@@ -25,6 +25,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sitr/opaque.h>
+
 #include "api_platform.h"
 #include "db.h"
 #include "html.h"
@@ -424,8 +426,8 @@ static json_t *shape_report(const report_op_t *op, const json_t *db)
         if (!o)
             break;
         copy_fields(o, t, td_head);
-        char token[SITR_PLATFORM_TOKEN_LEN + 1];
-        sitr_platform_case_token(cfg->digest_key,
+        char token[SITR_OPAQUE_TOKEN_LEN + 1];
+        sitr_opaque_case_token(cfg->digest_key,
                                  json_integer_value(json_object_get(t, "platform_id")),
                                  op->case_num, token);
         json_object_set_new(o, "platform_case", json_string(token));

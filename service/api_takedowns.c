@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sitr/opaque.h>
+
 #include "api_platform.h"
 #include "db.h"
 #include "log.h"
@@ -46,8 +48,8 @@ static json_t *int_or_null(const PGresult *res, int row, int col)
 static json_t *takedown_json(sitr_req_t *req, const PGresult *res, int row)
 {
     const sitr_server_t *srv = sitr_req_server(req);
-    char token[SITR_PLATFORM_TOKEN_LEN + 1];
-    sitr_platform_case_token(srv->cfg->digest_key, sitr_req_platform_id(req),
+    char token[SITR_OPAQUE_TOKEN_LEN + 1];
+    sitr_opaque_case_token(srv->cfg->digest_key, sitr_req_platform_id(req),
                              strtoll(PQgetvalue(res, row, 10), NULL, 10), token);
     return json_pack("{s:s,s:s,s:{s:s,s:o},s:s,s:i,s:o,s:o,s:s,s:s,s:s}", "id",
                      PQgetvalue(res, row, 0), "status", PQgetvalue(res, row, 1), "upload", "id",
@@ -78,8 +80,8 @@ static void on_list(int rc, PGresult *res, const char *sqlstate, void *arg)
     }
     json_t *next = json_null();
     if (more && rows > 0) {
-        char cursor[SITR_PLATFORM_CURSOR_LEN + 1];
-        sitr_platform_cursor_encode(sitr_req_server(req)->cfg->digest_key,
+        char cursor[SITR_OPAQUE_CURSOR_LEN + 1];
+        sitr_opaque_cursor_encode(sitr_req_server(req)->cfg->digest_key,
                                     sitr_req_platform_id(req),
                                     strtoll(PQgetvalue(res, rows - 1, 0), NULL, 10), cursor);
         json_decref(next);

@@ -20,6 +20,8 @@
 
 #include <sodium.h>
 
+#include <sitr/err_service.h>
+
 #include "api.h"
 #include "server.h"
 

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <sitr/err_service.h>
+
 #include "api.h"
 #include "log.h"
 #include "matcher.h"

@@ -21,6 +21,7 @@
 #define SITR_APP_H
 
 #include <sitr/err.h>
+#include <sitr/err_service.h>
 
 #include "server.h"
 

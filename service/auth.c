@@ -21,13 +21,13 @@
 #include <strings.h>
 
 #include <sitr/hex.h>
+#include <sitr/token.h>
+#include <sitr/keys.h>
 
 #include "db.h"
 #include "http.h"
-#include "keys.h"
 #include "log.h"
 #include "server.h"
-#include "token.h"
 
 typedef struct auth_ctx {
     sitr_req_t *req;

@@ -19,6 +19,7 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include <sitr/err_service.h>
 #include <sitr/hex.h>
 
 typedef enum kind { K_STRING, K_UINT, K_BYTES, K_LEVEL, K_KEY, K_KEYFILE, K_BOOL } kind_t;

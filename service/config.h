@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <sitr/err.h>
+#include <sitr/err_service.h>
 
 #include "log.h"
 

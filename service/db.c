@@ -32,6 +32,8 @@
 
 #include <sodium.h>
 
+#include <sitr/err_service.h>
+
 #define BACKOFF_MIN_MS     100u
 #define BACKOFF_MAX_MS     5000u
 #define CONNECT_TIMEOUT_MS 10000u

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 #include <sitr/err.h>
+#include <sitr/err_service.h>
 
 typedef struct sitr_db sitr_db_t;
 

@@ -19,6 +19,8 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include <sitr/err_service.h>
+
 #include "arena.h"
 #include "config.h"
 #include "log.h"

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sitr/err_service.h>
 #include <sitr/hex.h>
 #include <sitr/pdq.h>
 

@@ -52,6 +52,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <sitr/err_service.h>
 #include <sitr/hex.h>
 #include <sitr/pdq.h>
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include <sitr/err.h>
+#include <sitr/err_service.h>
 
 #include "req.h"
 

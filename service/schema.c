@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <sodium.h>
+#include <sitr/err_service.h>
 #include <sitr/hex.h>
 
 /* Migrations are hand-written SQL; anything bigger is a mistake. */

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <sitr/err.h>
+#include <sitr/err_service.h>
 
 #include "db.h"
 

@@ -18,7 +18,6 @@
  * freed only when both timers and every socket watcher are closed and no
  * query is outstanding.  Loop thread only. */
 #include "webhook.h"
-#include "webhook_url.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -30,8 +29,9 @@
 #include <time.h>
 
 #include <sitr/hex.h>
+#include <sitr/opaque.h>
+#include <sitr/webhook_url.h>
 
-#include "api_platform.h"
 #include "log.h"
 
 /* A claimed row stays invisible to other claims this long beyond the POST
@@ -50,7 +50,7 @@ typedef struct sock_ctx sock_ctx_t;
 struct sitr_webhook {
     uv_loop_t *loop;
     sitr_webhook_options_t opt;
-    uint8_t digest_key[SITR_PLATFORM_KEY_BYTES];
+    uint8_t digest_key[SITR_KEYS_KEY_BYTES];
     CURLM *multi;
     uv_timer_t poll_timer;  /* claims */
     uv_timer_t curl_timer;  /* libcurl's own timeout */
@@ -409,8 +409,8 @@ static json_t *nullable_text(const PGresult *res, int row, int col)
 static char *build_body(sitr_webhook_t *w, PGresult *res, int i, int64_t platform)
 {
     /* Columns after the pending count: see CLAIM_SQL. */
-    char token[SITR_PLATFORM_TOKEN_LEN + 1];
-    sitr_platform_case_token(w->digest_key, platform, strtoll(PQgetvalue(res, i, 7), NULL, 10),
+    char token[SITR_OPAQUE_TOKEN_LEN + 1];
+    sitr_opaque_case_token(w->digest_key, platform, strtoll(PQgetvalue(res, i, 7), NULL, 10),
                              token);
     json_t *quality = PQgetisnull(res, i, 13)
                           ? json_null()

@@ -5,19 +5,14 @@
 set(SITR_SVC_DIR ${CMAKE_SOURCE_DIR}/service)
 set(SITR_ERR_INCLUDE ${CMAKE_SOURCE_DIR}/hasher/include)
 
-sitr_add_test(token LABELS unit
-  SOURCES ${SITR_SVC_DIR}/token.c
-  LIBS PkgConfig::SODIUM)
-target_include_directories(test_token PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INCLUDE})
-
 sitr_add_test(images_json LABELS unit
   SOURCES ${SITR_SVC_DIR}/images_json.c
-  LIBS PkgConfig::JANSSON)
+  LIBS sitrcommon PkgConfig::JANSSON)
 target_include_directories(test_images_json PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INCLUDE})
 
 sitr_add_test(ratelimit LABELS unit
   SOURCES ${SITR_SVC_DIR}/ratelimit.c
-  LIBS PkgConfig::SODIUM)
+  LIBS sitrcommon PkgConfig::SODIUM)
 target_include_directories(test_ratelimit PRIVATE ${SITR_SVC_DIR} ${SITR_ERR_INCLUDE})
 
 # End to end: a fresh database migrated with sitr-admin, sitrd over TCP.
@@ -25,8 +20,8 @@ if(TARGET sitrd AND TARGET sitr-admin)
   sitr_add_test(cases_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
     ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_api.c
-    ${SITR_SVC_DIR}/token.c
-    LIBS PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM)
+   
+    LIBS sitrcommon PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM)
   target_include_directories(test_cases_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${SITR_SVC_DIR}
     ${SITR_ERR_INCLUDE})
   add_dependencies(test_cases_e2e sitrd sitr-admin)

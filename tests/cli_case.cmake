@@ -5,8 +5,8 @@ if(TARGET sitr AND TARGET sitrd AND TARGET sitr-admin)
   sitr_add_test(cli_case_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
     ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c
-    ${CMAKE_SOURCE_DIR}/service/token.c
-    LIBS PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM Threads::Threads)
+   
+    LIBS sitrcommon PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM Threads::Threads)
   target_include_directories(test_cli_case_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
     ${CMAKE_SOURCE_DIR}/service ${CMAKE_SOURCE_DIR}/hasher/include)
   add_dependencies(test_cli_case_e2e sitr sitrd sitr-admin)

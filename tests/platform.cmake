@@ -10,9 +10,9 @@ if(NOT TARGET sitrindex)
 endif()
 
 sitr_add_test(api_platform_unit LABELS unit
-  SOURCES ${CMAKE_SOURCE_DIR}/service/api_platform.c ${CMAKE_SOURCE_DIR}/hasher/hex.c
-    ${CMAKE_SOURCE_DIR}/hasher/err.c
-  LIBS sitrindex PkgConfig::JANSSON PkgConfig::SODIUM)
+  SOURCES ${CMAKE_SOURCE_DIR}/service/api_platform.c
+   
+  LIBS sitrcommon sitrindex PkgConfig::JANSSON PkgConfig::SODIUM)
 target_include_directories(test_api_platform_unit PRIVATE ${CMAKE_SOURCE_DIR}/service
   ${CMAKE_SOURCE_DIR}/hasher/include)
 
@@ -26,7 +26,7 @@ if(TARGET sitrd)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
       ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_api.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_img.c
       ${CMAKE_CURRENT_SOURCE_DIR}/e2e_matches.c
-    LIBS PkgConfig::PQ PkgConfig::JANSSON)
+    LIBS sitrcommon PkgConfig::PQ PkgConfig::JANSSON)
   target_include_directories(test_platform_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   add_dependencies(test_platform_e2e sitrd)
   if(TARGET sitr-admin)

@@ -6,7 +6,7 @@ if(TARGET sitrd AND TARGET sitr-admin)
   sitr_add_test(ratelimit_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
       ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_api.c
-    LIBS PkgConfig::PQ PkgConfig::JANSSON)
+    LIBS sitrcommon PkgConfig::PQ PkgConfig::JANSSON)
   target_include_directories(test_ratelimit_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   add_dependencies(test_ratelimit_e2e sitrd sitr-admin)
   set_tests_properties(ratelimit_e2e PROPERTIES TIMEOUT 300)

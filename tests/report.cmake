@@ -10,8 +10,8 @@ if(TARGET sitrd AND TARGET sitr-admin)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
       ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_api.c ${CMAKE_CURRENT_SOURCE_DIR}/e2e_img.c
       ${CMAKE_CURRENT_SOURCE_DIR}/e2e_matches.c
-      ${CMAKE_SOURCE_DIR}/service/token.c
-    LIBS PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM)
+     
+    LIBS sitrcommon PkgConfig::PQ PkgConfig::JANSSON PkgConfig::SODIUM)
   target_include_directories(test_report_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
     ${CMAKE_SOURCE_DIR}/service ${CMAKE_SOURCE_DIR}/hasher/include)
   add_dependencies(test_report_e2e sitrd sitr-admin)

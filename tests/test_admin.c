@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 #include <sitr/hex.h>
+#include <sitr/keys.h>
 
-#include "keys.h"
 #include "test_db_support.h"
 
 #define DKEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <sitr/hex.h>
+#include <sitr/opaque.h>
 
 #include "api_platform.h"
 
@@ -749,41 +750,41 @@ static void test_takedown_query(void **state)
 static void test_cursor(void **state)
 {
     (void)state;
-    char c[SITR_PLATFORM_CURSOR_LEN + 1];
+    char c[SITR_OPAQUE_CURSOR_LEN + 1];
     int64_t ids[] = {1, 2, 12345, INT64_MAX};
     for (size_t i = 0; i < 4; i++) {
-        sitr_platform_cursor_encode(key1, 7, ids[i], c);
-        assert_int_equal(strlen(c), SITR_PLATFORM_CURSOR_LEN);
+        sitr_opaque_cursor_encode(key1, 7, ids[i], c);
+        assert_int_equal(strlen(c), SITR_OPAQUE_CURSOR_LEN);
         int64_t back = 0;
-        assert_int_equal(sitr_platform_cursor_decode(key1, 7, c, &back), 0);
+        assert_int_equal(sitr_opaque_cursor_decode(key1, 7, c, &back), 0);
         assert_int_equal(back, ids[i]);
         /* Upper case is the same cursor. */
         char up[sizeof c];
         for (size_t k = 0; k <= sizeof c - 1; k++)
             up[k] = (char)(c[k] >= 'a' && c[k] <= 'z' ? c[k] - 32 : c[k]);
-        assert_int_equal(sitr_platform_cursor_decode(key1, 7, up, &back), 0);
+        assert_int_equal(sitr_opaque_cursor_decode(key1, 7, up, &back), 0);
         /* Another platform, another key: refused. */
-        assert_int_equal(sitr_platform_cursor_decode(key1, 8, c, &back), -1);
-        assert_int_equal(sitr_platform_cursor_decode(key2, 7, c, &back), -1);
+        assert_int_equal(sitr_opaque_cursor_decode(key1, 8, c, &back), -1);
+        assert_int_equal(sitr_opaque_cursor_decode(key2, 7, c, &back), -1);
     }
-    sitr_platform_cursor_encode(key1, 7, 100, c);
+    sitr_opaque_cursor_encode(key1, 7, 100, c);
     int64_t back;
     /* Every single-symbol change is refused (id or MAC altered, or padding). */
-    for (size_t pos = 0; pos < SITR_PLATFORM_CURSOR_LEN; pos++) {
+    for (size_t pos = 0; pos < SITR_OPAQUE_CURSOR_LEN; pos++) {
         char t[sizeof c];
         memcpy(t, c, sizeof c);
         t[pos] = t[pos] == '0' ? '1' : '0';
-        assert_int_equal(sitr_platform_cursor_decode(key1, 7, t, &back), -1);
+        assert_int_equal(sitr_opaque_cursor_decode(key1, 7, t, &back), -1);
     }
-    assert_int_equal(sitr_platform_cursor_decode(key1, 7, "", &back), -1);
-    assert_int_equal(sitr_platform_cursor_decode(key1, 7, "100", &back), -1);
+    assert_int_equal(sitr_opaque_cursor_decode(key1, 7, "", &back), -1);
+    assert_int_equal(sitr_opaque_cursor_decode(key1, 7, "100", &back), -1);
     char longer[sizeof c + 1];
     snprintf(longer, sizeof longer, "%s0", c);
-    assert_int_equal(sitr_platform_cursor_decode(key1, 7, longer, &back), -1);
+    assert_int_equal(sitr_opaque_cursor_decode(key1, 7, longer, &back), -1);
     char withu[sizeof c];
     memcpy(withu, c, sizeof c);
     withu[3] = 'u'; /* not in the alphabet */
-    assert_int_equal(sitr_platform_cursor_decode(key1, 7, withu, &back), -1);
+    assert_int_equal(sitr_opaque_cursor_decode(key1, 7, withu, &back), -1);
 }
 
 static const char *answer_run(const char *text, const char **status, const char **note)
@@ -869,27 +870,27 @@ static void test_parse_id(void **state)
 static void test_refs(void **state)
 {
     (void)state;
-    char a[SITR_PLATFORM_TOKEN_LEN + 1], b[SITR_PLATFORM_TOKEN_LEN + 1];
-    sitr_platform_ref(key1, 7, 42, a);
-    sitr_platform_ref(key1, 7, 42, b);
+    char a[SITR_OPAQUE_TOKEN_LEN + 1], b[SITR_OPAQUE_TOKEN_LEN + 1];
+    sitr_opaque_ref(key1, 7, 42, a);
+    sitr_opaque_ref(key1, 7, 42, b);
     assert_string_equal(a, b); /* stable */
-    assert_int_equal(strlen(a), SITR_PLATFORM_TOKEN_LEN);
-    assert_int_equal(strspn(a, "0123456789abcdefghjkmnpqrstvwxyz"), SITR_PLATFORM_TOKEN_LEN);
-    sitr_platform_ref(key1, 8, 42, b);
+    assert_int_equal(strlen(a), SITR_OPAQUE_TOKEN_LEN);
+    assert_int_equal(strspn(a, "0123456789abcdefghjkmnpqrstvwxyz"), SITR_OPAQUE_TOKEN_LEN);
+    sitr_opaque_ref(key1, 8, 42, b);
     assert_string_not_equal(a, b); /* another platform */
-    sitr_platform_ref(key1, 7, 43, b);
+    sitr_opaque_ref(key1, 7, 43, b);
     assert_string_not_equal(a, b); /* another image */
-    sitr_platform_ref(key2, 7, 42, b);
+    sitr_opaque_ref(key2, 7, 42, b);
     assert_string_not_equal(a, b); /* another operator key */
-    sitr_platform_case_token(key1, 7, 42, b);
+    sitr_opaque_case_token(key1, 7, 42, b);
     assert_string_not_equal(a, b); /* another domain */
     /* Swapping platform and image gives an unrelated token. */
-    sitr_platform_ref(key1, 42, 7, b);
+    sitr_opaque_ref(key1, 42, 7, b);
     assert_string_not_equal(a, b);
     /* Many refs of one platform are all distinct. */
-    char seen[200][SITR_PLATFORM_TOKEN_LEN + 1];
+    char seen[200][SITR_OPAQUE_TOKEN_LEN + 1];
     for (int i = 0; i < 200; i++) {
-        sitr_platform_ref(key1, 1, i, seen[i]);
+        sitr_opaque_ref(key1, 1, i, seen[i]);
         for (int k = 0; k < i; k++)
             assert_string_not_equal(seen[i], seen[k]);
     }

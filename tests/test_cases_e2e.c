@@ -17,11 +17,12 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include <sitr/token.h>
+
 #include "e2e_api.h"
 #include "e2e_util.h"
 #include "e2e_world.h"
 #include "test_db_support.h"
-#include "token.h"
 
 #define MAX_PER_REQUEST 5
 #define MAX_PER_CASE    7

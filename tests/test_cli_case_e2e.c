@@ -34,10 +34,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sitr/token.h>
+
 #include "e2e_util.h"
 #include "e2e_world.h"
 #include "test_db_support.h"
-#include "token.h"
 
 extern char **environ;
 
@@ -775,6 +776,16 @@ static void test_usage(void **state)
     run_free(&r);
     r = run_sitr(NULL, (const char *[]){"case", "status", "SITR-../../x", NULL});
     expect_status(&r, 2);
+    run_free(&r);
+    /* One mistyped symbol in a real case number: refused offline by the
+     * check symbol, exactly as the server would refuse it. */
+    char ref[SITR_TOKEN_REFERENCE_LEN + 1], typo[SITR_TOKEN_REFERENCE_LEN + 1];
+    assert_int_equal(sitr_token_generate(SITR_TOKEN_REFERENCE, ref, sizeof ref), 0);
+    memcpy(typo, ref, sizeof typo);
+    typo[7] = typo[7] == '7' ? '8' : '7';
+    r = run_sitr(NULL, (const char *[]){"case", "status", typo, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "is not a case number");
     run_free(&r);
     r = run_sitr(NULL, (const char *[]){"case", "frobnicate", NULL});
     expect_status(&r, 2);

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <sitr/err_service.h>
+
 #include "arena.h"
 #include "config.h"
 #include "http.h"

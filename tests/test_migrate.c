@@ -15,6 +15,8 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include <sitr/err_service.h>
+
 #include "db.h"
 #include "schema.h"
 #include "test_db_support.h"

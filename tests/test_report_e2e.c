@@ -30,13 +30,14 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <sitr/token.h>
+
 #include "e2e_api.h"
 #include "e2e_img.h"
 #include "e2e_matches.h"
 #include "e2e_util.h"
 #include "e2e_world.h"
 #include "test_db_support.h"
-#include "token.h"
 
 #define TEST_DIGEST_KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define DEADLINE_MS     20000

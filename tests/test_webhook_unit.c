@@ -13,9 +13,9 @@
 #include <sodium.h>
 
 #include <sitr/hex.h>
+#include <sitr/webhook_url.h>
 
 #include "webhook.h"
-#include "webhook_url.h"
 
 static void key_0_to_31(uint8_t k[32])
 {

@@ -13,7 +13,7 @@ if(TARGET sitrd AND TARGET sitr-admin)
   sitr_add_test(web_e2e LABELS e2e integration FIXTURES pg
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_util.c ${CMAKE_CURRENT_SOURCE_DIR}/test_db_support.c
     ${CMAKE_CURRENT_SOURCE_DIR}/e2e_world.c
-    LIBS PkgConfig::PQ)
+    LIBS sitrcommon PkgConfig::PQ)
   target_include_directories(test_web_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   add_dependencies(test_web_e2e sitrd sitr-admin)
   set_tests_properties(web_e2e PROPERTIES TIMEOUT 300)

@@ -3,10 +3,10 @@
 # error/hex helpers directly, so it builds independently of the rest.
 file(GLOB SITR_ADMIN_SRC CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/admin/*.c)
 add_executable(sitr-admin ${SITR_ADMIN_SRC}
-  ${CMAKE_SOURCE_DIR}/service/keys.c ${CMAKE_SOURCE_DIR}/service/schema.c
-  ${CMAKE_SOURCE_DIR}/service/db.c ${CMAKE_SOURCE_DIR}/service/webhook_url.c
-  ${CMAKE_SOURCE_DIR}/hasher/err.c ${CMAKE_SOURCE_DIR}/hasher/hex.c)
+  ${CMAKE_SOURCE_DIR}/service/schema.c
+  ${CMAKE_SOURCE_DIR}/service/db.c
+ )
 target_include_directories(sitr-admin PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/admin
   ${CMAKE_SOURCE_DIR}/service ${CMAKE_SOURCE_DIR}/hasher/include)
-target_link_libraries(sitr-admin PRIVATE PkgConfig::PQ PkgConfig::UV PkgConfig::SODIUM)
+target_link_libraries(sitr-admin PRIVATE sitrcommon PkgConfig::PQ PkgConfig::UV PkgConfig::SODIUM)
 target_compile_definitions(sitr-admin PRIVATE SITR_MIGRATIONS_DIR="${CMAKE_SOURCE_DIR}/migrations")

@@ -32,6 +32,7 @@
 #include <sitr/hex.h>
 #include <sitr/image.h>
 #include <sitr/pdq.h>
+#include <sitr/token.h>
 
 #include "client.h"
 #include "hashpool.h"
@@ -418,16 +419,6 @@ static int send_items(const opts_t *o, sitr_client_t *cl, json_t *items, const c
 
 /* ---- subcommands ------------------------------------------------------------ */
 
-static int valid_ref(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > MAX_REF_LEN)
-        return 0;
-    for (; *s != '\0'; s++)
-        if (!isalnum((unsigned char)*s) && *s != '-')
-            return 0;
-    return 1;
-}
 
 static void print_created(const opts_t *o, sitr_client_t *cl, const sent_t *s, int saved)
 {
@@ -884,18 +875,27 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
     char **rest = argv + 1 + optind;
     int nrest = argc - 1 - optind;
 
+    /* The case number is checked with the server's own rule (sitr/token.h:
+     * alphabet, length and check symbol), so a mistyped symbol is caught
+     * here, before anything is sent; the canonical form goes into the
+     * URL. */
     const char *ref = NULL;
+    char canonical_ref[SITR_TOKEN_REFERENCE_LEN + 1];
     if (o.verb != V_CREATE) {
         if (nrest < 1)
             return usage_error(&o, "%s", "no CASE given: name the case number (SITR-...)");
-        ref = rest[0];
+        if (sitr_token_parse(SITR_TOKEN_REFERENCE, rest[0], strlen(rest[0]), canonical_ref,
+                             sizeof canonical_ref) < 0) {
+            fprintf(stderr, "%s: '", o.prog);
+            put_safe(stderr, rest[0]);
+            fprintf(stderr, "' is not a case number: SITR- then 28 letters and digits in groups "
+                            "of four, the last one a check symbol (is a symbol mistyped?)\n"
+                            "Try 'sitr case --help'.\n");
+            return EXIT_USAGE;
+        }
+        ref = canonical_ref;
         rest++;
         nrest--;
-        if (!valid_ref(ref))
-            return usage_error(&o,
-                               "'%s' is not a case number (SITR- and groups of letters and "
-                               "digits)",
-                               ref);
     }
     if (o.lang != NULL && o.html == NULL)
         return usage_error(&o, "%s", "--lang is for the printable page: add --html FILE");

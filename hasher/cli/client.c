@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sitr/err_service.h>
+
 struct sitr_client {
     CURL *curl;
     char *base; /* without a trailing '/' */

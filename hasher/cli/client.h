@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include <sitr/err.h>
+#include <sitr/err_service.h>
 
 #define SITR_CLIENT_DEFAULT_SERVER     "http://127.0.0.1:8080"
 #define SITR_CLIENT_MAX_ANSWER         ((size_t)4 << 20)

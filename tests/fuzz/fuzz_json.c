@@ -17,6 +17,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include <sitr/opaque.h>
+
 #include "api_platform.h"
 #include "images_json.h"
 
@@ -25,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_ITEMS 16
 
-static const uint8_t key[SITR_PLATFORM_KEY_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8};
+static const uint8_t key[SITR_KEYS_KEY_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -143,10 +145,10 @@ static void strings(const uint8_t *data, size_t size)
             abort();
         (void)sitr_platform_valid_content_id(part[i], strlen(part[i]));
         int64_t last = 0;
-        if (sitr_platform_cursor_decode(key, 42, part[i], &last) == 0) {
+        if (sitr_opaque_cursor_decode(key, 42, part[i], &last) == 0) {
             /* Only cursor_encode's own output (in either case) decodes. */
-            char again[SITR_PLATFORM_CURSOR_LEN + 1];
-            sitr_platform_cursor_encode(key, 42, last, again);
+            char again[SITR_OPAQUE_CURSOR_LEN + 1];
+            sitr_opaque_cursor_encode(key, 42, last, again);
             if (strcasecmp(again, part[i]) != 0)
                 abort();
         }

@@ -11,10 +11,10 @@
 
 #include <sodium.h>
 #include <sitr/hex.h>
+#include <sitr/keys.h>
+#include <sitr/webhook_url.h>
 
 #include "admin.h"
-#include "keys.h"
-#include "webhook_url.h"
 
 static int valid_name(const char *s)
 {

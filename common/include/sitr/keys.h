@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sitr/err.h>
+#include <sitr/err_service.h>
 
 #define SITR_KEYS_KEY_BYTES    32
 #define SITR_KEYS_DIGEST_BYTES 32

@@ -1,8 +1,15 @@
-/* Error codes shared by every sitr component.
+/* Error codes of the hashing library, and the error type every sitr
+ * component uses.
  *
  * Fallible functions return 0 or a negative SITR_E* code.  Where a human
  * explanation is useful the callee also fills a sitr_err_t, once, at the
- * place the problem is detected; callers only pass the code up. */
+ * place the problem is detected; callers only pass the code up.
+ *
+ * This header is installed with libsitrhash and lists only the codes its
+ * functions can return.  The programs' own codes (database, network,
+ * configuration) live in common/include/sitr/err_service.h, numbered from
+ * -101 so that appending to either list never renumbers the other.
+ * sitr_strerror and sitr_err_set are implemented in common/err.c. */
 #ifndef SITR_ERR_H
 #define SITR_ERR_H
 
@@ -14,7 +21,7 @@
 #define SITR_MUST_CHECK
 #endif
 
-/* name, message.  Keep the order stable: codes are -(index + 1). */
+/* name, message.  Append only: codes are -(index + 1). */
 #define SITR_ERRNO_MAP(X)                                                                          \
     X(NOMEM, "out of memory")                                                                      \
     X(INVAL, "invalid argument")                                                                   \
@@ -29,16 +36,6 @@
     X(TOOSMALL, "image too small to hash")                                                         \
     X(HEX, "malformed hexadecimal")                                                                \
     X(QUALITY, "PDQ quality below the matching minimum")                                           \
-    X(DB, "database error")                                                                        \
-    X(TIMEOUT, "timed out")                                                                        \
-    X(BUSY, "too many requests in flight")                                                         \
-    X(SCHEMA, "database schema is not current")                                                    \
-    X(NOTFOUND, "not found")                                                                       \
-    X(AUTH, "authentication failed")                                                               \
-    X(CONFLICT, "conflicting state")                                                               \
-    X(PROTO, "protocol error")                                                                     \
-    X(CLOSED, "connection closed")                                                                 \
-    X(CONFIG, "invalid configuration")                                                             \
     X(INTERNAL, "internal error")                                                                  \
     X(CANCELED, "canceled")                                                                        \
     X(NOVIDEO, "no decodable video stream")                                                        \

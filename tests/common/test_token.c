@@ -11,7 +11,8 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "token.h"
+#include <sitr/token.h>
+
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 

@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sitr/err_service.h>
 #include <sitr/hex.h>
+#include <sitr/keys.h>
 
-#include "keys.h"
 
 static void test_vectors(void **state)
 {

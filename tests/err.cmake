@@ -1,2 +1,0 @@
-# The shared error code table.
-sitr_add_test(err LABELS unit LIBS sitrpdq)
