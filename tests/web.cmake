@@ -27,3 +27,15 @@ if(SITR_NODE AND TARGET sitrd AND TARGET sitr-admin AND TARGET sitr)
   set_tests_properties(web_browser PROPERTIES LABELS "browser;e2e" FIXTURES_REQUIRED pg
     TIMEOUT 300)
 endif()
+
+# Videos hashed by the page in Chromium (WebCodecs in a Worker), compared
+# with the reference (tests/data/vpdq, and the extended corpus in
+# SITR_SHARED_DIR when present) and with `sitr hash`; no video bytes and
+# no frame hash leave the page.  ffmpeg makes the picture and the long video.
+find_program(SITR_FFMPEG ffmpeg)
+if(SITR_NODE AND SITR_FFMPEG AND TARGET sitrd AND TARGET sitr-admin AND TARGET sitr)
+  add_test(NAME web_video_browser COMMAND ${SITR_NODE}
+    ${CMAKE_SOURCE_DIR}/tests/web/video_browser_test.mjs ${CMAKE_BINARY_DIR} ${SITR_SHARED_DIR})
+  set_tests_properties(web_video_browser PROPERTIES LABELS "browser;e2e" FIXTURES_REQUIRED pg
+    TIMEOUT 900)
+endif()

@@ -100,6 +100,17 @@ export const STRINGS = {
             'This browser cannot make fingerprints on this connection. Please use an up-to-date browser and the secure (https) address.',
         err_generic: 'Something went wrong. Please try again.',
         noscript: 'This page needs JavaScript to make the fingerprints on your device.',
+        // Videos: fingerprinted here, not sent yet (the case API takes pictures only).
+        hashing_video: 'Making fingerprints: file {n} of {total}, a video ({pct} %)…',
+        cancel: 'Cancel',
+        cancelled: 'Stopped. Nothing was kept. Choose the files again whenever you want.',
+        videos_ready:
+            'Videos fingerprinted on this device: {n}. sitr cannot receive videos yet, so their fingerprints will not be sent: only the pictures are. You can save the videos\' fingerprints on this device to send them later.',
+        videos_failed:
+            'Videos this page could not read: {n}. This page reads MP4 videos (H.264, VP9 or AV1) up to 4 GB. The sitr program on a computer reads the others.',
+        videos_only: 'There is no picture to send: sitr cannot receive videos yet.',
+        video_item: '{name}: {seconds} s, {frames} fingerprints',
+        save_video: 'Save these fingerprints',
         footer:
             'sitr keeps no account, no e-mail and no name. This page stores nothing on your device except your language choice.',
     },
@@ -196,6 +207,16 @@ export const STRINGS = {
             "Ce navigateur ne peut pas calculer les empreintes sur cette connexion. Utilisez un navigateur à jour et l'adresse sécurisée (https).",
         err_generic: "Un problème est survenu. Réessayez.",
         noscript: 'Cette page a besoin de JavaScript pour calculer les empreintes sur votre appareil.',
+        hashing_video: 'Calcul des empreintes : fichier {n} sur {total}, une vidéo ({pct} %)…',
+        cancel: 'Annuler',
+        cancelled: "Arrêté. Rien n'a été gardé. Choisissez à nouveau les fichiers quand vous le souhaitez.",
+        videos_ready:
+            "Vidéos dont l'empreinte a été calculée sur cet appareil : {n}. sitr ne peut pas encore recevoir de vidéos : leurs empreintes ne seront pas envoyées, seules celles des photos le seront. Vous pouvez enregistrer les empreintes des vidéos sur cet appareil pour les envoyer plus tard.",
+        videos_failed:
+            "Vidéos que cette page n'a pas pu lire : {n}. Cette page lit les vidéos MP4 (H.264, VP9 ou AV1) jusqu'à 4 Go. Le programme sitr sur un ordinateur lit les autres.",
+        videos_only: "Il n'y a aucune photo à envoyer : sitr ne peut pas encore recevoir de vidéos.",
+        video_item: '{name} : {seconds} s, {frames} empreintes',
+        save_video: 'Enregistrer ces empreintes',
         footer:
             "sitr ne garde ni compte, ni e-mail, ni nom. Cette page n'enregistre rien sur votre appareil, sauf votre choix de langue.",
     },
@@ -285,6 +306,16 @@ export const STRINGS = {
         err_no_crypto: 'لا يستطيع هذا المتصفح حساب البصمات على هذا الاتصال. استعمل متصفحًا محدّثًا والعنوان الآمن (https).',
         err_generic: 'حدث خطأ. حاول مرة أخرى.',
         noscript: 'تحتاج هذه الصفحة إلى JavaScript لحساب البصمات على جهازك.',
+        hashing_video: 'جارٍ حساب البصمات: الملف {n} من {total}، وهو فيديو ({pct} %)…',
+        cancel: 'إلغاء',
+        cancelled: 'تم الإيقاف. لم يُحفظ أي شيء. اختر الملفات من جديد متى شئت.',
+        videos_ready:
+            'مقاطع فيديو حُسبت بصماتها على هذا الجهاز: {n}. لا يستطيع سِتر استقبال مقاطع الفيديو بعد، لذلك لن تُرسل بصماتها: تُرسل الصور فقط. يمكنك حفظ بصمات مقاطع الفيديو على هذا الجهاز لإرسالها لاحقًا.',
+        videos_failed:
+            'مقاطع فيديو لم تستطع هذه الصفحة قراءتها: {n}. تقرأ هذه الصفحة مقاطع MP4 ‏(H.264 أو VP9 أو AV1) حتى 4 غيغابايت. ويقرأ برنامج sitr على الحاسوب غيرها.',
+        videos_only: 'لا توجد صورة لإرسالها: لا يستطيع سِتر استقبال مقاطع الفيديو بعد.',
+        video_item: '{name}: {seconds} ث، {frames} بصمة',
+        save_video: 'احفظ هذه البصمات',
         footer: 'لا يحتفظ سِتر بأي حساب أو بريد إلكتروني أو اسم. هذه الصفحة لا تحفظ شيئًا على جهازك سوى اللغة التي اخترتها.',
     },
 };
