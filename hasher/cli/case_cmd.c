@@ -36,6 +36,7 @@
 
 #include "client.h"
 #include "hashpool.h"
+#include "media.h"
 #include "progress.h"
 #include "secret.h"
 #include "walk.h"
@@ -264,6 +265,30 @@ static int collect_cb(void *ctx, const sitr_hashpool_result_t *r)
     return 0;
 }
 
+/* Cases hold images only until the case API accepts videos: a video among
+ * the files stops everything before a byte is sent, so no case is opened
+ * with part of what the person meant to protect.  Names every video found.
+ * Returns 0 or SITR_EINVAL. */
+static int refuse_videos(const opts_t *o, const sitr_walk_list_t *files)
+{
+    size_t videos = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        if (files->v[i].err < 0 || !sitr_media_is_video(files->v[i].path))
+            continue;
+        fprintf(stderr, "%s: ", o->prog);
+        put_safe(stderr, files->v[i].path);
+        fputs(": a video; cases do not accept videos yet\n", stderr);
+        videos++;
+    }
+    if (videos == 0)
+        return 0;
+    fprintf(stderr,
+            "%s: nothing was sent: leave the video%s out to open the case with the images now "
+            "('sitr hash' already hashes videos on this computer)\n",
+            o->prog, videos == 1 ? "" : "s");
+    return SITR_EINVAL;
+}
+
 /* Hashes every PATH into a JSON array of image objects.  Returns it, or
  * NULL after printing why (nothing hashed, or a hard failure). */
 static json_t *hash_paths(const opts_t *o, char **paths, int npaths, const char *argv0)
@@ -282,6 +307,8 @@ static json_t *hash_paths(const opts_t *o, char **paths, int npaths, const char 
         fprintf(stderr, "%s: no files found in the paths given\n", o->prog);
         rc = SITR_EEMPTY;
     }
+    if (rc == 0)
+        rc = refuse_videos(o, &files);
     if (rc == 0 && sitr_image_init(argv0) < 0) {
         fprintf(stderr, "%s: cannot initialise the image decoder (libvips)\n", o->prog);
         rc = SITR_EINTERNAL;

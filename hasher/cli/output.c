@@ -1,10 +1,12 @@
-/* Output formats of `sitr hash`.
+/* Output formats of `sitr hash` for images (videos: output_video.c).
  *
  * text: `<pdq>,<quality>,<path>`, the line of Meta's pdq-photo-hasher, so
  * existing tooling keeps working; with --dihedral the eight hashes come
  * first (orig .. flipminus1), then quality and path, keeping the path last
  * because it may itself contain commas.  csv: RFC 4180 with a header; the
- * path is quoted when it needs to be.  jsonl: one object per file built
+ * path is quoted when it needs to be; when the batch holds a video, every
+ * row ends with the frame and timestamp columns (empty for an image).
+ * jsonl: one object per file ("type":"image" first) built
  * with jansson so every path is escaped correctly; names that are not
  * valid UTF-8 have the offending bytes replaced by U+FFFD.
  *
@@ -31,6 +33,8 @@ int sitr_output_parse_format(const char *s, sitr_output_format_t *out)
         *out = SITR_OUTPUT_CSV;
     else if (strcmp(s, "jsonl") == 0)
         *out = SITR_OUTPUT_JSONL;
+    else if (strcmp(s, "vpdq") == 0)
+        *out = SITR_OUTPUT_VPDQ;
     else
         return SITR_EINVAL;
     return 0;
@@ -128,7 +132,7 @@ char *sitr_output_utf8_sanitize(const char *s)
 
 /* Writes s as one CSV field, quoted only when it contains a separator, a
  * quote or a line break (RFC 4180). */
-static void csv_field(FILE *f, const char *s)
+void sitr_output_csv_field(FILE *f, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") == NULL) {
         fputs(s, f);
@@ -143,7 +147,7 @@ static void csv_field(FILE *f, const char *s)
     putc('"', f);
 }
 
-static int flush_status(FILE *f)
+int sitr_output_flush(FILE *f)
 {
     /* Flushing per record lets a reader of a pipe see results while the
      * batch runs; the cost is tiny next to decoding an image. */
@@ -160,22 +164,25 @@ int sitr_output_begin(const sitr_output_t *o)
     if (o->dihedral)
         for (int i = 0; i < SITR_PDQ_DIHEDRAL_COUNT; i++)
             fprintf(o->f, ",%s", dihedral_names[i]);
+    if (o->videos)
+        fputs(",frame,timestamp", o->f);
     putc('\n', o->f);
-    return flush_status(o->f);
+    return sitr_output_flush(o->f);
 }
 
-static int write_jsonl(FILE *f, json_t *obj)
+int sitr_output_jsonl_line(FILE *f, json_t *obj, size_t real_precision)
 {
     if (obj == NULL)
         return SITR_ENOMEM;
-    int rc = json_dumpf(obj, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? 0 : SITR_EIO;
+    size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(real_precision);
+    int rc = json_dumpf(obj, f, flags) == 0 ? 0 : SITR_EIO;
     json_decref(obj);
     if (rc == 0)
         putc('\n', f);
     return rc;
 }
 
-static json_t *json_utf8(const char *path)
+json_t *sitr_output_json_path(const char *path)
 {
     json_t *s = json_string(path);
     if (s != NULL)
@@ -205,15 +212,16 @@ static int result_jsonl(FILE *f, const char *path, const sitr_image_t *img)
             return SITR_ENOMEM;
         }
     }
-    json_t *jp = json_utf8(path);
+    json_t *jp = sitr_output_json_path(path);
     if (jp == NULL) {
         json_decref(dih);
         return SITR_ENOMEM;
     }
     /* "o" steals the references, also when json_pack fails. */
-    json_t *obj = json_pack("{s:o, s:s, s:i, s:o, s:s, s:s}", "path", jp, "pdq", pdq, "quality",
-                            img->pdq.quality, "dihedral", dih, "md5", md5, "sha256", sha);
-    return write_jsonl(f, obj);
+    json_t *obj =
+        json_pack("{s:s, s:o, s:s, s:i, s:o, s:s, s:s}", "type", "image", "path", jp, "pdq", pdq,
+                  "quality", img->pdq.quality, "dihedral", dih, "md5", md5, "sha256", sha);
+    return sitr_output_jsonl_line(f, obj, 0);
 }
 
 int sitr_output_result(const sitr_output_t *o, const char *path, const sitr_image_t *img)
@@ -242,7 +250,7 @@ int sitr_output_result(const sitr_output_t *o, const char *path, const sitr_imag
         sitr_pdq_to_hex(&img->pdq.hash, hex);
         sitr_hex_encode(img->md5, SITR_MD5_BYTES, md5);
         sitr_hex_encode(img->sha256, SITR_SHA256_BYTES, sha);
-        csv_field(o->f, path);
+        sitr_output_csv_field(o->f, path);
         fprintf(o->f, ",%s,%d,%s,%s", hex, img->pdq.quality, md5, sha);
         if (o->dihedral) {
             for (int i = 0; i < SITR_PDQ_DIHEDRAL_COUNT; i++) {
@@ -250,14 +258,18 @@ int sitr_output_result(const sitr_output_t *o, const char *path, const sitr_imag
                 fprintf(o->f, ",%s", hex);
             }
         }
+        if (o->videos)
+            fputs(",,", o->f); /* no frame, no timestamp */
         putc('\n', o->f);
         break;
     }
     case SITR_OUTPUT_JSONL:
         rc = result_jsonl(o->f, path, img);
         break;
+    case SITR_OUTPUT_VPDQ:
+        return SITR_EINVAL; /* Meta's video format has no place for an image */
     }
-    int frc = flush_status(o->f);
+    int frc = sitr_output_flush(o->f);
     return rc < 0 ? rc : frc;
 }
 
@@ -265,8 +277,8 @@ int sitr_output_error(const sitr_output_t *o, const char *path, int code, const 
 {
     if (o->format != SITR_OUTPUT_JSONL)
         return 0;
-    json_t *jp = json_utf8(path);
-    json_t *jm = json_utf8(message); /* library messages may quote file bytes */
+    json_t *jp = sitr_output_json_path(path);
+    json_t *jm = sitr_output_json_path(message); /* library messages may quote file bytes */
     if (jp == NULL || jm == NULL) {
         json_decref(jp);
         json_decref(jm);
@@ -274,7 +286,7 @@ int sitr_output_error(const sitr_output_t *o, const char *path, int code, const 
     }
     json_t *obj = json_pack("{s:o, s:{s:s, s:o}}", "path", jp, "error", "code",
                             sitr_output_code_name(code), "message", jm);
-    int rc = write_jsonl(o->f, obj);
-    int frc = flush_status(o->f);
+    int rc = sitr_output_jsonl_line(o->f, obj, 0);
+    int frc = sitr_output_flush(o->f);
     return rc < 0 ? rc : frc;
 }

@@ -1,5 +1,6 @@
 /* Progress bar for `sitr hash`: "[#####.....]  123/456 files" on stderr,
- * rewritten in place with a carriage return.
+ * or "[#####.....] 12/60 s of video" while a video is hashed, rewritten in
+ * place with a carriage return.
  *
  * Invariant: stdout never receives a byte from here, and nothing is drawn
  * unless stderr is a terminal, so piped or redirected output stays clean.
@@ -26,14 +27,33 @@ void sitr_progress_init(sitr_progress_t *p, FILE *f, size_t total)
     p->last_ms = -1000;
 }
 
+void sitr_progress_init_seconds(sitr_progress_t *p, FILE *f)
+{
+    *p = (sitr_progress_t){.f = f, .seconds = 1};
+    p->enabled = isatty(fileno(f));
+    p->start_ms = now_ms();
+    p->last_ms = -1000;
+}
+
 static void draw(sitr_progress_t *p)
 {
-    size_t fill = p->total ? p->done * BAR_WIDTH / p->total : BAR_WIDTH;
+    size_t fill;
+    if (p->seconds)
+        fill = p->sec_total > 0 && p->sec_done < p->sec_total
+                   ? (size_t)(p->sec_done / p->sec_total * BAR_WIDTH)
+                   : BAR_WIDTH;
+    else
+        fill = p->total ? p->done * BAR_WIDTH / p->total : BAR_WIDTH;
     char bar[BAR_WIDTH + 1];
     for (size_t i = 0; i < BAR_WIDTH; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[BAR_WIDTH] = '\0';
-    fprintf(p->f, "\r[%s] %zu/%zu files", bar, p->done, p->total);
+    if (!p->seconds)
+        fprintf(p->f, "\r[%s] %zu/%zu files", bar, p->done, p->total);
+    else if (p->sec_total > 0)
+        fprintf(p->f, "\r[%s] %.0f/%.0f s of video", bar, p->sec_done, p->sec_total);
+    else
+        fprintf(p->f, "\r%.0f s of video", p->sec_done);
     fflush(p->f);
     p->shown = 1;
 }
@@ -45,6 +65,20 @@ void sitr_progress_update(sitr_progress_t *p, size_t done)
     p->done = done;
     long long t = now_ms();
     if (done == p->total || t - p->last_ms >= 100 || !p->shown) {
+        p->last_ms = t;
+        draw(p);
+    }
+}
+
+void sitr_progress_seconds_cb(void *ctx, double done, double total)
+{
+    sitr_progress_t *p = ctx;
+    if (!p->enabled)
+        return;
+    p->sec_done = done;
+    p->sec_total = total;
+    long long t = now_ms();
+    if (t - p->start_ms >= SITR_PROGRESS_VIDEO_DELAY_MS && t - p->last_ms >= 100) {
         p->last_ms = t;
         draw(p);
     }
