@@ -226,7 +226,7 @@ async function hashVideo(file, secondsPerHash, convert) {
         type: 'video',
         md5,
         sha256,
-        duration: decoded / fps,
+        duration: Number((decoded / fps).toFixed(3)), // seconds, three decimals as sitr hash prints it
         fps,
         width,
         height,
