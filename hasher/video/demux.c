@@ -97,6 +97,74 @@ static double rate_of(AVRational r)
     return (double)r.num / (double)r.den;
 }
 
+/* Reads an EBML variable-length integer at p[0..len); returns its length
+ * (1-8) or 0, with *unknown set when every value bit is 1 ("size
+ * unknown", as live recordings write). */
+static int ebml_vint(const uint8_t *p, size_t len, uint64_t *v, int *unknown)
+{
+    if (len == 0 || p[0] == 0)
+        return 0;
+    int n = 1;
+    while (!(p[0] & (0x80 >> (n - 1))))
+        n++;
+    if ((size_t)n > len)
+        return 0;
+    uint64_t x = p[0] & (0xffu >> n);
+    int ones = x == (0xffu >> n);
+    for (int i = 1; i < n; i++) {
+        x = (x << 8) | p[i];
+        ones = ones && p[i] == 0xff;
+    }
+    *v = x;
+    *unknown = ones;
+    return n;
+}
+
+/* Whether the container says it is longer than the file: a Matroska/WebM
+ * Segment or an AVI RIFF chunk whose declared size runs past the end, or an
+ * MPEG-TS file that ends inside a packet.  (MP4 and AVI truncation shows up as packets the
+ * demuxer marks corrupt or missing from the index; an MPEG-TS cut at a
+ * packet boundary is indistinguishable from a shorter stream.) */
+static int container_truncated(const sitr_vdemux_t *d, const sitr_vsrc_t *src)
+{
+    const char *name = d->fmt->iformat->name;
+    if (strcmp(name, "mpegts") == 0)
+        return src->size % 188 != 0 && src->size % 192 != 0 && src->size % 204 != 0;
+    if (strcmp(name, "avi") == 0) {
+        /* The first RIFF chunk (the whole file below 1 GiB; OpenDML files
+         * continue in AVIX chunks) must fit. */
+        uint8_t r[8];
+        if (sitr_vsrc_read_at(src, 0, r, sizeof(r)) < 8 || memcmp(r, "RIFF", 4) != 0)
+            return 0;
+        uint64_t riff =
+            (uint64_t)r[4] | (uint64_t)r[5] << 8 | (uint64_t)r[6] << 16 | (uint64_t)r[7] << 24;
+        return 8 + riff > src->size;
+    }
+    if (strncmp(name, "matroska", 8) != 0)
+        return 0;
+    uint8_t h[64];
+    int64_t n = sitr_vsrc_read_at(src, 0, h, sizeof(h));
+    if (n < 12 || h[0] != 0x1a || h[1] != 0x45 || h[2] != 0xdf || h[3] != 0xa3)
+        return 0;
+    uint64_t size, seg;
+    int unknown;
+    int k = ebml_vint(h + 4, (size_t)n - 4, &size, &unknown);
+    if (k == 0 || unknown || size > (uint64_t)n)
+        return 0;
+    /* The EBML header is small; read the Segment element right after it. */
+    uint64_t off = 4 + (uint64_t)k + size;
+    uint8_t s[12];
+    if (sitr_vsrc_read_at(src, off, s, sizeof(s)) < 12)
+        return 0;
+    if (!(s[0] == 0x18 && s[1] == 0x53 && s[2] == 0x80 && s[3] == 0x67))
+        return 0;
+    k = ebml_vint(s + 4, 8, &seg, &unknown);
+    if (k == 0 || unknown)
+        return 0;
+    uint64_t start = off + 4 + (uint64_t)k;
+    return seg > src->size || start + seg > src->size;
+}
+
 void sitr_vdemux_close(sitr_vdemux_t *d)
 {
     avcodec_free_context(&d->dec);
@@ -133,9 +201,11 @@ int sitr_vdemux_open(sitr_vdemux_t *d, sitr_vsrc_t *src, const sitr_video_limits
     d->fmt->pb = d->pb;
     d->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     d->fmt->io_open = refuse_io_open;
-    /* The demuxer may not create more streams than the limit (MPEG-TS adds
-     * them as it meets them). */
-    d->fmt->max_streams = (int)(lim->max_streams < INT_MAX ? lim->max_streams : INT_MAX);
+    /* The stream limit is ours to check (check_streams, and on every
+     * packet: MPEG-TS adds streams as it meets them); libavformat's own
+     * cap (1000) stays as a backstop. */
+    if (lim->max_streams > 1000)
+        d->fmt->max_streams = (int)(lim->max_streams < INT_MAX ? lim->max_streams : INT_MAX);
     av_dict_set(&opts, "format_whitelist", format_allow, 0);
     av_dict_set(&opts, "codec_whitelist", codec_allow, 0);
     av_dict_set(&opts, "protocol_whitelist", "none", 0);
@@ -145,15 +215,21 @@ int sitr_vdemux_open(sitr_vdemux_t *d, sitr_vsrc_t *src, const sitr_video_limits
         /* avformat_open_input frees the context on failure. */
         d->fmt = NULL;
         if (ret == AVERROR(ENOMEM))
-            rc = sitr_err_set(err, SITR_ENOMEM, "out of memory opening the video");
+            rc = sitr_err_set(err, SITR_ENOMEM,
+                              "out of memory opening the video (or over 1000 streams)");
         else
             rc = sitr_err_set(err, SITR_ECODEC,
                               "not a video container sitr accepts (MP4/MOV/3GP, Matroska/WebM, "
-                              "AVI, MPEG-TS), or its header is damaged");
+                              "AVI, MPEG-TS), or a damaged or truncated one");
         goto fail;
     }
     if ((rc = check_streams(d, lim, err)) < 0)
         goto fail;
+    if (container_truncated(d, src)) {
+        rc = sitr_err_set(err, SITR_EBADVIDEO,
+                          "truncated: the container declares more data than the file holds");
+        goto fail;
+    }
     ret = avformat_find_stream_info(d->fmt, NULL);
     if (ret < 0) {
         rc = sitr_err_set(err, SITR_EBADVIDEO, "cannot read the video's stream information");
