@@ -28,6 +28,13 @@ if(SITR_NODE AND TARGET sitrd AND TARGET sitr-admin AND TARGET sitr)
     TIMEOUT 300)
 endif()
 
+# The page's video pieces in Node: incremental digests, frame selection and
+# time, the SSSE3 YUV->RGB formula, the MP4 reader on sample and hostile files.
+if(SITR_NODE)
+  add_test(NAME web_video_unit COMMAND ${SITR_NODE} ${CMAKE_SOURCE_DIR}/tests/web/video_units.mjs)
+  set_tests_properties(web_video_unit PROPERTIES LABELS "unit;conformance" TIMEOUT 120)
+endif()
+
 # Videos hashed by the page in Chromium (WebCodecs in a Worker), compared
 # with the reference (tests/data/vpdq, and the extended corpus in
 # SITR_SHARED_DIR when present) and with `sitr hash`; no video bytes and
