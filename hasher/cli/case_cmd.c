@@ -111,6 +111,8 @@ void sitr_case_cmd_usage(FILE *f)
           "  -h, --help               show this help\n"
           "\n"
           "A file that cannot be hashed is reported and left out; the others are sent.\n"
+          "Videos are not accepted in cases yet: when the paths hold a video, it is named\n"
+          "and nothing is sent ('sitr hash' hashes videos on this computer already).\n"
           "An image whose PDQ quality is below 50 is too featureless to match safely: it\n"
           "is sent with its MD5/SHA-256 only (exact copies) and a warning is printed.\n"
           "The connection is checked with TLS for https:// servers; a request gives up\n"

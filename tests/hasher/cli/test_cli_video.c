@@ -544,6 +544,39 @@ static void test_corrupt_video(void **state)
     run_free(&r);
 }
 
+/* A video whose name holds a line break: the text format refuses that
+ * file alone (it would forge a line), CSV quotes it on every frame row. */
+static void test_video_name_with_line_break(void **state)
+{
+    (void)state;
+    mkdir_rel("n");
+    copy_file(VIDEOS "/test-padded-dimensions.mp4", "n/a\nvideo,9,9.000,forged.mp4", -1);
+    copy_file(ORIG_JPG, "n/b.jpg", -1);
+    char dir[512], img[512];
+    tmp_path(dir, sizeof(dir), "n");
+    tmp_path(img, sizeof(img), "n/b.jpg");
+    const char *args[] = {"hash", dir, NULL};
+    run_t r = run_sitr(args);
+    expect_status(&r, 1);
+    char *line = image_line(ORIG_JPG, img);
+    assert_string_equal(r.out, line);
+    free(line);
+    assert_contains(r.err, "line break");
+    assert_contains(r.err, "/n/a?video,9");
+    run_free(&r);
+
+    const char *args2[] = {"hash", "--format", "csv", dir, NULL};
+    r = run_sitr(args2);
+    expect_status(&r, 0);
+    char want[600];
+    snprintf(want, sizeof(want), "\n\"%s/a\nvideo,9,9.000,forged.mp4\",", dir);
+    int rows = 0;
+    for (const char *p = strstr(r.out, want); p != NULL; p = strstr(p + 1, want))
+        rows++;
+    assert_int_equal(rows, 5); /* one per hashed frame */
+    run_free(&r);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -639,6 +672,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mixed_folder_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recognised_by_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_video, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_video_name_with_line_break, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_case_refuses_videos, setup, teardown),
     };
