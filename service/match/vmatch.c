@@ -37,7 +37,7 @@ void sitr_vmatch_params_default(sitr_vmatch_params_t *p)
     p->slope_max = 1.33;
     p->jitter = 1.0;
     p->max_gap = 3.0;
-    p->families = 1u << SITR_PDQ_ORIG | 1u << SITR_PDQ_FLIPX;
+    p->families = 1u << SITR_PDQ_ORIG | 1u << SITR_PDQ_FLIPY; /* FLIPY: a left-right mirror */
 }
 
 /* ---- query preparation -------------------------------------------------- */

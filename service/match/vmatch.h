@@ -9,8 +9,9 @@
  *     exactly on the plain hashes: exact-duplicate query hashes counted once,
  *     quality >= 50 on both sides, distance <= 31, share of the query's
  *     distinct usable hashes that match >= 80 %.  The same share is also
- *     computed per stored variant family (a mirrored copy through the FLIPX
- *     frame hashes, a letterboxed one through the trimmed hashes) and the
+ *     computed per stored variant family (a left-right mirrored copy through
+ *     the FLIPY frame hashes: PDQ's FLIPY mirrors across the vertical axis;
+ *     a letterboxed one through the trimmed hashes) and the
  *     best family decides.
  *   - excerpt: the longest chain of hits, one variant family, query frames
  *     in increasing time, each step advancing query time by at most max_gap
@@ -80,7 +81,8 @@ typedef struct sitr_vmatch_params {
     double jitter;          /* seconds of timing slack per chain step */
     double max_gap;         /* seconds of query time a chain may skip between two hits */
     unsigned families;      /* bit f: orientation family f may match (copy, excerpt,
-                               still); bit 0 must be set for the exact pytx rule */
+                               still); bit 0 must be set for the exact pytx rule;
+                               default ORIG and FLIPY (what a mirrored copy hits) */
 } sitr_vmatch_params_t;
 
 /* Fills p with the defaults (the values docs/VIDEO_MATCHING.md justifies). */

@@ -202,7 +202,8 @@ static void excerpt_speed(void **state)
     free(w);
 }
 
-/* A mirrored copy matches through the FLIPX variant consistently; mixing
+/* A mirrored copy matches through a flipped variant (FLIPY for a left-right
+ * mirror; any one family here) consistently; mixing
  * orientations along the run does not make one run. */
 static void excerpt_mirrored(void **state)
 {
@@ -210,15 +211,15 @@ static void excerpt_mirrored(void **state)
     world_t *w = world_new(10, 1.0, 600, 600);
     sitr_vmatch_hit_t h[10];
     for (uint32_t i = 0; i < 10; i++)
-        h[i] = hit(i, 7 + i, 7.0 + i, SITR_PDQ_FLIPX);
+        h[i] = hit(i, 7 + i, 7.0 + i, SITR_PDQ_FLIPY);
     sitr_vmatch_result_t r = decide(w, h, 10);
     assert_true(r.excerpt);
-    assert_int_equal(r.run_family, SITR_PDQ_FLIPX);
+    assert_int_equal(r.run_family, SITR_PDQ_FLIPY);
     assert_true(r.copy);
     assert_false(r.copy_pytx);
-    assert_int_equal(r.copy_family, SITR_PDQ_FLIPX);
+    assert_int_equal(r.copy_family, SITR_PDQ_FLIPY);
     for (uint32_t i = 0; i < 10; i++)
-        h[i] = hit(i, 7 + i, 7.0 + i, i % 2 ? SITR_PDQ_FLIPX : SITR_PDQ_ORIG);
+        h[i] = hit(i, 7 + i, 7.0 + i, i % 2 ? SITR_PDQ_FLIPY : SITR_PDQ_ORIG);
     r = decide(w, h, 10);
     assert_true(r.run_seconds == 9.0); /* one orientation every 2 s: 0,2,4,6,8 */
     w->p.max_gap = 1.5;
@@ -234,7 +235,7 @@ static void excerpt_mirrored(void **state)
     /* Disallowed families are ignored. */
     w->p.families = 1u;
     for (uint32_t i = 0; i < 10; i++)
-        h[i] = hit(i, 7 + i, 7.0 + i, SITR_PDQ_FLIPX);
+        h[i] = hit(i, 7 + i, 7.0 + i, SITR_PDQ_FLIPY);
     r = decide(w, h, 10);
     assert_false(r.excerpt);
     assert_false(r.still);
@@ -572,13 +573,13 @@ static void still_rules(void **state)
 {
     (void)state;
     sitr_vmatch_params_t p = params();
-    sitr_vmatch_hit_t h[3] = {hit(0, 1, 1.0, SITR_PDQ_ORIG), hit(0, 2, 2.0, SITR_PDQ_FLIPX),
+    sitr_vmatch_hit_t h[3] = {hit(0, 1, 1.0, SITR_PDQ_ORIG), hit(0, 2, 2.0, SITR_PDQ_FLIPY),
                               hit(0, 3, 3.0, SITR_PDQ_ROT90)};
     h[0].distance = 31;
     h[1].distance = 20;
     h[2].distance = 5;
     assert_int_equal(sitr_vmatch_still(h, 3, &p), 5);
-    p.families = 1u << SITR_PDQ_ORIG | 1u << SITR_PDQ_FLIPX;
+    p.families = 1u << SITR_PDQ_ORIG | 1u << SITR_PDQ_FLIPY;
     assert_int_equal(sitr_vmatch_still(h, 3, &p), 20);
     p.families = 1u;
     assert_int_equal(sitr_vmatch_still(h, 3, &p), 31);
