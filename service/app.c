@@ -13,12 +13,12 @@
 
 #include <sitr/err_service.h>
 
-#include "api.h"
-#include "log.h"
-#include "matcher.h"
-#include "replica.h"
-#include "schema.h"
-#include "webhook.h"
+#include "api/api.h"
+#include "core/log.h"
+#include "jobs/matcher.h"
+#include "match/replica.h"
+#include "db/schema.h"
+#include "jobs/webhook.h"
 
 #define SCHEMA_RETRY_MS 1000
 
@@ -34,6 +34,7 @@ typedef struct app_holder {
         int replica_closing; /* sitr_replica_close called, its done not yet run */
         sitr_matcher_t *matcher; /* started once the replica is loaded */
         sitr_webhook_t *webhook; /* sends only while the matcher holds the role */
+        sitr_migrations_t migrations; /* scanned once at start, checked at each try */
     } app;
 } app_holder_t;
 
@@ -46,6 +47,7 @@ static void holder_free(app_holder_t *h)
     sitr_ratelimit_free(h->api.client_rate);
     sitr_ratelimit_free(h->api.platform_rate);
     sitr_api_web_free(h->api.web);
+    sitr_schema_free(&h->app.migrations);
     free(h);
 }
 
@@ -87,8 +89,9 @@ static void start_webhooks(app_holder_t *h)
 }
 
 /* Ready once the indexes are loaded (/v1/match answers from them). */
-static void on_replica_ready(sitr_server_t *srv)
+static void on_replica_ready(void *arg)
 {
+    sitr_server_t *srv = arg;
     sitr_log(SITR_LOG_INFO, NULL, "match index loaded; ready");
     sitr_server_set_ready(srv, 1, NULL);
     /* Compete for the matcher role only with loaded indexes: a holder
@@ -115,7 +118,13 @@ static void start_replica(app_holder_t *h)
     if (h->api.replica)
         return;
     sitr_server_set_ready(srv, 0, "loading the match index");
-    if (sitr_replica_start(srv, on_replica_ready, &h->api.replica, &err) < 0)
+    sitr_replica_opts_t ro = {.loop = srv->loop,
+                              .db = srv->db,
+                              .database_url = srv->cfg->database_url,
+                              .metrics = srv->metrics,
+                              .on_ready = on_replica_ready,
+                              .arg = srv};
+    if (sitr_replica_start(&ro, &h->api.replica, &err) < 0)
         sitr_server_abort(srv, 1, err.msg);
 }
 
@@ -169,7 +178,7 @@ static void check_schema(app_holder_t *h)
     sitr_server_t *srv = h->api.srv;
     sitr_err_t err = {0};
     h->app.checking = 1;
-    if (sitr_schema_check(srv->db, SITR_MIGRATIONS_DIR, on_schema, h, &err) < 0) {
+    if (sitr_schema_check(srv->db, &h->app.migrations, on_schema, h, &err) < 0) {
         h->app.checking = 0;
         /* The queue is full or the pool closing: try again shortly. */
         sitr_log(SITR_LOG_WARN, NULL, "schema check not started: %s", err.msg);
@@ -234,7 +243,9 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         holder_free(h);
         return sitr_err_set(err, rc, "cannot create the rate limiters");
     }
-    rc = sitr_api_cases_add_routes(srv);
+    rc = sitr_api_health_add_routes(srv);
+    if (rc == 0)
+        rc = sitr_api_cases_add_routes(srv);
     if (rc == 0)
         rc = sitr_api_match_add_routes(srv);
     if (rc == 0)
@@ -252,6 +263,14 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     /* The web page's few small files are read here, once, before sitrd
      * listens: no request ever reads a file. */
     rc = sitr_api_web_load(cfg->web_dir, &h->api.web, err);
+    if (rc < 0) {
+        holder_free(h);
+        return rc;
+    }
+    /* The migration files too (blocking, small): every schema check, the
+     * retries after a database failure included, compares against this one
+     * scan instead of reading the folder again on the loop thread. */
+    rc = sitr_schema_scan(SITR_MIGRATIONS_DIR, &h->app.migrations, err);
     if (rc < 0) {
         holder_free(h);
         return rc;

@@ -1,29 +1,28 @@
-/* The API layer as seen by sitrd's main: the only two calls from the HTTP
- * core into the code that implements /v1.
+/* The application as seen by sitrd's main: the API layer (service/api) and
+ * the background jobs (service/jobs) wired together.  app.c and main.c are
+ * the only files that include both.
  *
- * sitr_app_init runs once on the loop thread after sitr_server_init (the
- * database pool exists and connects in the background) and before the
+ * sitr_app_init runs once on the loop thread after sitr_server_init and
+ * sitr_db_new (main.c: the pool connects in the background) and before the
  * server listens.  It adds the /v1 routes (sitr_server_add_routes), sets the
  * auth hook (sitr_server_set_auth_hook), stores its state in srv->app, and
- * starts its asynchronous start-up work (schema check, index load).  When
+ * starts its asynchronous start-up work (schema check, index load, then the
+ * matcher and the webhook sender).  When
  * that work succeeds it calls sitr_server_set_ready(srv, 1, NULL); if the
  * schema is behind it calls sitr_server_abort(srv, 1, "...what to run...").
  * A synchronous failure returns < 0 with err filled: sitrd exits 1.
  *
- * sitr_app_close runs once during shutdown, when every client connection is
- * gone and before the database pool closes: stop timers, close handles,
- * free srv->app.  Queries still in flight then fail with SITR_ECLOSED.
- *
- * main.c carries weak defaults that serve only /healthz, /readyz and
- * /metrics; a strong definition elsewhere replaces them only if its object is
- * linked (see the note in main.c). */
+ * sitr_app_close runs once during shutdown (from main.c's shutdown hook),
+ * when every client connection is gone and before the database pool
+ * closes: stop timers, close handles, free srv->app.  Queries still in
+ * flight then fail with SITR_ECLOSED. */
 #ifndef SITR_APP_H
 #define SITR_APP_H
 
 #include <sitr/err.h>
 #include <sitr/err_service.h>
 
-#include "server.h"
+#include "net/server.h"
 
 SITR_MUST_CHECK int sitr_app_init(sitr_server_t *srv, sitr_err_t *err);
 void sitr_app_close(sitr_server_t *srv);

@@ -12,15 +12,38 @@
 #include <uv.h>
 
 #include "app.h"
-#include "config.h"
-#include "log.h"
-#include "server.h"
+#include "core/config.h"
+#include "db/db.h"
+#include "core/log.h"
+#include "net/server.h"
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
     (void)arg;
     if (!uv_is_closing(h))
         uv_close(h, NULL);
+}
+
+/* The shutdown hook: when the last client connection is gone, the API
+ * layer closes its handles (if it started), then the database pool; queries
+ * still in flight fail with SITR_ECLOSED. */
+static int app_started;
+
+static void on_db_closed(void *arg)
+{
+    sitr_server_t *srv = arg;
+    srv->db = NULL;
+    sitr_server_shutdown_done(srv);
+}
+
+static void shutdown_hook(sitr_server_t *srv)
+{
+    if (app_started)
+        sitr_app_close(srv);
+    if (srv->db)
+        sitr_db_close(srv->db, on_db_closed, srv);
+    else
+        on_db_closed(srv);
 }
 
 static int run(const sitr_config_t *cfg)
@@ -38,12 +61,26 @@ static int run(const sitr_config_t *cfg)
         uv_loop_close(&loop);
         return 1;
     }
+    /* The pool connects in the background. */
+    sitr_db_options_t opt = {
+        .conninfo = cfg->database_url ? cfg->database_url : "",
+        .pool_size = (int)cfg->db_pool,
+        .max_queue = (int)cfg->db_queue,
+        .query_timeout_ms = cfg->db_timeout_ms,
+    };
+    if (sitr_db_new(&loop, &opt, &srv.db, &err) < 0) {
+        sitr_log(SITR_LOG_ERROR, NULL, "start-up failed: %s", err.msg);
+        sitr_server_free(&srv);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    srv.shutdown_hook = shutdown_hook;
     if (sitr_app_init(&srv, &err) < 0) {
         sitr_log(SITR_LOG_ERROR, NULL, "start-up failed: %s", err.msg);
         srv.exit_code = 1;
         sitr_server_stop(&srv);
     } else {
-        srv.shutdown_hook = sitr_app_close;
+        app_started = 1;
         if (sitr_server_start(&srv, &err) < 0) {
             sitr_log(SITR_LOG_ERROR, NULL, "start-up failed: %s", err.msg);
             srv.exit_code = 1;

@@ -22,14 +22,13 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
-#include "db.h"
-#include "replica.h"
-#include "server.h"
+#include "db/db.h"
+#include "match/replica.h"
 
 static int ready;
-static void on_ready(sitr_server_t *srv)
+static void on_ready(void *arg)
 {
-    (void)srv;
+    (void)arg;
     ready = 1;
 }
 
@@ -96,23 +95,19 @@ int main(int argc, char **argv)
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    sitr_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.database_url = (char *)url;
-    sitr_server_t srv;
-    memset(&srv, 0, sizeof srv);
-    srv.loop = &loop;
-    srv.cfg = &cfg;
+    sitr_db_t *db = NULL;
     sitr_db_options_t o = {.conninfo = url, .pool_size = 1, .max_queue = 16,
                            .query_timeout_ms = 10000};
     sitr_err_t err;
-    if (sitr_db_new(&loop, &o, &srv.db, &err) < 0) {
+    if (sitr_db_new(&loop, &o, &db, &err) < 0) {
         fprintf(stderr, "bench-load: %s\n", err.msg);
         return 1;
     }
     sitr_replica_t *rep = NULL;
     double t0 = now_s();
-    if (sitr_replica_start(&srv, on_ready, &rep, &err) < 0) {
+    sitr_replica_opts_t ro = {
+        .loop = &loop, .db = db, .database_url = url, .on_ready = on_ready};
+    if (sitr_replica_start(&ro, &rep, &err) < 0) {
         fprintf(stderr, "bench-load: %s\n", err.msg);
         return 1;
     }
@@ -146,7 +141,7 @@ int main(int argc, char **argv)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     int closed = 0;
     sitr_replica_close(rep, on_closed, &closed);
-    sitr_db_close(srv.db, on_closed, &closed);
+    sitr_db_close(db, on_closed, &closed);
     uv_close((uv_handle_t *)&tick, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

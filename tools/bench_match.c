@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "index.h"
+#include "match/index.h"
 #include "pdq_synth.h"
 
 #define MAX_HITS (1u << 20)

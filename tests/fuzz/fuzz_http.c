@@ -21,13 +21,13 @@
 
 #include <jansson.h>
 
-#include "config.h"
-#include "conn.h"
-#include "http.h"
-#include "log.h"
-#include "metrics.h"
-#include "router.h"
-#include "server.h"
+#include "core/config.h"
+#include "net/conn.h"
+#include "net/http.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "net/router.h"
+#include "net/server.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -19,8 +19,8 @@
 
 #include <sitr/opaque.h>
 
-#include "api_platform.h"
-#include "images_json.h"
+#include "api/platform.h"
+#include "api/images_json.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

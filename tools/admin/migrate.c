@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "admin.h"
-#include "schema.h"
+#include "db/schema.h"
 
 #define MIGRATE_LOCK "1936290932"
 

@@ -1,0 +1,415 @@
+/* Authentication of case owners (Case <secret>) and platforms (Bearer <key>)
+ * in the server's auth hook; the contract is in api.h.
+ *
+ * Invariants: secrets and keys never leave this file except as keyed
+ * BLAKE2b digests sent as query parameters; the digests are wiped when the
+ * lookup completes.  Every failure that reached the database spends a token
+ * of the client address's failure budget, checked before the next lookup,
+ * so guessing costs the guesser time and the database nothing.
+ *
+ * Rate limits (contract in api.h): every request of an authenticated route
+ * spends a token of its client address's bucket before anything else, and a
+ * platform request spends from its platform's bucket once the key is
+ * verified, one token per batch item, before its handler runs.  A refused
+ * request costs nothing (buckets only refill).  Runs on the loop thread;
+ * database lookups are asynchronous and hold a reference on the request. */
+#include "api/api.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sitr/hex.h>
+#include <sitr/token.h>
+#include <sitr/keys.h>
+
+#include "db/db.h"
+#include "net/http.h"
+#include "core/log.h"
+#include "net/server.h"
+
+typedef struct auth_ctx {
+    sitr_req_t *req;
+    sitr_handler_fn handler;
+    uint8_t digest[SITR_KEYS_DIGEST_BYTES];
+    char reference[SITR_TOKEN_MAX_LEN + 1];
+} auth_ctx_t;
+
+static sitr_api_t *api_of(sitr_req_t *req)
+{
+    return sitr_req_server(req)->app;
+}
+
+static uint64_t now_ms(sitr_req_t *req)
+{
+    return uv_now(sitr_req_server(req)->loop);
+}
+
+void sitr_api_reply_case_not_found(sitr_req_t *req)
+{
+    sitr_req_reply_error(req, 404, "case_not_found", "no case matches this reference and secret",
+                         NULL);
+}
+
+void sitr_api_reply_db_error(sitr_req_t *req, int rc)
+{
+    if (sitr_req_gone(req) || req->answered)
+        return;
+    if (sitr_req_failure_is_transient(rc))
+        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "database unavailable: %s", sitr_strerror(rc));
+    else
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "request failed: %s", sitr_strerror(rc));
+    sitr_req_reply_failure(req, rc);
+}
+
+int sitr_api_db_ok(sitr_req_t *req, int rc)
+{
+    if (sitr_req_gone(req))
+        return 0;
+    if (rc < 0) {
+        sitr_api_reply_db_error(req, rc);
+        return 0;
+    }
+    return 1;
+}
+
+void sitr_api_reply_json_or_fail(sitr_req_t *req, int status, json_t *body)
+{
+    if (body)
+        sitr_req_reply_json(req, status, body);
+    else
+        sitr_api_reply_db_error(req, SITR_ENOMEM);
+}
+
+int64_t sitr_auth_case_id(const sitr_req_t *req)
+{
+    sitr_api_t *api = sitr_req_server((sitr_req_t *)req)->app;
+    return api && api->auth_req == req ? api->auth_case_id : 0;
+}
+
+const char *sitr_auth_case_reference(const sitr_req_t *req)
+{
+    sitr_api_t *api = sitr_req_server((sitr_req_t *)req)->app;
+    return api && api->auth_req == req ? api->auth_reference : NULL;
+}
+
+static void reply_rate_limited(sitr_req_t *req, unsigned wait, const char *code,
+                               const char *message)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%u", wait);
+    sitr_req_add_header(req, "Retry-After", v);
+    sitr_req_reply_error(req, 429, code, message, NULL);
+}
+
+/* Answers 429 when addr has no failure budget left; returns 1 then. */
+static int over_failure_budget(sitr_req_t *req)
+{
+    sitr_api_t *api = api_of(req);
+    if (!api)
+        return 0;
+    unsigned wait = sitr_ratelimit_check(api->auth_fail, sitr_req_client_addr(req), now_ms(req));
+    if (!wait)
+        return 0;
+    api->rate_limited++;
+    reply_rate_limited(req, wait, "too_many_failures",
+                       "too many failed authentications from this address; retry later");
+    return 1;
+}
+
+static void spend_failure(sitr_req_t *req)
+{
+    sitr_api_t *api = api_of(req);
+    if (!api)
+        return;
+    api->auth_failures++;
+    (void)sitr_ratelimit_take(api->auth_fail, sitr_req_client_addr(req), now_ms(req));
+}
+
+/* Returns the credentials after "<scheme> " in the Authorization header,
+ * or NULL when the header is absent or uses another scheme. */
+static const char *credentials(const sitr_req_t *req, const char *scheme)
+{
+    const char *h = sitr_req_header(req, "Authorization");
+    if (!h)
+        return NULL;
+    size_t n = strlen(scheme);
+    if (strncasecmp(h, scheme, n) != 0 || (h[n] != ' ' && h[n] != '\t'))
+        return NULL;
+    h += n;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    return h;
+}
+
+/* Calls the route's handler as the authenticated case, and answers for it
+ * if it failed without answering. */
+static void run_case_handler(auth_ctx_t *ctx, int64_t case_id)
+{
+    sitr_req_t *req = ctx->req;
+    sitr_api_t *api = api_of(req);
+    char *ref = sitr_arena_strdup(sitr_req_arena(req), ctx->reference);
+    if (!ref) {
+        sitr_api_reply_db_error(req, SITR_ENOMEM);
+        return;
+    }
+    api->auth_req = req;
+    api->auth_case_id = case_id;
+    api->auth_reference = ref;
+    int rc = ctx->handler(req);
+    api->auth_req = NULL;
+    api->auth_case_id = 0;
+    api->auth_reference = NULL;
+    if (rc < 0)
+        sitr_api_reply_db_error(req, rc);
+}
+
+static void on_case_lookup(int rc, PGresult *res, const char *sqlstate, void *arg)
+{
+    (void)sqlstate;
+    auth_ctx_t *ctx = arg;
+    sitr_req_t *req = ctx->req;
+    uint8_t stored[SITR_KEYS_DIGEST_BYTES];
+    /* When there is no row, compare against a dummy so that an unknown case
+     * and a wrong secret take the same path. */
+    memset(stored, 0xa5, sizeof stored);
+    int found = 0, withdrawn = 0;
+    int64_t case_id = 0;
+    if (rc == 0 && PQntuples(res) == 1) {
+        const char *hex = PQgetvalue(res, 0, 1);
+        found = sitr_hex_decode(hex, strlen(hex), stored, sizeof stored) == 0;
+        case_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        withdrawn = PQgetvalue(res, 0, 2)[0] == 't';
+    }
+    int same = sodium_memcmp(stored, ctx->digest, sizeof stored) == 0;
+    sodium_memzero(ctx->digest, sizeof ctx->digest);
+    sodium_memzero(stored, sizeof stored);
+
+    if (!sitr_api_db_ok(req, rc))
+        goto out;
+    if (!found || !same || withdrawn || case_id <= 0) {
+        spend_failure(req);
+        sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case authentication failed");
+        sitr_api_reply_case_not_found(req);
+        goto out;
+    }
+    run_case_handler(ctx, case_id);
+out:
+    sitr_req_unref(req);
+}
+
+static int auth_case(sitr_req_t *req, sitr_handler_fn handler)
+{
+    auth_ctx_t *ctx = sitr_arena_alloc(sitr_req_arena(req), sizeof *ctx);
+    if (!ctx)
+        return SITR_ENOMEM;
+    ctx->req = req;
+    ctx->handler = handler;
+
+    const char *ref = sitr_req_param(req, "case");
+    if (!ref || sitr_token_parse(SITR_TOKEN_REFERENCE, ref, strlen(ref), ctx->reference,
+                                 sizeof ctx->reference) < 0) {
+        sitr_req_reply_error(req, 400, "invalid_reference",
+                             "this is not a case reference: check it for a mistyped character",
+                             "case");
+        return 0;
+    }
+    const char *typed = credentials(req, "Case");
+    if (!typed) {
+        sitr_req_add_header(req, "WWW-Authenticate", "Case");
+        sitr_req_reply_error(req, 401, "case_secret_required",
+                             "send the case secret: Authorization: Case <secret>", NULL);
+        return 0;
+    }
+    char secret[SITR_TOKEN_MAX_LEN + 1];
+    if (sitr_token_parse(SITR_TOKEN_SECRET, typed, strlen(typed), secret, sizeof secret) < 0) {
+        /* The check symbol shows a typo without asking the database: say
+         * so, it reveals nothing about any case. */
+        sitr_req_reply_error(req, 400, "invalid_secret",
+                             "this is not a case secret: check it for a mistyped character",
+                             "Authorization");
+        return 0;
+    }
+    if (over_failure_budget(req)) {
+        sodium_memzero(secret, sizeof secret);
+        return 0;
+    }
+    const sitr_server_t *srv = sitr_req_server(req);
+    sitr_keys_digest(srv->cfg->digest_key, secret, ctx->digest);
+    sodium_memzero(secret, sizeof secret);
+
+    const char *params[1] = {ctx->reference};
+    sitr_req_ref(req);
+    int rc = sitr_db_submit(srv->db,
+                            "SELECT id, encode(secret_digest, 'hex'), withdrawn_at IS NOT NULL "
+                            "FROM cases WHERE reference = $1",
+                            1, params, on_case_lookup, ctx);
+    if (rc < 0) {
+        sodium_memzero(ctx->digest, sizeof ctx->digest);
+        sitr_req_unref(req);
+        return rc;
+    }
+    return 0;
+}
+
+/* Spends one token of the client address's request budget; answers 429
+ * and returns 1 when there is none. */
+static int over_client_rate(sitr_req_t *req)
+{
+    sitr_api_t *api = api_of(req);
+    if (!api)
+        return 0;
+    unsigned wait = sitr_ratelimit_take(api->client_rate, sitr_req_client_addr(req), now_ms(req));
+    if (!wait)
+        return 0;
+    api->rate_limited++;
+    reply_rate_limited(req, wait, "rate_limited",
+                       "too many requests from this address; retry later");
+    return 1;
+}
+
+/* The number of items in a batch body ({"items":[{...},...]}), counted
+ * without parsing as the JSON objects in it, less the body itself: an
+ * item is a flat object, and braces inside strings are skipped.  For a
+ * valid batch this is exact; for anything else it is some count the
+ * handler will refuse anyway.  At least 1, at most max. */
+static unsigned batch_items(const sitr_req_t *req, unsigned max)
+{
+    size_t len;
+    const uint8_t *p = sitr_req_body(req, &len);
+    unsigned long objects = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < len && objects <= max; i++) {
+        uint8_t ch = p[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++; /* whatever is escaped cannot end the string */
+            else if (ch == '"')
+                in_string = 0;
+        } else if (ch == '"') {
+            in_string = 1;
+        } else if (ch == '{') {
+            objects++;
+        }
+    }
+    unsigned long items = objects > 1 ? objects - 1 : 1;
+    return items > max ? max : (unsigned)items;
+}
+
+/* Spends the request's cost from its platform's bucket; answers 429 and
+ * returns 1 when the platform is over its rate. */
+static int over_platform_rate(sitr_req_t *req, sitr_handler_fn handler)
+{
+    sitr_api_t *api = api_of(req);
+    if (!api)
+        return 0;
+    const sitr_config_t *cfg = sitr_req_server(req)->cfg;
+    unsigned cost = 1;
+    if (handler == sitr_api_match || handler == sitr_api_uploads_report)
+        cost = batch_items(req, cfg->match_batch);
+    unsigned wait =
+        sitr_ratelimit_take_id(api->platform_rate, sitr_req_platform_id(req), cost, now_ms(req));
+    if (!wait)
+        return 0;
+    api->platform_rate_limited++;
+    /* The answer itself is logged (429); this says why, for debugging. */
+    sitr_log(SITR_LOG_DEBUG, sitr_req_log_ids(req), "platform over its rate limit (cost %u)", cost);
+    reply_rate_limited(req, wait, "rate_limited",
+                       "too many requests for this API key; retry later");
+    return 1;
+}
+
+static void reply_bearer_failure(sitr_req_t *req, const char *code, const char *message)
+{
+    sitr_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"sitr\", error=\"invalid_token\"");
+    sitr_req_reply_error(req, 401, code, message, NULL);
+}
+
+static void on_platform_lookup(int rc, PGresult *res, const char *sqlstate, void *arg)
+{
+    (void)sqlstate;
+    auth_ctx_t *ctx = arg;
+    sitr_req_t *req = ctx->req;
+    sodium_memzero(ctx->digest, sizeof ctx->digest);
+    if (!sitr_api_db_ok(req, rc))
+        goto out;
+    if (PQntuples(res) != 1) {
+        spend_failure(req);
+        sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "platform authentication failed");
+        reply_bearer_failure(req, "invalid_api_key", "the API key is unknown or revoked");
+        goto out;
+    }
+    sitr_http_req_set_platform(req, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+                               PQgetvalue(res, 0, 1));
+    if (over_platform_rate(req, ctx->handler))
+        goto out;
+    int hrc = ctx->handler(req);
+    if (hrc < 0)
+        sitr_api_reply_db_error(req, hrc);
+out:
+    sitr_req_unref(req);
+}
+
+static int auth_platform(sitr_req_t *req, sitr_handler_fn handler)
+{
+    const char *key = credentials(req, "Bearer");
+    if (!key) {
+        sitr_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"sitr\"");
+        sitr_req_reply_error(req, 401, "api_key_required",
+                             "send the platform's API key: Authorization: Bearer <key>", NULL);
+        return 0;
+    }
+    size_t len = strlen(key);
+    while (len > 0 && (key[len - 1] == ' ' || key[len - 1] == '\t'))
+        len--;
+    size_t plen = strlen(SITR_KEYS_API_KEY_PREFIX);
+    if (len != SITR_KEYS_API_KEY_SIZE - 1 || strncmp(key, SITR_KEYS_API_KEY_PREFIX, plen) != 0) {
+        reply_bearer_failure(req, "invalid_api_key", "the API key is malformed");
+        return 0;
+    }
+    if (over_failure_budget(req))
+        return 0;
+    auth_ctx_t *ctx = sitr_arena_alloc(sitr_req_arena(req), sizeof *ctx);
+    if (!ctx)
+        return SITR_ENOMEM;
+    ctx->req = req;
+    ctx->handler = handler;
+    char copy[SITR_KEYS_API_KEY_SIZE];
+    memcpy(copy, key, len);
+    copy[len] = '\0';
+    const sitr_server_t *srv = sitr_req_server(req);
+    sitr_keys_digest(srv->cfg->digest_key, copy, ctx->digest);
+    sodium_memzero(copy, sizeof copy);
+    char hex[2 * SITR_KEYS_DIGEST_BYTES + 1];
+    sitr_hex_encode(ctx->digest, sizeof ctx->digest, hex);
+    const char *params[1] = {hex};
+    sitr_req_ref(req);
+    int rc = sitr_db_submit(srv->db,
+                            "SELECT id, name FROM platforms "
+                            "WHERE key_digest = decode($1, 'hex') AND revoked_at IS NULL",
+                            1, params, on_platform_lookup, ctx);
+    sodium_memzero(hex, sizeof hex);
+    if (rc < 0) {
+        sitr_req_unref(req);
+        return rc;
+    }
+    return 0;
+}
+
+int sitr_auth_hook(sitr_req_t *req, sitr_auth_kind_t kind, sitr_handler_fn handler)
+{
+    switch (kind) {
+    case SITR_AUTH_NONE:
+        return handler(req);
+    case SITR_AUTH_CASE:
+        if (over_client_rate(req))
+            return 0;
+        return auth_case(req, handler);
+    case SITR_AUTH_PLATFORM:
+        if (over_client_rate(req))
+            return 0;
+        return auth_platform(req, handler);
+    }
+    return SITR_EINTERNAL;
+}

@@ -1,0 +1,331 @@
+/* POST /v1/match: platforms check uploads against every live case image
+ * (DESIGN.md "API", "Matching rules"; contract in docs/api-platforms.md).
+ *
+ * The answer comes from this replica's memory (replica.h), never from the
+ * database, so every replica answers alone; until its indexes are loaded
+ * it answers 503.  Per item: the PDQ is searched with radius = the match
+ * threshold only when the query's quality is >= 50 (a featureless image
+ * would match unrelated ones); MD5/SHA-256 are looked up exactly; each case
+ * image appears once with its best signal.  The platform receives per case
+ * image an opaque ref (api_platform.h), never a victim's hash.
+ *
+ * Recording: the case images matched are recorded as "upload blocked" on
+ * their cases (sitr_match_record_blocked: case events only, no hash of the
+ * query) and the answer is sent after that commit, so a platform that got
+ * a match knows the victim's timeline shows it.  If the database cannot
+ * take the record, the match is still answered (blocking the upload is what
+ * protects the victim; the database being down must not let the image
+ * through) with "recorded":false, and a warning is logged.
+ *
+ * The PDQ searches of a request run as one batched index search
+ * (sitr_platform_match_batch: the same answers as item by item, but the
+ * memory reads of many queries overlap).
+ *
+ * Threads: the handler, the after-work and the database callback run on the
+ * loop thread.  Batches larger than INLINE_ITEMS are searched in
+ * uv_queue_work (the indexes are safe to search from any thread); the job
+ * holds a reference on the request and checks sitr_req_gone before
+ * answering. */
+#include "api/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sitr/err_service.h>
+#include <sitr/opaque.h>
+
+#include "api/platform.h"
+#include "core/log.h"
+#include "match/replica.h"
+#include "net/server.h"
+
+/* Up to this many items the searches run on the loop thread: a handful of
+ * index probes costs less than a trip through the thread pool. */
+#define INLINE_ITEMS 4
+
+/* /metrics counters (loop thread only; one server per process). */
+static struct {
+    unsigned long long items, matched, pdq_ignored, unrecorded, pooled;
+} stats;
+
+/* Batches in the thread pool read the replica's indexes: at shutdown the
+ * replica is closed only once they are back (sitr_api_match_when_idle). */
+static unsigned pooled_inflight;
+static void (*idle_cb)(void *arg);
+static void *idle_arg;
+
+void sitr_api_match_when_idle(void (*cb)(void *arg), void *arg)
+{
+    if (pooled_inflight == 0) {
+        cb(arg);
+        return;
+    }
+    idle_cb = cb;
+    idle_arg = arg;
+}
+
+static void metrics_source(FILE *out, void *arg)
+{
+    (void)arg;
+    fprintf(out,
+            "# HELP sitr_match_items_total Items checked by POST /v1/match.\n"
+            "# TYPE sitr_match_items_total counter\n"
+            "sitr_match_items_total %llu\n"
+            "# HELP sitr_match_items_matched_total Items that matched at least one case image.\n"
+            "# TYPE sitr_match_items_matched_total counter\n"
+            "sitr_match_items_matched_total %llu\n"
+            "# HELP sitr_match_pdq_ignored_total Item PDQs not searched (quality below 50).\n"
+            "# TYPE sitr_match_pdq_ignored_total counter\n"
+            "sitr_match_pdq_ignored_total %llu\n"
+            "# HELP sitr_match_unrecorded_total Matching requests answered without their "
+            "upload-blocked record (database unavailable).\n"
+            "# TYPE sitr_match_unrecorded_total counter\n"
+            "sitr_match_unrecorded_total %llu\n"
+            "# HELP sitr_match_pooled_total Match batches searched in the thread pool.\n"
+            "# TYPE sitr_match_pooled_total counter\n"
+            "sitr_match_pooled_total %llu\n",
+            stats.items, stats.matched, stats.pdq_ignored, stats.unrecorded, stats.pooled);
+}
+
+typedef struct match_job {
+    uv_work_t work;
+    sitr_req_t *req;
+    const sitr_replica_indexes_t *ix;
+    sitr_match_item_t *items;
+    size_t n;
+    int radius;
+    int rc;                 /* search failure (SITR_ENOMEM) */
+    sitr_match_hit_t *hits; /* n * SITR_PLATFORM_MAX_MATCHES */
+    long *found;            /* per item: distinct case images matched */
+    json_t *body;           /* the answer, built after the search */
+    char *blocked;          /* "{id,id,...}" for sitr_match_record_blocked */
+    size_t nblocked;
+} match_job_t;
+
+static void job_free(match_job_t *j)
+{
+    if (!j)
+        return;
+    free(j->items);
+    free(j->hits);
+    free(j->found);
+    free(j->blocked);
+    json_decref(j->body);
+    free(j);
+}
+
+static void job_done(match_job_t *j)
+{
+    sitr_req_t *req = j->req;
+    job_free(j);
+    sitr_req_unref(req);
+}
+
+static void run_search(match_job_t *j)
+{
+    j->rc = sitr_platform_match_batch(j->ix, j->items, j->n, j->radius, j->hits,
+                                      SITR_PLATFORM_MAX_MATCHES, j->found);
+}
+
+/* Builds the answer and the list of case images to record.  0 or
+ * SITR_ENOMEM. */
+static int build_answer(match_job_t *j)
+{
+    const sitr_server_t *srv = sitr_req_server(j->req);
+    int64_t platform = sitr_req_platform_id(j->req);
+    json_t *items = json_array();
+    size_t total = 0;
+    for (size_t i = 0; i < j->n; i++)
+        total += (size_t)(j->found[i] < SITR_PLATFORM_MAX_MATCHES ? j->found[i]
+                                                                  : SITR_PLATFORM_MAX_MATCHES);
+    /* 20 digits and a comma per id, braces, NUL. */
+    j->blocked = malloc(total * 21 + 3);
+    if (!items || !j->blocked) {
+        json_decref(items);
+        return SITR_ENOMEM;
+    }
+    size_t pos = 0;
+    j->blocked[pos++] = '{';
+    int bad = 0;
+    for (size_t i = 0; i < j->n && !bad; i++) {
+        const sitr_match_hit_t *h = j->hits + i * SITR_PLATFORM_MAX_MATCHES;
+        size_t shown = (size_t)j->found[i] < SITR_PLATFORM_MAX_MATCHES ? (size_t)j->found[i]
+                                                                       : SITR_PLATFORM_MAX_MATCHES;
+        json_t *matches = json_array();
+        for (size_t k = 0; matches && k < shown && !bad; k++) {
+            char ref[SITR_OPAQUE_TOKEN_LEN + 1];
+            sitr_opaque_ref(srv->cfg->digest_key, platform, h[k].image_id, ref);
+            bad |=
+                json_array_append_new(matches, json_pack("{s:s,s:s,s:i}", "ref", ref, "signal",
+                                                         h[k].signal, "distance", h[k].distance));
+            pos += (size_t)sprintf(j->blocked + pos, "%s%lld", j->nblocked ? "," : "",
+                                   (long long)h[k].image_id);
+            j->nblocked++;
+        }
+        json_t *it =
+            matches ? json_pack("{s:b,s:o}", "matched", shown > 0, "matches", matches) : NULL;
+        if (it && (size_t)j->found[i] > shown)
+            bad |= json_object_set_new(it, "more", json_true());
+        if (it && j->items[i].pdq_low_quality)
+            bad |= json_object_set_new(it, "pdq_ignored", json_string("quality_too_low"));
+        bad |= !it || json_array_append_new(items, it) < 0;
+        stats.matched += shown > 0;
+        stats.pdq_ignored += j->items[i].pdq_low_quality;
+    }
+    stats.items += j->n;
+    j->blocked[pos++] = '}';
+    j->blocked[pos] = '\0';
+    j->body = bad ? NULL : json_pack("{s:o}", "items", items);
+    if (!j->body) {
+        if (!bad)
+            return SITR_ENOMEM;
+        json_decref(items);
+        return SITR_ENOMEM;
+    }
+    return 0;
+}
+
+static void reply(match_job_t *j, int recorded)
+{
+    stats.unrecorded += !recorded;
+    json_object_set_new(j->body, "recorded", json_boolean(recorded));
+    sitr_req_add_header(j->req, "Cache-Control", "no-store");
+    sitr_req_reply_json(j->req, 200, j->body);
+    j->body = NULL;
+}
+
+static void on_recorded(int rc, PGresult *res, const char *sqlstate, void *arg)
+{
+    (void)res;
+    (void)sqlstate;
+    match_job_t *j = arg;
+    if (!sitr_req_gone(j->req)) {
+        if (rc < 0)
+            sitr_log(SITR_LOG_WARN, sitr_req_log_ids(j->req), "upload-blocked events not recorded: %s",
+                     sitr_strerror(rc));
+        reply(j, rc == 0);
+    }
+    job_done(j);
+}
+
+/* After the search, on the loop thread: record, then answer. */
+static void finish(match_job_t *j)
+{
+    sitr_req_t *req = j->req;
+    if (sitr_req_gone(req)) {
+        job_done(j);
+        return;
+    }
+    int rc = j->rc ? j->rc : build_answer(j);
+    if (rc < 0) {
+        sitr_api_reply_db_error(req, rc);
+        job_done(j);
+        return;
+    }
+    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "match: %zu items, %zu case images matched", j->n, j->nblocked);
+    if (j->nblocked == 0) {
+        reply(j, 1);
+        job_done(j);
+        return;
+    }
+    char platform[24];
+    snprintf(platform, sizeof platform, "%lld", (long long)sitr_req_platform_id(req));
+    const char *params[2] = {platform, j->blocked};
+    rc = sitr_db_submit(sitr_req_server(req)->db,
+                        "SELECT sitr_match_record_blocked($1::bigint, $2::bigint[])", 2, params,
+                        on_recorded, j);
+    if (rc < 0) {
+        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "upload-blocked events not recorded: %s", sitr_strerror(rc));
+        reply(j, 0);
+        job_done(j);
+    }
+}
+
+static void work_cb(uv_work_t *w)
+{
+    run_search(w->data);
+}
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+    match_job_t *j = w->data;
+    if (status < 0 && j->rc == 0)
+        j->rc = SITR_EBUSY; /* cancelled: the loop is shutting down */
+    pooled_inflight--;
+    finish(j);
+    if (pooled_inflight == 0 && idle_cb) {
+        void (*cb)(void *) = idle_cb;
+        idle_cb = NULL;
+        cb(idle_arg);
+    }
+}
+
+int sitr_api_match(sitr_req_t *req)
+{
+    sitr_server_t *srv = sitr_req_server(req);
+    sitr_api_t *api = srv->app;
+    if (!api || !api->replica || !sitr_replica_is_ready(api->replica)) {
+        sitr_req_add_header(req, "Retry-After", "1");
+        sitr_req_reply_error(req, 503, "not_ready",
+                             "the match index is still loading; retry shortly", NULL);
+        return 0;
+    }
+    json_t *body = sitr_req_json_body(req);
+    if (!body)
+        return 0;
+    sitr_platform_error_t err = {0};
+    sitr_match_item_t *items = NULL;
+    size_t n = 0;
+    int rc = sitr_platform_parse_match(body, srv->cfg->match_batch, &items, &n, &err);
+    json_decref(body);
+    if (rc < 0) {
+        if (strcmp(err.code, "internal") == 0)
+            return SITR_ENOMEM;
+        sitr_req_reply_error(req, 422, err.code, err.message, err.field[0] ? err.field : NULL);
+        return 0;
+    }
+    match_job_t *j = calloc(1, sizeof *j);
+    if (j) {
+        j->hits = calloc(n * SITR_PLATFORM_MAX_MATCHES, sizeof *j->hits);
+        j->found = calloc(n, sizeof *j->found);
+    }
+    if (!j || !j->hits || !j->found) {
+        free(items);
+        job_free(j);
+        return SITR_ENOMEM;
+    }
+    j->req = req;
+    j->items = items;
+    j->n = n;
+    j->ix = sitr_replica_indexes(api->replica);
+    j->radius = (int)srv->cfg->match_threshold;
+    j->work.data = j;
+    sitr_req_ref(req);
+    if (n <= INLINE_ITEMS) {
+        run_search(j);
+        finish(j);
+        return 0;
+    }
+    rc = uv_queue_work(srv->loop, &j->work, work_cb, after_work_cb);
+    if (rc < 0) {
+        job_done(j);
+        return SITR_EBUSY;
+    }
+    stats.pooled++;
+    pooled_inflight++;
+    return 0;
+}
+
+int sitr_api_match_add_routes(sitr_server_t *srv)
+{
+    /* A full item with generous white space is under 256 bytes. */
+    size_t cap = (size_t)srv->cfg->match_batch * 256 + 4096;
+    const sitr_route_t routes[] = {
+        {SITR_POST, "/v1/match", SITR_AUTH_PLATFORM, sitr_api_match, cap},
+    };
+    int rc = sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
+    if (rc == 0 && sitr_metrics_add_source(srv->metrics, metrics_source, NULL) < 0)
+        sitr_log(SITR_LOG_WARN, NULL, "match metrics not exported: too many metric sources");
+    return rc;
+}

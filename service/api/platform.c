@@ -1,0 +1,681 @@
+/* The pure parts of the platforms' API: validation, cursors (checked with
+ * sitr/opaque.h) and the per-item match (contract in api_platform.h).
+ *
+ * Invariants: input is untrusted and read-only; bounds (items, lengths) are
+ * checked before any per-item work; normalised output contains only values
+ * produced here (lower-case hex of checked length, integers in range,
+ * strings checked for length, NUL and control characters), so SQL receives
+ * nothing it would have to reject.  Messages never quote a value.  Any thread. */
+#include "api/platform.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sitr/hex.h>
+#include <sitr/opaque.h>
+
+#define PDQ_HEX      64
+#define MD5_HEX      32
+#define SHA256_HEX   64
+
+static int fail(sitr_platform_error_t *err, const char *code, const char *field, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(sitr_platform_error_t *err, const char *code, const char *field, const char *fmt,
+                ...)
+{
+    err->code = code;
+    snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int fail_oom(sitr_platform_error_t *err)
+{
+    return fail(err, "internal", NULL, "out of memory");
+}
+
+/* Checks that obj has only the allowed members; the first other one is a
+ * fault at path.key (the key is cut so the path stays bounded). */
+static int only_members(const json_t *obj, const char *const *allowed, size_t n, const char *path,
+                        const char *what, sitr_platform_error_t *err)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)obj, key, val)
+    {
+        size_t i = 0;
+        while (i < n && strcmp(key, allowed[i]) != 0)
+            i++;
+        if (i == n) {
+            char field[sizeof err->field];
+            if (path && *path)
+                snprintf(field, sizeof field, "%s.%.64s", path, key);
+            else
+                snprintf(field, sizeof field, "%.64s", key);
+            return fail(err, "unknown_field", field, "unknown member; %s", what);
+        }
+    }
+    return 0;
+}
+
+/* A member, with JSON null read as absent. */
+static const json_t *member(const json_t *obj, const char *name)
+{
+    const json_t *v = json_object_get(obj, name);
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+/* Decodes an optional hex member into out[want/2].  Returns 1 when present,
+ * 0 when absent, -1 on a fault.  lower (optional) receives the lower-case
+ * text. */
+static int hex_member(const json_t *obj, const char *name, size_t want, const char *path,
+                      uint8_t *out, char *lower, sitr_platform_error_t *err)
+{
+    const json_t *v = member(obj, name);
+    if (!v)
+        return 0;
+    char field[sizeof err->field];
+    snprintf(field, sizeof field, "%s.%s", path, name);
+    if (!json_is_string(v))
+        return fail(err, "invalid_type", field, "%s must be a string of %zu hexadecimal digits",
+                    name, want);
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len != want || strlen(s) != len || sitr_hex_decode(s, len, out, want / 2) < 0)
+        return fail(err, "invalid_hex", field, "%s must be exactly %zu hexadecimal digits", name,
+                    want);
+    if (lower)
+        sitr_hex_encode(out, want / 2, lower);
+    return 1;
+}
+
+/* Reads "quality" beside a PDQ: -1 when absent (and no PDQ), else 0..100. */
+static int quality_member(const json_t *obj, int has_pdq, const char *path, int *quality,
+                          sitr_platform_error_t *err)
+{
+    char field[sizeof err->field];
+    snprintf(field, sizeof field, "%s.quality", path);
+    const json_t *q = member(obj, "quality");
+    *quality = -1;
+    if (!q) {
+        if (has_pdq)
+            return fail(err, "quality_required", field, "a PDQ hash needs its quality (0 to 100)");
+        return 0;
+    }
+    if (!json_is_integer(q))
+        return fail(err, "invalid_type", field, "quality must be an integer from 0 to 100");
+    json_int_t v = json_integer_value(q);
+    if (v < 0 || v > 100)
+        return fail(err, "invalid_quality", field, "quality must be from 0 to 100");
+    if (!has_pdq)
+        return fail(err, "quality_without_pdq", field,
+                    "quality describes a PDQ hash; send it with pdq or not at all");
+    *quality = (int)v;
+    return 0;
+}
+
+/* The array member `name` of the top-level body, 1..max entries. */
+static const json_t *batch_array(const json_t *body, const char *name, size_t max, const char *what,
+                                 sitr_platform_error_t *err)
+{
+    if (!json_is_object(body)) {
+        fail(err, "invalid_body", NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    const char *allowed[1] = {name};
+    char msg[64];
+    snprintf(msg, sizeof msg, "the body has only \"%s\"", name);
+    if (only_members(body, allowed, 1, "", msg, err) < 0)
+        return NULL;
+    const json_t *a = json_object_get(body, name);
+    if (!json_is_array(a)) {
+        fail(err, a ? "invalid_type" : "missing_field", name, "%s must be an array of %s", name,
+             what);
+        return NULL;
+    }
+    size_t n = json_array_size(a);
+    if (n == 0) {
+        fail(err, "empty_batch", name, "%s must hold at least one entry", name);
+        return NULL;
+    }
+    if (n > max) {
+        fail(err, "too_many_items", name, "at most %zu %s per request", max, what);
+        return NULL;
+    }
+    return a;
+}
+
+/* ---- POST /v1/match -------------------------------------------------------- */
+
+static const char *const match_members[] = {"pdq", "quality", "md5", "sha256"};
+
+int sitr_platform_parse_match(const json_t *body, size_t max_items, sitr_match_item_t **items,
+                              size_t *n, sitr_platform_error_t *err)
+{
+    *items = NULL;
+    *n = 0;
+    const json_t *a = batch_array(body, "items", max_items, "items", err);
+    if (!a)
+        return -1;
+    size_t count = json_array_size(a);
+    sitr_match_item_t *out = calloc(count, sizeof *out);
+    if (!out)
+        return fail_oom(err);
+    for (size_t i = 0; i < count; i++) {
+        const json_t *it = json_array_get(a, i);
+        sitr_match_item_t *m = &out[i];
+        char path[32];
+        snprintf(path, sizeof path, "items[%zu]", i);
+        if (!json_is_object(it)) {
+            fail(err, "invalid_type", path, "each item must be a JSON object");
+            goto bad;
+        }
+        if (only_members(it, match_members, 4, path, "an item has only pdq, quality, md5, sha256",
+                         err) < 0)
+            goto bad;
+        int p = hex_member(it, "pdq", PDQ_HEX, path, m->pdq, NULL, err);
+        int d5 = p < 0 ? -1 : hex_member(it, "md5", MD5_HEX, path, m->md5, NULL, err);
+        int d2 = d5 < 0 ? -1 : hex_member(it, "sha256", SHA256_HEX, path, m->sha256, NULL, err);
+        if (d2 < 0 || quality_member(it, p == 1, path, &m->quality, err) < 0)
+            goto bad;
+        if (!p && !d5 && !d2) {
+            fail(err, "no_hash", path, "an item needs at least one of pdq, md5, sha256");
+            goto bad;
+        }
+        m->has_pdq = p == 1;
+        m->has_md5 = d5 == 1;
+        m->has_sha256 = d2 == 1;
+        m->pdq_low_quality = m->has_pdq && m->quality < SITR_PLATFORM_MIN_QUALITY;
+    }
+    *items = out;
+    *n = count;
+    return 0;
+bad:
+    free(out);
+    return -1;
+}
+
+/* Candidate for one case image; rank orders signals at equal distance:
+ * an exact copy of the file is the strongest evidence. */
+typedef struct cand {
+    int64_t image_id;
+    int distance;
+    int rank; /* 0 sha256, 1 md5, 2 pdq */
+} cand_t;
+
+static const char *const signal_names[] = {"sha256", "md5", "pdq"};
+
+static int cmp_by_image(const void *a, const void *b)
+{
+    const cand_t *x = a, *y = b;
+    if (x->image_id != y->image_id)
+        return x->image_id < y->image_id ? -1 : 1;
+    if (x->distance != y->distance)
+        return x->distance < y->distance ? -1 : 1;
+    return x->rank - y->rank;
+}
+
+static int cmp_by_quality(const void *a, const void *b)
+{
+    const cand_t *x = a, *y = b;
+    if (x->distance != y->distance)
+        return x->distance < y->distance ? -1 : 1;
+    if (x->rank != y->rank)
+        return x->rank - y->rank;
+    if (x->image_id != y->image_id)
+        return x->image_id < y->image_id ? -1 : 1;
+    return 0;
+}
+
+typedef struct cands {
+    cand_t *v;
+    size_t n, cap;
+} cands_t;
+
+static int cands_push(cands_t *c, int64_t image_id, int distance, int rank)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        cand_t *v = realloc(c->v, cap * sizeof *v);
+        if (!v)
+            return SITR_ENOMEM;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = (cand_t){image_id, distance, rank};
+    return 0;
+}
+
+static int digest_lookup(sitr_digest_index_t *d, const uint8_t *key, int rank, cands_t *c)
+{
+    if (!d)
+        return 0;
+    uint64_t small[64];
+    uint64_t *ids = small;
+    size_t total = sitr_digest_index_lookup(d, key, ids, 64);
+    if (total > 64) {
+        /* Rare (one file in many cases): read them all.  The table may grow
+         * between the two calls; the second answer is what counts. */
+        ids = malloc(total * sizeof *ids);
+        if (!ids)
+            return SITR_ENOMEM;
+        size_t again = sitr_digest_index_lookup(d, key, ids, total);
+        if (again < total)
+            total = again;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < total && rc == 0; i++)
+        rc = cands_push(c, (int64_t)ids[i], 0, rank);
+    if (ids != small)
+        free(ids);
+    return rc;
+}
+
+/* Every index hit of q within radius, all of them: each image's minimum
+ * over its variants needs every variant, so the buffer grows until the
+ * whole answer fits (the index may grow between two searches; the last
+ * answer is what counts). */
+static int grow_hits(sitr_index_hit_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = need + need / 4 + 16;
+    sitr_index_hit_t *s = realloc(*buf, c * sizeof *s);
+    if (!s)
+        return SITR_ENOMEM;
+    *buf = s;
+    *cap = c;
+    return 0;
+}
+
+static int search_all(sitr_index_t *idx, const sitr_pdq_t *q, int radius, sitr_index_hit_t **buf,
+                      size_t *cap, size_t *found)
+{
+    for (;;) {
+        int rc = sitr_index_search(idx, q, radius, *buf, *cap, found, NULL);
+        if (rc < 0 || *found <= *cap)
+            return rc;
+        rc = grow_hits(buf, cap, *found);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int pdq_searched(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item)
+{
+    return item->has_pdq && !item->pdq_low_quality && ix->case_pdq;
+}
+
+static int push_digests(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item, cands_t *c)
+{
+    int rc = 0;
+    if (item->has_sha256)
+        rc = digest_lookup(ix->case_sha256, item->sha256, 0, c);
+    if (rc == 0 && item->has_md5)
+        rc = digest_lookup(ix->case_md5, item->md5, 1, c);
+    return rc;
+}
+
+static int push_pdq(cands_t *c, const sitr_index_hit_t *h, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = cands_push(c, SITR_REPLICA_IMAGE_OF(h[i].id), h[i].distance, 2);
+    return rc;
+}
+
+/* One answer per case image (its best (distance, signal)), best first; at
+ * most max to out.  Reorders c->v; returns the number of case images.  The
+ * result depends only on the set of candidates, never on the order the
+ * index returned them in, which is what lets the batched search give the
+ * per-item answers. */
+static long answer(cands_t *c, sitr_match_hit_t *out, size_t max)
+{
+    if (c->n == 0)
+        return 0; /* c->v may be NULL: qsort must not see it */
+    qsort(c->v, c->n, sizeof *c->v, cmp_by_image);
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (k == 0 || c->v[k - 1].image_id != c->v[i].image_id)
+            c->v[k++] = c->v[i];
+    qsort(c->v, k, sizeof *c->v, cmp_by_quality);
+    for (size_t i = 0; i < k && i < max; i++)
+        out[i] = (sitr_match_hit_t){c->v[i].image_id, signal_names[c->v[i].rank], c->v[i].distance};
+    return (long)k;
+}
+
+long sitr_platform_match_item(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item,
+                              int radius, sitr_match_hit_t *out, size_t max,
+                              sitr_index_hit_t **scratch, size_t *scratch_cap)
+{
+    cands_t c = {0};
+    int rc = push_digests(ix, item, &c);
+    if (rc == 0 && pdq_searched(ix, item)) {
+        sitr_pdq_t q;
+        memcpy(q.b, item->pdq, sizeof q.b);
+        size_t found = 0;
+        rc = search_all(ix->case_pdq, &q, radius, scratch, scratch_cap, &found);
+        if (rc == 0)
+            rc = push_pdq(&c, *scratch, found);
+    }
+    long k = rc < 0 ? rc : answer(&c, out, max);
+    free(c.v);
+    return k;
+}
+
+/* Queries per sitr_index_search_batch call: a few read-lock holds' worth
+ * (the index takes its lock 16 queries at a time), and its hits buffer
+ * (BATCH_CHUNK * SITR_PLATFORM_QUERY_HITS hits, 32 KiB) stays in cache
+ * while the answers are built from it. */
+#define BATCH_CHUNK 64
+
+int sitr_platform_match_batch(const sitr_replica_indexes_t *ix, const sitr_match_item_t *items,
+                              size_t n, int radius, sitr_match_hit_t *out, size_t max, long *found)
+{
+    const size_t per = SITR_PLATFORM_QUERY_HITS;
+    size_t eligible = 0;
+    for (size_t i = 0; i < n; i++)
+        eligible += pdq_searched(ix, &items[i]) != 0;
+    /* Sized for this request: a one-item match on the loop thread
+     * allocates a few hundred bytes, not a full chunk. */
+    size_t chunk = eligible < BATCH_CHUNK ? eligible : BATCH_CHUNK;
+    sitr_pdq_t *q = NULL;
+    size_t *qfound = NULL;
+    sitr_index_hit_t *hits = NULL, *big = NULL;
+    size_t bigcap = 0;
+    cands_t c = {0};
+    int rc = 0;
+    if (chunk) {
+        q = malloc(chunk * sizeof *q);
+        qfound = malloc(chunk * sizeof *qfound);
+        hits = malloc(chunk * per * sizeof *hits);
+        if (!q || !qfound || !hits)
+            rc = SITR_ENOMEM;
+    }
+    size_t next = 0;
+    while (rc == 0 && next < n) {
+        /* Items next..end-1 hold the next m (<= chunk) searched PDQs. */
+        size_t end = next, m = 0;
+        for (; end < n && (m < chunk || !pdq_searched(ix, &items[end])); end++)
+            if (pdq_searched(ix, &items[end]))
+                memcpy(q[m++].b, items[end].pdq, sizeof q->b);
+        if (m)
+            rc = sitr_index_search_batch(ix->case_pdq, q, m, radius, hits, per, qfound, NULL);
+        size_t s = 0;
+        for (size_t t = next; rc == 0 && t < end; t++) {
+            c.n = 0;
+            rc = push_digests(ix, &items[t], &c);
+            if (rc == 0 && pdq_searched(ix, &items[t])) {
+                const sitr_index_hit_t *h = hits + s * per;
+                size_t nf = qfound[s];
+                if (nf > per) {
+                    /* Only the first per hits were kept: search this one
+                     * again alone with room for all of them. */
+                    rc = grow_hits(&big, &bigcap, nf);
+                    if (rc == 0)
+                        rc = search_all(ix->case_pdq, &q[s], radius, &big, &bigcap, &nf);
+                    h = big;
+                }
+                s++;
+                if (rc == 0)
+                    rc = push_pdq(&c, h, nf);
+            }
+            if (rc == 0)
+                found[t] = answer(&c, out + t * max, max);
+        }
+        next = end;
+    }
+    free(c.v);
+    free(big);
+    free(hits);
+    free(qfound);
+    free(q);
+    return rc;
+}
+
+/* ---- POST /v1/uploads ------------------------------------------------------ */
+
+/* Printable UTF-8 of 1..max_chars characters: no NUL, no C0/C1 control
+ * characters, no DEL.  jansson has already checked that it is UTF-8. */
+static int printable_utf8(const char *s, size_t len, size_t max_chars, int allow_space)
+{
+    if (len == 0 || strlen(s) != len)
+        return 0;
+    size_t chars = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = p[i];
+        if (ch < 0x20 || ch == 0x7f || (!allow_space && ch == ' '))
+            return 0;
+        if (ch == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+            return 0; /* U+0080..U+009F */
+        if ((ch & 0xc0) != 0x80)
+            chars++;
+    }
+    return chars <= max_chars;
+}
+
+int sitr_platform_valid_content_id(const char *s, size_t len)
+{
+    return s && printable_utf8(s, len, SITR_PLATFORM_ID_MAX, 1);
+}
+
+static int valid_url(const char *s, size_t len)
+{
+    if (len > SITR_PLATFORM_URL_MAX || !printable_utf8(s, len, SITR_PLATFORM_URL_MAX, 0))
+        return 0;
+    size_t scheme = strncasecmp(s, "https://", 8) == 0  ? 8
+                    : strncasecmp(s, "http://", 7) == 0 ? 7
+                                                        : 0;
+    return scheme && len > scheme;
+}
+
+static const char *const upload_members[] = {"id", "url", "pdq", "quality", "md5", "sha256"};
+
+void sitr_platform_uploads_clear(sitr_uploads_t *u)
+{
+    json_decref(u->uploads);
+    free(u->ignored);
+    memset(u, 0, sizeof *u);
+}
+
+static int parse_upload(const json_t *it, const char *path, json_t *ids, json_t **norm,
+                        int *ignored, sitr_platform_error_t *err)
+{
+    char field[sizeof err->field];
+    if (!json_is_object(it))
+        return fail(err, "invalid_type", path, "each upload must be a JSON object");
+    if (only_members(it, upload_members, 6, path,
+                     "an upload has only id, url, pdq, quality, md5, sha256", err) < 0)
+        return -1;
+    snprintf(field, sizeof field, "%s.id", path);
+    const json_t *id = member(it, "id");
+    if (!id)
+        return fail(err, "missing_field", field, "id (the platform's content id) is required");
+    if (!json_is_string(id) ||
+        !sitr_platform_valid_content_id(json_string_value(id), json_string_length(id)))
+        return fail(err, "invalid_id", field,
+                    "id must be a string of 1 to %d characters without control characters",
+                    SITR_PLATFORM_ID_MAX);
+    if (json_object_get(ids, json_string_value(id)))
+        return fail(err, "duplicate_id", field, "this id appears twice in the request");
+    if (json_object_set_new(ids, json_string_value(id), json_true()) < 0)
+        return fail_oom(err);
+    snprintf(field, sizeof field, "%s.url", path);
+    const json_t *url = member(it, "url");
+    if (url &&
+        (!json_is_string(url) || !valid_url(json_string_value(url), json_string_length(url))))
+        return fail(err, "invalid_url", field,
+                    "url must be an http:// or https:// URL of at most %d bytes without spaces",
+                    SITR_PLATFORM_URL_MAX);
+    uint8_t bin[32];
+    char pdq[PDQ_HEX + 1], md5[MD5_HEX + 1], sha[SHA256_HEX + 1];
+    int p = hex_member(it, "pdq", PDQ_HEX, path, bin, pdq, err);
+    int d5 = p < 0 ? -1 : hex_member(it, "md5", MD5_HEX, path, bin, md5, err);
+    int d2 = d5 < 0 ? -1 : hex_member(it, "sha256", SHA256_HEX, path, bin, sha, err);
+    int quality;
+    if (d2 < 0 || quality_member(it, p == 1, path, &quality, err) < 0)
+        return -1;
+    if (!p && !d5 && !d2)
+        return fail(err, "no_hash", path, "an upload needs at least one of pdq, md5, sha256");
+    *ignored = p == 1 && quality < SITR_PLATFORM_MIN_QUALITY;
+    if (*ignored && !d5 && !d2) {
+        snprintf(field, sizeof field, "%s.quality", path);
+        return fail(err, "pdq_quality_too_low", field,
+                    "a PDQ hash of quality below 50 cannot be matched and this upload has no "
+                    "MD5 or SHA-256");
+    }
+    json_t *o = json_pack("{s:O}", "id", id);
+    if (!o)
+        return fail_oom(err);
+    int bad = 0;
+    if (url)
+        bad |= json_object_set(o, "url", (json_t *)url);
+    if (p == 1 && !*ignored) {
+        bad |= json_object_set_new(o, "pdq", json_string(pdq));
+        bad |= json_object_set_new(o, "quality", json_integer(quality));
+    }
+    if (d5 == 1)
+        bad |= json_object_set_new(o, "md5", json_string(md5));
+    if (d2 == 1)
+        bad |= json_object_set_new(o, "sha256", json_string(sha));
+    if (bad) {
+        json_decref(o);
+        return fail_oom(err);
+    }
+    *norm = o;
+    return 0;
+}
+
+int sitr_platform_parse_uploads(const json_t *body, size_t max_items, sitr_uploads_t *out,
+                                sitr_platform_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    const json_t *a = batch_array(body, "uploads", max_items, "uploads", err);
+    if (!a)
+        return -1;
+    size_t n = json_array_size(a);
+    json_t *ids = json_object();
+    out->uploads = json_array();
+    out->ignored = calloc(n, 1);
+    if (!ids || !out->uploads || !out->ignored) {
+        json_decref(ids);
+        sitr_platform_uploads_clear(out);
+        return fail_oom(err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "uploads[%zu]", i);
+        json_t *norm = NULL;
+        int ignored = 0;
+        int rc = parse_upload(json_array_get(a, i), path, ids, &norm, &ignored, err);
+        if (rc == 0 && json_array_append_new(out->uploads, norm) < 0)
+            rc = fail_oom(err);
+        if (rc < 0) {
+            json_decref(ids);
+            sitr_platform_uploads_clear(out);
+            return -1;
+        }
+        out->ignored[i] = (unsigned char)ignored;
+    }
+    json_decref(ids);
+    out->count = n;
+    return 0;
+}
+
+/* ---- GET/POST /v1/takedowns ------------------------------------------------ */
+
+static const char *const statuses[] = {"pending", "removed", "rejected", "not_found", "cancelled"};
+
+int sitr_platform_parse_id(const char *s, int64_t *out)
+{
+    if (!s || s[0] < '1' || s[0] > '9')
+        return 0;
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; s[i]; i++) {
+        if (s[i] < '0' || s[i] > '9' || i >= 19)
+            return 0;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+int sitr_platform_parse_takedown_query(const uint8_t key[SITR_KEYS_KEY_BYTES],
+                                       int64_t platform_id, const char *status, const char *after,
+                                       const char *limit, sitr_takedown_query_t *q,
+                                       sitr_platform_error_t *err)
+{
+    q->status = NULL;
+    q->after = 0;
+    q->limit = SITR_PLATFORM_LIST_DEFAULT;
+    if (status && *status && strcmp(status, "all") != 0) {
+        for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+            if (strcmp(status, statuses[i]) == 0)
+                q->status = statuses[i];
+        if (!q->status)
+            return fail(err, "invalid_status", "status",
+                        "status is one of pending, removed, rejected, not_found, cancelled, all");
+    }
+    if (after && *after && sitr_opaque_cursor_decode(key, platform_id, after, &q->after) < 0)
+        return fail(err, "invalid_cursor", "after",
+                    "after must be a next_cursor value returned by this endpoint");
+    if (limit && *limit) {
+        int64_t v = 0;
+        if (!sitr_platform_parse_id(limit, &v) || v > SITR_PLATFORM_LIST_MAX)
+            return fail(err, "invalid_limit", "limit", "limit is an integer from 1 to %d",
+                        SITR_PLATFORM_LIST_MAX);
+        q->limit = (unsigned)v;
+    }
+    return 0;
+}
+
+static const char *const answer_members[] = {"status", "note"};
+
+int sitr_platform_parse_answer(const json_t *body, const char **status, const char **note,
+                               sitr_platform_error_t *err)
+{
+    *status = NULL;
+    *note = NULL;
+    if (!json_is_object(body))
+        return fail(err, "invalid_body", NULL, "the body must be a JSON object");
+    if (only_members(body, answer_members, 2, "", "an answer has only status and note", err) < 0)
+        return -1;
+    const json_t *s = member(body, "status");
+    if (!s)
+        return fail(err, "missing_field", "status",
+                    "status is required: removed, rejected or not_found");
+    if (json_is_string(s))
+        for (size_t i = 1; i <= 3; i++)
+            if (strcmp(json_string_value(s), statuses[i]) == 0)
+                *status = statuses[i];
+    if (!*status)
+        return fail(err, "invalid_status", "status", "status is removed, rejected or not_found");
+    const json_t *n = member(body, "note");
+    if (n) {
+        const char *t = json_is_string(n) ? json_string_value(n) : NULL;
+        size_t len = t ? json_string_length(n) : 0;
+        size_t chars = 0;
+        for (size_t i = 0; t && i < len; i++)
+            if (((unsigned char)t[i] & 0xc0) != 0x80)
+                chars++;
+        if (!t || strlen(t) != len || chars > SITR_PLATFORM_NOTE_MAX)
+            return fail(err, "invalid_note", "note",
+                        "note is a string of at most %d characters without NUL",
+                        SITR_PLATFORM_NOTE_MAX);
+        if (len > 0)
+            *note = t;
+    }
+    return 0;
+}

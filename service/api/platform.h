@@ -1,0 +1,139 @@
+/* The platforms' API (DESIGN.md "API", issue 4): the pure parts shared by
+ * api_match.c, api_uploads.c and api_takedowns.c, kept free of the event
+ * loop so that unit tests exercise them directly.
+ *
+ *  - Request validation for POST /v1/match, POST /v1/uploads, GET and POST
+ *    /v1/takedowns: every fault is a 422 with a stable code and the JSON
+ *    path of the faulty member ("items[3].md5"); messages name the rule,
+ *    never the value (values are hashes or a platform's identifiers).
+ *  - Takedown list cursors (made and checked by sitr/opaque.h): a cursor
+ *    altered or made for another platform is refused (422 invalid_cursor).
+ *  - The per-item match: PDQ search with the threshold as radius (only when
+ *    the query's quality is >= 50), exact MD5/SHA-256 lookups, one result per
+ *    case image (its best signal); for a whole request, the same answers
+ *    with the PDQ searches batched.
+ *
+ * Pure functions (the search reads thread-safe indexes): any thread. */
+#ifndef SITR_API_PLATFORM_H
+#define SITR_API_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include <sitr/keys.h>
+
+#include "match/replica.h"
+
+#define SITR_PLATFORM_ID_MAX       256  /* a platform's content id, characters */
+#define SITR_PLATFORM_URL_MAX      2048 /* bytes */
+#define SITR_PLATFORM_NOTE_MAX     1000 /* characters */
+#define SITR_PLATFORM_LIST_DEFAULT 100
+#define SITR_PLATFORM_LIST_MAX     1000
+/* Case images reported per /v1/match item (the closest ones).  A genuine
+ * upload matches one or a few case images; more hints at a featureless or
+ * poisoned hash, and the answer says "more":true. */
+#define SITR_PLATFORM_MAX_MATCHES 50
+#define SITR_PLATFORM_MIN_QUALITY 50
+
+typedef struct sitr_platform_error {
+    const char *code; /* stable snake_case, static */
+    char message[160];
+    char field[128]; /* JSON path or query parameter; "" for the whole body */
+} sitr_platform_error_t;
+
+/* ---- POST /v1/match ------------------------------------------------------ */
+
+typedef struct sitr_match_item {
+    uint8_t pdq[32], md5[16], sha256[32];
+    int quality; /* -1 without a PDQ */
+    unsigned has_pdq : 1, has_md5 : 1, has_sha256 : 1;
+    unsigned pdq_low_quality : 1; /* has_pdq but quality < 50: never searched */
+} sitr_match_item_t;
+
+/* body: {"items":[{"pdq","quality","md5","sha256"}, ...]} and nothing else;
+ * 1..max_items items; each at least one hash; "quality" required with and
+ * only with "pdq"; null counts as absent.  On success returns 0 and *items
+ * (malloc, caller frees) with *n entries; on a fault -1 with err filled
+ * (code "internal" on allocation failure). */
+int sitr_platform_parse_match(const json_t *body, size_t max_items, sitr_match_item_t **items,
+                              size_t *n, sitr_platform_error_t *err);
+
+typedef struct sitr_match_hit {
+    int64_t image_id;
+    const char *signal; /* "sha256", "md5" or "pdq" (static) */
+    int distance;       /* 0 for the digests */
+} sitr_match_hit_t;
+
+/* Searches one item: the best hit per case image, sorted by distance, then
+ * signal strength (sha256, md5, pdq), then image id.  At most max hits go to
+ * out; returns the number of distinct case images matched (may exceed max),
+ * or < 0 (SITR_ENOMEM).  scratch/scratch_cap: index hits buffer reused
+ * across calls (grown with realloc; caller frees *scratch). */
+long sitr_platform_match_item(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item,
+                              int radius, sitr_match_hit_t *out, size_t max,
+                              sitr_index_hit_t **scratch, size_t *scratch_cap);
+
+/* Index hits kept per query in a batched search.  A genuine upload is
+ * within the threshold of one or a few variants; an item with more hits is
+ * searched again alone with room for all of them. */
+#define SITR_PLATFORM_QUERY_HITS 32
+
+/* sitr_platform_match_item for items[0..n) at once, with the same answers:
+ * item i's at most max hits go to out + i * max and its number of case
+ * images to found[i].  The PDQ searches of the items that have one (quality
+ * >= 50) go through sitr_index_search_batch, up to 64 queries a call, so
+ * that the memory reads of many queries overlap.  Allocates in proportion
+ * to the number of searched items (at most 64), so a small request stays
+ * cheap.  0, or < 0 (SITR_ENOMEM, SITR_EINVAL for a bad radius) with out
+ * and found unspecified. */
+SITR_MUST_CHECK int sitr_platform_match_batch(const sitr_replica_indexes_t *ix,
+                                              const sitr_match_item_t *items, size_t n, int radius,
+                                              sitr_match_hit_t *out, size_t max, long *found);
+
+/* ---- POST /v1/uploads ---------------------------------------------------- */
+
+typedef struct sitr_uploads {
+    json_t *uploads;        /* normalised array for sitr_uploads_report (owned) */
+    unsigned char *ignored; /* per upload: 1 when its PDQ was dropped (quality < 50) */
+    size_t count;
+} sitr_uploads_t;
+
+/* body: {"uploads":[{"id","url","pdq","quality","md5","sha256"}, ...]},
+ * 1..max_items uploads.  id: string of 1..256 characters without control
+ * characters, unique within the request; url: optional http(s) URL of at
+ * most 2048 bytes without spaces or control characters.  A PDQ of quality
+ * < 50 is dropped (its digests are kept); an upload left with no hash is a
+ * fault (pdq_quality_too_low).  Normalised items carry lower-case hex and
+ * only present members.  0, or -1 with err filled. */
+int sitr_platform_parse_uploads(const json_t *body, size_t max_items, sitr_uploads_t *out,
+                                sitr_platform_error_t *err);
+void sitr_platform_uploads_clear(sitr_uploads_t *u);
+
+/* A content id as it arrives in a path (DELETE /v1/uploads/{id}): the same
+ * rules as in the body.  1 when acceptable. */
+int sitr_platform_valid_content_id(const char *s, size_t len);
+
+/* ---- GET/POST /v1/takedowns ---------------------------------------------- */
+
+typedef struct sitr_takedown_query {
+    const char *status; /* NULL = every status; else a static string */
+    int64_t after;      /* 0 = from the start */
+    unsigned limit;
+} sitr_takedown_query_t;
+
+/* Query parameters as decoded strings (NULL when absent). */
+int sitr_platform_parse_takedown_query(const uint8_t key[SITR_KEYS_KEY_BYTES],
+                                       int64_t platform_id, const char *status, const char *after,
+                                       const char *limit, sitr_takedown_query_t *q,
+                                       sitr_platform_error_t *err);
+
+/* body: {"status":"removed"|"rejected"|"not_found","note":string|null}.
+ * *status is static; *note borrows body (NULL when absent). */
+int sitr_platform_parse_answer(const json_t *body, const char **status, const char **note,
+                               sitr_platform_error_t *err);
+
+/* Decimal id 1..2^63-1 without sign, spaces or leading zeros.  1 when valid. */
+int sitr_platform_parse_id(const char *s, int64_t *out);
+
+#endif

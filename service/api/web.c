@@ -1,0 +1,198 @@
+/* The victims' web page: GET / (index.html) and GET /static/{file} (its
+ * scripts and style sheet), served from memory.
+ *
+ * The files are a fixed table compiled in (name, content type); the folder
+ * (cfg->web_dir, SITR_WEB_DIR) is read once by sitr_api_web_init, on the
+ * loop thread before sitrd listens, and never again: no request touches the
+ * file system, and a request can only name a table entry, so no path, dot
+ * or escape in a URL can reach another file.  A missing or oversized file
+ * is a start-up error naming it.
+ *
+ * Every answer carries a strict Content-Security-Policy (same-origin
+ * scripts, styles and requests only; images from blob: for previews; no
+ * framing), no referrer, an ETag (BLAKE2b of the bytes) and
+ * Cache-Control: no-cache, so browsers revalidate and get 304 while the
+ * file is unchanged.  Loop thread only. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include <sitr/err_service.h>
+
+#include "api/api.h"
+#include "net/server.h"
+
+/* The page's files are a few tens of kilobytes; a file beyond this is a
+ * mistake (a wrong folder), not a page. */
+#define WEB_MAX_FILE_BYTES (1024 * 1024)
+
+#define WEB_CSP                                                                                    \
+    "default-src 'self'; img-src 'self' blob:; connect-src 'self'; script-src 'self'; "            \
+    "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+typedef struct web_file_def {
+    const char *name;         /* file name in the web folder and after /static/ */
+    const char *content_type;
+} web_file_def_t;
+
+/* The whole page.  index.html is served at "/", the others under /static/. */
+static const web_file_def_t web_files[] = {
+    {"index.html", "text/html; charset=utf-8"},
+    {"app.js", "text/javascript; charset=utf-8"},
+    {"pdq.js", "text/javascript; charset=utf-8"},
+    {"md5.js", "text/javascript; charset=utf-8"},
+    {"sha256.js", "text/javascript; charset=utf-8"},
+    {"mp4.js", "text/javascript; charset=utf-8"},
+    {"vpdq.js", "text/javascript; charset=utf-8"},
+    {"video-worker.js", "text/javascript; charset=utf-8"},
+    {"i18n.js", "text/javascript; charset=utf-8"},
+    {"style.css", "text/css; charset=utf-8"},
+};
+
+#define WEB_NFILES (sizeof web_files / sizeof web_files[0])
+
+typedef struct web_file {
+    uint8_t *data;
+    size_t len;
+    char etag[2 + 2 * 16 + 1]; /* "..." around 32 hex digits */
+} web_file_t;
+
+struct sitr_web {
+    web_file_t files[WEB_NFILES];
+};
+
+void sitr_api_web_free(sitr_web_t *web)
+{
+    if (!web)
+        return;
+    for (size_t i = 0; i < WEB_NFILES; i++)
+        free(web->files[i].data);
+    free(web);
+}
+
+static int read_file(const char *dir, const char *name, web_file_t *out, sitr_err_t *err)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return sitr_err_set(err, SITR_ECONFIG, "web folder path too long");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sitr_err_set(err, SITR_ECONFIG, "web page: cannot open %s: %s (set SITR_WEB_DIR)",
+                            path, strerror(errno));
+    uint8_t *buf = malloc(WEB_MAX_FILE_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return sitr_err_set(err, SITR_ENOMEM, "out of memory");
+    }
+    size_t n = fread(buf, 1, WEB_MAX_FILE_BYTES + 1, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || n > WEB_MAX_FILE_BYTES || n == 0) {
+        free(buf);
+        return sitr_err_set(err, SITR_ECONFIG, "web page: %s is %s", path,
+                            failed ? "unreadable" : n ? "larger than 1 MiB" : "empty");
+    }
+    uint8_t *shrunk = realloc(buf, n);
+    out->data = shrunk ? shrunk : buf;
+    out->len = n;
+    uint8_t digest[16];
+    crypto_generichash(digest, sizeof digest, out->data, n, NULL, 0);
+    out->etag[0] = '"';
+    sodium_bin2hex(out->etag + 1, sizeof out->etag - 1, digest, sizeof digest);
+    strcat(out->etag, "\"");
+    return 0;
+}
+
+int sitr_api_web_load(const char *dir, sitr_web_t **out, sitr_err_t *err)
+{
+    *out = NULL;
+    if (!dir || !dir[0])
+        return sitr_err_set(err, SITR_ECONFIG, "web page: no folder (set SITR_WEB_DIR)");
+    sitr_web_t *web = calloc(1, sizeof *web);
+    if (!web)
+        return sitr_err_set(err, SITR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < WEB_NFILES; i++) {
+        int rc = read_file(dir, web_files[i].name, &web->files[i], err);
+        if (rc < 0) {
+            sitr_api_web_free(web);
+            return rc;
+        }
+    }
+    *out = web;
+    return 0;
+}
+
+/* Does the If-None-Match header list etag (or "*")?  Weak validators
+ * (W/"...") compare equal too: the bytes are the same either way. */
+static int etag_matches(const char *header, const char *etag)
+{
+    size_t elen = strlen(etag);
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (strncmp(p, etag, elen) == 0 && (p[elen] == '\0' || p[elen] == ',' ||
+                                            p[elen] == ' ' || p[elen] == '\t'))
+            return 1;
+        while (*p && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+static int serve(sitr_req_t *req, size_t index)
+{
+    const sitr_api_t *api = sitr_req_server(req)->app;
+    if (!api || !api->web) {
+        sitr_req_reply_error(req, 503, "unavailable", "the page is not loaded", NULL);
+        return 0;
+    }
+    const web_file_t *file = &api->web->files[index];
+    sitr_req_add_header(req, "Content-Security-Policy", WEB_CSP);
+    sitr_req_add_header(req, "Referrer-Policy", "no-referrer");
+    sitr_req_add_header(req, "X-Frame-Options", "DENY");
+    sitr_req_add_header(req, "Cross-Origin-Opener-Policy", "same-origin");
+    sitr_req_add_header(req, "Cross-Origin-Resource-Policy", "same-origin");
+    sitr_req_add_header(req, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+    sitr_req_add_header(req, "Cache-Control", "no-cache");
+    sitr_req_add_header(req, "ETag", file->etag);
+    const char *inm = sitr_req_header(req, "If-None-Match");
+    if (inm && etag_matches(inm, file->etag)) {
+        sitr_req_reply(req, 304, NULL, NULL, 0);
+        return 0;
+    }
+    sitr_req_reply(req, 200, web_files[index].content_type, file->data, file->len);
+    return 0;
+}
+
+int sitr_api_web_index(sitr_req_t *req)
+{
+    return serve(req, 0);
+}
+
+int sitr_api_web_static(sitr_req_t *req)
+{
+    const char *name = sitr_req_param(req, "file");
+    /* index 0 is the page itself, only served at "/". */
+    for (size_t i = 1; name && i < WEB_NFILES; i++)
+        if (strcmp(name, web_files[i].name) == 0)
+            return serve(req, i);
+    sitr_req_reply_error(req, 404, "not_found", "no such file", NULL);
+    return 0;
+}
+
+int sitr_api_web_add_routes(sitr_server_t *srv)
+{
+    const sitr_route_t routes[] = {
+        {SITR_GET, "/", SITR_AUTH_NONE, sitr_api_web_index, 4096},
+        {SITR_GET, "/static/{file}", SITR_AUTH_NONE, sitr_api_web_static, 4096},
+    };
+    return sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
+}

@@ -1,0 +1,430 @@
+/* Option table and parser for sitrd.
+ *
+ * One table row per option drives --help, flag parsing, environment lookup
+ * and range checks, so the three can never disagree.  Parsing runs once on
+ * the main thread before the loop starts; the digest key file is read here
+ * with ordinary blocking I/O for that reason.  The key is kept only in
+ * cfg->digest_key and wiped by sitr_config_free; it is never printed. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include <sitr/err_service.h>
+#include <sitr/hex.h>
+
+typedef enum kind { K_STRING, K_UINT, K_BYTES, K_LEVEL, K_KEY, K_KEYFILE, K_BOOL } kind_t;
+
+typedef struct option {
+    const char *flag; /* without the leading "--" */
+    const char *env;
+    const char *def;  /* NULL: no default */
+    const char *meta;
+    const char *help;
+    kind_t kind;
+    size_t off;
+    unsigned long long min, max;
+} option_t;
+
+#define OFF(field) offsetof(sitr_config_t, field)
+
+/* The build defines the source tree's service/web; unit tests compiling
+ * this file alone get a relative default. */
+#ifndef SITR_WEB_DIR
+#define SITR_WEB_DIR "web"
+#endif
+
+static const option_t options[] = {
+    {"listen", "SITR_LISTEN", "127.0.0.1:8080", "HOST:PORT",
+     "address to listen on ([v6]:port for IPv6); keep loopback behind a TLS proxy", K_STRING,
+     OFF(listen), 0, 0},
+    {"database-url", "SITR_DATABASE_URL", NULL, "CONNINFO",
+     "PostgreSQL conninfo or URL (required)", K_STRING,
+     OFF(database_url), 0, 0},
+    {"db-pool", "SITR_DB_POOL", "8", "N", "database connections", K_UINT, OFF(db_pool), 1, 256},
+    {"db-queue", "SITR_DB_QUEUE", "1024", "N", "queries waiting for a connection (beyond: 503)",
+     K_UINT, OFF(db_queue), 1, 1000000},
+    {"db-timeout-ms", "SITR_DB_TIMEOUT_MS", "5000", "MS", "timeout per database query", K_UINT,
+     OFF(db_timeout_ms), 1, 3600000},
+    {"max-connections", "SITR_MAX_CONNECTIONS", "1024", "N",
+     "open client connections (beyond: 503 and close)", K_UINT, OFF(max_connections), 1,
+     1000000},
+    {"max-header-bytes", "SITR_MAX_HEADER_BYTES", "16384", "BYTES",
+     "request line and headers (beyond: 431)", K_BYTES, OFF(max_header_bytes), 1024,
+     1024 * 1024},
+    {"max-body-bytes", "SITR_MAX_BODY_BYTES", "1048576", "BYTES",
+     "request body, routes may set less (beyond: 413); K/M suffixes allowed", K_BYTES,
+     OFF(max_body_bytes), 1024, 1024ull * 1024 * 1024},
+    {"idle-timeout-ms", "SITR_IDLE_TIMEOUT_MS", "30000", "MS",
+     "close idle keep-alive connections and clients too slow to send a request or read a "
+     "response",
+     K_UINT, OFF(idle_timeout_ms), 100, 86400000},
+    {"shutdown-timeout-ms", "SITR_SHUTDOWN_TIMEOUT_MS", "10000", "MS",
+     "on SIGTERM/SIGINT, how long requests in flight may take before connections are cut",
+     K_UINT, OFF(shutdown_timeout_ms), 0, 3600000},
+    {"max-images-per-request", "SITR_MAX_IMAGES_PER_REQUEST", "100", "N",
+     "images in one request (beyond: 422)", K_UINT, OFF(max_images_per_request), 1, 100000},
+    {"max-images-per-case", "SITR_MAX_IMAGES_PER_CASE", "1000", "N",
+     "images in one case (beyond: 422)", K_UINT, OFF(max_images_per_case), 1, 1000000},
+    {"case-rate", "SITR_CASE_RATE", "20", "N",
+     "case creations per client address per hour (beyond: 429); 0 disables", K_UINT,
+     OFF(case_rate), 0, 1000000},
+    {"platform-rate", "SITR_PLATFORM_RATE", "200", "N",
+     "requests per second per platform API key, each item of a /v1/match or /v1/uploads "
+     "batch counting as one (beyond: 429); 0 disables",
+     K_UINT, OFF(platform_rate), 0, 1000000},
+    {"platform-burst", "SITR_PLATFORM_BURST", "400", "N",
+     "requests a platform may send at once before --platform-rate applies", K_UINT,
+     OFF(platform_burst), 1, 1000000},
+    {"client-rate", "SITR_CLIENT_RATE", "1000", "N",
+     "authenticated /v1 requests per second per client address, checked before the key or "
+     "secret (beyond: 429); 0 disables; behind a proxy set --trusted-proxy",
+     K_UINT, OFF(client_rate), 0, 1000000},
+    {"client-burst", "SITR_CLIENT_BURST", "2000", "N",
+     "requests a client address may send at once before --client-rate applies", K_UINT,
+     OFF(client_burst), 1, 1000000},
+    {"match-threshold", "SITR_MATCH_THRESHOLD", "31", "BITS",
+     "largest PDQ Hamming distance that counts as a match (the index is exact up to 32)", K_UINT,
+     OFF(match_threshold), 0, 32},
+    {"match-batch", "SITR_MATCH_BATCH", "1000", "N", "items in one /v1/match or /v1/uploads request", K_UINT,
+     OFF(match_batch), 1, 100000},
+    {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
+     "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)",
+     K_STRING, OFF(trusted_proxy), 0, 0},
+    {"web-dir", "SITR_WEB_DIR", SITR_WEB_DIR, "PATH",
+     "folder of the victims' web page (read once at start-up)", K_STRING, OFF(web_dir), 0, 0},
+    {"webhooks", "SITR_WEBHOOKS", "on", "on|off",
+     "send the platforms' takedown webhooks (from the replica holding the matcher role)", K_BOOL,
+     OFF(webhooks), 0, 1},
+    {"webhook-timeout-ms", "SITR_WEBHOOK_TIMEOUT_MS", "10000", "MS",
+     "total time for one webhook POST (connecting: at most 5 s of it)", K_UINT,
+     OFF(webhook_timeout_ms), 100, 600000},
+    {"webhook-concurrency", "SITR_WEBHOOK_CONCURRENCY", "16", "N", "webhook POSTs in flight",
+     K_UINT, OFF(webhook_concurrency), 1, 1024},
+    {"webhook-retry-min-ms", "SITR_WEBHOOK_RETRY_MIN_MS", "10000", "MS",
+     "delay before the first webhook retry; doubles after each failure", K_UINT,
+     OFF(webhook_retry_min_ms), 10, 86400000},
+    {"webhook-retry-max-ms", "SITR_WEBHOOK_RETRY_MAX_MS", "3600000", "MS",
+     "longest delay between webhook retries", K_UINT, OFF(webhook_retry_max_ms), 10, 86400000},
+    {"webhook-max-attempts", "SITR_WEBHOOK_MAX_ATTEMPTS", "20", "N",
+     "attempts before a webhook delivery is abandoned (GET /v1/takedowns still lists it)",
+     K_UINT, OFF(webhook_max_attempts), 1, 1000},
+    {"webhook-poll-ms", "SITR_WEBHOOK_POLL_MS", "1000", "MS",
+     "how often the webhook sender looks for due deliveries", K_UINT, OFF(webhook_poll_ms), 10,
+     60000},
+    {"digest-key", "SITR_DIGEST_KEY", NULL, "HEX",
+     "64 hex characters keying the BLAKE2b digests of secrets and API keys (required, or "
+     "the file below)",
+     K_KEY, 0, 0, 0},
+    {"digest-key-file", "SITR_DIGEST_KEY_FILE", NULL, "PATH",
+     "file containing the 64 hex characters of the digest key", K_KEYFILE, 0, 0, 0},
+    {"log-level", "SITR_LOG_LEVEL", "info", "LEVEL", "error, warn, info or debug", K_LEVEL,
+     OFF(log_level), 0, 0},
+};
+
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+void sitr_config_usage(FILE *out, const char *argv0)
+{
+    fprintf(out,
+            "usage: %s [options]\n"
+            "sitrd serves the sitr API.  Each option can also be set with the environment\n"
+            "variable shown; a flag wins over the environment.\n\n",
+            argv0);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const option_t *o = &options[i];
+        char lhs[64];
+        snprintf(lhs, sizeof lhs, "--%s=%s", o->flag, o->meta);
+        fprintf(out, "  %-34s %s\n  %-34s env %s, default %s\n", lhs, o->help, "", o->env,
+                o->def ? (o->def[0] ? o->def : "(empty)") : "(none)");
+    }
+    fprintf(out, "  %-34s %s\n  %-34s %s\n", "--help", "show this text and exit", "--version",
+            "print the version and exit");
+}
+
+int sitr_config_parse_listen(const char *s, struct sockaddr_storage *out)
+{
+    char host[128];
+    const char *port;
+    memset(out, 0, sizeof *out);
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host)
+            return SITR_EINVAL;
+        memcpy(host, s + 1, (size_t)(end - s - 1));
+        host[end - s - 1] = '\0';
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= sizeof host || strchr(s, ':') != colon)
+            return SITR_EINVAL;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        port = colon + 1;
+    }
+    char *endp;
+    errno = 0;
+    unsigned long p = strtoul(port, &endp, 10);
+    if (!isdigit((unsigned char)port[0]) || *endp || errno || p > 65535)
+        return SITR_EINVAL;
+    if (host[0] == '\0' || strcmp(host, "*") == 0)
+        strcpy(host, "0.0.0.0");
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (uv_ip4_addr(host, (int)p, (struct sockaddr_in *)out) == 0)
+        return 0;
+    if (uv_ip6_addr(host, (int)p, (struct sockaddr_in6 *)out) == 0)
+        return 0;
+    return SITR_EINVAL;
+}
+
+static int parse_number(const char *s, int allow_suffix, unsigned long long *out)
+{
+    if (!isdigit((unsigned char)s[0]))
+        return SITR_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return SITR_EINVAL;
+    if (allow_suffix && *end) {
+        unsigned shift = 0;
+        if ((end[0] == 'K' || end[0] == 'k'))
+            shift = 10;
+        else if ((end[0] == 'M' || end[0] == 'm'))
+            shift = 20;
+        else
+            return SITR_EINVAL;
+        end++;
+        if (end[0] == 'i' && end[1] == 'B')
+            end += 2;
+        else if (end[0] == 'B')
+            end++;
+        if (v > (ULLONG_MAX >> shift))
+            return SITR_EINVAL;
+        v <<= shift;
+    }
+    if (*end)
+        return SITR_EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int set_key_hex(sitr_config_t *cfg, const char *hex, size_t len, const char *origin,
+                       sitr_err_t *err)
+{
+    while (len && isspace((unsigned char)hex[len - 1]))
+        len--;
+    while (len && isspace((unsigned char)hex[0])) {
+        hex++;
+        len--;
+    }
+    if (len != 2 * SITR_DIGEST_KEY_BYTES ||
+        sitr_hex_decode(hex, len, cfg->digest_key, SITR_DIGEST_KEY_BYTES) < 0)
+        return sitr_err_set(err, SITR_ECONFIG, "%s: the digest key must be exactly %d hex characters",
+                            origin, 2 * SITR_DIGEST_KEY_BYTES);
+    if (sodium_is_zero(cfg->digest_key, SITR_DIGEST_KEY_BYTES))
+        return sitr_err_set(err, SITR_ECONFIG, "%s: the digest key must not be all zeros", origin);
+    cfg->have_digest_key = 1;
+    return 0;
+}
+
+static int read_key_file(sitr_config_t *cfg, const char *path, const char *origin,
+                         sitr_err_t *err)
+{
+    char buf[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sitr_err_set(err, SITR_ECONFIG, "%s: cannot open %s: %s", origin, path,
+                            strerror(errno));
+    ssize_t n = read(fd, buf, sizeof buf);
+    int saved = errno;
+    close(fd);
+    if (n < 0)
+        return sitr_err_set(err, SITR_ECONFIG, "%s: cannot read %s: %s", origin, path,
+                            strerror(saved));
+    int rc = set_key_hex(cfg, buf, (size_t)n, origin, err);
+    sodium_memzero(buf, sizeof buf);
+    return rc;
+}
+
+static int apply(sitr_config_t *cfg, const option_t *o, const char *value, const char *origin,
+                 sitr_err_t *err)
+{
+    char *base = (char *)cfg;
+    unsigned long long v;
+    switch (o->kind) {
+    case K_STRING: {
+        char **slot = (char **)(base + o->off);
+        char *copy = strdup(value);
+        if (!copy)
+            return sitr_err_set(err, SITR_ENOMEM, "out of memory");
+        free(*slot);
+        *slot = copy;
+        return 0;
+    }
+    case K_UINT:
+    case K_BYTES:
+        if (parse_number(value, o->kind == K_BYTES, &v) < 0)
+            return sitr_err_set(err, SITR_ECONFIG, "%s: \"%s\" is not a %s", origin, value,
+                                o->kind == K_BYTES ? "byte count" : "whole number");
+        if (v < o->min || v > o->max)
+            return sitr_err_set(err, SITR_ECONFIG, "%s: %llu is outside %llu..%llu", origin, v,
+                                o->min, o->max);
+        if (o->kind == K_UINT)
+            *(unsigned *)(base + o->off) = (unsigned)v;
+        else
+            *(size_t *)(base + o->off) = (size_t)v;
+        return 0;
+    case K_LEVEL:
+        if (sitr_log_parse_level(value, (sitr_log_level_t *)(base + o->off)) < 0)
+            return sitr_err_set(err, SITR_ECONFIG,
+                                "%s: \"%s\" is not one of error, warn, info, debug", origin,
+                                value);
+        return 0;
+    case K_BOOL:
+        if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
+            strcmp(value, "yes") == 0)
+            *(unsigned *)(base + o->off) = 1;
+        else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0 ||
+                 strcmp(value, "0") == 0 || strcmp(value, "no") == 0)
+            *(unsigned *)(base + o->off) = 0;
+        else
+            return sitr_err_set(err, SITR_ECONFIG, "%s: \"%s\" is not on or off", origin, value);
+        return 0;
+    case K_KEY:
+        return set_key_hex(cfg, value, strlen(value), origin, err);
+    case K_KEYFILE:
+        return read_key_file(cfg, value, origin, err);
+    }
+    return SITR_EINTERNAL;
+}
+
+static const option_t *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (strlen(options[i].flag) == len && memcmp(options[i].flag, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static const char *getenv_default(const char *name)
+{
+    return getenv(name);
+}
+
+int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_config_getenv_fn env,
+                     sitr_config_action_t *action, sitr_err_t *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    *action = SITR_CONFIG_RUN;
+    if (!env)
+        env = getenv_default;
+    int rc;
+    /* Flags are collected first so that a flag can override its variable
+     * and --help works even when the environment holds a bad value. */
+    const char *given[NOPTIONS] = {0};
+    const char *keyfrom[2] = {NULL, NULL}; /* key, key file: where each was given */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *action = SITR_CONFIG_HELP;
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            *action = SITR_CONFIG_VERSION;
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return sitr_err_set(err, SITR_ECONFIG, "unexpected argument \"%s\" (see --help)", a);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const option_t *o = find_flag(name, nlen);
+        if (!o)
+            return sitr_err_set(err, SITR_ECONFIG, "unknown option --%.*s (see --help)",
+                                (int)nlen, name);
+        const char *val;
+        if (eq) {
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return sitr_err_set(err, SITR_ECONFIG, "--%s needs a value", o->flag);
+            val = argv[++i];
+        }
+        given[o - options] = val;
+    }
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const option_t *o = &options[i];
+        char origin[64];
+        const char *val = given[i];
+        if (val) {
+            snprintf(origin, sizeof origin, "--%s", o->flag);
+        } else if ((val = env(o->env)) != NULL) {
+            snprintf(origin, sizeof origin, "%s", o->env);
+        } else if (o->def) {
+            val = o->def;
+            snprintf(origin, sizeof origin, "default of --%s", o->flag);
+        } else {
+            continue;
+        }
+        if (o->kind == K_KEY || o->kind == K_KEYFILE) {
+            keyfrom[o->kind == K_KEYFILE] = given[i] ? o->flag : o->env;
+            if (keyfrom[0] && keyfrom[1])
+                return sitr_err_set(err, SITR_ECONFIG,
+                                    "give the digest key once: both %s and %s are set",
+                                    keyfrom[0], keyfrom[1]);
+        }
+        if ((rc = apply(cfg, o, val, origin, err)) < 0)
+            return rc;
+    }
+    if (sitr_config_parse_listen(cfg->listen, &cfg->listen_addr) < 0)
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "listen address \"%s\" is not HOST:PORT with a numeric IP address",
+                            cfg->listen);
+    if (cfg->trusted_proxy[0]) {
+        struct sockaddr_storage tmp;
+        char probe[160];
+        snprintf(probe, sizeof probe, strchr(cfg->trusted_proxy, ':') ? "[%s]:1" : "%s:1",
+                 cfg->trusted_proxy);
+        if (sitr_config_parse_listen(probe, &tmp) < 0)
+            return sitr_err_set(err, SITR_ECONFIG, "trusted proxy \"%s\" is not an IP address",
+                                cfg->trusted_proxy);
+    }
+    if (cfg->webhook_retry_min_ms > cfg->webhook_retry_max_ms)
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "webhook retry delays: --webhook-retry-min-ms (%u) is above "
+                            "--webhook-retry-max-ms (%u)",
+                            cfg->webhook_retry_min_ms, cfg->webhook_retry_max_ms);
+    if (!cfg->database_url || !cfg->database_url[0])
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "the database is required: set SITR_DATABASE_URL (libpq conninfo or "
+                            "postgresql:// URL)");
+    if (!cfg->have_digest_key)
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "the digest key is required: set SITR_DIGEST_KEY (64 hex characters) "
+                            "or SITR_DIGEST_KEY_FILE");
+    return 0;
+}
+
+void sitr_config_free(sitr_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->listen);
+    free(cfg->database_url);
+    free(cfg->trusted_proxy);
+    free(cfg->web_dir);
+    cfg->listen = cfg->database_url = cfg->trusted_proxy = cfg->web_dir = NULL;
+    sodium_memzero(cfg->digest_key, sizeof cfg->digest_key);
+    cfg->have_digest_key = 0;
+}

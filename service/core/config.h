@@ -1,0 +1,71 @@
+/* sitrd configuration: command-line flags, then environment, then defaults.
+ *
+ * Every option has a flag (--listen) and an environment variable
+ * (SITR_LISTEN); a flag wins over the environment.  Values are checked once
+ * at start-up and a bad value is a clear error naming the option.  The
+ * struct is filled before the loop starts and read-only afterwards; the
+ * server borrows it. */
+#ifndef SITR_CONFIG_H
+#define SITR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include <sitr/err.h>
+#include <sitr/err_service.h>
+
+#include "core/log.h"
+
+#define SITR_DIGEST_KEY_BYTES 32
+
+typedef struct sitr_config {
+    char *listen;                 /* "host:port", "[v6]:port" */
+    struct sockaddr_storage listen_addr;
+    char *database_url;           /* libpq conninfo or URL (required) */
+    unsigned db_pool, db_queue, db_timeout_ms;
+    unsigned max_connections;
+    size_t max_header_bytes, max_body_bytes;
+    unsigned idle_timeout_ms, shutdown_timeout_ms;
+    unsigned max_images_per_request, max_images_per_case;
+    unsigned case_rate;           /* case creations per client address per hour; 0 = no limit */
+    unsigned client_rate, client_burst;     /* authenticated /v1 requests per client address
+                                             * per second; 0 = no limit */
+    unsigned platform_rate, platform_burst; /* platform API requests per platform per second
+                                             * (a /v1/match item counts as one); 0 = no limit */
+    unsigned match_threshold, match_batch;
+    unsigned webhooks;            /* 1: send takedown webhooks (on the matcher's replica) */
+    unsigned webhook_timeout_ms, webhook_concurrency, webhook_retry_min_ms,
+        webhook_retry_max_ms, webhook_max_attempts, webhook_poll_ms;
+    char *trusted_proxy;          /* peer IP whose X-Forwarded-For is believed; "" = none */
+    char *web_dir;                /* the victims' web page files, read once at start-up */
+    sitr_log_level_t log_level;
+    uint8_t digest_key[SITR_DIGEST_KEY_BYTES];
+    int have_digest_key;
+} sitr_config_t;
+
+typedef enum sitr_config_action {
+    SITR_CONFIG_RUN = 0,
+    SITR_CONFIG_HELP,
+    SITR_CONFIG_VERSION
+} sitr_config_action_t;
+
+/* Looks up an environment variable; getenv in production, a table in tests. */
+typedef const char *(*sitr_config_getenv_fn)(const char *name);
+
+/* Fills cfg from defaults, env and argv.  With action RUN, the digest key is
+ * required.  On failure returns SITR_ECONFIG with err->msg naming the option.
+ * Reads SITR_DIGEST_KEY_FILE synchronously: call before the loop runs.
+ * Release with sitr_config_free, also after a failure. */
+SITR_MUST_CHECK int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[],
+                                     sitr_config_getenv_fn env, sitr_config_action_t *action,
+                                     sitr_err_t *err);
+/* Wipes the key and frees the strings. */
+void sitr_config_free(sitr_config_t *cfg);
+/* Prints every option with its environment variable and default. */
+void sitr_config_usage(FILE *out, const char *argv0);
+/* Parses "host:port" / "[v6]:port" into a socket address. */
+SITR_MUST_CHECK int sitr_config_parse_listen(const char *s, struct sockaddr_storage *out);
+
+#endif

@@ -1,0 +1,94 @@
+/* The route table of sitrd: method + path pattern -> handler.
+ *
+ * Patterns are literal segments and {name} segments ("/v1/cases/{case}");
+ * a {name} matches one non-empty segment, available to the handler through
+ * sitr_req_param().  A path that matches no pattern is 404; a path that
+ * matches with another method is 405 with an Allow header.  HEAD is served
+ * by GET routes without the body.  Routes are added before the server starts
+ * listening and never removed.  Loop thread only.
+ *
+ * Authentication: each route names an auth kind.  Routes other than
+ * SITR_AUTH_NONE go through the server's auth hook (set by the API layer
+ * with sitr_server_set_auth_hook); with no hook they answer 401. */
+#ifndef SITR_ROUTER_H
+#define SITR_ROUTER_H
+
+#include <stddef.h>
+
+#include <sitr/err.h>
+#include <sitr/err_service.h>
+
+#include "core/metrics.h"
+#include "net/req.h"
+
+/* A handler answers the request (now or later, see req.h) and returns 0, or
+ * returns < 0 (SITR_E*) without having answered: the router then answers
+ * 503 for SITR_EBUSY/SITR_ENOMEM/SITR_ETIMEOUT/SITR_EDB/SITR_ECLOSED and 500
+ * otherwise. */
+typedef int (*sitr_handler_fn)(sitr_req_t *req);
+
+typedef enum sitr_auth_kind {
+    SITR_AUTH_NONE = 0,
+    SITR_AUTH_CASE,    /* Authorization: Case <secret>, for the {case} in the path */
+    SITR_AUTH_PLATFORM /* Authorization: Bearer <api key> */
+} sitr_auth_kind_t;
+
+/* The auth hook decides whether the request reaches handler.  It either
+ * answers itself (401/403/429/503...), or calls handler(req) (possibly later,
+ * from a database callback, holding a sitr_req_ref), after setting the
+ * platform with sitr_http_req_set_platform() for platform routes.  Same
+ * return convention as a handler. */
+typedef int (*sitr_auth_hook_fn)(sitr_req_t *req, sitr_auth_kind_t kind, sitr_handler_fn handler);
+
+typedef struct sitr_route {
+    sitr_method_t method;
+    const char *pattern;   /* borrowed: must outlive the router (string literals) */
+    sitr_auth_kind_t auth;
+    sitr_handler_fn handler;
+    size_t body_cap;       /* 0 = the server's max body; larger values are clamped to it */
+} sitr_route_t;
+
+#define SITR_ROUTER_MAX_ROUTES SITR_METRICS_MAX_ROUTES
+#define SITR_ROUTER_MAX_PARAMS 4
+
+typedef struct sitr_router sitr_router_t;
+
+typedef struct sitr_route_match {
+    const sitr_route_t *route; /* NULL for 404/405 */
+    int index;                 /* 1.. for a route, 0 when unmatched (metrics label) */
+    int status;                /* 0 matched, 404, 405 */
+    char allow[64];            /* for 405: "GET, HEAD, POST" */
+    int nparams;
+    const char *names[SITR_ROUTER_MAX_PARAMS];
+    const char *values[SITR_ROUTER_MAX_PARAMS]; /* percent-decoded, in the arena */
+} sitr_route_match_t;
+
+sitr_router_t *sitr_router_new(void);
+void sitr_router_free(sitr_router_t *r);
+
+/* Adds routes (copied; the strings are borrowed).  Returns 0, SITR_EINVAL for
+ * a malformed pattern or a duplicate method+pattern, SITR_ETOOBIG past
+ * SITR_ROUTER_MAX_ROUTES. */
+SITR_MUST_CHECK int sitr_router_add(sitr_router_t *r, const sitr_route_t *routes, size_t n);
+
+/* Matches path (no query string).  Parameter values are decoded into arena.
+ * Returns 0 (see m->status), or SITR_EINVAL when a matched parameter holds a
+ * malformed escape or a NUL, SITR_ENOMEM. */
+SITR_MUST_CHECK int sitr_router_match(const sitr_router_t *r, sitr_method_t method,
+                                      const char *path, sitr_arena_t *arena,
+                                      sitr_route_match_t *m);
+
+size_t sitr_router_count(const sitr_router_t *r);
+const sitr_route_t *sitr_router_get(const sitr_router_t *r, size_t index); /* 1-based */
+
+/* Runs a fully received request: early errors, 404/405, auth, the handler.
+ * Loop thread; called by the connection for the request at the head of its
+ * queue. */
+void sitr_router_dispatch(sitr_req_t *req);
+
+/* Percent-decodes src[0..len) into dst (size >= len+1); plus_space turns '+'
+ * into ' ' (query strings).  Returns the decoded length, or -1 for a bad
+ * escape or a decoded NUL. */
+long sitr_router_decode(const char *src, size_t len, char *dst, int plus_space);
+
+#endif

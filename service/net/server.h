@@ -1,0 +1,86 @@
+/* The sitrd server: listening socket, connections, shared state.
+ *
+ * One struct per process, owned by main.  The API layer reads cfg, db and
+ * app, adds its routes with sitr_server_add_routes, sets the auth hook, and
+ * reports readiness (schema current, index loaded) with
+ * sitr_server_set_ready.  Graceful shutdown (SIGTERM/SIGINT or
+ * sitr_server_stop): stop accepting, answer the requests already received,
+ * close keep-alive connections, then call the shutdown hook (main.c: the
+ * API layer closes its handles, then the database pool closes); the loop
+ * then runs dry and uv_run returns.  Loop thread only. */
+#ifndef SITR_SERVER_H
+#define SITR_SERVER_H
+
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/metrics.h"
+#include "net/req.h"
+#include "net/router.h"
+
+typedef struct sitr_conn sitr_conn_t;
+/* The database pool (db/db.h): created and closed by main.c, used by the
+ * handlers; the server itself never calls it. */
+typedef struct sitr_db sitr_db_t;
+
+struct sitr_server {
+    uv_loop_t *loop;
+    const sitr_config_t *cfg; /* borrowed from main */
+    sitr_db_t *db;            /* set by main; NULL after shutdown */
+    sitr_metrics_t *metrics;  /* owned */
+    sitr_router_t *router;    /* owned */
+    void *app;                /* the API layer's state; sitrd core never touches it */
+    sitr_auth_hook_fn auth_hook;
+    /* Called once when the last connection is gone during shutdown.  It
+     * closes what the layers above opened (the API's handles, then the
+     * database pool), asynchronously if need be, and then calls
+     * sitr_server_shutdown_done.  Without a hook the server finishes at
+     * once. */
+    void (*shutdown_hook)(sitr_server_t *srv);
+
+    int ready;                /* set by the API layer */
+    char not_ready[128];      /* why not, for /readyz */
+    int stopping;
+    char instance[8];         /* random hex tag in every request id */
+    unsigned long next_conn_id, next_req;
+
+    /* internals */
+    uv_tcp_t listener;
+    uv_signal_t sig_term, sig_int;
+    uv_timer_t drain_timer;
+    int listening, shutdown_done, signals;
+    sitr_conn_t *conns;       /* doubly linked list of open connections */
+    unsigned nconns, noverflow;
+    int exit_code;
+};
+
+/* Creates metrics and the (empty) router.  Nothing listens yet.  On
+ * failure everything created is released. */
+SITR_MUST_CHECK int sitr_server_init(sitr_server_t *srv, uv_loop_t *loop,
+                                     const sitr_config_t *cfg, sitr_err_t *err);
+/* Binds, listens and installs the signal handlers. */
+SITR_MUST_CHECK int sitr_server_start(sitr_server_t *srv, sitr_err_t *err);
+/* Starts a graceful shutdown (idempotent). A second call cuts connections. */
+void sitr_server_stop(sitr_server_t *srv);
+/* After uv_run returned: frees what init created. */
+void sitr_server_free(sitr_server_t *srv);
+
+SITR_MUST_CHECK int sitr_server_add_routes(sitr_server_t *srv, const sitr_route_t *routes,
+                                           size_t n);
+void sitr_server_set_auth_hook(sitr_server_t *srv, sitr_auth_hook_fn hook);
+/* ready != 0: the API layer is ready (/readyz also needs a live database
+ * connection).  reason: shown by /readyz while not ready (copied). */
+void sitr_server_set_ready(sitr_server_t *srv, int ready, const char *reason);
+
+/* Fatal problem found after start-up (e.g. the schema is behind): logs why
+ * at error level, makes main exit with exit_code, and shuts down. */
+void sitr_server_abort(sitr_server_t *srv, int exit_code, const char *why);
+
+/* The end of the shutdown hook's work: closes the signal handles and the
+ * drain timer; the loop then runs dry. */
+void sitr_server_shutdown_done(sitr_server_t *srv);
+
+/* Connection bookkeeping, used by conn.c. */
+void sitr_server_conn_closed(sitr_server_t *srv, sitr_conn_t *c);
+
+#endif

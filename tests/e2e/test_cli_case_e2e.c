@@ -1,0 +1,807 @@
+/* End-to-end tests of `sitr case` against a real sitrd and a fresh, migrated
+ * PostgreSQL database (the `pg` fixture): create a case from the shared
+ * bridge-mods folder and prove in SQL that it holds exactly the hashes
+ * `sitr hash --format jsonl` prints; status with the secret from the
+ * environment and from a file; a wrong or missing secret; add; withdraw
+ * (refused without confirmation, then erased); the evidence report as JSON
+ * and as a printable page.  The privacy test points
+ * `--server` at a listener in this process that records every byte the
+ * client sends and answers canned successes: no request may contain any
+ * 64-byte run of any image file, a file name, or anything but hashes.
+ *
+ * The binary runs with posix_spawn in a new session, so it has no
+ * controlling terminal and every prompt path is deterministic. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sitr/token.h>
+
+#include "e2e_util.h"
+#include "e2e_world.h"
+#include "db_support.h"
+
+extern char **environ;
+
+#define SITR_BIN SITR_BINARY_DIR "/hasher/cli/sitr"
+#define PDQ_DIR  SITR_SHARED_DIR "/testdata/pdq"
+#define BRIDGE   PDQ_DIR "/bridge-mods"
+#define N_BRIDGE 12
+/* The server's per-request limit in this test: smaller than the number of
+ * files, so the client must split (and discover the limit by halving). */
+#define MAX_PER_REQUEST 5
+
+typedef struct world {
+    char *db_url;
+    sitr_e2e_server_t srv;
+    char server_url[64];
+    char tmpdir[256];
+    char ref[128], secret[128], secret_file[512];
+} world_t;
+
+static world_t W;
+
+/* ---- running sitr ------------------------------------------------------------ */
+
+typedef struct run {
+    int status; /* exit status, or -1 if killed by a signal */
+    char *out, *err;
+} run_t;
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len != NULL)
+        *len = (size_t)n;
+    return buf;
+}
+
+/* Runs sitr with args (NULL-terminated) in a new session without a
+ * terminal, stdin from /dev/null, with the environment minus SITR_* plus
+ * extra_env (NULL-terminated, may be NULL). */
+static run_t run_sitr(const char *const *extra_env, const char *const *args)
+{
+    char out_path[600], err_path[600];
+    snprintf(out_path, sizeof out_path, "%s/out", W.tmpdir);
+    snprintf(err_path, sizeof err_path, "%s/err", W.tmpdir);
+
+    char *argv[64];
+    size_t na = 0;
+    argv[na++] = (char *)SITR_BIN;
+    for (size_t i = 0; args[i] != NULL; i++)
+        argv[na++] = (char *)args[i];
+    argv[na] = NULL;
+
+    char *envp[512];
+    size_t ne = 0;
+    for (char **e = environ; *e != NULL && ne < 480; e++)
+        if (strncmp(*e, "SITR_", 5) != 0)
+            envp[ne++] = *e;
+    for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
+        envp[ne++] = (char *)extra_env[i];
+    envp[ne] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
+    pid_t pid;
+    int rc = posix_spawn(&pid, SITR_BIN, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0)
+        fail_msg("posix_spawn %s: %s", SITR_BIN, strerror(rc));
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    run_t r;
+    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    r.out = read_file(out_path, NULL);
+    r.err = read_file(err_path, NULL);
+    return r;
+}
+
+static void run_free(run_t *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static void expect_status(const run_t *r, int want)
+{
+    if (r->status != want)
+        fail_msg("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r->status, want, r->out, r->err);
+}
+
+static void expect_contains(const char *hay, const char *needle)
+{
+    if (strstr(hay, needle) == NULL)
+        fail_msg("'%s' not found in:\n%s", needle, hay);
+}
+
+/* ---- the database ------------------------------------------------------------ */
+
+static long long case_id_of(const char *ref)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT id FROM cases WHERE reference = '%s'", ref);
+    return pgt_scalar(W.db_url, sql);
+}
+
+static long long live_images(long long id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM case_images WHERE case_id = %lld AND erased_at IS NULL", id);
+    return pgt_scalar(W.db_url, sql);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The dihedral variants of a jsonl record that the server stores besides
+ * the plain hash: distinct, not equal to pdq, sorted, joined with ','. */
+static void expected_variants(const json_t *rec, char *out, size_t outsz)
+{
+    const char *pdq = json_string_value(json_object_get(rec, "pdq"));
+    const json_t *d = json_object_get(rec, "dihedral");
+    const char *v[8];
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(d); i++) {
+        const char *h = json_string_value(json_array_get(d, i));
+        int dup = strcmp(h, pdq) == 0;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = strcmp(v[k], h) == 0;
+        if (!dup)
+            v[n++] = h;
+    }
+    qsort(v, n, sizeof v[0], cmp_str);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        strncat(out, i ? "," : "", outsz - strlen(out) - 1);
+        strncat(out, v[i], outsz - strlen(out) - 1);
+    }
+}
+
+/* ---- fixture ------------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    snprintf(W.tmpdir, sizeof W.tmpdir, "%s/cli_case_e2e.XXXXXX", SITR_BINARY_DIR);
+    if (mkdtemp(W.tmpdir) == NULL)
+        return -1;
+    W.db_url = sitr_e2e_migrated_db("cli_case_e2e");
+    if (!W.db_url)
+        return -1;
+    static char url_var[1200], per_req[64];
+    snprintf(url_var, sizeof url_var, "SITR_DATABASE_URL=%s", W.db_url);
+    snprintf(per_req, sizeof per_req, "SITR_MAX_IMAGES_PER_REQUEST=%d", MAX_PER_REQUEST);
+    const char *env[] = {url_var, per_req, "SITR_CASE_RATE=1000", NULL};
+    if (sitr_e2e_start(&W.srv, env) < 0)
+        return -1;
+    snprintf(W.server_url, sizeof W.server_url, "http://127.0.0.1:%d", W.srv.port);
+    return sitr_e2e_wait_ready(&W.srv, 20000);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = sitr_e2e_stop(&W.srv);
+    pgt_run("rm -rf '%s'", W.tmpdir);
+    free(W.db_url);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+/* The case holds exactly what `sitr hash --format jsonl` computes. */
+static void test_create_matches_hash(void **state)
+{
+    (void)state;
+    run_t h = run_sitr(NULL, (const char *[]){"hash", "--format", "jsonl", BRIDGE, NULL});
+    expect_status(&h, 0);
+    json_t *recs[N_BRIDGE];
+    size_t nrec = 0;
+    for (char *line = strtok(h.out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        assert_true(nrec < N_BRIDGE);
+        recs[nrec] = json_loads(line, 0, NULL);
+        assert_non_null(recs[nrec]);
+        nrec++;
+    }
+    assert_int_equal(nrec, N_BRIDGE);
+
+    snprintf(W.secret_file, sizeof W.secret_file, "%s/secret", W.tmpdir);
+    run_t c = run_sitr(NULL, (const char *[]){"case", "create", "--server", W.server_url, "--save",
+                                              W.secret_file, BRIDGE, NULL});
+    expect_status(&c, 0);
+    expect_contains(c.out, "shown only this once");
+    expect_contains(c.out, "Write the case number and the secret");
+    expect_contains(c.out, "with 12 images");
+    const char *p = strstr(c.out, "Case number:");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "Case number: %127s", W.ref), 1);
+    p = strstr(c.out, "Secret:");
+    assert_non_null(p);
+    char shown[128];
+    assert_int_equal(sscanf(p, "Secret: %127s", shown), 1);
+
+    /* --save: the secret alone, in a file only its owner can read. */
+    struct stat st;
+    assert_int_equal(stat(W.secret_file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char *saved = read_file(W.secret_file, NULL);
+    assert_int_equal(sscanf(saved, "%127s", W.secret), 1);
+    assert_string_equal(W.secret, shown);
+    free(saved);
+    /* The secret goes to stdout only, never into a warning or an error. */
+    assert_null(strstr(c.err, W.secret));
+    /* --save never overwrites: a second create with the same file is
+     * refused before anything is sent. */
+    long long cases_before = pgt_scalar(W.db_url, "SELECT count(*) FROM cases");
+    run_t again = run_sitr(NULL, (const char *[]){"case", "create", "--server", W.server_url,
+                                                  "--save", W.secret_file, BRIDGE, NULL});
+    expect_status(&again, 1);
+    expect_contains(again.err, "already exists");
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM cases"), cases_before);
+    run_free(&again);
+
+    /* SQL: the same 12 images with the same hashes. */
+    long long id = case_id_of(W.ref);
+    assert_int_equal(live_images(id), N_BRIDGE);
+    for (size_t i = 0; i < nrec; i++) {
+        const char *sha = json_string_value(json_object_get(recs[i], "sha256"));
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "SELECT coalesce(encode(i.pdq, 'hex'), ''), coalesce(i.quality, -1), "
+                 "encode(i.md5, 'hex'), (SELECT coalesce(string_agg(encode(v.pdq, 'hex'), ',' "
+                 "ORDER BY encode(v.pdq, 'hex')), '') FROM case_image_variants v "
+                 "WHERE v.image_id = i.id) FROM case_images i "
+                 "WHERE i.case_id = %lld AND i.sha256 = decode('%s', 'hex')",
+                 id, sha);
+        PGresult *res = pgt_exec(W.db_url, sql);
+        assert_int_equal(PQntuples(res), 1);
+        int quality = (int)json_integer_value(json_object_get(recs[i], "quality"));
+        assert_string_equal(PQgetvalue(res, 0, 2),
+                            json_string_value(json_object_get(recs[i], "md5")));
+        if (quality >= 50) {
+            assert_string_equal(PQgetvalue(res, 0, 0),
+                                json_string_value(json_object_get(recs[i], "pdq")));
+            assert_int_equal(atoi(PQgetvalue(res, 0, 1)), quality);
+            char want[8 * 66];
+            expected_variants(recs[i], want, sizeof want);
+            assert_string_equal(PQgetvalue(res, 0, 3), want);
+        } else {
+            assert_string_equal(PQgetvalue(res, 0, 0), "");
+        }
+        PQclear(res);
+        json_decref(recs[i]);
+    }
+    run_free(&h);
+    run_free(&c);
+}
+
+static void test_status(void **state)
+{
+    (void)state;
+    assert_true(W.ref[0] != '\0');
+    char env_secret[200];
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+
+    /* From the environment, readable text. */
+    run_t r = run_sitr((const char *[]){env_secret, NULL},
+                       (const char *[]){"case", "status", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 0);
+    char want[200];
+    snprintf(want, sizeof want, "Case %s", W.ref);
+    expect_contains(r.out, want);
+    expect_contains(r.out, "images            12");
+    expect_contains(r.out, "Timeline (oldest first");
+    expect_contains(r.out, "case created with ");
+    expect_contains(r.out, "image(s) added");
+    run_free(&r);
+
+    /* From a file, as JSON; the server URL from SITR_SERVER. */
+    char server_env[128];
+    snprintf(server_env, sizeof server_env, "SITR_SERVER=%s", W.server_url);
+    r = run_sitr(
+        (const char *[]){server_env, NULL},
+        (const char *[]){"case", "status", "--json", "--secret-file", W.secret_file, W.ref, NULL});
+    expect_status(&r, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "case")), W.ref);
+    assert_int_equal(json_integer_value(json_object_get(j, "images")), N_BRIDGE);
+    json_decref(j);
+    assert_null(strstr(r.err, "other users")); /* the --save file is private */
+    run_free(&r);
+
+    /* A secret file others can read still works, with a warning. */
+    char open_file[600];
+    snprintf(open_file, sizeof open_file, "%s/open-secret", W.tmpdir);
+    FILE *f = fopen(open_file, "w");
+    assert_non_null(f);
+    fprintf(f, "  %s  \nsecond line ignored\n", W.secret);
+    fclose(f);
+    assert_int_equal(chmod(open_file, 0644), 0);
+    r = run_sitr(NULL, (const char *[]){"case", "status", "--server", W.server_url, "--secret-file",
+                                        open_file, W.ref, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.err, "can be read by other users");
+    run_free(&r);
+
+    /* A wrong (well-formed) secret: a failure with a clear message. */
+    char wrong[SITR_TOKEN_MAX_LEN + 1], wrong_env[200];
+    assert_int_equal(sitr_token_generate(SITR_TOKEN_SECRET, wrong, sizeof wrong), 0);
+    snprintf(wrong_env, sizeof wrong_env, "SITR_CASE_SECRET=%s", wrong);
+    r = run_sitr((const char *[]){wrong_env, NULL},
+                 (const char *[]){"case", "status", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "no case matches this case number and secret");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    /* A malformed secret: the server's own words. */
+    r = run_sitr((const char *[]){"SITR_CASE_SECRET=not-a-secret", NULL},
+                 (const char *[]){"case", "status", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "invalid_secret");
+    run_free(&r);
+
+    /* No secret and no terminal to ask: says how to give it. */
+    r = run_sitr(NULL, (const char *[]){"case", "status", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "--secret-file");
+    expect_contains(r.err, "SITR_CASE_SECRET");
+    run_free(&r);
+
+    /* The secret is never an argument. */
+    r = run_sitr(
+        NULL, (const char *[]){"case", "status", "--server", W.server_url, W.ref, W.secret, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "never given as an argument");
+    run_free(&r);
+
+    /* Nobody listening: a clear transport error. */
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "status", "--server", "http://127.0.0.1:1", W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "no answer from the server at http://127.0.0.1:1");
+    run_free(&r);
+}
+
+static void test_add(void **state)
+{
+    (void)state;
+    long long id = case_id_of(W.ref);
+    char env_secret[200];
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+    /* One new image and one the case already holds. */
+    run_t r =
+        run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "add", "--server", W.server_url, W.ref,
+                                  PDQ_DIR "/misc-images/small.jpg", BRIDGE "/aaa-orig.jpg", NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, "Added 1 image to case");
+    expect_contains(r.out, "1 already known");
+    expect_contains(r.out, "it now holds 13");
+    run_free(&r);
+    assert_int_equal(live_images(id), N_BRIDGE + 1);
+
+    /* A file that is not an image is left out, the rest still sent; with
+     * nothing hashable, nothing is sent. */
+    char junk[600];
+    snprintf(junk, sizeof junk, "%s/notes.txt", W.tmpdir);
+    FILE *f = fopen(junk, "w");
+    assert_non_null(f);
+    fputs("not an image\n", f);
+    fclose(f);
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "add", "--server", W.server_url, W.ref, junk, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "left out");
+    expect_contains(r.err, "nothing was sent");
+    run_free(&r);
+    assert_int_equal(live_images(id), N_BRIDGE + 1);
+}
+
+static void test_report(void **state)
+{
+    (void)state;
+    char env_secret[200];
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+    run_t r = run_sitr((const char *[]){env_secret, NULL},
+                       (const char *[]){"case", "report", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    if (j == NULL)
+        fail_msg("report is not JSON: %s", r.out);
+    assert_string_equal(json_string_value(json_object_get(j, "case")), W.ref);
+    assert_non_null(json_object_get(j, "summary"));
+    json_decref(j);
+    run_free(&r);
+
+    /* The printable page, in French, private to its owner. */
+    char page[600];
+    snprintf(page, sizeof page, "%s/report.html", W.tmpdir);
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "report", "--server", W.server_url, "--html", page,
+                                  "--lang", "fr", W.ref, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.err, "Open it in a web browser");
+    run_free(&r);
+    struct stat st;
+    assert_int_equal(stat(page, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char *html = read_file(page, NULL);
+    expect_contains(html, "<!DOCTYPE html>");
+    expect_contains(html, "lang=\"fr\"");
+    expect_contains(html, W.ref);
+    free(html);
+
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "report", "--server", W.server_url, "--html", page,
+                                  "--lang", "de", W.ref, NULL});
+    expect_status(&r, 2);
+    run_free(&r);
+    r = run_sitr((const char *[]){"SITR_CASE_SECRET=00000-00000-00000-00000-00000-00000", NULL},
+                 (const char *[]){"case", "report", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 1);
+    run_free(&r);
+}
+
+static void test_withdraw(void **state)
+{
+    (void)state;
+    long long id = case_id_of(W.ref);
+    char env_secret[200], sql[256];
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM cases WHERE id = %lld AND withdrawn_at IS NULL",
+             id);
+
+    /* Without --yes and without a terminal to ask: refused, nothing done. */
+    run_t r = run_sitr((const char *[]){env_secret, NULL},
+                       (const char *[]){"case", "withdraw", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "--yes");
+    run_free(&r);
+    assert_int_equal(pgt_scalar(W.db_url, sql), 1);
+
+    r = run_sitr(
+        (const char *[]){env_secret, NULL},
+        (const char *[]){"case", "withdraw", "--yes", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, "withdrawn");
+    run_free(&r);
+    assert_int_equal(pgt_scalar(W.db_url, sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM case_images WHERE case_id = %lld AND (pdq IS NOT NULL OR "
+             "md5 IS NOT NULL OR sha256 IS NOT NULL)",
+             id);
+    assert_int_equal(pgt_scalar(W.db_url, sql), 0);
+
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "status", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "no case matches");
+    run_free(&r);
+}
+
+/* ---- privacy: what leaves the computer ----------------------------------------- */
+
+#define CAPTURE_MAX (4 << 20)
+
+typedef struct capture {
+    int lfd, port;
+    volatile int stop;
+    pthread_t tid;
+    char *bytes; /* every byte received, all requests */
+    size_t len;
+    char *bodies[64];
+    size_t body_len[64];
+    int nreq;
+} capture_t;
+
+static int read_some(int fd, char *buf, size_t cap, size_t *len)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 10000) <= 0)
+        return -1;
+    ssize_t n = read(fd, buf + *len, cap - *len);
+    if (n <= 0)
+        return -1;
+    *len += (size_t)n;
+    return 0;
+}
+
+/* Serves one connection: reads requests, records them, answers each. */
+static void serve_conn(capture_t *c, int fd)
+{
+    static char buf[1 << 20];
+    size_t len = 0;
+    for (;;) {
+        char *end;
+        while ((end = memmem(buf, len, "\r\n\r\n", 4)) == NULL)
+            if (len == sizeof buf || read_some(fd, buf, sizeof buf, &len) < 0)
+                return;
+        size_t head = (size_t)(end - buf) + 4;
+        size_t clen = 0;
+        char *cl = memmem(buf, head, "Content-Length:", 15);
+        if (cl == NULL)
+            cl = memmem(buf, head, "content-length:", 15);
+        if (cl != NULL)
+            clen = strtoul(cl + 15, NULL, 10);
+        while (len < head + clen)
+            if (len == sizeof buf || read_some(fd, buf, sizeof buf, &len) < 0)
+                return;
+        size_t total = head + clen;
+        if (c->len + total <= CAPTURE_MAX && c->nreq < 64) {
+            memcpy(c->bytes + c->len, buf, total);
+            c->len += total;
+            c->bodies[c->nreq] = malloc(clen + 1);
+            memcpy(c->bodies[c->nreq], buf + head, clen);
+            c->bodies[c->nreq][clen] = '\0';
+            c->body_len[c->nreq] = clen;
+            c->nreq++;
+        }
+        const char *body;
+        const char *status_line;
+        if (strncmp(buf, "POST /v1/cases ", 15) == 0) {
+            status_line = "201 Created";
+            body = "{\"case\":\"SITR-TEST-CASE\",\"secret\":\"TEST-SECRET\",\"images\":5,"
+                   "\"duplicates\":0,\"warnings\":[]}";
+        } else {
+            status_line = "200 OK";
+            body = "{\"case\":\"SITR-TEST-CASE\",\"added\":5,\"images\":10,\"duplicates\":0,"
+                   "\"warnings\":[]}";
+        }
+        char answer[512];
+        snprintf(answer, sizeof answer,
+                 "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                 status_line, strlen(body), body);
+        if (write(fd, answer, strlen(answer)) < 0)
+            return;
+        memmove(buf, buf + total, len - total);
+        len -= total;
+    }
+}
+
+static void *capture_main(void *arg)
+{
+    capture_t *c = arg;
+    while (!c->stop) {
+        struct pollfd p = {.fd = c->lfd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        int fd = accept(c->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        serve_conn(c, fd);
+        close(fd);
+    }
+    return NULL;
+}
+
+/* Rabin-Karp over 64-byte windows: hash of w[0..64). */
+#define WIN 64
+static const uint64_t RK_B = 1099511628211ULL;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 if any 64-byte window of file occurs in hay. */
+static int shares_window(const unsigned char *file, size_t flen, const unsigned char *hay,
+                         size_t hlen)
+{
+    if (flen < WIN || hlen < WIN)
+        return 0;
+    uint64_t top = 1; /* B^(WIN-1) */
+    for (int i = 0; i < WIN - 1; i++)
+        top *= RK_B;
+    size_t nh = hlen - WIN + 1;
+    uint64_t *hs = malloc(nh * sizeof *hs);
+    assert_non_null(hs);
+    uint64_t h = 0;
+    for (size_t i = 0; i < WIN; i++)
+        h = h * RK_B + hay[i];
+    for (size_t i = 0; i < nh; i++) {
+        hs[i] = h;
+        if (i + WIN < hlen)
+            h = (h - hay[i] * top) * RK_B + hay[i + WIN];
+    }
+    qsort(hs, nh, sizeof *hs, cmp_u64);
+    int found = 0;
+    h = 0;
+    for (size_t i = 0; i < WIN; i++)
+        h = h * RK_B + file[i];
+    for (size_t i = 0; i + WIN <= flen && !found; i++) {
+        if (bsearch(&h, hs, nh, sizeof *hs, cmp_u64) != NULL &&
+            memmem(hay, hlen, file + i, WIN) != NULL)
+            found = 1;
+        if (i + WIN < flen)
+            h = (h - file[i] * top) * RK_B + file[i + WIN];
+    }
+    free(hs);
+    return found;
+}
+
+static void test_privacy_only_hashes_leave(void **state)
+{
+    (void)state;
+    capture_t c;
+    memset(&c, 0, sizeof c);
+    c.bytes = malloc(CAPTURE_MAX);
+    assert_non_null(c.bytes);
+    c.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c.lfd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(c.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(c.lfd, (struct sockaddr *)&sa, &sl), 0);
+    assert_int_equal(listen(c.lfd, 8), 0);
+    c.port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&c.tid, NULL, capture_main, &c), 0);
+
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", c.port);
+    run_t r = run_sitr(
+        NULL, (const char *[]){"case", "create", "--server", url, "--batch", "5", BRIDGE, NULL});
+    c.stop = 1;
+    pthread_join(c.tid, NULL);
+    close(c.lfd);
+    expect_status(&r, 0);
+    expect_contains(r.out, "SITR-TEST-CASE");
+    run_free(&r);
+
+    /* 12 images in batches of 5: create, add, add. */
+    assert_int_equal(c.nreq, 3);
+    assert_true(memmem(c.bytes, c.len, "POST /v1/cases HTTP/1.1", 23) != NULL);
+    size_t items = 0, body_total = 0;
+    for (int i = 0; i < c.nreq; i++) {
+        json_error_t e;
+        json_t *j = json_loads(c.bodies[i], 0, &e);
+        if (j == NULL)
+            fail_msg("request %d body is not JSON: %s", i, e.text);
+        /* Only "images", each with only hash members. */
+        assert_int_equal(json_object_size(j), 1);
+        json_t *imgs = json_object_get(j, "images");
+        assert_true(json_is_array(imgs));
+        for (size_t k = 0; k < json_array_size(imgs); k++) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(json_array_get(imgs, k), key, v)
+            {
+                if (strcmp(key, "pdq") != 0 && strcmp(key, "quality") != 0 &&
+                    strcmp(key, "dihedral") != 0 && strcmp(key, "md5") != 0 &&
+                    strcmp(key, "sha256") != 0)
+                    fail_msg("request %d image %zu carries '%s'", i, k, key);
+            }
+        }
+        items += json_array_size(imgs);
+        body_total += c.body_len[i];
+        json_decref(j);
+        free(c.bodies[i]);
+    }
+    assert_int_equal(items, N_BRIDGE);
+    /* An image is ~900 bytes of hex hashes; the files are megabytes. */
+    if (body_total > (size_t)N_BRIDGE * 1024)
+        fail_msg("%zu body bytes for %d images", body_total, N_BRIDGE);
+    /* No file name or folder name. */
+    assert_null(memmem(c.bytes, c.len, "bridge", 6));
+    assert_null(memmem(c.bytes, c.len, ".jpg", 4));
+    assert_null(memmem(c.bytes, c.len, "orig", 4));
+
+    /* No 64-byte run of any file's bytes, anywhere in any request. */
+    static const char *const names[N_BRIDGE] = {
+        "aaa-orig.jpg",        "blur-a-little.jpg",    "blur-a-lot.jpg",     "high-contrast.jpg",
+        "high-saturation.jpg", "sharpen-a-little.jpg", "sharpen-a-lot.jpg",  "shrink-a-little.jpg",
+        "shrink-a-lot.jpg",    "square-128x128.jpg",   "square-256x256.jpg", "square-512x512.jpg",
+    };
+    size_t file_total = 0;
+    for (size_t i = 0; i < N_BRIDGE; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", BRIDGE, names[i]);
+        size_t flen;
+        char *bytes = read_file(path, &flen);
+        file_total += flen;
+        if (shares_window((const unsigned char *)bytes, flen, (const unsigned char *)c.bytes,
+                          c.len))
+            fail_msg("a request carries 64 bytes of %s", names[i]);
+        free(bytes);
+    }
+    assert_true(file_total > 100 * body_total);
+    /* The check itself can fail: a request that did carry file bytes. */
+    size_t flen;
+    char *bytes = read_file(BRIDGE "/square-128x128.jpg", &flen);
+    assert_true(shares_window((const unsigned char *)bytes, flen,
+                              (const unsigned char *)bytes + flen / 2, WIN));
+    free(bytes);
+    free(c.bytes);
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    run_t r = run_sitr(NULL, (const char *[]){"case", "--help", NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, "never taken as a command-line argument");
+    expect_contains(r.out, "Exit status: 0 done, 1 failure");
+    run_free(&r);
+    r = run_sitr(NULL, (const char *[]){"case", "status", NULL});
+    expect_status(&r, 2);
+    run_free(&r);
+    r = run_sitr(NULL, (const char *[]){"case", "create", "--server", "ftp://x", BRIDGE, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "http:// or https://");
+    run_free(&r);
+    r = run_sitr(NULL, (const char *[]){"case", "status", "SITR-../../x", NULL});
+    expect_status(&r, 2);
+    run_free(&r);
+    /* One mistyped symbol in a real case number: refused offline by the
+     * check symbol, exactly as the server would refuse it. */
+    char ref[SITR_TOKEN_REFERENCE_LEN + 1], typo[SITR_TOKEN_REFERENCE_LEN + 1];
+    assert_int_equal(sitr_token_generate(SITR_TOKEN_REFERENCE, ref, sizeof ref), 0);
+    memcpy(typo, ref, sizeof typo);
+    typo[7] = typo[7] == '7' ? '8' : '7';
+    r = run_sitr(NULL, (const char *[]){"case", "status", typo, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "is not a case number");
+    run_free(&r);
+    r = run_sitr(NULL, (const char *[]){"case", "frobnicate", NULL});
+    expect_status(&r, 2);
+    run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_privacy_only_hashes_leave),
+        cmocka_unit_test(test_create_matches_hash),
+        cmocka_unit_test(test_status),
+        cmocka_unit_test(test_add),
+        cmocka_unit_test(test_report),
+        cmocka_unit_test(test_withdraw),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

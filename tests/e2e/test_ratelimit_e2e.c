@@ -1,0 +1,264 @@
+/* End-to-end tests of the rate limits in front of the API, against a real
+ * sitrd, sitr-admin and a fresh, migrated PostgreSQL database (the `pg`
+ * fixture).
+ *
+ * One sitrd runs with a tiny per-platform budget (1 request a second, burst
+ * 2) and checks, in order: a platform sending requests back to back is
+ * refused with 429 rate_limited, Retry-After and the error JSON, while
+ * another platform's key is unaffected; a /v1/match batch costs its number
+ * of items, so one batch larger than the burst leaves the platform in debt
+ * and its next request is refused; the refusals show in /metrics; failed
+ * platform authentications spend the client address's failure budget, until
+ * even a valid key from that address gets 429 too_many_failures (last,
+ * since it locks the address out).  A second sitrd with a tiny per-address
+ * budget refuses requests before authentication with 429 rate_limited.
+ *
+ * Requests are sent back to back and counted until the first 429 within a
+ * generous bound, so a slow machine (more refill between requests) changes
+ * how many get through, never the outcome.  No timing assertions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "e2e_api.h"
+#include "e2e_util.h"
+#include "e2e_world.h"
+#include "db_support.h"
+
+#define TEST_DIGEST_KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define DEADLINE_MS     20000
+#define BURST           2
+#define BATCH           10
+/* Requests sent at most while waiting for the first 429: at 1 a second
+ * with a burst of 2, refusal comes at the third unless those 50 requests
+ * took more than 48 s. */
+#define MAX_TRIES 50
+
+typedef struct world {
+    char *db_url;
+    char url_var[1200];
+    sitr_e2e_server_t srv;
+    char key_a[80], key_b[80], key_c[80];
+} world_t;
+
+static world_t W;
+
+/* One request on a fresh connection; key NULL = no Authorization. */
+static void call(const sitr_e2e_server_t *s, const char *method, const char *path, const char *key,
+                 const char *body, sitr_e2e_resp_t *r)
+{
+    sitr_e2e_call(s, method, path, key, NULL, body, r);
+}
+
+/* The error code of a JSON error answer (copied into code). */
+static void error_code(const sitr_e2e_resp_t *r, char *code, size_t cap)
+{
+    json_t *j = sitr_e2e_json(r->body);
+    json_t *err = json_object_get(j, "error");
+    const char *c = json_string_value(json_object_get(err, "code"));
+    const char *m = json_string_value(json_object_get(err, "message"));
+    if (!c || !m || !m[0])
+        fail_msg("no error code and message in: %s", r->body);
+    snprintf(code, cap, "%s", c);
+    json_decref(j);
+}
+
+/* A 429 with the given code and a Retry-After of whole seconds >= 1. */
+static void assert_429(const sitr_e2e_resp_t *r, const char *code)
+{
+    assert_int_equal(r->status, 429);
+    const char *ra = sitr_e2e_header(r, "Retry-After");
+    assert_non_null(ra);
+    char *end;
+    long secs = strtol(ra, &end, 10);
+    if (end == ra || *end || secs < 1)
+        fail_msg("Retry-After \"%s\" is not a whole number of seconds >= 1", ra);
+    const char *ct = sitr_e2e_header(r, "Content-Type");
+    assert_non_null(ct);
+    assert_non_null(strstr(ct, "application/json"));
+    char got[64];
+    error_code(r, got, sizeof got);
+    assert_string_equal(got, code);
+}
+
+/* Sends method/path as key until the first 429; returns how many were
+ * answered want_status before it (fails if another status comes or no 429
+ * within MAX_TRIES).  The 429 is left in *last. */
+static int until_429(const sitr_e2e_server_t *s, const char *method, const char *path,
+                     const char *key, const char *body, int want_status, sitr_e2e_resp_t *last)
+{
+    for (int i = 0; i < MAX_TRIES; i++) {
+        call(s, method, path, key, body, last);
+        if (last->status == 429)
+            return i;
+        if (last->status != want_status)
+            fail_msg("%s %s: status %d, want %d or 429: %s", method, path, last->status,
+                     want_status, last->body);
+        sitr_e2e_resp_free(last);
+    }
+    fail_msg("%s %s: no 429 after %d requests", method, path, MAX_TRIES);
+    return -1;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    setenv("SITR_DIGEST_KEY", TEST_DIGEST_KEY, 1);
+    W.db_url = sitr_e2e_migrated_db("ratelimit_e2e");
+    if (!W.db_url)
+        return -1;
+    if (sitr_e2e_admin_key(W.db_url, "platform add alpha", W.key_a, sizeof W.key_a, NULL, 0) < 0 ||
+        sitr_e2e_admin_key(W.db_url, "platform add beta", W.key_b, sizeof W.key_b, NULL, 0) < 0 ||
+        sitr_e2e_admin_key(W.db_url, "platform add gamma", W.key_c, sizeof W.key_c, NULL, 0) < 0)
+        return -1;
+    snprintf(W.url_var, sizeof W.url_var, "SITR_DATABASE_URL=%s", W.db_url);
+    static char burst[64], batch[64];
+    snprintf(burst, sizeof burst, "SITR_PLATFORM_BURST=%d", BURST);
+    snprintf(batch, sizeof batch, "SITR_MATCH_BATCH=%d", BATCH);
+    const char *env[] = {W.url_var, "SITR_PLATFORM_RATE=1", burst,
+                         batch,     "SITR_CASE_RATE=0",     "SITR_DIGEST_KEY=" TEST_DIGEST_KEY,
+                         NULL};
+    if (sitr_e2e_start(&W.srv, env) < 0)
+        return -1;
+    return sitr_e2e_wait_ready(&W.srv, DEADLINE_MS);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    /* The log must never carry an API key. */
+    const char *const never[] = {W.key_a, W.key_b, W.key_c, NULL};
+    int rc = sitr_e2e_stop_clean(&W.srv, never);
+    free(W.db_url);
+    return rc;
+}
+
+static void test_per_key_limit(void **state)
+{
+    (void)state;
+    sitr_e2e_resp_t r;
+    int ok = until_429(&W.srv, "GET", "/v1/takedowns", W.key_a, NULL, 200, &r);
+    /* At least the burst got through first. */
+    assert_true(ok >= BURST);
+    assert_429(&r, "rate_limited");
+    assert_non_null(strstr(r.body, "API key"));
+    sitr_e2e_resp_free(&r);
+
+    /* Another platform's key has its own budget: its burst is untouched. */
+    for (int i = 0; i < BURST; i++) {
+        call(&W.srv, "GET", "/v1/takedowns", W.key_b, NULL, &r);
+        if (r.status != 200)
+            fail_msg("beta's request %d: status %d: %s", i, r.status, r.body);
+        sitr_e2e_resp_free(&r);
+    }
+}
+
+static void test_batch_counts_items(void **state)
+{
+    (void)state;
+    /* BATCH items with a burst of BURST: allowed (the bucket is full), but
+     * it leaves a debt of BATCH - BURST tokens, so gamma's next request is
+     * refused although it is only its second. */
+    char body[BATCH * 64 + 32];
+    size_t o = (size_t)snprintf(body, sizeof body, "{\"items\":[");
+    for (int i = 0; i < BATCH; i++)
+        o += (size_t)snprintf(body + o, sizeof body - o, "%s{\"md5\":\"%032x\"}", i ? "," : "",
+                              0x5a17 + i);
+    snprintf(body + o, sizeof body - o, "]}");
+    sitr_e2e_resp_t r;
+    call(&W.srv, "POST", "/v1/match", W.key_c, body, &r);
+    if (r.status != 200)
+        fail_msg("batch: status %d: %s", r.status, r.body);
+    sitr_e2e_resp_free(&r);
+    call(&W.srv, "GET", "/v1/takedowns", W.key_c, NULL, &r);
+    assert_429(&r, "rate_limited");
+    sitr_e2e_resp_free(&r);
+    /* A refused batch is refused before its handler: no 200, no 422. */
+    call(&W.srv, "POST", "/v1/match", W.key_c, "{\"items\":[]}", &r);
+    assert_429(&r, "rate_limited");
+    sitr_e2e_resp_free(&r);
+}
+
+static void test_metrics(void **state)
+{
+    (void)state;
+    sitr_e2e_resp_t r;
+    assert_int_equal(sitr_e2e_request(&W.srv, "GET", "/metrics", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    const char *line = strstr(r.body, "\nsitr_platform_rate_limited_total ");
+    assert_non_null(line);
+    long n = strtol(line + strlen("\nsitr_platform_rate_limited_total "), NULL, 10);
+    /* alpha once, gamma twice. */
+    assert_int_equal(n, 3);
+    sitr_e2e_resp_free(&r);
+}
+
+/* Last: it spends this address's whole failure budget. */
+static void test_failed_keys_spend_failure_budget(void **state)
+{
+    (void)state;
+    /* Well-formed but unknown: each one is looked up and fails. */
+    char bad[80];
+    snprintf(bad, sizeof bad, "%s", W.key_b);
+    size_t n = strlen(bad);
+    bad[n - 1] = bad[n - 1] == 'a' ? 'b' : 'a';
+    sitr_e2e_resp_t r;
+    int failed = until_429(&W.srv, "GET", "/v1/takedowns", bad, NULL, 401, &r);
+    /* The budget's burst (20) of failures at least (more only if a token
+     * refilled meanwhile: one a minute), then refusal without a lookup. */
+    assert_true(failed >= 20);
+    assert_429(&r, "too_many_failures");
+    sitr_e2e_resp_free(&r);
+    /* Now even a valid key from this address waits. */
+    call(&W.srv, "GET", "/v1/takedowns", W.key_b, NULL, &r);
+    assert_429(&r, "too_many_failures");
+    sitr_e2e_resp_free(&r);
+}
+
+/* A second sitrd whose per-address budget is tiny: requests are refused
+ * before their key is even looked at. */
+static void test_per_address_limit(void **state)
+{
+    (void)state;
+    sitr_e2e_server_t s2;
+    const char *env[] = {W.url_var, "SITR_CLIENT_RATE=1", "SITR_CLIENT_BURST=3",
+                         "SITR_DIGEST_KEY=" TEST_DIGEST_KEY, NULL};
+    assert_int_equal(sitr_e2e_start(&s2, env), 0);
+    assert_int_equal(sitr_e2e_wait_ready(&s2, DEADLINE_MS), 0);
+    sitr_e2e_resp_t r;
+    /* Without a key: 401 until the address's budget is gone. */
+    int ok = until_429(&s2, "GET", "/v1/takedowns", NULL, NULL, 401, &r);
+    assert_true(ok >= 3);
+    assert_429(&r, "rate_limited");
+    assert_non_null(strstr(r.body, "address"));
+    sitr_e2e_resp_free(&r);
+    /* A valid key does not help: the address is checked first. */
+    call(&s2, "GET", "/v1/takedowns", W.key_a, NULL, &r);
+    assert_429(&r, "rate_limited");
+    sitr_e2e_resp_free(&r);
+    /* Unauthenticated endpoints are not behind this limit. */
+    assert_int_equal(sitr_e2e_request(&s2, "GET", "/healthz", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    sitr_e2e_resp_free(&r);
+    assert_int_equal(sitr_e2e_stop(&s2), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_per_key_limit),
+        cmocka_unit_test(test_batch_counts_items),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_per_address_limit),
+        cmocka_unit_test(test_failed_keys_spend_failure_budget),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,642 @@
+/* Unit tests of the exact PDQ index and the digest tables: every search is
+ * compared with a brute-force scan over a model array holding the same
+ * live entries (uniform and clustered data, planted boundary distances,
+ * deletes, re-inserts, duplicates, the linear-scan radii, concurrency). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "match/digest_index.h"
+#include "match/index.h"
+#include "pdq_synth.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+/* The live entries, kept beside the index. */
+typedef struct model {
+    sitr_index_entry_t *e;
+    size_t n, cap;
+} model_t;
+
+static void model_add(model_t *m, const sitr_pdq_t *h, uint64_t id)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 1024;
+        m->e = realloc(m->e, m->cap * sizeof *m->e);
+        assert_non_null(m->e);
+    }
+    m->e[m->n].hash = *h;
+    m->e[m->n].id = id;
+    m->n++;
+}
+
+/* Adds n uniformly random hashes, ids from *id on. */
+static void model_add_random(model_t *m, int n, uint64_t *id)
+{
+    sitr_pdq_t h;
+    for (int i = 0; i < n; i++) {
+        sitr_synth_hash(&rng_state, &h);
+        model_add(m, &h, (*id)++);
+    }
+}
+
+/* Adds per near copies (under maxd bits away) of each of centres random
+ * centres, ids from *id on: clustered data, as near-duplicates are. */
+static void model_add_clusters(model_t *m, int centres, int per, int maxd, uint64_t *id)
+{
+    sitr_pdq_t c, h;
+    for (int k = 0; k < centres; k++) {
+        sitr_synth_hash(&rng_state, &c);
+        for (int j = 0; j < per; j++) {
+            h = c;
+            sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % maxd));
+            model_add(m, &h, (*id)++);
+        }
+    }
+}
+
+static void model_del_at(model_t *m, size_t i)
+{
+    m->e[i] = m->e[--m->n];
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const sitr_index_hit_t *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return (x->distance > y->distance) - (x->distance < y->distance);
+}
+
+#define MAXHITS 200000
+static sitr_index_hit_t got[MAXHITS], want[MAXHITS];
+
+/* Asserts index search == brute force for q at radius r; returns the count. */
+static size_t check_query(sitr_index_t *idx, const model_t *m, const sitr_pdq_t *q, int r)
+{
+    size_t ng = 0;
+    assert_int_equal(sitr_index_search(idx, q, r, got, MAXHITS, &ng, NULL), 0);
+    size_t nw = sitr_index_brute(m->e, m->n, q, r, want, MAXHITS);
+    assert_int_equal(ng, nw);
+    assert_true(nw <= MAXHITS);
+    qsort(got, ng, sizeof *got, cmp_hit);
+    qsort(want, nw, sizeof *want, cmp_hit);
+    for (size_t i = 0; i < nw; i++) {
+        assert_int_equal(got[i].id, want[i].id);
+        assert_int_equal(got[i].distance, want[i].distance);
+    }
+    return nw;
+}
+
+static const int radii[] = {0, 1, 2, 5, 10, 16, 20, 31, 32, 40, 43, 44, 60};
+
+/* Random queries and queries planted at distance 0..40 from stored
+ * entries, over all radii; returns the total number of hits seen. */
+static size_t check_many(sitr_index_t *idx, const model_t *m, int nq)
+{
+    size_t total = 0;
+    sitr_pdq_t q;
+    for (int i = 0; i < nq; i++) {
+        if (i % 2 == 0 && m->n) {
+            q = m->e[sitr_synth_next(&rng_state) % m->n].hash;
+            sitr_synth_flip_bits(&rng_state, &q, (int)(sitr_synth_next(&rng_state) % 41));
+        } else {
+            sitr_synth_hash(&rng_state, &q);
+        }
+        for (size_t k = 0; k < sizeof radii / sizeof radii[0]; k++)
+            total += check_query(idx, m, &q, radii[k]);
+    }
+    return total;
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    sitr_index_t *idx = sitr_index_new();
+    assert_non_null(idx);
+    model_t m = {0};
+    sitr_pdq_t q;
+    sitr_synth_hash(&rng_state, &q);
+    assert_int_equal(check_query(idx, &m, &q, 0), 0);
+    assert_int_equal(check_query(idx, &m, &q, 256), 0);
+    size_t found = 7;
+    assert_int_equal(sitr_index_search(idx, &q, -1, got, 1, &found, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search(idx, &q, 257, got, 1, &found, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_bulk_build(idx, NULL, 0, 1), 0);
+    assert_int_equal(check_query(idx, &m, &q, 31), 0);
+    assert_int_equal(sitr_index_size(idx), 0);
+    assert_int_equal(sitr_index_remove(idx, &q, 1), 0);
+    sitr_index_free(idx);
+    sitr_index_free(NULL);
+}
+
+static void test_uniform(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    sitr_pdq_t h;
+    for (uint64_t i = 0; i < 60000; i++) {
+        sitr_synth_hash(&rng_state, &h);
+        model_add(&m, &h, i);
+    }
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 2), 0);
+    assert_int_equal(sitr_index_size(idx), m.n);
+    size_t hits = check_many(idx, &m, 150);
+    assert_true(hits > 150); /* planted queries do find their entries */
+    sitr_index_stats_t st;
+    sitr_index_stats(idx, &st);
+    assert_int_equal(st.entries, m.n);
+    assert_true(st.bytes > m.n * 40);
+    sitr_index_free(idx);
+    free(m.e);
+}
+
+/* Entries at exactly 30, 31, 32 and 33 from the query. */
+static void test_boundaries(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    sitr_pdq_t h, q;
+    for (uint64_t i = 0; i < 20000; i++) {
+        sitr_synth_hash(&rng_state, &h);
+        model_add(&m, &h, 1000000 + i);
+    }
+    sitr_index_t *idx = sitr_index_new();
+    for (int rep = 0; rep < 40; rep++) {
+        sitr_synth_hash(&rng_state, &q);
+        model_t mm = {0};
+        for (size_t i = 0; i < m.n; i++)
+            model_add(&mm, &m.e[i].hash, m.e[i].id);
+        for (int d = 30; d <= 33; d++) {
+            h = q;
+            sitr_synth_flip_bits(&rng_state, &h, d);
+            model_add(&mm, &h, (uint64_t)d);
+        }
+        assert_int_equal(sitr_index_bulk_build(idx, mm.e, mm.n, 1), 0);
+        for (int r = 30; r <= 33; r++) {
+            size_t found = 0;
+            assert_int_equal(sitr_index_search(idx, &q, r, got, MAXHITS, &found, NULL), 0);
+            int seen[4] = {0};
+            for (size_t i = 0; i < found; i++)
+                if (got[i].id >= 30 && got[i].id <= 33) {
+                    assert_int_equal(got[i].distance, (int)got[i].id);
+                    seen[got[i].id - 30]++;
+                }
+            for (int d = 30; d <= 33; d++)
+                assert_int_equal(seen[d - 30], d <= r ? 1 : 0);
+            check_query(idx, &mm, &q, r);
+        }
+        free(mm.e);
+    }
+    sitr_index_free(idx);
+    free(m.e);
+}
+
+static void test_clustered(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    uint64_t id = 0;
+    model_add_clusters(&m, 2000, 40, 24, &id);
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 2), 0);
+    size_t hits = check_many(idx, &m, 120);
+    assert_true(hits > 1000);
+    sitr_index_free(idx);
+    free(m.e);
+}
+
+static void test_duplicates(void **state)
+{
+    (void)state;
+    model_t in = {0}, m = {0};
+    sitr_pdq_t h, other;
+    sitr_synth_hash(&rng_state, &h);
+    sitr_synth_hash(&rng_state, &other);
+    /* Same hash under 100 ids, each pair given twice; same id under two hashes. */
+    for (uint64_t i = 0; i < 100; i++) {
+        model_add(&in, &h, i);
+        model_add(&in, &h, i);
+        model_add(&m, &h, i);
+    }
+    model_add(&in, &other, 5);
+    model_add(&m, &other, 5);
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, in.e, in.n, 1), 0);
+    assert_int_equal(sitr_index_size(idx), 101);
+    assert_int_equal(check_query(idx, &m, &h, 0), 100);
+    assert_int_equal(sitr_index_insert(idx, &h, 7), 0);     /* already in main */
+    assert_int_equal(sitr_index_insert(idx, &h, 1000), 1);  /* new id, same hash */
+    assert_int_equal(sitr_index_insert(idx, &h, 1000), 0);  /* already in tail */
+    model_add(&m, &h, 1000);
+    assert_int_equal(check_query(idx, &m, &h, 31), 101);
+    assert_int_equal(sitr_index_remove(idx, &h, 7), 1);
+    assert_int_equal(sitr_index_remove(idx, &h, 7), 0);
+    for (size_t i = 0; i < m.n; i++)
+        if (m.e[i].id == 7)
+            model_del_at(&m, i);
+    assert_int_equal(check_query(idx, &m, &h, 31), 100);
+    assert_int_equal(sitr_index_insert(idx, &h, 7), 1); /* re-insert after delete */
+    model_add(&m, &h, 7);
+    assert_int_equal(check_query(idx, &m, &h, 0), 101);
+    /* found counts beyond max; only max hits are written */
+    size_t found = 0;
+    assert_int_equal(sitr_index_search(idx, &h, 0, got, 10, &found, NULL), 0);
+    assert_int_equal(found, 101);
+    free(in.e);
+    free(m.e);
+    sitr_index_free(idx);
+}
+
+static void test_mutations(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    sitr_pdq_t h;
+    uint64_t next_id = 0;
+    for (; next_id < 30000; next_id++) {
+        sitr_synth_hash(&rng_state, &h);
+        model_add(&m, &h, next_id << 3);
+    }
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 1), 0);
+    model_t removed = {0};
+    for (int round = 0; round < 6; round++) {
+        /* Delete ~1500 random live entries (main, delta or tail). */
+        for (int k = 0; k < 1500 && m.n; k++) {
+            size_t i = sitr_synth_next(&rng_state) % m.n;
+            assert_int_equal(sitr_index_remove(idx, &m.e[i].hash, m.e[i].id), 1);
+            model_add(&removed, &m.e[i].hash, m.e[i].id);
+            model_del_at(&m, i);
+        }
+        /* Insert 5000 new entries, some near existing ones (crosses the tail
+         * limit, so deltas are rebuilt). */
+        for (int k = 0; k < 5000; k++, next_id++) {
+            if (k % 3 == 0) {
+                h = m.e[sitr_synth_next(&rng_state) % m.n].hash;
+                sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 33));
+            } else {
+                sitr_synth_hash(&rng_state, &h);
+            }
+            assert_int_equal(sitr_index_insert(idx, &h, next_id << 3), 1);
+            model_add(&m, &h, next_id << 3);
+        }
+        /* Re-insert half of what was removed. */
+        while (removed.n > 700) {
+            size_t i = removed.n - 1;
+            assert_int_equal(sitr_index_insert(idx, &removed.e[i].hash, removed.e[i].id), 1);
+            model_add(&m, &removed.e[i].hash, removed.e[i].id);
+            removed.n--;
+        }
+        assert_int_equal(sitr_index_size(idx), m.n);
+        check_many(idx, &m, 30);
+    }
+    /* Remove every entry whose id has bit 3 set (a mask removal), with some
+     * variants of it in the tail. */
+    for (int v = 1; v < 8; v++) {
+        h = m.e[0].hash;
+        sitr_synth_flip_bits(&rng_state, &h, v);
+        uint64_t id = (m.e[0].id & ~7ull) | (uint64_t)v;
+        assert_int_equal(sitr_index_insert(idx, &h, id), 1);
+        model_add(&m, &h, id);
+    }
+    uint64_t target = m.e[0].id & ~7ull;
+    size_t expect = 0;
+    for (size_t i = 0; i < m.n; i++)
+        expect += (m.e[i].id & ~7ull) == target;
+    assert_int_equal(expect, 8);
+    assert_int_equal(sitr_index_remove_ids(idx, target, ~7ull), expect);
+    for (size_t i = 0; i < m.n;)
+        if ((m.e[i].id & ~7ull) == target)
+            model_del_at(&m, i);
+        else
+            i++;
+    assert_int_equal(sitr_index_size(idx), m.n);
+    check_many(idx, &m, 20);
+    assert_int_equal(sitr_index_compact(idx), 0);
+    sitr_index_stats_t st;
+    sitr_index_stats(idx, &st);
+    assert_int_equal(st.tombstones, 0);
+    assert_int_equal(st.main_entries, m.n);
+    check_many(idx, &m, 20);
+    free(m.e);
+    free(removed.e);
+    sitr_index_free(idx);
+}
+
+/* Inserts past the delta limit so the main segment is rebuilt on its own. */
+static void test_auto_compaction(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    sitr_pdq_t h;
+    sitr_index_t *idx = sitr_index_new();
+    for (uint64_t i = 0; i < 70000; i++) {
+        sitr_synth_hash(&rng_state, &h);
+        assert_int_equal(sitr_index_insert(idx, &h, i), 1);
+        model_add(&m, &h, i);
+    }
+    sitr_index_stats_t st;
+    sitr_index_stats(idx, &st);
+    assert_int_equal(st.entries, m.n);
+    assert_true(st.main_entries > 0);
+    check_many(idx, &m, 20);
+    free(m.e);
+    sitr_index_free(idx);
+}
+
+/* Readers search while the writer inserts and removes other entries: the
+ * fixed entries must be found by every search. */
+typedef struct reader_arg {
+    sitr_index_t *idx;
+    const model_t *fixed;
+    int failures;
+} reader_arg_t;
+
+static void *reader(void *p)
+{
+    reader_arg_t *a = p;
+    sitr_index_hit_t hits[64];
+    for (int k = 0; k < 3000; k++) {
+        const sitr_index_entry_t *e = &a->fixed->e[(size_t)k % a->fixed->n];
+        size_t found = 0;
+        if (sitr_index_search(a->idx, &e->hash, 0, hits, 64, &found, NULL) != 0) {
+            a->failures++;
+            continue;
+        }
+        int ok = 0;
+        for (size_t i = 0; i < found && i < 64; i++)
+            ok |= hits[i].id == e->id;
+        if (!ok)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    (void)state;
+    model_t fixed = {0};
+    sitr_pdq_t h;
+    for (uint64_t i = 0; i < 20000; i++) {
+        sitr_synth_hash(&rng_state, &h);
+        model_add(&fixed, &h, i);
+    }
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, fixed.e, fixed.n, 1), 0);
+    reader_arg_t ra[2] = {{idx, &fixed, 0}, {idx, &fixed, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, reader, &ra[i]), 0);
+    for (uint64_t i = 0; i < 6000; i++) {
+        sitr_synth_hash(&rng_state, &h);
+        assert_int_equal(sitr_index_insert(idx, &h, 1000000 + i), 1);
+        if (i % 2)
+            assert_int_equal(sitr_index_remove(idx, &h, 1000000 + i), 1);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(ra[0].failures, 0);
+    assert_int_equal(ra[1].failures, 0);
+    assert_int_equal(sitr_index_size(idx), 23000);
+    free(fixed.e);
+    sitr_index_free(idx);
+}
+
+/* ---- batched search and the code variants ---- */
+
+/* Asserts that a batch over qs[0..nq) returns, per query, exactly the
+ * brute-force hits (and that the per-query counters add up). */
+static void check_batch(sitr_index_t *idx, const model_t *m, const sitr_pdq_t *qs, size_t nq,
+                        int r, size_t max)
+{
+    sitr_index_hit_t *out = malloc(nq * max * sizeof *out);
+    size_t *found = malloc(nq * sizeof *found);
+    sitr_index_qstats_t *st = malloc(nq * sizeof *st);
+    assert_non_null(out);
+    assert_non_null(found);
+    assert_non_null(st);
+    assert_int_equal(sitr_index_search_batch(idx, qs, nq, r, out, max, found, st), 0);
+    for (size_t i = 0; i < nq; i++) {
+        size_t nw = sitr_index_brute(m->e, m->n, &qs[i], r, want, MAXHITS);
+        assert_true(nw <= MAXHITS);
+        assert_int_equal(found[i], nw);
+        size_t kept = nw < max ? nw : max;
+        sitr_index_hit_t *o = out + i * max;
+        qsort(want, nw, sizeof *want, cmp_hit);
+        /* every returned hit is a true hit; all of them when they fit */
+        for (size_t k = 0; k < kept; k++) {
+            sitr_index_hit_t *w = bsearch(&o[k], want, nw, sizeof *want, cmp_hit);
+            assert_non_null(w);
+        }
+        if (nw <= max) {
+            qsort(o, kept, sizeof *o, cmp_hit);
+            for (size_t k = 0; k < kept; k++) {
+                assert_int_equal(o[k].id, want[k].id);
+                assert_int_equal(o[k].distance, want[k].distance);
+            }
+        }
+        /* the single search agrees, work counters included */
+        size_t ng = 0;
+        sitr_index_qstats_t one;
+        assert_int_equal(sitr_index_search(idx, &qs[i], r, got, MAXHITS, &ng, &one), 0);
+        assert_int_equal(ng, nw);
+        assert_int_equal(one.probes, st[i].probes);
+        assert_int_equal(one.candidates, st[i].candidates);
+    }
+    /* counts only */
+    memset(found, 0xff, nq * sizeof *found);
+    assert_int_equal(sitr_index_search_batch(idx, qs, nq, r, NULL, 0, found, NULL), 0);
+    for (size_t i = 0; i < nq; i++)
+        assert_int_equal(found[i], sitr_index_brute(m->e, m->n, &qs[i], r, want, 0));
+    free(out);
+    free(found);
+    free(st);
+}
+
+/* Uniform and clustered entries, a giant bucket of one repeated hash (more
+ * candidates than the pipeline buffers), a delta segment, tail entries and
+ * tombstones; batches at several radii, also one query and none. */
+static void test_batch(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    sitr_pdq_t h, same;
+    uint64_t id = 0;
+    model_add_random(&m, 30000, &id);
+    model_add_clusters(&m, 300, 30, 20, &id);
+    sitr_synth_hash(&rng_state, &same);
+    for (int j = 0; j < 1500; j++)
+        model_add(&m, &same, id++);
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 2), 0);
+    /* later inserts (delta + tail) and removals */
+    for (int i = 0; i < 3000; i++) {
+        h = m.e[sitr_synth_next(&rng_state) % m.n].hash;
+        sitr_synth_flip_bits(&rng_state, &h, (int)(sitr_synth_next(&rng_state) % 8));
+        assert_int_equal(sitr_index_insert(idx, &h, id), 1);
+        model_add(&m, &h, id++);
+    }
+    for (int i = 0; i < 500; i++) {
+        size_t at = sitr_synth_next(&rng_state) % m.n;
+        assert_int_equal(sitr_index_remove(idx, &m.e[at].hash, m.e[at].id), 1);
+        model_del_at(&m, at);
+    }
+    sitr_index_stats_t st;
+    sitr_index_stats(idx, &st);
+    assert_true(st.delta_entries > 0 && st.tail_entries > 0 && st.tombstones > 0);
+
+    enum { NQ = 70 };
+    sitr_pdq_t qs[NQ];
+    for (int i = 0; i < NQ; i++) {
+        if (i % 3 == 0) {
+            sitr_synth_hash(&rng_state, &qs[i]);
+        } else {
+            qs[i] = i % 7 == 0 ? same : m.e[sitr_synth_next(&rng_state) % m.n].hash;
+            sitr_synth_flip_bits(&rng_state, &qs[i], (int)(sitr_synth_next(&rng_state) % 36));
+        }
+    }
+    static const int br[] = {0, 7, 31, 32, 43, 50};
+    for (size_t k = 0; k < sizeof br / sizeof br[0]; k++)
+        check_batch(idx, &m, qs, NQ, br[k], 4000);
+    check_batch(idx, &m, qs, NQ, 31, 3); /* truncated per query */
+    check_batch(idx, &m, qs + 5, 1, 31, 100);
+    size_t f = 0;
+    assert_int_equal(sitr_index_search_batch(idx, qs, 0, 31, NULL, 0, NULL, NULL), 0);
+    assert_int_equal(sitr_index_search_batch(idx, qs, 1, 257, got, 1, &f, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search_batch(idx, qs, 1, -1, got, 1, &f, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search_batch(idx, qs, 1, 31, got, 1, NULL, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search_batch(idx, NULL, 1, 31, got, 1, &f, NULL), SITR_EINVAL);
+    assert_int_equal(sitr_index_search_batch(idx, qs, 2, 31, got, SIZE_MAX, &f, NULL), SITR_EINVAL);
+    sitr_index_free(idx);
+    free(m.e);
+}
+
+/* Every search code variant the CPU runs gives the brute-force answers
+ * (generic always; popcnt and AVX-512 where supported). */
+static void test_isa_variants(void **state)
+{
+    (void)state;
+    model_t m = {0};
+    uint64_t id = 0;
+    model_add_random(&m, 20000, &id);
+    model_add_clusters(&m, 200, 40, 24, &id);
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 1), 0);
+    const char *best = sitr_index_isa();
+    static const char *const names[] = {"generic", "popcnt", "avx512"};
+    int ran = 0;
+    for (int v = 0; v < 3; v++) {
+        if (sitr_index_set_isa(names[v]) != 0)
+            continue;
+        assert_string_equal(sitr_index_isa(), names[v]);
+        ran++;
+        assert_true(check_many(idx, &m, 25) > 25);
+        sitr_pdq_t qs[20];
+        for (int i = 0; i < 20; i++) {
+            qs[i] = m.e[sitr_synth_next(&rng_state) % m.n].hash;
+            sitr_synth_flip_bits(&rng_state, &qs[i], (int)(sitr_synth_next(&rng_state) % 34));
+        }
+        check_batch(idx, &m, qs, 20, 31, 2000);
+    }
+    assert_true(ran >= 1);
+    assert_int_equal(sitr_index_set_isa("no-such-isa"), SITR_EINVAL);
+    assert_int_equal(sitr_index_set_isa(NULL), 0);
+    assert_string_equal(sitr_index_isa(), best);
+    sitr_index_free(idx);
+    free(m.e);
+}
+
+/* ---- digest tables ---- */
+
+static void test_digest(void **state)
+{
+    (void)state;
+    assert_null(sitr_digest_index_new(0));
+    assert_null(sitr_digest_index_new(33));
+    sitr_digest_index_t *d = sitr_digest_index_new(SITR_DIGEST_MD5_BYTES);
+    assert_non_null(d);
+    enum { N = 20000 };
+    uint8_t(*keys)[16] = malloc(N * sizeof *keys);
+    uint8_t *live = calloc(N, 1);
+    for (int i = 0; i < N; i++) {
+        for (int b = 0; b < 16; b += 8) {
+            uint64_t v = sitr_synth_next(&rng_state);
+            memcpy(keys[i] + b, &v, 8);
+        }
+        /* every 10th key repeats the previous one under another id */
+        if (i % 10 == 1)
+            memcpy(keys[i], keys[i - 1], 16);
+        assert_int_equal(sitr_digest_index_insert(d, keys[i], (uint64_t)i), 1);
+        live[i] = 1;
+    }
+    assert_int_equal(sitr_digest_index_insert(d, keys[5], 5), 0);
+    assert_int_equal(sitr_digest_index_size(d), N);
+    uint64_t out[8];
+    assert_int_equal(sitr_digest_index_lookup(d, keys[0], out, 8), 2);
+    assert_true((out[0] == 0 && out[1] == 1) || (out[0] == 1 && out[1] == 0));
+    /* Remove a third, then check every key against the model. */
+    for (int i = 0; i < N; i += 3) {
+        assert_int_equal(sitr_digest_index_remove(d, keys[i], (uint64_t)i), 1);
+        live[i] = 0;
+    }
+    assert_int_equal(sitr_digest_index_remove(d, keys[0], 0), 0);
+    /* Mask removal: ids 3968..4095 (low 7 bits ignored). */
+    size_t expect = 0;
+    for (int i = 0; i < N; i++)
+        if (live[i] && ((uint64_t)i & ~127ull) == 3968)
+            expect++;
+    assert_int_equal(sitr_digest_index_remove_ids(d, 3968, ~127ull), expect);
+    for (int i = 3968; i < 4096; i++)
+        live[i] = 0;
+    size_t nlive = 0;
+    for (int i = 0; i < N; i++) {
+        nlive += live[i];
+        size_t want_n = 0;
+        for (int j = i - 2; j <= i + 2; j++)
+            if (j >= 0 && j < N && live[j] && memcmp(keys[j], keys[i], 16) == 0)
+                want_n++;
+        size_t n = sitr_digest_index_lookup(d, keys[i], out, 8);
+        assert_int_equal(n, want_n);
+        int self = 0;
+        for (size_t k = 0; k < n && k < 8; k++)
+            self |= out[k] == (uint64_t)i;
+        assert_int_equal(self, live[i]);
+    }
+    assert_int_equal(sitr_digest_index_size(d), nlive);
+    assert_true(sitr_digest_index_bytes(d) > nlive * 24);
+    free(keys);
+    free(live);
+    sitr_digest_index_free(d);
+    sitr_digest_index_free(NULL);
+
+    sitr_digest_index_t *s = sitr_digest_index_new(SITR_DIGEST_SHA256_BYTES);
+    uint8_t k32[32] = {1, 2, 3};
+    assert_int_equal(sitr_digest_index_lookup(s, k32, out, 8), 0);
+    assert_int_equal(sitr_digest_index_insert(s, k32, 42), 1);
+    assert_int_equal(sitr_digest_index_lookup(s, k32, out, 8), 1);
+    assert_int_equal(out[0], 42);
+    k32[31] = 1;
+    assert_int_equal(sitr_digest_index_lookup(s, k32, out, 8), 0);
+    sitr_digest_index_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty),       cmocka_unit_test(test_uniform),
+        cmocka_unit_test(test_boundaries),  cmocka_unit_test(test_clustered),
+        cmocka_unit_test(test_duplicates),  cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_auto_compaction), cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_batch),       cmocka_unit_test(test_isa_variants),
+        cmocka_unit_test(test_digest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
