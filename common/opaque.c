@@ -63,15 +63,25 @@ static void base32(const uint8_t *in, size_t n, char *out)
 }
 
 void sitr_opaque_ref(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
-                       int64_t case_image_id, char out[SITR_OPAQUE_TOKEN_LEN + 1])
+                     int64_t case_image_id, char out[SITR_OPAQUE_TOKEN_LEN + 1])
 {
     uint8_t d[TOKEN_BYTES];
     keyed(key, "sitr/match-ref/1", platform_id, case_image_id, d, sizeof d);
     base32(d, sizeof d, out);
 }
 
+/* A case video's ref: its own tag, so a video's token never equals the
+ * token of the case image that happens to have the same row id. */
+void sitr_opaque_video_ref(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
+                           int64_t case_video_id, char out[SITR_OPAQUE_TOKEN_LEN + 1])
+{
+    uint8_t d[TOKEN_BYTES];
+    keyed(key, "sitr/video-ref/1", platform_id, case_video_id, d, sizeof d);
+    base32(d, sizeof d, out);
+}
+
 void sitr_opaque_case_token(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
-                              int64_t case_id, char out[SITR_OPAQUE_TOKEN_LEN + 1])
+                            int64_t case_id, char out[SITR_OPAQUE_TOKEN_LEN + 1])
 {
     uint8_t d[TOKEN_BYTES];
     keyed(key, "sitr/case-tok/1", platform_id, case_id, d, sizeof d);
@@ -86,7 +96,7 @@ static void cursor_mac(const uint8_t *key, int64_t platform_id, int64_t last_id,
 }
 
 void sitr_opaque_cursor_encode(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
-                                 int64_t last_id, char out[SITR_OPAQUE_CURSOR_LEN + 1])
+                               int64_t last_id, char out[SITR_OPAQUE_CURSOR_LEN + 1])
 {
     uint8_t raw[CURSOR_BYTES];
     put_be64(raw, (uint64_t)last_id);
@@ -95,7 +105,7 @@ void sitr_opaque_cursor_encode(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t p
 }
 
 int sitr_opaque_cursor_decode(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
-                                const char *s, int64_t *last_id)
+                              const char *s, int64_t *last_id)
 {
     if (!s || strlen(s) != SITR_OPAQUE_CURSOR_LEN)
         return -1;

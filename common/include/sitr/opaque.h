@@ -7,6 +7,9 @@
  *    lower-case Crockford base32 characters.  Stable for one platform,
  *    unrelated across platforms, and without the key they reveal nothing
  *    (not even which ids are close).
+ *  - The match `ref` of a case video is derived the same way under its own
+ *    domain tag: image refs and video refs are separate namespaces (a
+ *    video's ref never equals an image's, whatever their row ids).
  *  - Takedown list cursors: the last id of a page plus a 64-bit keyed MAC
  *    bound to the platform, 26 base32 characters.  A cursor altered or made
  *    for another platform is refused.
@@ -25,6 +28,8 @@
 
 void sitr_opaque_ref(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
                      int64_t case_image_id, char out[SITR_OPAQUE_TOKEN_LEN + 1]);
+void sitr_opaque_video_ref(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
+                           int64_t case_video_id, char out[SITR_OPAQUE_TOKEN_LEN + 1]);
 void sitr_opaque_case_token(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
                             int64_t case_id, char out[SITR_OPAQUE_TOKEN_LEN + 1]);
 void sitr_opaque_cursor_encode(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
