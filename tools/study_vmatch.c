@@ -656,7 +656,7 @@ static void study_transforms(const char *viddir)
 
 static const char *STILLS[] = {"bridge-mods/aaa-orig.jpg",
                                "misc-images/c.png",
-                               "misc-images/modes/original.jpg",
+
                                "misc-images/small.jpg",
                                "reg-test-input/exif-rotn/exif-rotn-1.jpg",
                                "reg-test-input/labelme-subset/q0003.jpg",
