@@ -13,12 +13,18 @@
 
 #include <sitr/err_service.h>
 
-#include "api/api.h"
+#include "api/auth.h"
+#include "api/health.h"
+#include "api/match.h"
+#include "api/routes.h"
+#include "api/state.h"
+#include "api/web.h"
 #include "core/log.h"
 #include "jobs/matcher.h"
 #include "match/replica.h"
 #include "db/schema.h"
 #include "jobs/webhook.h"
+#include "net/listener.h"
 
 #define SCHEMA_RETRY_MS 1000
 
@@ -187,33 +193,6 @@ static void check_schema(app_holder_t *h)
     }
 }
 
-static void metrics_source(FILE *out, void *arg)
-{
-    const sitr_api_t *api = arg;
-    fprintf(out,
-            "# HELP sitr_cases_created_total Cases created.\n"
-            "# TYPE sitr_cases_created_total counter\n"
-            "sitr_cases_created_total %lu\n"
-            "# HELP sitr_cases_withdrawn_total Cases withdrawn by their owner.\n"
-            "# TYPE sitr_cases_withdrawn_total counter\n"
-            "sitr_cases_withdrawn_total %lu\n"
-            "# HELP sitr_case_images_added_total Case images stored.\n"
-            "# TYPE sitr_case_images_added_total counter\n"
-            "sitr_case_images_added_total %lu\n"
-            "# HELP sitr_auth_failures_total Failed case and platform authentications.\n"
-            "# TYPE sitr_auth_failures_total counter\n"
-            "sitr_auth_failures_total %lu\n"
-            "# HELP sitr_rate_limited_total Requests refused by a per-address rate limit.\n"
-            "# TYPE sitr_rate_limited_total counter\n"
-            "sitr_rate_limited_total %lu\n"
-            "# HELP sitr_platform_rate_limited_total Platform requests refused by the "
-            "per-platform rate limit.\n"
-            "# TYPE sitr_platform_rate_limited_total counter\n"
-            "sitr_platform_rate_limited_total %lu\n",
-            api->cases_created, api->cases_withdrawn, api->images_added, api->auth_failures,
-            api->rate_limited, api->platform_rate_limited);
-}
-
 static void on_timer_closed(uv_handle_t *handle)
 {
     app_holder_t *h = handle->data;
@@ -243,19 +222,7 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         holder_free(h);
         return sitr_err_set(err, rc, "cannot create the rate limiters");
     }
-    rc = sitr_api_health_add_routes(srv);
-    if (rc == 0)
-        rc = sitr_api_cases_add_routes(srv);
-    if (rc == 0)
-        rc = sitr_api_match_add_routes(srv);
-    if (rc == 0)
-        rc = sitr_api_uploads_add_routes(srv);
-    if (rc == 0)
-        rc = sitr_api_takedowns_add_routes(srv);
-    if (rc == 0)
-        rc = sitr_api_report_add_routes(srv);
-    if (rc == 0)
-        rc = sitr_api_web_add_routes(srv);
+    rc = sitr_api_add_routes(srv);
     if (rc < 0) {
         holder_free(h);
         return sitr_err_set(err, rc, "cannot add the case routes");
@@ -279,7 +246,7 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     h->app.retry.data = h;
     srv->app = &h->api;
     sitr_server_set_auth_hook(srv, sitr_auth_hook);
-    if (sitr_metrics_add_source(srv->metrics, metrics_source, &h->api) < 0)
+    if (sitr_metrics_add_source(srv->metrics, sitr_api_metrics_source, &h->api) < 0)
         sitr_log(SITR_LOG_WARN, NULL, "API metrics not exported: too many metric sources");
     sitr_server_set_ready(srv, 0, "checking the database schema");
     check_schema(h);

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "db/db.h"
 #include "core/log.h"
+#include "net/listener.h"
 #include "net/server.h"
 
 static void close_walk_cb(uv_handle_t *h, void *arg)

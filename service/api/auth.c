@@ -1,5 +1,5 @@
 /* Authentication of case owners (Case <secret>) and platforms (Bearer <key>)
- * in the server's auth hook; the contract is in api.h.
+ * in the server's auth hook; the contract is in auth.h.
  *
  * Invariants: secrets and keys never leave this file except as keyed
  * BLAKE2b digests sent as query parameters; the digests are wiped when the
@@ -7,13 +7,13 @@
  * of the client address's failure budget, checked before the next lookup,
  * so guessing costs the guesser time and the database nothing.
  *
- * Rate limits (contract in api.h): every request of an authenticated route
+ * Rate limits (contract in auth.h): every request of an authenticated route
  * spends a token of its client address's bucket before anything else, and a
  * platform request spends from its platform's bucket once the key is
  * verified, one token per batch item, before its handler runs.  A refused
  * request costs nothing (buckets only refill).  Runs on the loop thread;
  * database lookups are asynchronous and hold a reference on the request. */
-#include "api/api.h"
+#include "api/auth.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -24,14 +24,15 @@
 #include <sitr/token.h>
 #include <sitr/keys.h>
 
-#include "db/db.h"
-#include "net/http.h"
+#include "api/reply.h"
+#include "api/state.h"
 #include "core/log.h"
+#include "db/db.h"
 #include "net/server.h"
 
 typedef struct auth_ctx {
     sitr_req_t *req;
-    sitr_handler_fn handler;
+    const sitr_route_t *route;
     uint8_t digest[SITR_KEYS_DIGEST_BYTES];
     char reference[SITR_TOKEN_MAX_LEN + 1];
 } auth_ctx_t;
@@ -44,54 +45,6 @@ static sitr_api_t *api_of(sitr_req_t *req)
 static uint64_t now_ms(sitr_req_t *req)
 {
     return uv_now(sitr_req_server(req)->loop);
-}
-
-void sitr_api_reply_case_not_found(sitr_req_t *req)
-{
-    sitr_req_reply_error(req, 404, "case_not_found", "no case matches this reference and secret",
-                         NULL);
-}
-
-void sitr_api_reply_db_error(sitr_req_t *req, int rc)
-{
-    if (sitr_req_gone(req) || req->answered)
-        return;
-    if (sitr_req_failure_is_transient(rc))
-        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "database unavailable: %s", sitr_strerror(rc));
-    else
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "request failed: %s", sitr_strerror(rc));
-    sitr_req_reply_failure(req, rc);
-}
-
-int sitr_api_db_ok(sitr_req_t *req, int rc)
-{
-    if (sitr_req_gone(req))
-        return 0;
-    if (rc < 0) {
-        sitr_api_reply_db_error(req, rc);
-        return 0;
-    }
-    return 1;
-}
-
-void sitr_api_reply_json_or_fail(sitr_req_t *req, int status, json_t *body)
-{
-    if (body)
-        sitr_req_reply_json(req, status, body);
-    else
-        sitr_api_reply_db_error(req, SITR_ENOMEM);
-}
-
-int64_t sitr_auth_case_id(const sitr_req_t *req)
-{
-    sitr_api_t *api = sitr_req_server((sitr_req_t *)req)->app;
-    return api && api->auth_req == req ? api->auth_case_id : 0;
-}
-
-const char *sitr_auth_case_reference(const sitr_req_t *req)
-{
-    sitr_api_t *api = sitr_req_server((sitr_req_t *)req)->app;
-    return api && api->auth_req == req ? api->auth_reference : NULL;
 }
 
 static void reply_rate_limited(sitr_req_t *req, unsigned wait, const char *code,
@@ -112,7 +65,7 @@ static int over_failure_budget(sitr_req_t *req)
     unsigned wait = sitr_ratelimit_check(api->auth_fail, sitr_req_client_addr(req), now_ms(req));
     if (!wait)
         return 0;
-    api->rate_limited++;
+    api->counters.rate_limited++;
     reply_rate_limited(req, wait, "too_many_failures",
                        "too many failed authentications from this address; retry later");
     return 1;
@@ -123,7 +76,7 @@ static void spend_failure(sitr_req_t *req)
     sitr_api_t *api = api_of(req);
     if (!api)
         return;
-    api->auth_failures++;
+    api->counters.auth_failures++;
     (void)sitr_ratelimit_take(api->auth_fail, sitr_req_client_addr(req), now_ms(req));
 }
 
@@ -148,19 +101,11 @@ static const char *credentials(const sitr_req_t *req, const char *scheme)
 static void run_case_handler(auth_ctx_t *ctx, int64_t case_id)
 {
     sitr_req_t *req = ctx->req;
-    sitr_api_t *api = api_of(req);
-    char *ref = sitr_arena_strdup(sitr_req_arena(req), ctx->reference);
-    if (!ref) {
+    if (sitr_req_set_case(req, case_id, ctx->reference) < 0) {
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         return;
     }
-    api->auth_req = req;
-    api->auth_case_id = case_id;
-    api->auth_reference = ref;
-    int rc = ctx->handler(req);
-    api->auth_req = NULL;
-    api->auth_case_id = 0;
-    api->auth_reference = NULL;
+    int rc = ctx->route->handler(req);
     if (rc < 0)
         sitr_api_reply_db_error(req, rc);
 }
@@ -199,13 +144,13 @@ out:
     sitr_req_unref(req);
 }
 
-static int auth_case(sitr_req_t *req, sitr_handler_fn handler)
+static int auth_case(sitr_req_t *req, const sitr_route_t *route)
 {
     auth_ctx_t *ctx = sitr_arena_alloc(sitr_req_arena(req), sizeof *ctx);
     if (!ctx)
         return SITR_ENOMEM;
     ctx->req = req;
-    ctx->handler = handler;
+    ctx->route = route;
 
     const char *ref = sitr_req_param(req, "case");
     if (!ref || sitr_token_parse(SITR_TOKEN_REFERENCE, ref, strlen(ref), ctx->reference,
@@ -263,7 +208,7 @@ static int over_client_rate(sitr_req_t *req)
     unsigned wait = sitr_ratelimit_take(api->client_rate, sitr_req_client_addr(req), now_ms(req));
     if (!wait)
         return 0;
-    api->rate_limited++;
+    api->counters.rate_limited++;
     reply_rate_limited(req, wait, "rate_limited",
                        "too many requests from this address; retry later");
     return 1;
@@ -299,20 +244,20 @@ static unsigned batch_items(const sitr_req_t *req, unsigned max)
 
 /* Spends the request's cost from its platform's bucket; answers 429 and
  * returns 1 when the platform is over its rate. */
-static int over_platform_rate(sitr_req_t *req, sitr_handler_fn handler)
+static int over_platform_rate(sitr_req_t *req, const sitr_route_t *route)
 {
     sitr_api_t *api = api_of(req);
     if (!api)
         return 0;
     const sitr_config_t *cfg = sitr_req_server(req)->cfg;
     unsigned cost = 1;
-    if (handler == sitr_api_match || handler == sitr_api_uploads_report)
+    if (route->cost == SITR_COST_ITEMS)
         cost = batch_items(req, cfg->match_batch);
     unsigned wait =
         sitr_ratelimit_take_id(api->platform_rate, sitr_req_platform_id(req), cost, now_ms(req));
     if (!wait)
         return 0;
-    api->platform_rate_limited++;
+    api->counters.platform_rate_limited++;
     /* The answer itself is logged (429); this says why, for debugging. */
     sitr_log(SITR_LOG_DEBUG, sitr_req_log_ids(req), "platform over its rate limit (cost %u)", cost);
     reply_rate_limited(req, wait, "rate_limited",
@@ -340,18 +285,21 @@ static void on_platform_lookup(int rc, PGresult *res, const char *sqlstate, void
         reply_bearer_failure(req, "invalid_api_key", "the API key is unknown or revoked");
         goto out;
     }
-    sitr_http_req_set_platform(req, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-                               PQgetvalue(res, 0, 1));
-    if (over_platform_rate(req, ctx->handler))
+    if (sitr_req_set_platform(req, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+                              PQgetvalue(res, 0, 1)) < 0) {
+        sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto out;
-    int hrc = ctx->handler(req);
+    }
+    if (over_platform_rate(req, ctx->route))
+        goto out;
+    int hrc = ctx->route->handler(req);
     if (hrc < 0)
         sitr_api_reply_db_error(req, hrc);
 out:
     sitr_req_unref(req);
 }
 
-static int auth_platform(sitr_req_t *req, sitr_handler_fn handler)
+static int auth_platform(sitr_req_t *req, const sitr_route_t *route)
 {
     const char *key = credentials(req, "Bearer");
     if (!key) {
@@ -374,7 +322,7 @@ static int auth_platform(sitr_req_t *req, sitr_handler_fn handler)
     if (!ctx)
         return SITR_ENOMEM;
     ctx->req = req;
-    ctx->handler = handler;
+    ctx->route = route;
     char copy[SITR_KEYS_API_KEY_SIZE];
     memcpy(copy, key, len);
     copy[len] = '\0';
@@ -397,19 +345,19 @@ static int auth_platform(sitr_req_t *req, sitr_handler_fn handler)
     return 0;
 }
 
-int sitr_auth_hook(sitr_req_t *req, sitr_auth_kind_t kind, sitr_handler_fn handler)
+int sitr_auth_hook(sitr_req_t *req, const sitr_route_t *route)
 {
-    switch (kind) {
+    switch (route->auth) {
     case SITR_AUTH_NONE:
-        return handler(req);
+        return route->handler(req);
     case SITR_AUTH_CASE:
         if (over_client_rate(req))
             return 0;
-        return auth_case(req, handler);
+        return auth_case(req, route);
     case SITR_AUTH_PLATFORM:
         if (over_client_rate(req))
             return 0;
-        return auth_platform(req, handler);
+        return auth_platform(req, route);
     }
     return SITR_EINTERNAL;
 }

@@ -12,7 +12,9 @@
  * in the 201 answer to its creation (sent with Cache-Control: no-store),
  * after which only its keyed digest exists.  Loop thread only; database
  * work is asynchronous and holds a reference on the request. */
-#include "api/api.h"
+#include "api/cases.h"
+#include "api/reply.h"
+#include "api/state.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -173,8 +175,8 @@ static void on_created(int rc, PGresult *res, const char *sqlstate, void *arg)
         goto out;
     }
     sitr_api_t *api = api_of(req);
-    api->cases_created++;
-    api->images_added += (unsigned long)images;
+    api->counters.cases_created++;
+    api->counters.images_added += (unsigned long)images;
     sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case created with %ld images", images);
     char *loc = sitr_arena_printf(sitr_req_arena(req), "/v1/cases/%s", op->reference);
     if (loc)
@@ -213,7 +215,7 @@ int sitr_api_cases_create(sitr_req_t *req)
                                         uv_now(sitr_req_server(req)->loop));
     if (wait) {
         op_free(op);
-        api->rate_limited++;
+        api->counters.rate_limited++;
         char v[16];
         snprintf(v, sizeof v, "%u", wait);
         sitr_req_add_header(req, "Retry-After", v);
@@ -246,8 +248,8 @@ int sitr_api_cases_create(sitr_req_t *req)
  * handler runs without one (a routing mistake: answered with 500). */
 static case_op_t *case_op_start(sitr_req_t *req)
 {
-    int64_t id = sitr_auth_case_id(req);
-    const char *ref = sitr_auth_case_reference(req);
+    int64_t id = sitr_req_case_id(req);
+    const char *ref = sitr_req_case_reference(req);
     if (id <= 0 || !ref) {
         sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "case handler called without an authenticated case");
         sitr_req_reply_error(req, 500, "internal", "internal error", NULL);
@@ -376,7 +378,7 @@ static void on_added(int rc, PGresult *res, const char *sqlstate, void *arg)
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto out;
     }
-    api_of(req)->images_added += (unsigned long)added;
+    api_of(req)->counters.images_added += (unsigned long)added;
     sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case images added: %ld", added);
     sitr_req_add_header(req, "Cache-Control", "no-store");
     sitr_req_reply_json(req, 200, body);
@@ -414,7 +416,7 @@ static void on_withdrawn(int rc, PGresult *res, const char *sqlstate, void *arg)
         sitr_api_reply_case_not_found(req);
         goto out;
     }
-    api_of(req)->cases_withdrawn++;
+    api_of(req)->counters.cases_withdrawn++;
     sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case withdrawn");
     json_t *body = json_pack("{s:s,s:b}", "case", op->reference, "withdrawn", 1);
     sitr_api_reply_json_or_fail(req, 200, body);
@@ -429,22 +431,4 @@ int sitr_api_cases_withdraw(sitr_req_t *req)
         return 0;
     const char *params[1] = {op->case_id};
     return case_submit(op, "SELECT sitr_case_withdraw($1::bigint)", 1, params, on_withdrawn);
-}
-
-/* ---- routes ---------------------------------------------------------------- */
-
-int sitr_api_cases_add_routes(sitr_server_t *srv)
-{
-    /* Enough for the largest valid item (a PDQ, 8 variants, both digests,
-     * generous white space) times the per-request cap; the server clamps
-     * it to its own body limit. */
-    size_t images_cap = (size_t)srv->cfg->max_images_per_request * 2048 + 4096;
-    const sitr_route_t routes[] = {
-        {SITR_POST, "/v1/cases", SITR_AUTH_NONE, sitr_api_cases_create, images_cap},
-        {SITR_GET, "/v1/cases/{case}", SITR_AUTH_CASE, sitr_api_cases_get, 4096},
-        {SITR_POST, "/v1/cases/{case}/images", SITR_AUTH_CASE, sitr_api_cases_add_images,
-         images_cap},
-        {SITR_DELETE, "/v1/cases/{case}", SITR_AUTH_CASE, sitr_api_cases_withdraw, 4096},
-    };
-    return sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
 }

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "api/api.h"
+#include "api/health.h"
+#include "api/state.h"
 #include "db/db.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -85,13 +86,49 @@ int sitr_api_metrics(sitr_req_t *req)
     return 0;
 }
 
-static const sitr_route_t health_routes[] = {
-    {SITR_GET, "/healthz", SITR_AUTH_NONE, sitr_api_healthz, 1024},
-    {SITR_GET, "/readyz", SITR_AUTH_NONE, sitr_api_readyz, 1024},
-    {SITR_GET, "/metrics", SITR_AUTH_NONE, sitr_api_metrics, 1024},
-};
-
-int sitr_api_health_add_routes(sitr_server_t *srv)
+/* Every counter of the API layer, kept one way (sitr_api_counters_t). */
+void sitr_api_metrics_source(FILE *out, void *arg)
 {
-    return sitr_server_add_routes(srv, health_routes, sizeof health_routes / sizeof health_routes[0]);
+    const sitr_api_counters_t *c = &((const sitr_api_t *)arg)->counters;
+    fprintf(out,
+            "# HELP sitr_match_items_total Items checked by POST /v1/match.\n"
+            "# TYPE sitr_match_items_total counter\n"
+            "sitr_match_items_total %llu\n"
+            "# HELP sitr_match_items_matched_total Items that matched at least one case image.\n"
+            "# TYPE sitr_match_items_matched_total counter\n"
+            "sitr_match_items_matched_total %llu\n"
+            "# HELP sitr_match_pdq_ignored_total Item PDQs not searched (quality below 50).\n"
+            "# TYPE sitr_match_pdq_ignored_total counter\n"
+            "sitr_match_pdq_ignored_total %llu\n"
+            "# HELP sitr_match_unrecorded_total Matching requests answered without their "
+            "upload-blocked record (database unavailable).\n"
+            "# TYPE sitr_match_unrecorded_total counter\n"
+            "sitr_match_unrecorded_total %llu\n"
+            "# HELP sitr_match_pooled_total Match batches searched in the thread pool.\n"
+            "# TYPE sitr_match_pooled_total counter\n"
+            "sitr_match_pooled_total %llu\n",
+            c->match_items, c->match_matched, c->match_pdq_ignored, c->match_unrecorded,
+            c->match_pooled);
+    fprintf(out,
+            "# HELP sitr_cases_created_total Cases created.\n"
+            "# TYPE sitr_cases_created_total counter\n"
+            "sitr_cases_created_total %lu\n"
+            "# HELP sitr_cases_withdrawn_total Cases withdrawn by their owner.\n"
+            "# TYPE sitr_cases_withdrawn_total counter\n"
+            "sitr_cases_withdrawn_total %lu\n"
+            "# HELP sitr_case_images_added_total Case images stored.\n"
+            "# TYPE sitr_case_images_added_total counter\n"
+            "sitr_case_images_added_total %lu\n"
+            "# HELP sitr_auth_failures_total Failed case and platform authentications.\n"
+            "# TYPE sitr_auth_failures_total counter\n"
+            "sitr_auth_failures_total %lu\n"
+            "# HELP sitr_rate_limited_total Requests refused by a per-address rate limit.\n"
+            "# TYPE sitr_rate_limited_total counter\n"
+            "sitr_rate_limited_total %lu\n"
+            "# HELP sitr_platform_rate_limited_total Platform requests refused by the "
+            "per-platform rate limit.\n"
+            "# TYPE sitr_platform_rate_limited_total counter\n"
+            "sitr_platform_rate_limited_total %lu\n",
+            c->cases_created, c->cases_withdrawn, c->images_added, c->auth_failures, c->rate_limited,
+            c->platform_rate_limited);
 }

@@ -7,7 +7,7 @@
  * threshold only when the query's quality is >= 50 (a featureless image
  * would match unrelated ones); MD5/SHA-256 are looked up exactly; each case
  * image appears once with its best signal.  The platform receives per case
- * image an opaque ref (api_platform.h), never a victim's hash.
+ * image an opaque ref (sitr/opaque.h), never a victim's hash.
  *
  * Recording: the case images matched are recorded as "upload blocked" on
  * their cases (sitr_match_record_blocked: case events only, no hash of the
@@ -26,7 +26,7 @@
  * uv_queue_work (the indexes are safe to search from any thread); the job
  * holds a reference on the request and checks sitr_req_gone before
  * answering. */
-#include "api/api.h"
+#include "api/match.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +36,8 @@
 #include <sitr/opaque.h>
 
 #include "api/platform.h"
+#include "api/reply.h"
+#include "api/state.h"
 #include "core/log.h"
 #include "match/replica.h"
 #include "net/server.h"
@@ -43,11 +45,6 @@
 /* Up to this many items the searches run on the loop thread: a handful of
  * index probes costs less than a trip through the thread pool. */
 #define INLINE_ITEMS 4
-
-/* /metrics counters (loop thread only; one server per process). */
-static struct {
-    unsigned long long items, matched, pdq_ignored, unrecorded, pooled;
-} stats;
 
 /* Batches in the thread pool read the replica's indexes: at shutdown the
  * replica is closed only once they are back (sitr_api_match_when_idle). */
@@ -65,32 +62,10 @@ void sitr_api_match_when_idle(void (*cb)(void *arg), void *arg)
     idle_arg = arg;
 }
 
-static void metrics_source(FILE *out, void *arg)
-{
-    (void)arg;
-    fprintf(out,
-            "# HELP sitr_match_items_total Items checked by POST /v1/match.\n"
-            "# TYPE sitr_match_items_total counter\n"
-            "sitr_match_items_total %llu\n"
-            "# HELP sitr_match_items_matched_total Items that matched at least one case image.\n"
-            "# TYPE sitr_match_items_matched_total counter\n"
-            "sitr_match_items_matched_total %llu\n"
-            "# HELP sitr_match_pdq_ignored_total Item PDQs not searched (quality below 50).\n"
-            "# TYPE sitr_match_pdq_ignored_total counter\n"
-            "sitr_match_pdq_ignored_total %llu\n"
-            "# HELP sitr_match_unrecorded_total Matching requests answered without their "
-            "upload-blocked record (database unavailable).\n"
-            "# TYPE sitr_match_unrecorded_total counter\n"
-            "sitr_match_unrecorded_total %llu\n"
-            "# HELP sitr_match_pooled_total Match batches searched in the thread pool.\n"
-            "# TYPE sitr_match_pooled_total counter\n"
-            "sitr_match_pooled_total %llu\n",
-            stats.items, stats.matched, stats.pdq_ignored, stats.unrecorded, stats.pooled);
-}
-
 typedef struct match_job {
     uv_work_t work;
     sitr_req_t *req;
+    sitr_api_counters_t *counters; /* the API's; it outlives every job */
     const sitr_replica_indexes_t *ix;
     sitr_match_item_t *items;
     size_t n;
@@ -170,10 +145,10 @@ static int build_answer(match_job_t *j)
         if (it && j->items[i].pdq_low_quality)
             bad |= json_object_set_new(it, "pdq_ignored", json_string("quality_too_low"));
         bad |= !it || json_array_append_new(items, it) < 0;
-        stats.matched += shown > 0;
-        stats.pdq_ignored += j->items[i].pdq_low_quality;
+        j->counters->match_matched += shown > 0;
+        j->counters->match_pdq_ignored += j->items[i].pdq_low_quality;
     }
-    stats.items += j->n;
+    j->counters->match_items += j->n;
     j->blocked[pos++] = '}';
     j->blocked[pos] = '\0';
     j->body = bad ? NULL : json_pack("{s:o}", "items", items);
@@ -188,7 +163,7 @@ static int build_answer(match_job_t *j)
 
 static void reply(match_job_t *j, int recorded)
 {
-    stats.unrecorded += !recorded;
+    j->counters->match_unrecorded += !recorded;
     json_object_set_new(j->body, "recorded", json_boolean(recorded));
     sitr_req_add_header(j->req, "Cache-Control", "no-store");
     sitr_req_reply_json(j->req, 200, j->body);
@@ -296,6 +271,7 @@ int sitr_api_match(sitr_req_t *req)
         return SITR_ENOMEM;
     }
     j->req = req;
+    j->counters = &api->counters;
     j->items = items;
     j->n = n;
     j->ix = sitr_replica_indexes(api->replica);
@@ -312,20 +288,7 @@ int sitr_api_match(sitr_req_t *req)
         job_done(j);
         return SITR_EBUSY;
     }
-    stats.pooled++;
+    j->counters->match_pooled++;
     pooled_inflight++;
     return 0;
-}
-
-int sitr_api_match_add_routes(sitr_server_t *srv)
-{
-    /* A full item with generous white space is under 256 bytes. */
-    size_t cap = (size_t)srv->cfg->match_batch * 256 + 4096;
-    const sitr_route_t routes[] = {
-        {SITR_POST, "/v1/match", SITR_AUTH_PLATFORM, sitr_api_match, cap},
-    };
-    int rc = sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
-    if (rc == 0 && sitr_metrics_add_source(srv->metrics, metrics_source, NULL) < 0)
-        sitr_log(SITR_LOG_WARN, NULL, "match metrics not exported: too many metric sources");
-    return rc;
 }

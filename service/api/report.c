@@ -18,7 +18,9 @@
  * are hostile and shown as text (the page has no link, no script, and is
  * sent with a Content-Security-Policy that allows only its inline style).
  * Loop thread; the database call holds a reference on the request. */
-#include "api/api.h"
+#include "api/report.h"
+#include "api/reply.h"
+#include "api/state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -823,7 +825,7 @@ done:
 
 int sitr_api_cases_report(sitr_req_t *req)
 {
-    int64_t id = sitr_auth_case_id(req);
+    int64_t id = sitr_req_case_id(req);
     if (id <= 0) {
         sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "report handler called without an authenticated case");
         sitr_req_reply_error(req, 500, "internal", "internal error", NULL);
@@ -868,12 +870,4 @@ int sitr_api_cases_report(sitr_req_t *req)
         return rc;
     }
     return 0;
-}
-
-int sitr_api_report_add_routes(sitr_server_t *srv)
-{
-    const sitr_route_t routes[] = {
-        {SITR_GET, "/v1/cases/{case}/report", SITR_AUTH_CASE, sitr_api_cases_report, 4096},
-    };
-    return sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
 }

@@ -14,7 +14,8 @@
  * takedown can be answered (409 otherwise), and the victim's timeline
  * records the outcome in the same transaction.  Loop thread; database work
  * holds a reference on the request. */
-#include "api/api.h"
+#include "api/takedowns.h"
+#include "api/reply.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,13 +216,4 @@ int sitr_api_takedowns_answer(sitr_req_t *req)
         return rc;
     }
     return 0;
-}
-
-int sitr_api_takedowns_add_routes(sitr_server_t *srv)
-{
-    const sitr_route_t routes[] = {
-        {SITR_GET, "/v1/takedowns", SITR_AUTH_PLATFORM, sitr_api_takedowns_list, 4096},
-        {SITR_POST, "/v1/takedowns/{id}", SITR_AUTH_PLATFORM, sitr_api_takedowns_answer, 16384},
-    };
-    return sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
 }

@@ -11,7 +11,8 @@
  * own uploads are ever touched: every statement is bound to the
  * authenticated platform id.  Loop thread; database work holds a reference
  * on the request. */
-#include "api/api.h"
+#include "api/uploads.h"
+#include "api/reply.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,15 +175,4 @@ int sitr_api_uploads_remove(sitr_req_t *req)
         return rc;
     }
     return 0;
-}
-
-int sitr_api_uploads_add_routes(sitr_server_t *srv)
-{
-    /* A full upload (id, URL at their caps, three hashes) is under 3 KiB. */
-    size_t cap = (size_t)srv->cfg->match_batch * 3072 + 4096;
-    const sitr_route_t routes[] = {
-        {SITR_POST, "/v1/uploads", SITR_AUTH_PLATFORM, sitr_api_uploads_report, cap},
-        {SITR_DELETE, "/v1/uploads/{id}", SITR_AUTH_PLATFORM, sitr_api_uploads_remove, 4096},
-    };
-    return sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
 }

@@ -22,7 +22,8 @@
 
 #include <sitr/err_service.h>
 
-#include "api/api.h"
+#include "api/web.h"
+#include "api/state.h"
 #include "net/server.h"
 
 /* The page's files are a few tens of kilobytes; a file beyond this is a
@@ -186,13 +187,4 @@ int sitr_api_web_static(sitr_req_t *req)
             return serve(req, i);
     sitr_req_reply_error(req, 404, "not_found", "no such file", NULL);
     return 0;
-}
-
-int sitr_api_web_add_routes(sitr_server_t *srv)
-{
-    const sitr_route_t routes[] = {
-        {SITR_GET, "/", SITR_AUTH_NONE, sitr_api_web_index, 4096},
-        {SITR_GET, "/static/{file}", SITR_AUTH_NONE, sitr_api_web_static, 4096},
-    };
-    return sitr_server_add_routes(srv, routes, sizeof routes / sizeof routes[0]);
 }

@@ -29,6 +29,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "net/dispatch.h"
 
 #define LINGER_MS 2000u
 #define LINGER_MAX_BYTES (1u << 20)
@@ -102,8 +103,21 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     free(c->in);
     free(c->hbuf);
-    sitr_server_conn_closed(c->srv, c);
+    /* The connection linked itself into the server's list at accept; it
+     * unlinks itself here, then tells the server (shutdown may be done). */
+    sitr_server_t *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    if (c->overflow)
+        srv->noverflow--;
+    sitr_log_conn(SITR_LOG_DEBUG, c->id, "closed");
     free(c);
+    sitr_server_conn_closed(srv);
 }
 
 static void on_unlinked_closed(uv_handle_t *h)
@@ -114,7 +128,7 @@ static void on_unlinked_closed(uv_handle_t *h)
 static void drop_req(sitr_req_t *req)
 {
     req->gone = 1;
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 }
 
 void sitr_conn_close(sitr_conn_t *c)
@@ -505,7 +519,7 @@ static void io_send(sitr_req_t *req, char *buf, size_t len, int close)
     sitr_conn_t *c = req->io->arg;
     if (req == c->active) {
         c->active = NULL;
-        sitr_req_unref(req);
+        sitr_http_req_release(req);
     }
     if (!buf) {
         sitr_conn_close(c);
@@ -560,7 +574,7 @@ static void maybe_dispatch(sitr_conn_t *c)
             parse_input(c);
             update_reading(c);
         }
-        sitr_router_dispatch(req);
+        sitr_dispatch(req);
         return;
     }
     if (c->close_after || c->peer_eof || c->parse_dead || (c->srv->stopping && !c->cur)) {
@@ -721,8 +735,7 @@ sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int ove
     }
     c->timer.data = c;
     c->handles = 2;
-    /* Linked from here on; sitr_server_conn_closed unlinks in the close
-     * callback. */
+    /* Linked from here on; on_handle_closed unlinks it. */
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;

@@ -75,7 +75,7 @@ const char *sitr_conn_state_name(sitr_conn_state_t s);
  * the length of data); peer is the client address (NULL: none).  Each
  * request, complete or refused while being read, is handed in order to
  * on_req, which owns one reference and must be done with the request
- * before it returns (it may sitr_router_dispatch it to synchronous
+ * before it returns (it may sitr_dispatch it to synchronous
  * handlers); answers go to io (NULL: dropped).  Parsing stops where a
  * connection would stop reading.  A request still incomplete at the end is
  * dropped, as on EOF.  Returns the number of requests handed over. */

@@ -11,6 +11,7 @@
 #include "net/http.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/server.h"
+#include "net/url.h"
 
 #define REQ_ARENA_CAP ((size_t)16 << 20)
 
@@ -69,19 +71,6 @@ const char *sitr_http_reason(int status)
     }
 }
 
-const char *sitr_http_method_name(sitr_method_t m)
-{
-    switch (m) {
-    case SITR_GET: return "GET";
-    case SITR_HEAD: return "HEAD";
-    case SITR_POST: return "POST";
-    case SITR_PUT: return "PUT";
-    case SITR_DELETE: return "DELETE";
-    case SITR_OPTIONS: return "OPTIONS";
-    default: return "OTHER";
-    }
-}
-
 sitr_req_t *sitr_http_req_new(sitr_server_t *srv, const sitr_req_io_t *io, unsigned long conn_id,
                               const char *id, const char *client)
 {
@@ -117,12 +106,36 @@ static void req_free(sitr_req_t *req)
     free(req);
 }
 
-void sitr_req_ref(sitr_req_t *req)
+const char *sitr_http_req_state_name(sitr_req_state_t s)
+{
+    switch (s) {
+    case SITR_REQ_READING:
+        return "reading";
+    case SITR_REQ_RUNNING:
+        return "running";
+    case SITR_REQ_WAITING:
+        return "waiting";
+    case SITR_REQ_ANSWERED:
+        return "answered";
+    }
+    return "?";
+}
+
+void sitr_http_req_set_state(sitr_req_t *req, sitr_req_state_t s)
+{
+    if (req->state == s)
+        return;
+    sitr_log(SITR_LOG_DEBUG, &req->log_ids, "request %s -> %s",
+             sitr_http_req_state_name(req->state), sitr_http_req_state_name(s));
+    req->state = s;
+}
+
+void sitr_http_req_retain(sitr_req_t *req)
 {
     req->refs++;
 }
 
-void sitr_req_unref(sitr_req_t *req)
+void sitr_http_req_release(sitr_req_t *req)
 {
     if (!req)
         return;
@@ -130,9 +143,29 @@ void sitr_req_unref(sitr_req_t *req)
         req_free(req);
 }
 
+void sitr_req_ref(sitr_req_t *req)
+{
+    req->holders++;
+    req->refs++;
+}
+
+void sitr_req_unref(sitr_req_t *req)
+{
+    if (!req)
+        return;
+    assert(req->holders > 0);
+    req->holders--;
+    sitr_http_req_release(req);
+}
+
 int sitr_req_gone(const sitr_req_t *req)
 {
     return req->gone;
+}
+
+int sitr_req_answered(const sitr_req_t *req)
+{
+    return req->state == SITR_REQ_ANSWERED;
 }
 
 sitr_server_t *sitr_req_server(sitr_req_t *req) { return req->srv; }
@@ -145,6 +178,8 @@ unsigned long sitr_req_conn_id(const sitr_req_t *req) { return req->conn_id; }
 const sitr_log_ids_t *sitr_req_log_ids(const sitr_req_t *req) { return &req->log_ids; }
 int64_t sitr_req_platform_id(const sitr_req_t *req) { return req->platform_id; }
 const char *sitr_req_platform_name(const sitr_req_t *req) { return req->platform_name; }
+int64_t sitr_req_case_id(const sitr_req_t *req) { return req->case_id; }
+const char *sitr_req_case_reference(const sitr_req_t *req) { return req->case_reference; }
 
 const uint8_t *sitr_req_body(const sitr_req_t *req, size_t *len)
 {
@@ -176,10 +211,24 @@ const char *sitr_req_query(const sitr_req_t *req, const char *name)
     return NULL;
 }
 
-void sitr_http_req_set_platform(sitr_req_t *req, int64_t id, const char *name)
+int sitr_req_set_platform(sitr_req_t *req, int64_t id, const char *name)
 {
+    const char *copy = name ? sitr_arena_strdup(req->arena, name) : NULL;
+    if (name && !copy)
+        return SITR_ENOMEM;
     req->platform_id = id;
-    req->platform_name = name ? sitr_arena_strdup(req->arena, name) : NULL;
+    req->platform_name = copy;
+    return 0;
+}
+
+int sitr_req_set_case(sitr_req_t *req, int64_t id, const char *reference)
+{
+    const char *copy = reference ? sitr_arena_strdup(req->arena, reference) : NULL;
+    if (reference && !copy)
+        return SITR_ENOMEM;
+    req->case_id = id;
+    req->case_reference = copy;
+    return 0;
 }
 
 void sitr_http_req_set_early(sitr_req_t *req, int status, const char *code, const char *message)
@@ -242,8 +291,8 @@ static int parse_query(sitr_req_t *req)
             char *value = sitr_arena_alloc(req->arena, vlen + 1);
             if (!name || !value)
                 return SITR_ENOMEM;
-            if (sitr_router_decode(p, nlen, name, 1) < 0 ||
-                (eq && sitr_router_decode(eq + 1, vlen, value, 1) < 0))
+            if (sitr_url_decode(p, nlen, name, 1) < 0 ||
+                (eq && sitr_url_decode(eq + 1, vlen, value, 1) < 0))
                 return SITR_EINVAL;
             req->query[req->nquery].name = name;
             req->query[req->nquery].value = value;
@@ -330,7 +379,7 @@ int sitr_http_req_route(sitr_req_t *req)
 
 void sitr_req_add_header(sitr_req_t *req, const char *name, const char *value)
 {
-    if (req->answered)
+    if (req->state == SITR_REQ_ANSWERED)
         return;
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n") ||
         req->nresp_headers >= SITR_HTTP_MAX_RESP_HEADERS) {
@@ -361,11 +410,11 @@ static const char *route_label(const sitr_req_t *req)
 void sitr_req_reply(sitr_req_t *req, int status, const char *content_type, const void *body,
                     size_t len)
 {
-    if (req->answered) {
+    if (req->state == SITR_REQ_ANSWERED) {
         sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "second answer (%d) to one request dropped", status);
         return;
     }
-    req->answered = 1;
+    sitr_http_req_set_state(req, SITR_REQ_ANSWERED);
     req->status = status;
     double secs = (double)(sitr_http_now_ns() - req->start_ns) / 1e9;
     if (req->srv && req->srv->metrics)
@@ -373,7 +422,7 @@ void sitr_req_reply(sitr_req_t *req, int status, const char *content_type, const
                              secs);
     if (req->gone) {
         sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "%s %s %d dropped: client gone (%.1f ms)",
-                 sitr_http_method_name(req->method), route_label(req), status, secs * 1e3);
+                 sitr_router_method_name(req->method), route_label(req), status, secs * 1e3);
         return;
     }
     int close = req->io && req->io->will_close ? req->io->will_close(req) : !req->keep_alive;
@@ -414,7 +463,7 @@ void sitr_req_reply(sitr_req_t *req, int status, const char *content_type, const
         memcpy(buf + n, body, len);
         n += len;
     }
-    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "%s %s %d %zu bytes %.1f ms", sitr_http_method_name(req->method),
+    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "%s %s %d %zu bytes %.1f ms", sitr_router_method_name(req->method),
              route_label(req), status, len, secs * 1e3);
     if (req->io)
         req->io->send(req, buf, n, close);

@@ -1,10 +1,12 @@
 /* The request object behind req.h and the serialisation of responses.
  *
  * A request is created by the connection when a message starts, filled while
- * it is parsed, queued until its turn, dispatched by the router, and answered
- * once.  The connection owns one reference; sitr_router_dispatch holds one
- * while the handler runs; asynchronous work holds its own.  The last unref
- * frees the arena and the body.  The response leaves through req->io, which
+ * it is parsed, queued until its turn, dispatched (dispatch.c), and answered
+ * once; its state says which of these it is in (sitr_req_state_t, changed
+ * through sitr_http_req_set_state only).  The connection owns one reference
+ * (sitr_http_req_release drops it); sitr_dispatch holds one while the
+ * handler runs; asynchronous work holds its own (sitr_req_ref, counted in
+ * holders).  The last reference frees the arena and the body.  The response leaves through req->io, which
  * the connection (or a unit test) provides: http.c never touches a socket.
  * Loop thread only. */
 #ifndef SITR_HTTP_H
@@ -34,6 +36,17 @@ typedef struct sitr_req_io {
     void *arg;
 } sitr_req_io_t;
 
+/* Where a request is in its life.  RUNNING: its handler (or the auth hook)
+ * is on the stack.  WAITING: the handler returned without answering and
+ * work in flight (a database query, a thread-pool job) holds the request
+ * to answer it later. */
+typedef enum sitr_req_state {
+    SITR_REQ_READING = 0,
+    SITR_REQ_RUNNING,
+    SITR_REQ_WAITING,
+    SITR_REQ_ANSWERED
+} sitr_req_state_t;
+
 #define SITR_HTTP_MAX_HEADERS 100
 #define SITR_HTTP_MAX_RESP_HEADERS 16
 
@@ -42,8 +55,10 @@ struct sitr_req {
     sitr_arena_t *arena;
     const sitr_req_io_t *io;
     sitr_req_t *next; /* the connection's queue */
-    int refs;
-    unsigned gone : 1, answered : 1, keep_alive : 1, routed : 1, head : 1;
+    int refs;    /* every reference: the owner's, dispatch's, the holders' */
+    int holders; /* references taken with sitr_req_ref by work in flight */
+    sitr_req_state_t state;
+    unsigned gone : 1, keep_alive : 1, routed : 1, head : 1;
     unsigned long conn_id;
     char id[32];
     sitr_log_ids_t log_ids; /* conn_id and id, for sitr_log */
@@ -67,9 +82,11 @@ struct sitr_req {
     int early_status;
     const char *early_code, *early_msg;
 
-    /* authentication result */
+    /* who the request was authenticated as (sitr_req_set_platform/_case) */
     int64_t platform_id;
     const char *platform_name;
+    int64_t case_id;
+    const char *case_reference;
 
     /* response */
     sitr_http_header_t resp_headers[SITR_HTTP_MAX_RESP_HEADERS];
@@ -81,8 +98,13 @@ struct sitr_req {
  * client the peer address as text.  NULL on OOM.  */
 sitr_req_t *sitr_http_req_new(sitr_server_t *srv, const sitr_req_io_t *io, unsigned long conn_id,
                               const char *id, const char *client);
-/* Records the platform authenticated by the auth hook (name is copied). */
-void sitr_http_req_set_platform(sitr_req_t *req, int64_t id, const char *name);
+/* Drops the owner's reference (the connection's, or a test's). */
+void sitr_http_req_release(sitr_req_t *req);
+/* Takes a reference that is not work in flight (dispatch's own). */
+void sitr_http_req_retain(sitr_req_t *req);
+/* The one place the state changes; logs the transition at debug level. */
+void sitr_http_req_set_state(sitr_req_t *req, sitr_req_state_t s);
+const char *sitr_http_req_state_name(sitr_req_state_t s);
 /* Splits req->url into path and query_raw and routes it (fills match and
  * body_cap).  Returns 0, or SITR_EINVAL/SITR_ENOMEM after setting an early
  * error (400). */
@@ -93,7 +115,6 @@ void sitr_http_req_set_early(sitr_req_t *req, int status, const char *code, cons
 int sitr_http_req_append_body(sitr_req_t *req, const char *data, size_t len);
 
 const char *sitr_http_reason(int status);
-const char *sitr_http_method_name(sitr_method_t m);
 uint64_t sitr_http_now_ns(void);
 
 #endif

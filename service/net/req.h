@@ -45,9 +45,17 @@ unsigned long sitr_req_conn_id(const sitr_req_t *req);
 /* The ids for sitr_log (core/log.h): connection and request id. */
 const sitr_log_ids_t *sitr_req_log_ids(const sitr_req_t *req);
 
-/* Authentication result set by the router before the handler runs. */
-int64_t sitr_req_platform_id(const sitr_req_t *req);       /* 0 when not a platform route */
+/* Who the request was authenticated as: set by the auth hook (the API
+ * layer) before it calls the route's handler, one setter each, read by
+ * handlers and by work in flight for as long as the request lives. */
+int64_t sitr_req_platform_id(const sitr_req_t *req); /* 0 when not a platform request */
 const char *sitr_req_platform_name(const sitr_req_t *req);
+int64_t sitr_req_case_id(const sitr_req_t *req);     /* 0 when not a case request */
+const char *sitr_req_case_reference(const sitr_req_t *req); /* canonical; NULL likewise */
+/* name and reference are copied into the request's arena.  0, or
+ * SITR_ENOMEM (nothing set). */
+int sitr_req_set_platform(sitr_req_t *req, int64_t id, const char *name);
+int sitr_req_set_case(sitr_req_t *req, int64_t id, const char *reference);
 
 /* Parses the body as a JSON object.  On failure answers 400 (malformed) or
  * 415 (wrong content type) itself and returns NULL.  The caller owns the
@@ -75,6 +83,7 @@ void sitr_req_reply_failure(sitr_req_t *req, int rc);
 /* Lifetime for asynchronous handlers. */
 void sitr_req_ref(sitr_req_t *req);
 void sitr_req_unref(sitr_req_t *req);
-int sitr_req_gone(const sitr_req_t *req); /* connection closed: do not answer */
+int sitr_req_gone(const sitr_req_t *req);     /* connection closed: do not answer */
+int sitr_req_answered(const sitr_req_t *req); /* the answer is out */
 
 #endif

@@ -13,10 +13,7 @@
 #include <string.h>
 
 #include "core/arena.h"
-#include "net/http.h"
-#include "core/log.h"
-#include "core/metrics.h"
-#include "net/server.h"
+#include "net/url.h"
 
 #define MAX_SEGMENTS 12
 
@@ -53,6 +50,19 @@ size_t sitr_router_count(const sitr_router_t *r)
 const sitr_route_t *sitr_router_get(const sitr_router_t *r, size_t index)
 {
     return index >= 1 && index <= r->n ? &r->entries[index - 1].route : NULL;
+}
+
+const char *sitr_router_method_name(sitr_method_t m)
+{
+    switch (m) {
+    case SITR_GET: return "GET";
+    case SITR_HEAD: return "HEAD";
+    case SITR_POST: return "POST";
+    case SITR_PUT: return "PUT";
+    case SITR_DELETE: return "DELETE";
+    case SITR_OPTIONS: return "OPTIONS";
+    default: return "OTHER";
+    }
 }
 
 static int split_pattern(entry_t *e)
@@ -108,45 +118,6 @@ int sitr_router_add(sitr_router_t *r, const sitr_route_t *routes, size_t n)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-long sitr_router_decode(const char *src, size_t len, char *dst, int plus_space)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = src[i];
-        if (c == '%') {
-            if (i + 2 >= len)
-                return -1;
-            int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
-            if (c == '\0')
-                return -1;
-            i += 2;
-        } else if (c == '+' && plus_space) {
-            c = ' ';
-        } else if (c == '\0') {
-            return -1;
-        }
-        dst[o++] = c;
-    }
-    dst[o] = '\0';
-    return (long)o;
-}
-
-/* Splits path into at most MAX_SEGMENTS + 1 segments (one extra so that a
- * longer path is seen as longer and matches nothing). */
 static int split_path(const char *path, const char **seg, size_t *len)
 {
     int n = 0;
@@ -210,7 +181,7 @@ int sitr_router_match(const sitr_router_t *r, sitr_method_t method, const char *
                 found_idx = i;
             }
         } else {
-            add_allow(m->allow, sizeof m->allow, sitr_http_method_name(e->route.method));
+            add_allow(m->allow, sizeof m->allow, sitr_router_method_name(e->route.method));
             if (e->route.method == SITR_GET)
                 add_allow(m->allow, sizeof m->allow, "HEAD");
         }
@@ -228,66 +199,11 @@ int sitr_router_match(const sitr_router_t *r, sitr_method_t method, const char *
         char *name = sitr_arena_strndup(arena, found->seg[i].text, found->seg[i].len);
         if (!v || !name)
             return SITR_ENOMEM;
-        if (sitr_router_decode(seg[i], len[i], v, 0) < 0)
+        if (sitr_url_decode(seg[i], len[i], v, 0) < 0)
             return SITR_EINVAL;
         m->names[m->nparams] = name;
         m->values[m->nparams] = v;
         m->nparams++;
     }
     return 0;
-}
-
-static void answer_failure(sitr_req_t *req, int rc)
-{
-    if (req->answered)
-        return;
-    if (!sitr_req_failure_is_transient(rc))
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "handler failed: %s", sitr_strerror(rc));
-    sitr_req_reply_failure(req, rc);
-}
-
-void sitr_router_dispatch(sitr_req_t *req)
-{
-    sitr_req_ref(req);
-    if (!req->early_status)
-        sitr_http_req_route(req);
-    if (req->early_status) {
-        if (req->early_status == 503)
-            sitr_req_add_header(req, "Retry-After", "1");
-        sitr_req_reply_error(req, req->early_status, req->early_code, req->early_msg, NULL);
-        goto out;
-    }
-    if (req->match.status == 404) {
-        sitr_req_reply_error(req, 404, "not_found", "no such endpoint", NULL);
-        goto out;
-    }
-    if (req->match.status == 405) {
-        sitr_req_add_header(req, "Allow", req->match.allow);
-        sitr_req_reply_error(req, 405, "method_not_allowed",
-                             "this endpoint does not accept that method", NULL);
-        goto out;
-    }
-    const sitr_route_t *route = req->match.route;
-    int rc;
-    if (route->auth == SITR_AUTH_NONE) {
-        rc = route->handler(req);
-    } else if (req->srv && req->srv->auth_hook) {
-        rc = req->srv->auth_hook(req, route->auth, route->handler);
-    } else {
-        sitr_req_add_header(req, "WWW-Authenticate",
-                            route->auth == SITR_AUTH_CASE ? "Case" : "Bearer");
-        sitr_req_reply_error(req, 401, "unauthorized", "authentication required", NULL);
-        rc = 0;
-    }
-    if (rc < 0) {
-        answer_failure(req, rc);
-    } else if (!req->answered && req->refs == 2) {
-        /* Nobody answered and nobody holds the request for later: it would
-         * hang until the client gives up. */
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "handler for %s returned without answering",
-                 route->pattern);
-        sitr_req_reply_error(req, 500, "internal", "internal error", NULL);
-    }
-out:
-    sitr_req_unref(req);
 }

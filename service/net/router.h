@@ -1,4 +1,5 @@
-/* The route table of sitrd: method + path pattern -> handler.
+/* The route lookup of sitrd: method + path pattern -> route row.  A pure
+ * table: dispatch.c runs what it finds.
  *
  * Patterns are literal segments and {name} segments ("/v1/cases/{case}");
  * a {name} matches one non-empty segment, available to the handler through
@@ -33,20 +34,27 @@ typedef enum sitr_auth_kind {
     SITR_AUTH_PLATFORM /* Authorization: Bearer <api key> */
 } sitr_auth_kind_t;
 
-/* The auth hook decides whether the request reaches handler.  It either
- * answers itself (401/403/429/503...), or calls handler(req) (possibly later,
- * from a database callback, holding a sitr_req_ref), after setting the
- * platform with sitr_http_req_set_platform() for platform routes.  Same
- * return convention as a handler. */
-typedef int (*sitr_auth_hook_fn)(sitr_req_t *req, sitr_auth_kind_t kind, sitr_handler_fn handler);
+/* What a request costs against its caller's rate limit (per platform). */
+typedef enum sitr_route_cost {
+    SITR_COST_ONE = 0, /* one token */
+    SITR_COST_ITEMS    /* one token per item of the JSON batch in the body */
+} sitr_route_cost_t;
 
 typedef struct sitr_route {
     sitr_method_t method;
     const char *pattern;   /* borrowed: must outlive the router (string literals) */
     sitr_auth_kind_t auth;
+    sitr_route_cost_t cost;
     sitr_handler_fn handler;
     size_t body_cap;       /* 0 = the server's max body; larger values are clamped to it */
 } sitr_route_t;
+
+/* The auth hook decides whether the request reaches route->handler.  It
+ * either answers itself (401/403/429/503...), or calls the handler
+ * (possibly later, from a database callback, holding a sitr_req_ref),
+ * after setting the identity with sitr_req_set_platform() or
+ * sitr_req_set_case().  Same return convention as a handler. */
+typedef int (*sitr_auth_hook_fn)(sitr_req_t *req, const sitr_route_t *route);
 
 #define SITR_ROUTER_MAX_ROUTES SITR_METRICS_MAX_ROUTES
 #define SITR_ROUTER_MAX_PARAMS 4
@@ -78,17 +86,10 @@ SITR_MUST_CHECK int sitr_router_match(const sitr_router_t *r, sitr_method_t meth
                                       const char *path, sitr_arena_t *arena,
                                       sitr_route_match_t *m);
 
+/* "GET", "POST"... for logs and the Allow header. */
+const char *sitr_router_method_name(sitr_method_t m);
+
 size_t sitr_router_count(const sitr_router_t *r);
 const sitr_route_t *sitr_router_get(const sitr_router_t *r, size_t index); /* 1-based */
-
-/* Runs a fully received request: early errors, 404/405, auth, the handler.
- * Loop thread; called by the connection for the request at the head of its
- * queue. */
-void sitr_router_dispatch(sitr_req_t *req);
-
-/* Percent-decodes src[0..len) into dst (size >= len+1); plus_space turns '+'
- * into ' ' (query strings).  Returns the decoded length, or -1 for a bad
- * escape or a decoded NUL. */
-long sitr_router_decode(const char *src, size_t len, char *dst, int plus_space);
 
 #endif

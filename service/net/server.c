@@ -1,4 +1,7 @@
-/* The listening socket, the list of connections and the shutdown sequence.
+/* The server's shared state: routes, readiness, the end of the shutdown
+ * sequence.  The listening socket, the signals and the draining of
+ * connections are listener.c's; connections (conn.c) link themselves into
+ * srv->conns and report their closing here.
  *
  * Shutdown (first SIGTERM/SIGINT or sitr_server_stop): close the listener,
  * tell every connection to drain (idle ones close at once, busy ones after
@@ -16,10 +19,7 @@
 
 #include <sodium.h>
 
-#include "net/conn.h"
 #include "core/log.h"
-
-#define MAX_OVERFLOW 64 /* rejected connections being answered 503 at once */
 
 int sitr_server_add_routes(sitr_server_t *srv, const sitr_route_t *routes, size_t n)
 {
@@ -67,74 +67,6 @@ int sitr_server_init(sitr_server_t *srv, uv_loop_t *loop, const sitr_config_t *c
     return 0;
 }
 
-static void on_signal(uv_signal_t *h, int signum)
-{
-    sitr_server_t *srv = h->data;
-    sitr_log(SITR_LOG_INFO, NULL, "%s received", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    sitr_server_stop(srv);
-}
-
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
-static void on_connection(uv_stream_t *listener, int status)
-{
-    sitr_server_t *srv = listener->data;
-    if (status < 0) {
-        sitr_log(SITR_LOG_WARN, NULL, "accept failed: %s", uv_strerror(status));
-        return;
-    }
-    if (srv->stopping)
-        return;
-    int overflow = srv->nconns - srv->noverflow >= srv->cfg->max_connections;
-    if (overflow) {
-        sitr_metrics_conn_rejected(srv->metrics);
-        if (srv->noverflow >= MAX_OVERFLOW) {
-            /* Too many even to answer politely: take it off the backlog and
-             * close it. */
-            uv_tcp_t *t = malloc(sizeof *t);
-            if (!t || uv_tcp_init(srv->loop, t) < 0) {
-                free(t);
-                return;
-            }
-            t->data = t;
-            if (uv_accept(listener, (uv_stream_t *)t) < 0) {}
-            uv_close((uv_handle_t *)t, free_handle);
-            return;
-        }
-        sitr_log(SITR_LOG_DEBUG, NULL, "connection limit (%u) reached: answering 503",
-                 srv->cfg->max_connections);
-    }
-    sitr_conn_accept(srv, listener, overflow);
-}
-
-int sitr_server_start(sitr_server_t *srv, sitr_err_t *err)
-{
-    int rc;
-    if ((rc = uv_tcp_init(srv->loop, &srv->listener)) < 0)
-        return sitr_err_set(err, SITR_EIO, "cannot create the listening socket: %s",
-                            uv_strerror(rc));
-    srv->listener.data = srv;
-    srv->listening = 1;
-    if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&srv->cfg->listen_addr, 0)) <
-            0 ||
-        (rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection)) < 0)
-        return sitr_err_set(err, SITR_EIO, "cannot listen on %s: %s", srv->cfg->listen,
-                            uv_strerror(rc));
-    uv_signal_init(srv->loop, &srv->sig_term);
-    uv_signal_init(srv->loop, &srv->sig_int);
-    uv_timer_init(srv->loop, &srv->drain_timer);
-    srv->sig_term.data = srv->sig_int.data = srv->drain_timer.data = srv;
-    srv->signals = 1;
-    uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
-    uv_signal_start(&srv->sig_int, on_signal, SIGINT);
-    sitr_log(SITR_LOG_INFO, NULL, "sitrd %s listening on %s (instance %s)", SITR_VERSION,
-             srv->cfg->listen, srv->instance);
-    return 0;
-}
-
 void sitr_server_shutdown_done(sitr_server_t *srv)
 {
     if (srv->signals) {
@@ -146,7 +78,7 @@ void sitr_server_shutdown_done(sitr_server_t *srv)
     sitr_log(SITR_LOG_INFO, NULL, "stopped");
 }
 
-static void finish_shutdown(sitr_server_t *srv)
+void sitr_server_finish_shutdown(sitr_server_t *srv)
 {
     if (srv->shutdown_done)
         return;
@@ -159,69 +91,11 @@ static void finish_shutdown(sitr_server_t *srv)
         sitr_server_shutdown_done(srv);
 }
 
-static void cut_all(sitr_server_t *srv)
+void sitr_server_conn_closed(sitr_server_t *srv)
 {
-    for (sitr_conn_t *c = srv->conns; c; c = c->next)
-        sitr_conn_close(c);
-}
-
-static void on_drain_timeout(uv_timer_t *t)
-{
-    sitr_server_t *srv = t->data;
-    sitr_log(SITR_LOG_WARN, NULL, "shutdown timeout: cutting %u connections", srv->nconns);
-    cut_all(srv);
-}
-
-void sitr_server_stop(sitr_server_t *srv)
-{
-    if (srv->stopping) {
-        if (!srv->shutdown_done) {
-            sitr_log(SITR_LOG_WARN, NULL, "second stop: cutting %u connections", srv->nconns);
-            cut_all(srv);
-        }
-        return;
-    }
-    srv->stopping = 1;
-    sitr_log(SITR_LOG_INFO, NULL, "shutting down: %u connections to drain", srv->nconns);
-    if (srv->listening) {
-        uv_close((uv_handle_t *)&srv->listener, NULL);
-        srv->listening = 0;
-    }
-    for (sitr_conn_t *c = srv->conns; c; c = c->next)
-        sitr_conn_drain(c);
-    if (srv->nconns == 0) {
-        finish_shutdown(srv);
-        return;
-    }
-    if (srv->signals && srv->cfg->shutdown_timeout_ms)
-        uv_timer_start(&srv->drain_timer, on_drain_timeout, srv->cfg->shutdown_timeout_ms, 0);
-    else if (!srv->cfg->shutdown_timeout_ms)
-        cut_all(srv);
-}
-
-void sitr_server_abort(sitr_server_t *srv, int exit_code, const char *why)
-{
-    sitr_log(SITR_LOG_ERROR, NULL, "%s", why);
-    if (!srv->exit_code)
-        srv->exit_code = exit_code;
-    sitr_server_stop(srv);
-}
-
-void sitr_server_conn_closed(sitr_server_t *srv, sitr_conn_t *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    srv->nconns--;
-    if (c->overflow)
-        srv->noverflow--;
     sitr_metrics_conn_closed(srv->metrics);
-    sitr_log_conn(SITR_LOG_DEBUG, c->id, "closed");
     if (srv->stopping && srv->nconns == 0)
-        finish_shutdown(srv);
+        sitr_server_finish_shutdown(srv);
 }
 
 void sitr_server_free(sitr_server_t *srv)

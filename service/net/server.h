@@ -58,10 +58,6 @@ struct sitr_server {
  * failure everything created is released. */
 SITR_MUST_CHECK int sitr_server_init(sitr_server_t *srv, uv_loop_t *loop,
                                      const sitr_config_t *cfg, sitr_err_t *err);
-/* Binds, listens and installs the signal handlers. */
-SITR_MUST_CHECK int sitr_server_start(sitr_server_t *srv, sitr_err_t *err);
-/* Starts a graceful shutdown (idempotent). A second call cuts connections. */
-void sitr_server_stop(sitr_server_t *srv);
 /* After uv_run returned: frees what init created. */
 void sitr_server_free(sitr_server_t *srv);
 
@@ -72,15 +68,15 @@ void sitr_server_set_auth_hook(sitr_server_t *srv, sitr_auth_hook_fn hook);
  * connection).  reason: shown by /readyz while not ready (copied). */
 void sitr_server_set_ready(sitr_server_t *srv, int ready, const char *reason);
 
-/* Fatal problem found after start-up (e.g. the schema is behind): logs why
- * at error level, makes main exit with exit_code, and shuts down. */
-void sitr_server_abort(sitr_server_t *srv, int exit_code, const char *why);
 
 /* The end of the shutdown hook's work: closes the signal handles and the
  * drain timer; the loop then runs dry. */
 void sitr_server_shutdown_done(sitr_server_t *srv);
 
-/* Connection bookkeeping, used by conn.c. */
-void sitr_server_conn_closed(sitr_server_t *srv, sitr_conn_t *c);
+/* Once no connection is left during shutdown: the shutdown hook runs (once). */
+void sitr_server_finish_shutdown(sitr_server_t *srv);
+/* Called by conn.c when a connection has unlinked itself from srv->conns:
+ * counts it, and finishes the shutdown after the last one. */
+void sitr_server_conn_closed(sitr_server_t *srv);
 
 #endif

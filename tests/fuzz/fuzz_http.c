@@ -23,6 +23,7 @@
 
 #include "core/config.h"
 #include "net/conn.h"
+#include "net/dispatch.h"
 #include "net/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -85,15 +86,15 @@ static int echo(sitr_req_t *req)
 }
 
 static const sitr_route_t routes[] = {
-    {SITR_POST, "/v1/cases", SITR_AUTH_NONE, echo, 0},
-    {SITR_GET, "/v1/cases/{case}", SITR_AUTH_NONE, echo, 4096},
-    {SITR_POST, "/v1/cases/{case}/images", SITR_AUTH_NONE, echo, 0},
-    {SITR_DELETE, "/v1/cases/{case}", SITR_AUTH_NONE, echo, 4096},
-    {SITR_POST, "/v1/match", SITR_AUTH_NONE, echo, 0},
-    {SITR_GET, "/v1/takedowns", SITR_AUTH_NONE, echo, 4096},
-    {SITR_POST, "/v1/takedowns/{id}", SITR_AUTH_NONE, echo, 16384},
-    {SITR_DELETE, "/v1/uploads/{id}", SITR_AUTH_PLATFORM, echo, 4096},
-    {SITR_GET, "/healthz", SITR_AUTH_NONE, echo, 1024},
+    {SITR_POST, "/v1/cases", SITR_AUTH_NONE, SITR_COST_ONE, echo, 0},
+    {SITR_GET, "/v1/cases/{case}", SITR_AUTH_NONE, SITR_COST_ONE, echo, 4096},
+    {SITR_POST, "/v1/cases/{case}/images", SITR_AUTH_NONE, SITR_COST_ONE, echo, 0},
+    {SITR_DELETE, "/v1/cases/{case}", SITR_AUTH_NONE, SITR_COST_ONE, echo, 4096},
+    {SITR_POST, "/v1/match", SITR_AUTH_NONE, SITR_COST_ONE, echo, 0},
+    {SITR_GET, "/v1/takedowns", SITR_AUTH_NONE, SITR_COST_ONE, echo, 4096},
+    {SITR_POST, "/v1/takedowns/{id}", SITR_AUTH_NONE, SITR_COST_ONE, echo, 16384},
+    {SITR_DELETE, "/v1/uploads/{id}", SITR_AUTH_PLATFORM, SITR_COST_ONE, echo, 4096},
+    {SITR_GET, "/healthz", SITR_AUTH_NONE, SITR_COST_ONE, echo, 1024},
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -119,10 +120,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void on_req(sitr_req_t *req, void *arg)
 {
     (void)arg;
-    sitr_router_dispatch(req);
-    if (!req->answered)
+    sitr_dispatch(req);
+    if (!sitr_req_answered(req))
         abort(); /* every synchronous request must be answered */
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "net/conn.h"
+#include "net/dispatch.h"
 #include "net/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -53,22 +54,22 @@ static int h_ok(sitr_req_t *req)
 }
 
 static const sitr_route_t routes[] = {
-    {SITR_POST, "/a", SITR_AUTH_NONE, h_ok, 0},
-    {SITR_GET, "/b", SITR_AUTH_NONE, h_ok, 0},
+    {SITR_POST, "/a", SITR_AUTH_NONE, SITR_COST_ONE, h_ok, 0},
+    {SITR_GET, "/b", SITR_AUTH_NONE, SITR_COST_ONE, h_ok, 0},
 };
 
 static void on_req(sitr_req_t *req, void *arg)
 {
     seen_t *s = arg;
-    sitr_router_dispatch(req);
-    assert_true(req->answered);
+    sitr_dispatch(req);
+    assert_true(sitr_req_answered(req));
     if (s->n < 8) {
         s->status[s->n] = req->status;
         s->body_len[s->n] = req->body_len;
         snprintf(s->path[s->n], sizeof s->path[s->n], "%s", req->path ? req->path : "");
         s->n++;
     }
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 }
 
 static seen_t parse(const char *bytes)

@@ -16,7 +16,9 @@
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "net/dispatch.h"
 #include "net/http.h"
+#include "net/url.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/router.h"
@@ -85,13 +87,13 @@ static int h_busy(sitr_req_t *req)
 }
 
 static const sitr_route_t routes[] = {
-    {SITR_GET, "/healthz", SITR_AUTH_NONE, h_ok, 0},
-    {SITR_POST, "/v1/cases", SITR_AUTH_NONE, h_ok, 4096},
-    {SITR_GET, "/v1/cases/{case}", SITR_AUTH_CASE, h_ok, 0},
-    {SITR_DELETE, "/v1/cases/{case}", SITR_AUTH_CASE, h_other, 0},
-    {SITR_POST, "/v1/cases/{case}/images", SITR_AUTH_CASE, h_ok, 0},
-    {SITR_GET, "/silent", SITR_AUTH_NONE, h_silent, 0},
-    {SITR_GET, "/busy", SITR_AUTH_NONE, h_busy, 0},
+    {SITR_GET, "/healthz", SITR_AUTH_NONE, SITR_COST_ONE, h_ok, 0},
+    {SITR_POST, "/v1/cases", SITR_AUTH_NONE, SITR_COST_ONE, h_ok, 4096},
+    {SITR_GET, "/v1/cases/{case}", SITR_AUTH_CASE, SITR_COST_ONE, h_ok, 0},
+    {SITR_DELETE, "/v1/cases/{case}", SITR_AUTH_CASE, SITR_COST_ONE, h_other, 0},
+    {SITR_POST, "/v1/cases/{case}/images", SITR_AUTH_CASE, SITR_COST_ONE, h_ok, 0},
+    {SITR_GET, "/silent", SITR_AUTH_NONE, SITR_COST_ONE, h_silent, 0},
+    {SITR_GET, "/busy", SITR_AUTH_NONE, SITR_COST_ONE, h_busy, 0},
 };
 
 static void test_router_match(void **state)
@@ -150,11 +152,11 @@ static void test_router_match(void **state)
     /* bad tables */
     sitr_route_t dup = routes[0];
     assert_int_equal(sitr_router_add(r, &dup, 1), SITR_EINVAL);
-    sitr_route_t bad[] = {{SITR_GET, "nope", SITR_AUTH_NONE, h_ok, 0},
-                          {SITR_GET, "/a/{x", SITR_AUTH_NONE, h_ok, 0},
-                          {SITR_GET, "/a//b", SITR_AUTH_NONE, h_ok, 0},
-                          {SITR_GET, "/a/{}", SITR_AUTH_NONE, h_ok, 0},
-                          {SITR_GET, "/ok", SITR_AUTH_NONE, NULL, 0}};
+    sitr_route_t bad[] = {{SITR_GET, "nope", SITR_AUTH_NONE, SITR_COST_ONE, h_ok, 0},
+                          {SITR_GET, "/a/{x", SITR_AUTH_NONE, SITR_COST_ONE, h_ok, 0},
+                          {SITR_GET, "/a//b", SITR_AUTH_NONE, SITR_COST_ONE, h_ok, 0},
+                          {SITR_GET, "/a/{}", SITR_AUTH_NONE, SITR_COST_ONE, h_ok, 0},
+                          {SITR_GET, "/ok", SITR_AUTH_NONE, SITR_COST_ONE, NULL, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(sitr_router_add(r, &bad[i], 1), SITR_EINVAL);
     assert_int_equal(sitr_router_count(r), sizeof routes / sizeof routes[0]);
@@ -166,15 +168,15 @@ static void test_decode(void **state)
 {
     (void)state;
     char out[64];
-    assert_int_equal(sitr_router_decode("a+b%20c%2B", 10, out, 1), 6);
+    assert_int_equal(sitr_url_decode("a+b%20c%2B", 10, out, 1), 6);
     assert_string_equal(out, "a b c+");
-    assert_int_equal(sitr_router_decode("a+b", 3, out, 0), 3);
+    assert_int_equal(sitr_url_decode("a+b", 3, out, 0), 3);
     assert_string_equal(out, "a+b");
-    assert_int_equal(sitr_router_decode("%", 1, out, 1), -1);
-    assert_int_equal(sitr_router_decode("%4", 2, out, 1), -1);
-    assert_int_equal(sitr_router_decode("%g0", 3, out, 1), -1);
-    assert_int_equal(sitr_router_decode("%00", 3, out, 1), -1);
-    assert_int_equal(sitr_router_decode("%C3%A9", 6, out, 1), 2);
+    assert_int_equal(sitr_url_decode("%", 1, out, 1), -1);
+    assert_int_equal(sitr_url_decode("%4", 2, out, 1), -1);
+    assert_int_equal(sitr_url_decode("%g0", 3, out, 1), -1);
+    assert_int_equal(sitr_url_decode("%00", 3, out, 1), -1);
+    assert_int_equal(sitr_url_decode("%C3%A9", 6, out, 1), 2);
     assert_string_equal(out, "\xc3\xa9");
 }
 
@@ -222,24 +224,24 @@ static void test_query(void **state)
     assert_string_equal(sitr_req_param(req, "case"), "K");
     assert_null(sitr_req_param(req, "other"));
     assert_int_equal(req->body_cap, 1 << 20);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 
     /* route-specific body cap */
     req = make_req(&f->srv, SITR_POST, "/v1/cases");
     assert_int_equal(sitr_http_req_route(req), 0);
     assert_int_equal(req->body_cap, 4096);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 
     /* a malformed query is a 400 answered in the request's turn */
     req = make_req(&f->srv, SITR_GET, "/healthz?a=%zz");
     assert_true(sitr_http_req_route(req) < 0);
     assert_int_equal(req->early_status, 400);
-    sitr_router_dispatch(req);
+    sitr_dispatch(req);
     assert_non_null(sent);
     assert_true(strncmp(sent, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
     assert_non_null(strstr(sent, "\"code\":\"bad_query\""));
     assert_true(sent_close);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
     fixture_free(f);
 }
 
@@ -267,7 +269,7 @@ static void test_error_bytes(void **state)
     sent = NULL;
     sitr_req_reply(req, 200, "text/plain", "x", 1);
     assert_null(sent);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 
     /* no field; extra headers; Connection: close when the client asked */
     req = make_req(&f->srv, SITR_GET, "/x");
@@ -289,14 +291,14 @@ static void test_error_bytes(void **state)
     assert_int_equal(sent_len, sizeof want2 - 1);
     assert_memory_equal(sent, want2, sizeof want2 - 1);
     assert_true(sent_close);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 
     /* HEAD: headers with the GET length, no body */
     req = make_req(&f->srv, SITR_HEAD, "/healthz");
-    sitr_router_dispatch(req);
+    sitr_dispatch(req);
     assert_non_null(strstr(sent, "Content-Length: 2\r\n"));
     assert_true(sent_len > 4 && memcmp(sent + sent_len - 4, "\r\n\r\n", 4) == 0);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 
     /* a gone request is not answered */
     free(sent);
@@ -305,7 +307,7 @@ static void test_error_bytes(void **state)
     req->gone = 1;
     sitr_req_reply(req, 200, "text/plain", "x", 1);
     assert_null(sent);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
     fixture_free(f);
 }
 
@@ -331,7 +333,7 @@ static void test_dispatch(void **state)
         sitr_req_t *req = make_req(&f->srv, cases[i].m, cases[i].url);
         free(sent);
         sent = NULL;
-        sitr_router_dispatch(req);
+        sitr_dispatch(req);
         assert_non_null(sent);
         char line[64];
         snprintf(line, sizeof line, "HTTP/1.1 %d ", cases[i].status);
@@ -339,7 +341,7 @@ static void test_dispatch(void **state)
         assert_non_null(strstr(sent, "X-Request-Id: abc123-9\r\n"));
         if (!strstr(sent, cases[i].needle))
             fail_msg("case %zu: %s not in %s", i, cases[i].needle, sent);
-        sitr_req_unref(req);
+        sitr_http_req_release(req);
     }
     /* metrics count by route pattern, never the raw path */
     char *text = NULL;
@@ -362,7 +364,7 @@ static void test_json_body(void **state)
     assert_int_equal(sitr_http_req_append_body(req, "{\"a\":1}", 7), 0);
     assert_null(sitr_req_json_body(req));
     assert_true(strncmp(sent, "HTTP/1.1 415 ", 13) == 0);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
 
     const char *bodies[] = {"{\"a\":", "[1,2]", "", "{\"a\":1,\"a\":2}"};
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -372,7 +374,7 @@ static void test_json_body(void **state)
         assert_null(sitr_req_json_body(req));
         assert_true(strncmp(sent, "HTTP/1.1 400 ", 13) == 0);
         assert_non_null(strstr(sent, "\"code\":\"malformed_json\""));
-        sitr_req_unref(req);
+        sitr_http_req_release(req);
     }
 
     req = make_req(&f->srv, SITR_POST, "/v1/cases");
@@ -386,7 +388,7 @@ static void test_json_body(void **state)
     /* body cap */
     req->body_cap = 10;
     assert_int_equal(sitr_http_req_append_body(req, "1234", 4), SITR_ETOOBIG);
-    sitr_req_unref(req);
+    sitr_http_req_release(req);
     fixture_free(f);
 }
 

@@ -1,0 +1,36 @@
+/* Authentication and rate limits of the API, in the server's auth hook.
+ *
+ * Authentication runs in the server's auth hook (sitr_auth_hook) before the
+ * route's handler:
+ *  - SITR_AUTH_CASE: "Authorization: Case <secret>" for the {case} of the
+ *    path.  The hook parses both tokens, looks the case up, compares keyed
+ *    digests in constant time and calls the handler only for a live case
+ *    whose secret matches.  A wrong secret, an unknown case and a withdrawn
+ *    case get one identical answer (404 case_not_found), and each such
+ *    failure spends a token of the client address's failure budget.
+ *  - SITR_AUTH_PLATFORM: "Authorization: Bearer <api key>", looked up by
+ *    keyed digest among platforms not revoked; 401 with WWW-Authenticate
+ *    otherwise.  The handler finds the platform in sitr_req_platform_id().
+ *
+ * Rate limits in the hook (429 rate_limited with Retry-After, before any
+ * database work or handler): every request of an authenticated route first
+ * spends one token of its client address's bucket (cfg->client_rate per
+ * second), which bounds floods of bad keys or secrets cheaply; a platform
+ * request, once its key is verified, spends from its platform's bucket
+ * (cfg->platform_rate per second) its route's declared cost (routes.c): a
+ * SITR_COST_ITEMS route (POST /v1/match, POST /v1/uploads) its number of
+ * batch items (counted without parsing, at most cfg->match_batch), anything
+ * else one, so batching cannot bypass the limit.  POST /v1/cases (no authentication)
+ * has its own per-address limit (cfg->case_rate per hour).
+ *
+ * The hook records who the request is (sitr_req_set_case or
+ * sitr_req_set_platform, net/req.h) before calling the handler. */
+#ifndef SITR_API_AUTH_H
+#define SITR_API_AUTH_H
+
+#include "net/router.h"
+
+/* The server's auth hook (see net/router.h for the contract). */
+int sitr_auth_hook(sitr_req_t *req, const sitr_route_t *route);
+
+#endif

@@ -1,0 +1,101 @@
+/* The one route table of sitrd: every endpoint is a row (method, path,
+ * authentication, cost against the platform's rate limit, handler, body
+ * cap).  Reading this table is knowing the whole HTTP surface; adding an
+ * endpoint is adding a row (STYLE.md "Adding an endpoint").  The order is
+ * the order of the "route" label in /metrics.  Loop thread, at start-up. */
+#include "api/routes.h"
+
+#include "api/cases.h"
+#include "api/health.h"
+#include "api/match.h"
+#include "api/report.h"
+#include "api/takedowns.h"
+#include "api/uploads.h"
+#include "api/web.h"
+
+/* Body caps that depend on the configuration. */
+typedef enum body_cap {
+    CAP_SMALL = 0, /* 4 KiB: no body expected */
+    CAP_HEALTH,    /* 1 KiB */
+    CAP_IMAGES,    /* an image list of up to cfg->max_images_per_request */
+    CAP_MATCH,     /* a /v1/match batch of up to cfg->match_batch items */
+    CAP_UPLOADS,   /* a /v1/uploads batch of up to cfg->match_batch uploads */
+    CAP_ANSWER     /* 16 KiB: a takedown answer with its note */
+} body_cap_t;
+
+typedef struct row {
+    sitr_method_t method;
+    const char *path;
+    sitr_auth_kind_t auth;
+    sitr_route_cost_t cost;
+    sitr_handler_fn handler;
+    body_cap_t cap;
+} row_t;
+
+static const row_t rows[] = {
+    /* operations */
+    {SITR_GET, "/healthz", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_healthz, CAP_HEALTH},
+    {SITR_GET, "/readyz", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_readyz, CAP_HEALTH},
+    {SITR_GET, "/metrics", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_metrics, CAP_HEALTH},
+    /* victims */
+    {SITR_POST, "/v1/cases", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_cases_create, CAP_IMAGES},
+    {SITR_GET, "/v1/cases/{case}", SITR_AUTH_CASE, SITR_COST_ONE, sitr_api_cases_get, CAP_SMALL},
+    {SITR_POST, "/v1/cases/{case}/images", SITR_AUTH_CASE, SITR_COST_ONE,
+     sitr_api_cases_add_images, CAP_IMAGES},
+    {SITR_DELETE, "/v1/cases/{case}", SITR_AUTH_CASE, SITR_COST_ONE, sitr_api_cases_withdraw,
+     CAP_SMALL},
+    /* platforms */
+    {SITR_POST, "/v1/match", SITR_AUTH_PLATFORM, SITR_COST_ITEMS, sitr_api_match, CAP_MATCH},
+    {SITR_POST, "/v1/uploads", SITR_AUTH_PLATFORM, SITR_COST_ITEMS, sitr_api_uploads_report,
+     CAP_UPLOADS},
+    {SITR_DELETE, "/v1/uploads/{id}", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_uploads_remove,
+     CAP_SMALL},
+    {SITR_GET, "/v1/takedowns", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_takedowns_list,
+     CAP_SMALL},
+    {SITR_POST, "/v1/takedowns/{id}", SITR_AUTH_PLATFORM, SITR_COST_ONE,
+     sitr_api_takedowns_answer, CAP_ANSWER},
+    /* the victims' evidence report and web page */
+    {SITR_GET, "/v1/cases/{case}/report", SITR_AUTH_CASE, SITR_COST_ONE, sitr_api_cases_report,
+     CAP_SMALL},
+    {SITR_GET, "/", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_web_index, CAP_SMALL},
+    {SITR_GET, "/static/{file}", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_web_static, CAP_SMALL},
+};
+
+#define NROWS (sizeof rows / sizeof rows[0])
+
+static size_t body_cap(body_cap_t cap, const sitr_config_t *cfg)
+{
+    switch (cap) {
+    case CAP_HEALTH:
+        return 1024;
+    case CAP_IMAGES:
+        /* Enough for the largest valid item (a PDQ, 8 variants, both
+         * digests, generous white space) times the per-request cap; the
+         * server clamps it to its own body limit. */
+        return (size_t)cfg->max_images_per_request * 2048 + 4096;
+    case CAP_MATCH:
+        /* A full item with generous white space is under 256 bytes. */
+        return (size_t)cfg->match_batch * 256 + 4096;
+    case CAP_UPLOADS:
+        /* A full upload (id, URL at their caps, three hashes) is under 3 KiB. */
+        return (size_t)cfg->match_batch * 3072 + 4096;
+    case CAP_ANSWER:
+        return 16384;
+    case CAP_SMALL:
+        break;
+    }
+    return 4096;
+}
+
+int sitr_api_add_routes(sitr_server_t *srv)
+{
+    sitr_route_t routes[NROWS];
+    for (size_t i = 0; i < NROWS; i++)
+        routes[i] = (sitr_route_t){.method = rows[i].method,
+                                   .pattern = rows[i].path,
+                                   .auth = rows[i].auth,
+                                   .cost = rows[i].cost,
+                                   .handler = rows[i].handler,
+                                   .body_cap = body_cap(rows[i].cap, srv->cfg)};
+    return sitr_server_add_routes(srv, routes, NROWS);
+}

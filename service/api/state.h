@@ -1,0 +1,51 @@
+/* The API layer's state: one sitr_api_t per server, created by
+ * sitr_app_init (app.c) and reachable from any request as
+ * sitr_req_server(req)->app (NULL once shutdown has released it).  It owns
+ * the rate limiters and the counters shown by /metrics.  Loop thread only. */
+#ifndef SITR_API_STATE_H
+#define SITR_API_STATE_H
+
+#include <stdint.h>
+
+#include "core/ratelimit.h"
+#include "net/req.h"
+#include "net/router.h"
+
+/* Failed case authentications allowed per client address: a burst, then a
+ * steady rate per hour.  Secrets have 145 bits, so this is not what makes
+ * guessing hopeless; it keeps guessers from loading the database. */
+#define SITR_API_AUTH_FAIL_BURST    20
+#define SITR_API_AUTH_FAIL_PER_HOUR 60
+/* Client addresses remembered by each limiter. */
+#define SITR_API_RATELIMIT_ENTRIES 65536
+/* Platforms remembered by the per-platform limiter (beyond: the least
+ * recently seen one starts again with a full bucket). */
+#define SITR_API_PLATFORM_ENTRIES 4096
+
+/* Every counter of the API layer, in one place, written by the handlers and
+ * rendered by sitr_api_metrics_source (health.c). */
+typedef struct sitr_api_counters {
+    unsigned long cases_created, cases_withdrawn, images_added, auth_failures, rate_limited;
+    unsigned long platform_rate_limited; /* refused by the per-platform limit */
+    unsigned long long match_items, match_matched, match_pdq_ignored, match_unrecorded;
+    unsigned long long match_pooled; /* /v1/match batches searched in the thread pool */
+} sitr_api_counters_t;
+
+typedef struct sitr_api {
+    sitr_server_t *srv;
+    sitr_ratelimit_t *case_rate; /* case creations per address (cfg->case_rate per hour) */
+    sitr_ratelimit_t *auth_fail; /* failed case/platform authentications per address */
+    sitr_ratelimit_t *client_rate;   /* authenticated /v1 requests per address (cfg->client_rate/s) */
+    sitr_ratelimit_t *platform_rate; /* platform requests per platform id (cfg->platform_rate/s) */
+
+    sitr_api_counters_t counters;
+
+    /* The in-memory indexes (replica.h), NULL until started; /v1/match
+     * answers 503 while it is NULL or not ready. */
+    struct sitr_replica *replica;
+
+    /* The victims' web page, read at start-up (web.c); owned. */
+    struct sitr_web *web;
+} sitr_api_t;
+
+#endif

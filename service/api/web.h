@@ -1,0 +1,16 @@
+/* The victims' web page (web.c): GET / and GET /static/{file} from a fixed
+ * list of files read once from dir (blocking: before listening). */
+#ifndef SITR_API_WEB_H
+#define SITR_API_WEB_H
+
+#include <sitr/err.h>
+
+#include "net/req.h"
+
+typedef struct sitr_web sitr_web_t;
+SITR_MUST_CHECK int sitr_api_web_load(const char *dir, sitr_web_t **out, sitr_err_t *err);
+void sitr_api_web_free(sitr_web_t *web);
+int sitr_api_web_index(sitr_req_t *req);
+int sitr_api_web_static(sitr_req_t *req);
+
+#endif
