@@ -33,6 +33,7 @@
 #include <sitr/image.h>
 #include <sitr/pdq.h>
 #include <sitr/token.h>
+#include <sitr/video.h>
 
 #include "client.h"
 #include "hashpool.h"
@@ -71,14 +72,16 @@ void sitr_case_cmd_usage(FILE *f)
           "       sitr case withdraw [OPTIONS] CASE\n"
           "       sitr case report [OPTIONS] CASE [--html FILE] [--lang en|fr|ar]\n"
           "\n"
-          "Open and follow a case on a sitr server.  Images are hashed on this computer\n"
-          "and only their hashes are sent (PDQ, quality, its 8 rotations and flips, MD5,\n"
-          "SHA-256): never an image, a file name or a path.\n"
+          "Open and follow a case on a sitr server.  Images and videos are hashed on this\n"
+          "computer and only their hashes are sent (PDQ, quality, its 8 rotations and\n"
+          "flips, MD5, SHA-256; for a video the same for 5 frames a second with their\n"
+          "times): never an image, a video, a file name or a path.\n"
           "\n"
-          "  create    hash the image files and folders, open a case with the hashes, and\n"
-          "            print the case number and its secret.  The secret is shown ONCE and\n"
+          "  create    hash the image and video files and folders, open a case with the\n"
+          "            hashes, and print the case number and its secret.  The secret is\n"
+          "            shown ONCE and\n"
           "            cannot be recovered: write it down or keep it in a password manager.\n"
-          "  add       hash more images and add them to a case\n"
+          "  add       hash more images or videos and add them to a case\n"
           "  status    what was found and done: counts and a timeline, by platform\n"
           "  withdraw  withdraw the case: every hash of it is erased at once (asks first)\n"
           "  report    the evidence report for the police (in Morocco: the Iblagh\n"
@@ -105,14 +108,18 @@ void sitr_case_cmd_usage(FILE *f)
           "                           only by you; '-' for standard output)\n"
           "      --lang LANG          report: the page's language, en (default), fr or ar\n"
           "  -y, --yes                withdraw without asking for confirmation\n"
-          "  -j, --jobs N             hash N files at a time (default: the number of CPUs)\n"
+          "  -j, --jobs N             hash N images at a time, or a video with N threads\n"
+          "                           (default: the number of CPUs)\n"
           "      --batch N            send at most N images per request (default 100; halved\n"
           "                           automatically when the server asks for fewer)\n"
           "  -h, --help               show this help\n"
           "\n"
           "A file that cannot be hashed is reported and left out; the others are sent.\n"
-          "Videos are not accepted in cases yet: when the paths hold a video, it is named\n"
-          "and nothing is sent ('sitr hash' hashes videos on this computer already).\n"
+          "Videos are recognised by their content and hashed 5 frames a second (so that\n"
+          "an excerpt or a re-encode of them is found), with the frames' rotations and\n"
+          "flips and, when a frame has black bars, its hash without them; each video is\n"
+          "sent in a request of its own.  A video whose frames are all too plain (PDQ\n"
+          "quality below 50) is kept by its MD5/SHA-256 only.\n"
           "An image whose PDQ quality is below 50 is too featureless to match safely: it\n"
           "is sent with its MD5/SHA-256 only (exact copies) and a warning is printed.\n"
           "The connection is checked with TLS for https:// servers; a request gives up\n"
@@ -198,9 +205,16 @@ static void print_failure(const opts_t *o, sitr_client_t *cl, int rc, const sitr
 
 /* ---- hashing ---------------------------------------------------------------- */
 
+/* Case videos are hashed at 5 frames a second (docs/VIDEO_MATCHING.md: at
+ * 30/25/24/60 fps that is every 6/5/4/12th frame, which divides the
+ * platforms' one-a-second period, so an uncut re-encode always finds its
+ * own frames), with the 8 dihedral variants and the trimmed-border hash. */
+#define CASE_SECONDS_PER_HASH 0.2
+
 typedef struct collected {
     const opts_t *o;
-    json_t *items; /* the image objects to send, in input order */
+    json_t *items;  /* the image objects to send, in input order */
+    json_t *videos; /* the video objects to send, in input order */
     size_t failed, low_quality;
 } collected_t;
 
@@ -242,6 +256,57 @@ static json_t *image_json(const sitr_image_t *img)
     return o;
 }
 
+/* Seconds rounded to the millisecond as `sitr hash` prints them. */
+static double millis(double seconds)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.3f", seconds);
+    return strtod(buf, NULL);
+}
+
+/* The JSON object sent for one video: what `sitr hash --format jsonl
+ * --dihedral` prints for it, without the path.  Only hashes, times and
+ * sizes. */
+static json_t *video_json(const sitr_video_t *v)
+{
+    char md5[2 * SITR_MD5_BYTES + 1], sha[2 * SITR_SHA256_BYTES + 1];
+    hex_of(v->md5, SITR_MD5_BYTES, md5);
+    hex_of(v->sha256, SITR_SHA256_BYTES, sha);
+    json_t *frames = json_array();
+    int bad = frames == NULL;
+    for (size_t i = 0; !bad && i < v->count; i++) {
+        const sitr_video_frame_t *f = &v->frames[i];
+        char hex[SITR_PDQ_HEX_LEN + 1];
+        sitr_pdq_to_hex(&f->pdq.hash, hex);
+        json_t *dih = json_array();
+        bad |= dih == NULL;
+        for (int k = 0; !bad && k < SITR_PDQ_DIHEDRAL_COUNT; k++) {
+            char d[SITR_PDQ_HEX_LEN + 1];
+            sitr_pdq_to_hex(&f->pdq.dihedral[k], d);
+            bad |= json_array_append_new(dih, json_string(d)) != 0;
+        }
+        json_t *o = bad ? NULL
+                        : json_pack("{s:I, s:f, s:s, s:i, s:o}", "n", (json_int_t)f->number, "t",
+                                    millis(f->timestamp), "pdq", hex, "quality", f->pdq.quality,
+                                    "dihedral", dih);
+        bad |= o == NULL;
+        if (!bad && f->has_trimmed) {
+            sitr_pdq_to_hex(&f->trimmed, hex);
+            bad |= json_object_set_new(
+                       o, "trimmed",
+                       json_pack("{s:s, s:i}", "pdq", hex, "quality", f->trimmed_quality)) != 0;
+        }
+        bad |= o == NULL || json_array_append_new(frames, o) != 0;
+    }
+    if (bad) {
+        json_decref(frames);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:i, s:o}", "type", "video", "md5", md5,
+                     "sha256", sha, "duration", millis(v->duration), "fps", v->fps, "width",
+                     v->width, "height", v->height, "frames", frames);
+}
+
 static int collect_cb(void *ctx, const sitr_hashpool_result_t *r)
 {
     collected_t *c = ctx;
@@ -267,71 +332,110 @@ static int collect_cb(void *ctx, const sitr_hashpool_result_t *r)
     return 0;
 }
 
-/* Cases hold images only until the case API accepts videos: a video among
- * the files stops everything before a byte is sent, so no case is opened
- * with part of what the person meant to protect.  Names every video found.
- * Returns 0 or SITR_EINVAL. */
-static int refuse_videos(const opts_t *o, const sitr_walk_list_t *files)
+/* Hashes one video into c->videos.  A video that cannot be hashed is
+ * named and left out, like an image.  0, or SITR_ENOMEM. */
+static int hash_video(collected_t *c, const char *path)
 {
-    size_t videos = 0;
-    for (size_t i = 0; i < files->n; i++) {
-        if (files->v[i].err < 0 || !sitr_media_is_video(files->v[i].path))
-            continue;
-        fprintf(stderr, "%s: ", o->prog);
-        put_safe(stderr, files->v[i].path);
-        fputs(": a video; cases do not accept videos yet\n", stderr);
-        videos++;
-    }
-    if (videos == 0)
+    sitr_video_options_t vopt;
+    sitr_video_options_default(&vopt);
+    vopt.seconds_per_hash = CASE_SECONDS_PER_HASH;
+    vopt.flags = SITR_PDQ_WANT_DIHEDRAL | SITR_VIDEO_WANT_TRIMMED;
+    vopt.threads = c->o->jobs;
+    sitr_video_t *v = NULL;
+    sitr_err_t err;
+    memset(&err, 0, sizeof(err));
+    int rc = sitr_video_hash_file(path, &vopt, &v, &err);
+    if (rc < 0) {
+        fprintf(stderr, "%s: ", c->o->prog);
+        put_safe(stderr, path);
+        fputs(": ", stderr);
+        put_safe(stderr, err.msg[0] != '\0' ? err.msg : sitr_strerror(rc));
+        fputs(" (left out)\n", stderr);
+        c->failed++;
         return 0;
-    fprintf(stderr,
-            "%s: nothing was sent: leave the video%s out to open the case with the images now "
-            "('sitr hash' already hashes videos on this computer)\n",
-            o->prog, videos == 1 ? "" : "s");
-    return SITR_EINVAL;
+    }
+    size_t usable = 0;
+    for (size_t i = 0; i < v->count; i++)
+        usable += v->frames[i].pdq.quality >= SITR_PDQ_MIN_QUALITY;
+    if (usable == 0) {
+        fprintf(stderr, "%s: warning: ", c->o->prog);
+        put_safe(stderr, path);
+        fprintf(stderr,
+                ": no frame has PDQ quality %d or more, too featureless to match safely; only "
+                "its MD5/SHA-256 (exact copies) are kept by the server\n",
+                SITR_PDQ_MIN_QUALITY);
+        c->low_quality++;
+    }
+    json_t *o = video_json(v);
+    sitr_video_free(v);
+    if (o == NULL || json_array_append_new(c->videos, o) != 0) {
+        fprintf(stderr, "%s: out of memory\n", c->o->prog);
+        return SITR_ENOMEM;
+    }
+    return 0;
 }
 
-/* Hashes every PATH into a JSON array of image objects.  Returns it, or
- * NULL after printing why (nothing hashed, or a hard failure). */
-static json_t *hash_paths(const opts_t *o, char **paths, int npaths, const char *argv0)
+/* Hashes every PATH: images into c->items, videos into c->videos (each
+ * in input order).  Returns 0, or < 0 after printing why (nothing hashed,
+ * or a hard failure); c is then released. */
+static int hash_paths(const opts_t *o, char **paths, int npaths, const char *argv0, collected_t *c)
 {
+    memset(c, 0, sizeof(*c));
+    c->o = o;
     sitr_walk_list_t files = {0};
     for (int i = 0; i < npaths; i++) {
         if (sitr_walk_add(&files, paths[i]) < 0) {
             fprintf(stderr, "%s: out of memory while listing files\n", o->prog);
             sitr_walk_list_free(&files);
-            return NULL;
+            return SITR_ENOMEM;
         }
     }
-    collected_t c = {.o = o, .items = json_array()};
-    int rc = c.items == NULL ? SITR_ENOMEM : 0;
+    c->items = json_array();
+    c->videos = json_array();
+    unsigned char *kinds = calloc(files.n ? files.n : 1, 1);
+    /* The images alone, for the pool: entries borrowed from files. */
+    sitr_walk_list_t images = {0};
+    images.v = calloc(files.n ? files.n : 1, sizeof(*images.v));
+    int rc = c->items == NULL || c->videos == NULL || kinds == NULL || images.v == NULL
+                 ? SITR_ENOMEM
+                 : 0;
     if (rc == 0 && files.n == 0) {
         fprintf(stderr, "%s: no files found in the paths given\n", o->prog);
         rc = SITR_EEMPTY;
     }
-    if (rc == 0)
-        rc = refuse_videos(o, &files);
-    if (rc == 0 && sitr_image_init(argv0) < 0) {
-        fprintf(stderr, "%s: cannot initialise the image decoder (libvips)\n", o->prog);
-        rc = SITR_EINTERNAL;
+    size_t nvideos = rc == 0 ? sitr_media_classify(&files, kinds) : 0;
+    for (size_t i = 0; rc == 0 && i < files.n; i++)
+        if (!kinds[i])
+            images.v[images.n++] = files.v[i];
+    if (rc == 0 && images.n > 0) {
+        if (sitr_image_init(argv0) < 0) {
+            fprintf(stderr, "%s: cannot initialise the image decoder (libvips)\n", o->prog);
+            rc = SITR_EINTERNAL;
+        } else {
+            rc = sitr_hashpool_run(&images, SITR_PDQ_WANT_DIHEDRAL, o->jobs, collect_cb, c);
+            sitr_image_shutdown();
+        }
     }
-    if (rc == 0) {
-        rc = sitr_hashpool_run(&files, SITR_PDQ_WANT_DIHEDRAL, o->jobs, collect_cb, &c);
-        sitr_image_shutdown();
-    }
+    for (size_t i = 0; rc == 0 && nvideos > 0 && i < files.n; i++)
+        if (kinds[i])
+            rc = hash_video(c, files.v[i].path);
+    free(images.v);
+    free(kinds);
     sitr_walk_list_free(&files);
-    if (rc == 0 && c.failed > 0)
+    size_t hashed = json_array_size(c->items) + json_array_size(c->videos);
+    if (rc == 0 && c->failed > 0)
         fprintf(stderr, "%s: warning: %zu of %zu files could not be hashed and are left out\n",
-                o->prog, c.failed, c.failed + json_array_size(c.items));
-    if (rc == 0 && json_array_size(c.items) == 0) {
-        fprintf(stderr, "%s: no image could be hashed: nothing was sent\n", o->prog);
+                o->prog, c->failed, c->failed + hashed);
+    if (rc == 0 && hashed == 0) {
+        fprintf(stderr, "%s: no image or video could be hashed: nothing was sent\n", o->prog);
         rc = SITR_EEMPTY;
     }
     if (rc < 0) {
-        json_decref(c.items);
-        return NULL;
+        json_decref(c->items);
+        json_decref(c->videos);
+        c->items = c->videos = NULL;
     }
-    return c.items;
+    return rc;
 }
 
 /* ---- sending ---------------------------------------------------------------- */
@@ -340,6 +444,7 @@ typedef struct sent {
     char ref[MAX_REF_LEN + 1];
     char secret[SITR_SECRET_MAX_LEN + 1]; /* filled by a creation */
     size_t sent, stored, duplicates, warnings, total;
+    size_t videos_sent, videos_stored, videos_total;
     int created;
 } sent_t;
 
@@ -372,12 +477,88 @@ static size_t answer_count(const json_t *j, const char *key)
     return v > 0 ? (size_t)v : 0;
 }
 
-/* Sends items in batches.  When s->ref is empty the first batch creates
- * the case (filling ref and secret); the rest are added with secret.
- * Returns 0, or -1 after printing why (s says what was done before). */
-static int send_items(const opts_t *o, sitr_client_t *cl, json_t *items, const char *secret,
+/* Sends one request of k images or one video (body holds "images" or
+ * "videos").  When s->ref is empty it creates the case (filling ref and
+ * secret).  Returns 0 done, 1 "too big, send fewer" (nothing printed), -1
+ * after printing why. */
+static int send_one(const opts_t *o, sitr_client_t *cl, json_t *body, size_t k, int video,
+                    const char *secret, sent_t *s)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (text == NULL) {
+        fprintf(stderr, "%s: out of memory\n", o->prog);
+        return -1;
+    }
+    int creating = s->ref[0] == '\0';
+    char path[MAX_REF_LEN + 32];
+    if (creating)
+        snprintf(path, sizeof(path), "/v1/cases");
+    else
+        snprintf(path, sizeof(path), "/v1/cases/%s/images", s->ref);
+    sitr_client_resp_t r;
+    const char *auth = creating ? NULL : secret != NULL ? secret : s->secret;
+    int rc = sitr_client_call(cl, "POST", path, auth, text, &r);
+    free(text);
+    if (rc == 0 && !video && k > 1 &&
+        ((r.status == 422 && strcmp(r.code, "too_many_images") == 0 &&
+          strcmp(r.field, "images") == 0) ||
+         r.status == 413)) {
+        /* Over the server's per-request limit (or, when adding, over the
+         * case's limit: halving then adds what still fits, and the last
+         * single image reports the limit). */
+        sitr_client_resp_clear(&r);
+        return 1;
+    }
+    if (rc == 0 && video && r.status == 413) {
+        fprintf(stderr,
+                "%s: the server refused a video as too large for one request (HTTP 413); "
+                "its operator can raise SITR_MAX_BODY_BYTES, or send a shorter cut of it\n",
+                o->prog);
+        sitr_client_resp_clear(&r);
+        return -1;
+    }
+    if (rc < 0 || !is_success(r.status)) {
+        print_failure(o, cl, rc, &r);
+        sitr_client_resp_clear(&r);
+        return -1;
+    }
+    if (creating) {
+        if (r.status != 201 || answer_str(r.json, "case", s->ref, sizeof(s->ref)) < 0 ||
+            answer_str(r.json, "secret", s->secret, sizeof(s->secret)) < 0) {
+            fprintf(stderr, "%s: the server's answer holds no case number and secret\n", o->prog);
+            sitr_client_resp_clear(&r);
+            return -1;
+        }
+        s->created = 1;
+        s->stored += answer_count(r.json, "images");
+        s->videos_stored += answer_count(r.json, "videos");
+    } else {
+        s->stored += answer_count(r.json, "added");
+        s->videos_stored += answer_count(r.json, "videos_added");
+    }
+    s->total = answer_count(r.json, "images");
+    s->videos_total = answer_count(r.json, "videos");
+    s->duplicates += answer_count(r.json, "duplicates");
+    s->warnings += json_array_size(json_object_get(r.json, "warnings"));
+    if (video)
+        s->videos_sent += k;
+    else
+        s->sent += k;
+    if (r.body != NULL)
+        explicit_bzero(r.body, r.body_len); /* a creation answer holds the secret */
+    sitr_client_resp_clear(&r);
+    return 0;
+}
+
+/* Sends the images in batches, then the videos one a request (a video is
+ * up to a few MB of hashes).  When s->ref is empty the first request
+ * creates the case (filling ref and secret); the rest are added with
+ * secret.  Returns 0, or -1 after printing why (s says what was done
+ * before). */
+static int send_items(const opts_t *o, sitr_client_t *cl, const collected_t *c, const char *secret,
                       sent_t *s)
 {
+    json_t *items = c->items;
     size_t n = json_array_size(items), pos = 0, batch = o->batch;
     while (pos < n) {
         size_t k = n - pos < batch ? n - pos : batch;
@@ -388,72 +569,39 @@ static int send_items(const opts_t *o, sitr_client_t *cl, json_t *items, const c
                 slice = NULL;
             }
         json_t *body = slice != NULL ? json_pack("{s:o}", "images", slice) : NULL;
-        char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+        int rc = send_one(o, cl, body, k, 0, secret, s);
         json_decref(body);
-        if (text == NULL) {
-            fprintf(stderr, "%s: out of memory\n", o->prog);
+        if (rc < 0)
             return -1;
-        }
-        int creating = s->ref[0] == '\0';
-        char path[MAX_REF_LEN + 32];
-        if (creating)
-            snprintf(path, sizeof(path), "/v1/cases");
-        else
-            snprintf(path, sizeof(path), "/v1/cases/%s/images", s->ref);
-        sitr_client_resp_t r;
-        const char *auth = creating ? NULL : secret != NULL ? secret : s->secret;
-        int rc = sitr_client_call(cl, "POST", path, auth, text, &r);
-        free(text);
-        if (rc == 0 && k > 1 &&
-            ((r.status == 422 && strcmp(r.code, "too_many_images") == 0 &&
-              strcmp(r.field, "images") == 0) ||
-             r.status == 413)) {
-            /* Over the server's per-request limit (or, when adding, over the
-             * case's limit: halving then adds what still fits, and the last
-             * single image reports the limit). */
+        if (rc == 1) {
             batch = k / 2;
-            sitr_client_resp_clear(&r);
             continue;
         }
-        if (rc < 0 || !is_success(r.status)) {
-            print_failure(o, cl, rc, &r);
-            sitr_client_resp_clear(&r);
-            return -1;
-        }
-        if (creating) {
-            if (r.status != 201 || answer_str(r.json, "case", s->ref, sizeof(s->ref)) < 0 ||
-                answer_str(r.json, "secret", s->secret, sizeof(s->secret)) < 0) {
-                fprintf(stderr, "%s: the server's answer holds no case number and secret\n",
-                        o->prog);
-                sitr_client_resp_clear(&r);
-                return -1;
-            }
-            s->created = 1;
-            s->stored += answer_count(r.json, "images");
-            s->total = answer_count(r.json, "images");
-        } else {
-            s->stored += answer_count(r.json, "added");
-            s->total = answer_count(r.json, "images");
-        }
-        s->duplicates += answer_count(r.json, "duplicates");
-        s->warnings += json_array_size(json_object_get(r.json, "warnings"));
-        s->sent += k;
         pos += k;
-        if (r.body != NULL)
-            explicit_bzero(r.body, r.body_len); /* a creation answer holds the secret */
-        sitr_client_resp_clear(&r);
+    }
+    for (size_t i = 0; i < json_array_size(c->videos); i++) {
+        json_t *one = json_array();
+        if (one != NULL && json_array_append(one, json_array_get(c->videos, i)) != 0) {
+            json_decref(one);
+            one = NULL;
+        }
+        json_t *body = one != NULL ? json_pack("{s:o}", "videos", one) : NULL;
+        int rc = send_one(o, cl, body, 1, 1, secret, s);
+        json_decref(body);
+        if (rc != 0)
+            return -1;
     }
     return 0;
 }
 
 /* ---- subcommands ------------------------------------------------------------ */
 
-
 static void print_created(const opts_t *o, sitr_client_t *cl, const sent_t *s, int saved)
 {
     if (o->json) {
-        json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "case", s->ref, "secret", s->secret, "images",
-                              (json_int_t)s->total, "duplicates", (json_int_t)s->duplicates);
+        json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I}", "case", s->ref, "secret", s->secret,
+                              "images", (json_int_t)s->total, "videos", (json_int_t)s->videos_total,
+                              "duplicates", (json_int_t)s->duplicates);
         if (j != NULL) {
             json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             putchar('\n');
@@ -464,9 +612,11 @@ static void print_created(const opts_t *o, sitr_client_t *cl, const sent_t *s, i
     }
     printf("Case created on ");
     put_safe(stdout, sitr_client_server(cl));
-    printf(" with %zu image%s.\nOnly hashes were sent: no image and no file name left this "
-           "computer.\n\n",
-           s->total, s->total == 1 ? "" : "s");
+    printf(" with %zu image%s", s->total, s->total == 1 ? "" : "s");
+    if (s->videos_total > 0)
+        printf(" and %zu video%s", s->videos_total, s->videos_total == 1 ? "" : "s");
+    printf(".\nOnly hashes were sent: no image, no video and no file name left this "
+           "computer.\n\n");
     printf("    Case number:  %s\n", s->ref);
     printf("    Secret:       %s\n\n", s->secret);
     puts("KEEP THE SECRET SAFE.  It is shown only this once and nobody can recover it,\n"
@@ -487,8 +637,8 @@ static int cmd_create(const opts_t *o, sitr_client_t *cl, char **paths, int npat
     int save_fd = -1;
     if (o->save != NULL && (save_fd = sitr_secret_save_open(o->prog, o->save)) < 0)
         return EXIT_FAIL;
-    json_t *items = hash_paths(o, paths, npaths, argv0);
-    if (items == NULL) {
+    collected_t c;
+    if (hash_paths(o, paths, npaths, argv0, &c) < 0) {
         if (save_fd >= 0) {
             close(save_fd);
             unlink(o->save);
@@ -497,9 +647,10 @@ static int cmd_create(const opts_t *o, sitr_client_t *cl, char **paths, int npat
     }
     sent_t s;
     memset(&s, 0, sizeof(s));
-    int rc = send_items(o, cl, items, NULL, &s);
-    size_t n = json_array_size(items);
-    json_decref(items);
+    int rc = send_items(o, cl, &c, NULL, &s);
+    size_t n = json_array_size(c.items), nv = json_array_size(c.videos);
+    json_decref(c.items);
+    json_decref(c.videos);
     int status = rc < 0 ? EXIT_FAIL : EXIT_OK;
     if (!s.created) {
         if (save_fd >= 0) {
@@ -518,9 +669,9 @@ static int cmd_create(const opts_t *o, sitr_client_t *cl, char **paths, int npat
     print_created(o, cl, &s, saved);
     if (rc < 0)
         fprintf(stderr,
-                "%s: the case was created, but only %zu of %zu images were sent; add the rest "
-                "with: sitr case add %s PATH...\n",
-                o->prog, s.sent, n, s.ref);
+                "%s: the case was created, but only %zu of %zu images and %zu of %zu videos "
+                "were sent; add the rest with: sitr case add %s PATH...\n",
+                o->prog, s.sent, n, s.videos_sent, nv, s.ref);
     explicit_bzero(s.secret, sizeof(s.secret));
     return status;
 }
@@ -531,40 +682,49 @@ static int cmd_add(const opts_t *o, sitr_client_t *cl, const char *ref, char **p
     char secret[SITR_SECRET_MAX_LEN + 1];
     if (sitr_secret_read(o->prog, o->secret_file, ref, secret) < 0)
         return EXIT_FAIL;
-    json_t *items = hash_paths(o, paths, npaths, argv0);
-    if (items == NULL) {
+    collected_t c;
+    if (hash_paths(o, paths, npaths, argv0, &c) < 0) {
         explicit_bzero(secret, sizeof(secret));
         return EXIT_FAIL;
     }
     sent_t s;
     memset(&s, 0, sizeof(s));
     snprintf(s.ref, sizeof(s.ref), "%s", ref);
-    int rc = send_items(o, cl, items, secret, &s);
-    size_t n = json_array_size(items);
-    json_decref(items);
+    int rc = send_items(o, cl, &c, secret, &s);
+    size_t n = json_array_size(c.items), nv = json_array_size(c.videos);
+    json_decref(c.items);
+    json_decref(c.videos);
     explicit_bzero(secret, sizeof(secret));
     if (rc < 0) {
-        if (s.sent > 0)
-            fprintf(stderr, "%s: %zu of %zu images were sent before the failure (%zu added)\n",
-                    o->prog, s.sent, n, s.stored);
+        if (s.sent > 0 || s.videos_sent > 0)
+            fprintf(stderr,
+                    "%s: %zu of %zu images and %zu of %zu videos were sent before the failure "
+                    "(%zu images and %zu videos added)\n",
+                    o->prog, s.sent, n, s.videos_sent, nv, s.stored, s.videos_stored);
         return EXIT_FAIL;
     }
     if (o->json) {
-        json_t *j =
-            json_pack("{s:s, s:I, s:I, s:I}", "case", s.ref, "added", (json_int_t)s.stored,
-                      "images", (json_int_t)s.total, "duplicates", (json_int_t)s.duplicates);
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "case", s.ref, "added",
+                              (json_int_t)s.stored, "images", (json_int_t)s.total, "videos_added",
+                              (json_int_t)s.videos_stored, "videos", (json_int_t)s.videos_total,
+                              "duplicates", (json_int_t)s.duplicates);
         if (j != NULL) {
             json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             putchar('\n');
             json_decref(j);
         }
     } else {
-        printf("Added %zu image%s to case %s", s.stored, s.stored == 1 ? "" : "s", s.ref);
+        printf("Added %zu image%s", s.stored, s.stored == 1 ? "" : "s");
+        if (nv > 0)
+            printf(" and %zu video%s", s.videos_stored, s.videos_stored == 1 ? "" : "s");
+        printf(" to case %s", s.ref);
         if (s.duplicates > 0)
             printf(" (%zu already known, skipped)", s.duplicates);
-        printf("; it now holds %zu.\nOnly hashes were sent: no image and no file name left this "
-               "computer.\n",
-               s.total);
+        printf("; it now holds %zu image%s", s.total, s.total == 1 ? "" : "s");
+        if (nv > 0 || s.videos_total > 0)
+            printf(" and %zu video%s", s.videos_total, s.videos_total == 1 ? "" : "s");
+        printf(".\nOnly hashes were sent: no image, no video and no file name left this "
+               "computer.\n");
     }
     return EXIT_OK;
 }
@@ -601,6 +761,7 @@ static void put_event(FILE *f, const json_t *ev)
     } texts[] = {
         {"case_created", "case created with ", " image(s)"},
         {"images_added", "", " image(s) added"},
+        {"videos_added", "", " video(s) added"},
         {"match_found", "", " match(es) found on"},
         {"upload_blocked", "", " upload(s) blocked by"},
         {"takedown_requested", "", " takedown(s) requested from"},
@@ -639,6 +800,7 @@ static void print_status(const json_t *j)
     fputs("\n  created           ", stdout);
     put_time(stdout, json_string_value(json_object_get(j, "created_at")));
     printf("\n  images            %lld\n", (long long)answer_count(j, "images"));
+    printf("  videos            %lld\n", (long long)answer_count(j, "videos"));
     printf("  matches found     %lld  (copies found among platforms' uploads)\n",
            (long long)answer_count(j, "matches"));
     printf("  uploads blocked   %lld  (platforms stopped an upload of a copy)\n",

@@ -626,9 +626,12 @@ static void test_usage_errors(void **state)
 
 /* ---- sitr case ---------------------------------------------------------------------- */
 
-/* A video among the files: refused, named, and nothing sent -- not even a
- * connection to the server. */
-static void test_case_refuses_videos(void **state)
+/* Cases take videos now (they are hashed here and sent as hashes; the
+ * e2e test test_cli_case_e2e sends real ones).  A video that cannot be
+ * hashed is named (safely) and left out like an image; when nothing could
+ * be hashed nothing is sent -- not even a connection to the server -- and
+ * the --save file is given back. */
+static void test_case_bad_videos_nothing_sent(void **state)
 {
     (void)state;
     int ls = socket(AF_INET, SOCK_STREAM, 0);
@@ -642,9 +645,10 @@ static void test_case_refuses_videos(void **state)
     snprintf(server, sizeof(server), "http://127.0.0.1:%d", ntohs(a.sin_port));
 
     mkdir_rel("c");
-    copy_file(ORIG_JPG, "c/a.jpg", -1);
-    copy_file(VIDEOS "/test-padded-dimensions.mp4", "c/b.jpg", -1); /* by content */
-    copy_file(VIDEOS "/doorknob-hd-no-bar.mp4", "c/c.mp4", -1);
+    /* Cut in the middle of the frames (recognised as a video by content
+     * under an image's name), and a name with a terminal escape. */
+    copy_file(VIDEOS "/doorknob-hd-no-bar.mp4", "c/b.jpg", 200000);
+    copy_file(VIDEOS "/doorknob-hd-no-bar.mp4", "c/c\x1b[31m.mp4", 150000);
     char dir[512], save[512];
     tmp_path(dir, sizeof(dir), "c");
     tmp_path(save, sizeof(save), "secret");
@@ -652,14 +656,24 @@ static void test_case_refuses_videos(void **state)
     run_t r = run_sitr(args);
     expect_status(&r, 1);
     assert_string_equal(r.out, "");
-    assert_contains(r.err, "/c/b.jpg: a video; cases do not accept videos yet");
-    assert_contains(r.err, "/c/c.mp4: a video; cases do not accept videos yet");
+    assert_contains(r.err, "/c/b.jpg: ");
+    assert_contains(r.err, "/c/c?[31m.mp4: ");
+    assert_null(strchr(r.err, '\x1b'));
+    assert_contains(r.err, "(left out)");
     assert_contains(r.err, "nothing was sent");
-    assert_null(strstr(r.err, "/c/a.jpg"));
+    assert_null(strstr(r.err, "do not accept videos"));
     struct pollfd pfd = {.fd = ls, .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 0), 0); /* no connection waiting */
     struct stat st;
     assert_int_equal(stat(save, &st), -1); /* the --save file was given back */
+    run_free(&r);
+
+    /* The help says videos are taken. */
+    const char *help[] = {"case", "--help", NULL};
+    r = run_sitr(help);
+    expect_status(&r, 0);
+    assert_contains(r.out, "5 frames a second");
+    assert_null(strstr(r.out, "not accepted"));
     run_free(&r);
     close(ls);
 }
@@ -674,7 +688,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_video, setup, teardown),
         cmocka_unit_test_setup_teardown(test_video_name_with_line_break, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_case_refuses_videos, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_case_bad_videos_nothing_sent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
