@@ -214,18 +214,22 @@ static int over_client_rate(sitr_req_t *req)
     return 1;
 }
 
-/* The number of items in a batch body ({"items":[{...},...]}), counted
- * without parsing as the JSON objects in it, less the body itself: an
- * item is a flat object, and braces inside strings are skipped.  For a
- * valid batch this is exact; for anything else it is some count the
- * handler will refuse anyway.  At least 1, at most max. */
-static unsigned batch_items(const sitr_req_t *req, unsigned max)
+/* The cost of a batch body ({"items":[...]} or {"uploads":[...]}),
+ * counted without parsing: one per item (an object opened at brace depth
+ * 2) plus one per SITR_API_FRAMES_PER_TOKEN video frames, rounded up (the
+ * objects opened at depth 4: the frames of an item's "video"; a frame's
+ * "trimmed" is deeper and not counted).  Braces inside strings are skipped.
+ * For a valid batch this is exact; for anything else it is some count the
+ * handler will refuse anyway.  Items count at most max_items, frames at
+ * most max_frames; the result is at least 1. */
+static unsigned batch_cost(const sitr_req_t *req, unsigned max_items, unsigned max_frames)
 {
     size_t len;
     const uint8_t *p = sitr_req_body(req, &len);
-    unsigned long objects = 0;
+    unsigned long items = 0, frames = 0;
+    long depth = 0;
     int in_string = 0;
-    for (size_t i = 0; i < len && objects <= max; i++) {
+    for (size_t i = 0; i < len; i++) {
         uint8_t ch = p[i];
         if (in_string) {
             if (ch == '\\')
@@ -235,11 +239,20 @@ static unsigned batch_items(const sitr_req_t *req, unsigned max)
         } else if (ch == '"') {
             in_string = 1;
         } else if (ch == '{') {
-            objects++;
+            items += depth == 1;
+            frames += depth == 3;
+            depth++;
+        } else if (ch == '}') {
+            depth--;
         }
     }
-    unsigned long items = objects > 1 ? objects - 1 : 1;
-    return items > max ? max : (unsigned)items;
+    if (items > max_items)
+        items = max_items;
+    if (frames > max_frames)
+        frames = max_frames;
+    unsigned long cost =
+        items + (frames + SITR_API_FRAMES_PER_TOKEN - 1) / SITR_API_FRAMES_PER_TOKEN;
+    return cost < 1 ? 1 : (unsigned)cost;
 }
 
 /* Spends the request's cost from its platform's bucket; answers 429 and
@@ -252,7 +265,7 @@ static int over_platform_rate(sitr_req_t *req, const sitr_route_t *route)
     const sitr_config_t *cfg = sitr_req_server(req)->cfg;
     unsigned cost = 1;
     if (route->cost == SITR_COST_ITEMS)
-        cost = batch_items(req, cfg->match_batch);
+        cost = batch_cost(req, cfg->match_batch, cfg->max_match_frames);
     unsigned wait =
         sitr_ratelimit_take_id(api->platform_rate, sitr_req_platform_id(req), cost, now_ms(req));
     if (!wait)

@@ -19,8 +19,11 @@
  * request, once its key is verified, spends from its platform's bucket
  * (cfg->platform_rate per second) its route's declared cost (routes.c): a
  * SITR_COST_ITEMS route (POST /v1/match, POST /v1/uploads) its number of
- * batch items (counted without parsing, at most cfg->match_batch), anything
- * else one, so batching cannot bypass the limit.  POST /v1/cases (no authentication)
+ * batch items (counted without parsing, at most cfg->match_batch) plus, for
+ * video items and video uploads, one per SITR_API_FRAMES_PER_TOKEN frames
+ * (at most cfg->max_match_frames counted), anything else one, so batching
+ * cannot bypass the limit and a video costs in proportion to its index
+ * searches.  POST /v1/cases (no authentication)
  * has its own per-address limit (cfg->case_rate per hour).
  *
  * The hook records who the request is (sitr_req_set_case or
@@ -29,6 +32,10 @@
 #define SITR_API_AUTH_H
 
 #include "net/router.h"
+
+/* Video frames that cost one rate-limit token in a /v1/match or /v1/uploads
+ * batch (a one-minute video at one frame a second: 1 + 6 tokens). */
+#define SITR_API_FRAMES_PER_TOKEN 10
 
 /* The server's auth hook (see net/router.h for the contract). */
 int sitr_auth_hook(sitr_req_t *req, const sitr_route_t *route);

@@ -17,7 +17,7 @@
 typedef enum body_cap {
     CAP_SMALL = 0, /* 4 KiB: no body expected */
     CAP_HEALTH,    /* 1 KiB */
-    CAP_IMAGES,    /* an image list of up to cfg->max_images_per_request */
+    CAP_CASE,      /* images and videos: the server's whole body limit */
     CAP_MATCH,     /* a /v1/match batch of up to cfg->match_batch items */
     CAP_UPLOADS,   /* a /v1/uploads batch of up to cfg->match_batch uploads */
     CAP_ANSWER     /* 16 KiB: a takedown answer with its note */
@@ -38,10 +38,10 @@ static const row_t rows[] = {
     {SITR_GET, "/readyz", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_readyz, CAP_HEALTH},
     {SITR_GET, "/metrics", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_metrics, CAP_HEALTH},
     /* victims */
-    {SITR_POST, "/v1/cases", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_cases_create, CAP_IMAGES},
+    {SITR_POST, "/v1/cases", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_cases_create, CAP_CASE},
     {SITR_GET, "/v1/cases/{case}", SITR_AUTH_CASE, SITR_COST_ONE, sitr_api_cases_get, CAP_SMALL},
-    {SITR_POST, "/v1/cases/{case}/images", SITR_AUTH_CASE, SITR_COST_ONE,
-     sitr_api_cases_add_images, CAP_IMAGES},
+    {SITR_POST, "/v1/cases/{case}/images", SITR_AUTH_CASE, SITR_COST_ONE, sitr_api_cases_add_images,
+     CAP_CASE},
     {SITR_DELETE, "/v1/cases/{case}", SITR_AUTH_CASE, SITR_COST_ONE, sitr_api_cases_withdraw,
      CAP_SMALL},
     /* platforms */
@@ -52,8 +52,8 @@ static const row_t rows[] = {
      CAP_SMALL},
     {SITR_GET, "/v1/takedowns", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_takedowns_list,
      CAP_SMALL},
-    {SITR_POST, "/v1/takedowns/{id}", SITR_AUTH_PLATFORM, SITR_COST_ONE,
-     sitr_api_takedowns_answer, CAP_ANSWER},
+    {SITR_POST, "/v1/takedowns/{id}", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_takedowns_answer,
+     CAP_ANSWER},
     /* the victims' evidence report and web page */
     {SITR_GET, "/v1/cases/{case}/report", SITR_AUTH_CASE, SITR_COST_ONE, sitr_api_cases_report,
      CAP_SMALL},
@@ -68,17 +68,20 @@ static size_t body_cap(body_cap_t cap, const sitr_config_t *cfg)
     switch (cap) {
     case CAP_HEALTH:
         return 1024;
-    case CAP_IMAGES:
-        /* Enough for the largest valid item (a PDQ, 8 variants, both
-         * digests, generous white space) times the per-request cap; the
-         * server clamps it to its own body limit. */
-        return (size_t)cfg->max_images_per_request * 2048 + 4096;
+    case CAP_CASE:
+        /* A case video is up to a few MB of hashes (a 10-minute video at 5
+         * frames a second with its variants: about 2.2 MB); the images and
+         * videos validators bound the work inside it. */
+        return 0;
     case CAP_MATCH:
-        /* A full item with generous white space is under 256 bytes. */
-        return (size_t)cfg->match_batch * 256 + 4096;
+        /* A full image item with generous white space is under 256 bytes,
+         * a video frame with its trimmed hash too; the server clamps it to
+         * its own body limit. */
+        return (size_t)cfg->match_batch * 256 + (size_t)cfg->max_match_frames * 256 + 4096;
     case CAP_UPLOADS:
-        /* A full upload (id, URL at their caps, three hashes) is under 3 KiB. */
-        return (size_t)cfg->match_batch * 3072 + 4096;
+        /* A full upload (id, URL at their caps, three hashes) is under 3 KiB,
+         * plus its video's frames. */
+        return (size_t)cfg->match_batch * 3072 + (size_t)cfg->max_match_frames * 256 + 4096;
     case CAP_ANSWER:
         return 16384;
     case CAP_SMALL:

@@ -27,7 +27,7 @@ typedef enum kind { K_STRING, K_UINT, K_BYTES, K_LEVEL, K_KEY, K_KEYFILE, K_BOOL
 typedef struct option {
     const char *flag; /* without the leading "--" */
     const char *env;
-    const char *def;  /* NULL: no default */
+    const char *def; /* NULL: no default */
     const char *meta;
     const char *help;
     kind_t kind;
@@ -47,40 +47,48 @@ static const option_t options[] = {
     {"listen", "SITR_LISTEN", "127.0.0.1:8080", "HOST:PORT",
      "address to listen on ([v6]:port for IPv6); keep loopback behind a TLS proxy", K_STRING,
      OFF(listen), 0, 0},
-    {"database-url", "SITR_DATABASE_URL", NULL, "CONNINFO",
-     "PostgreSQL conninfo or URL (required)", K_STRING,
-     OFF(database_url), 0, 0},
+    {"database-url", "SITR_DATABASE_URL", NULL, "CONNINFO", "PostgreSQL conninfo or URL (required)",
+     K_STRING, OFF(database_url), 0, 0},
     {"db-pool", "SITR_DB_POOL", "8", "N", "database connections", K_UINT, OFF(db_pool), 1, 256},
     {"db-queue", "SITR_DB_QUEUE", "1024", "N", "queries waiting for a connection (beyond: 503)",
      K_UINT, OFF(db_queue), 1, 1000000},
     {"db-timeout-ms", "SITR_DB_TIMEOUT_MS", "5000", "MS", "timeout per database query", K_UINT,
      OFF(db_timeout_ms), 1, 3600000},
     {"max-connections", "SITR_MAX_CONNECTIONS", "1024", "N",
-     "open client connections (beyond: 503 and close)", K_UINT, OFF(max_connections), 1,
-     1000000},
+     "open client connections (beyond: 503 and close)", K_UINT, OFF(max_connections), 1, 1000000},
     {"max-header-bytes", "SITR_MAX_HEADER_BYTES", "16384", "BYTES",
-     "request line and headers (beyond: 431)", K_BYTES, OFF(max_header_bytes), 1024,
-     1024 * 1024},
-    {"max-body-bytes", "SITR_MAX_BODY_BYTES", "1048576", "BYTES",
-     "request body, routes may set less (beyond: 413); K/M suffixes allowed", K_BYTES,
-     OFF(max_body_bytes), 1024, 1024ull * 1024 * 1024},
+     "request line and headers (beyond: 431)", K_BYTES, OFF(max_header_bytes), 1024, 1024 * 1024},
+    {"max-body-bytes", "SITR_MAX_BODY_BYTES", "4194304", "BYTES",
+     "largest request body (beyond: 413); K/M suffixes allowed; the case endpoints take up "
+     "to this (a 10-minute video hashed at 5 frames a second with its variants is about "
+     "2.5 MB), every other route sets less",
+     K_BYTES, OFF(max_body_bytes), 1024, 1024ull * 1024 * 1024},
     {"idle-timeout-ms", "SITR_IDLE_TIMEOUT_MS", "30000", "MS",
      "close idle keep-alive connections and clients too slow to send a request or read a "
      "response",
      K_UINT, OFF(idle_timeout_ms), 100, 86400000},
     {"shutdown-timeout-ms", "SITR_SHUTDOWN_TIMEOUT_MS", "10000", "MS",
-     "on SIGTERM/SIGINT, how long requests in flight may take before connections are cut",
-     K_UINT, OFF(shutdown_timeout_ms), 0, 3600000},
+     "on SIGTERM/SIGINT, how long requests in flight may take before connections are cut", K_UINT,
+     OFF(shutdown_timeout_ms), 0, 3600000},
     {"max-images-per-request", "SITR_MAX_IMAGES_PER_REQUEST", "100", "N",
      "images in one request (beyond: 422)", K_UINT, OFF(max_images_per_request), 1, 100000},
     {"max-images-per-case", "SITR_MAX_IMAGES_PER_CASE", "1000", "N",
      "images in one case (beyond: 422)", K_UINT, OFF(max_images_per_case), 1, 1000000},
+    {"max-video-frames", "SITR_MAX_VIDEO_FRAMES", "3600", "N",
+     "frames in one video: a case video, a /v1/match video item or a video upload (beyond: "
+     "422); case videos are hashed at 5 frames a second, so 3600 is 12 minutes",
+     K_UINT, OFF(max_video_frames), 1, 1000000},
+    {"max-videos-per-case", "SITR_MAX_VIDEOS_PER_CASE", "50", "N",
+     "videos in one case (beyond: 422)", K_UINT, OFF(max_videos_per_case), 1, 100000},
+    {"max-match-frames", "SITR_MAX_MATCH_FRAMES", "6000", "N",
+     "video frames in one /v1/match or /v1/uploads request, over all its videos (beyond: 422)",
+     K_UINT, OFF(max_match_frames), 1, 1000000},
     {"case-rate", "SITR_CASE_RATE", "20", "N",
-     "case creations per client address per hour (beyond: 429); 0 disables", K_UINT,
-     OFF(case_rate), 0, 1000000},
+     "case creations per client address per hour (beyond: 429); 0 disables", K_UINT, OFF(case_rate),
+     0, 1000000},
     {"platform-rate", "SITR_PLATFORM_RATE", "200", "N",
      "requests per second per platform API key, each item of a /v1/match or /v1/uploads "
-     "batch counting as one (beyond: 429); 0 disables",
+     "batch counting as one and a video one more per 10 frames (beyond: 429); 0 disables",
      K_UINT, OFF(platform_rate), 0, 1000000},
     {"platform-burst", "SITR_PLATFORM_BURST", "400", "N",
      "requests a platform may send at once before --platform-rate applies", K_UINT,
@@ -95,11 +103,11 @@ static const option_t options[] = {
     {"match-threshold", "SITR_MATCH_THRESHOLD", "31", "BITS",
      "largest PDQ Hamming distance that counts as a match (the index is exact up to 32)", K_UINT,
      OFF(match_threshold), 0, 32},
-    {"match-batch", "SITR_MATCH_BATCH", "1000", "N", "items in one /v1/match or /v1/uploads request", K_UINT,
-     OFF(match_batch), 1, 100000},
+    {"match-batch", "SITR_MATCH_BATCH", "1000", "N",
+     "items in one /v1/match or /v1/uploads request", K_UINT, OFF(match_batch), 1, 100000},
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
-     "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)",
-     K_STRING, OFF(trusted_proxy), 0, 0},
+     "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)", K_STRING,
+     OFF(trusted_proxy), 0, 0},
     {"web-dir", "SITR_WEB_DIR", SITR_WEB_DIR, "PATH",
      "folder of the victims' web page (read once at start-up)", K_STRING, OFF(web_dir), 0, 0},
     {"webhooks", "SITR_WEBHOOKS", "on", "on|off",
@@ -116,8 +124,8 @@ static const option_t options[] = {
     {"webhook-retry-max-ms", "SITR_WEBHOOK_RETRY_MAX_MS", "3600000", "MS",
      "longest delay between webhook retries", K_UINT, OFF(webhook_retry_max_ms), 10, 86400000},
     {"webhook-max-attempts", "SITR_WEBHOOK_MAX_ATTEMPTS", "20", "N",
-     "attempts before a webhook delivery is abandoned (GET /v1/takedowns still lists it)",
-     K_UINT, OFF(webhook_max_attempts), 1, 1000},
+     "attempts before a webhook delivery is abandoned (GET /v1/takedowns still lists it)", K_UINT,
+     OFF(webhook_max_attempts), 1, 1000},
     {"webhook-poll-ms", "SITR_WEBHOOK_POLL_MS", "1000", "MS",
      "how often the webhook sender looks for due deliveries", K_UINT, OFF(webhook_poll_ms), 10,
      60000},
@@ -230,16 +238,16 @@ static int set_key_hex(sitr_config_t *cfg, const char *hex, size_t len, const ch
     }
     if (len != 2 * SITR_DIGEST_KEY_BYTES ||
         sitr_hex_decode(hex, len, cfg->digest_key, SITR_DIGEST_KEY_BYTES) < 0)
-        return sitr_err_set(err, SITR_ECONFIG, "%s: the digest key must be exactly %d hex characters",
-                            origin, 2 * SITR_DIGEST_KEY_BYTES);
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "%s: the digest key must be exactly %d hex characters", origin,
+                            2 * SITR_DIGEST_KEY_BYTES);
     if (sodium_is_zero(cfg->digest_key, SITR_DIGEST_KEY_BYTES))
         return sitr_err_set(err, SITR_ECONFIG, "%s: the digest key must not be all zeros", origin);
     cfg->have_digest_key = 1;
     return 0;
 }
 
-static int read_key_file(sitr_config_t *cfg, const char *path, const char *origin,
-                         sitr_err_t *err)
+static int read_key_file(sitr_config_t *cfg, const char *path, const char *origin, sitr_err_t *err)
 {
     char buf[256];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -288,8 +296,7 @@ static int apply(sitr_config_t *cfg, const option_t *o, const char *value, const
     case K_LEVEL:
         if (sitr_log_parse_level(value, (sitr_log_level_t *)(base + o->off)) < 0)
             return sitr_err_set(err, SITR_ECONFIG,
-                                "%s: \"%s\" is not one of error, warn, info, debug", origin,
-                                value);
+                                "%s: \"%s\" is not one of error, warn, info, debug", origin, value);
         return 0;
     case K_BOOL:
         if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
@@ -351,8 +358,8 @@ int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_conf
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const option_t *o = find_flag(name, nlen);
         if (!o)
-            return sitr_err_set(err, SITR_ECONFIG, "unknown option --%.*s (see --help)",
-                                (int)nlen, name);
+            return sitr_err_set(err, SITR_ECONFIG, "unknown option --%.*s (see --help)", (int)nlen,
+                                name);
         const char *val;
         if (eq) {
             val = eq + 1;
@@ -381,8 +388,8 @@ int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_conf
             keyfrom[o->kind == K_KEYFILE] = given[i] ? o->flag : o->env;
             if (keyfrom[0] && keyfrom[1])
                 return sitr_err_set(err, SITR_ECONFIG,
-                                    "give the digest key once: both %s and %s are set",
-                                    keyfrom[0], keyfrom[1]);
+                                    "give the digest key once: both %s and %s are set", keyfrom[0],
+                                    keyfrom[1]);
         }
         if ((rc = apply(cfg, o, val, origin, err)) < 0)
             return rc;

@@ -21,25 +21,28 @@
 #define SITR_DIGEST_KEY_BYTES 32
 
 typedef struct sitr_config {
-    char *listen;                 /* "host:port", "[v6]:port" */
+    char *listen; /* "host:port", "[v6]:port" */
     struct sockaddr_storage listen_addr;
-    char *database_url;           /* libpq conninfo or URL (required) */
+    char *database_url; /* libpq conninfo or URL (required) */
     unsigned db_pool, db_queue, db_timeout_ms;
     unsigned max_connections;
     size_t max_header_bytes, max_body_bytes;
     unsigned idle_timeout_ms, shutdown_timeout_ms;
     unsigned max_images_per_request, max_images_per_case;
+    unsigned max_video_frames;    /* frames in one video (case, match item, upload) */
+    unsigned max_videos_per_case; /* videos in one case */
+    unsigned max_match_frames;    /* video frames in one /v1/match or /v1/uploads request */
     unsigned case_rate;           /* case creations per client address per hour; 0 = no limit */
     unsigned client_rate, client_burst;     /* authenticated /v1 requests per client address
                                              * per second; 0 = no limit */
     unsigned platform_rate, platform_burst; /* platform API requests per platform per second
                                              * (a /v1/match item counts as one); 0 = no limit */
     unsigned match_threshold, match_batch;
-    unsigned webhooks;            /* 1: send takedown webhooks (on the matcher's replica) */
-    unsigned webhook_timeout_ms, webhook_concurrency, webhook_retry_min_ms,
-        webhook_retry_max_ms, webhook_max_attempts, webhook_poll_ms;
-    char *trusted_proxy;          /* peer IP whose X-Forwarded-For is believed; "" = none */
-    char *web_dir;                /* the victims' web page files, read once at start-up */
+    unsigned webhooks; /* 1: send takedown webhooks (on the matcher's replica) */
+    unsigned webhook_timeout_ms, webhook_concurrency, webhook_retry_min_ms, webhook_retry_max_ms,
+        webhook_max_attempts, webhook_poll_ms;
+    char *trusted_proxy; /* peer IP whose X-Forwarded-For is believed; "" = none */
+    char *web_dir;       /* the victims' web page files, read once at start-up */
     sitr_log_level_t log_level;
     uint8_t digest_key[SITR_DIGEST_KEY_BYTES];
     int have_digest_key;

@@ -37,16 +37,17 @@ typedef enum sitr_auth_kind {
 /* What a request costs against its caller's rate limit (per platform). */
 typedef enum sitr_route_cost {
     SITR_COST_ONE = 0, /* one token */
-    SITR_COST_ITEMS    /* one token per item of the JSON batch in the body */
+    SITR_COST_ITEMS    /* one token per item of the JSON batch in the body, and for video
+                          items per few frames (api/auth.h) */
 } sitr_route_cost_t;
 
 typedef struct sitr_route {
     sitr_method_t method;
-    const char *pattern;   /* borrowed: must outlive the router (string literals) */
+    const char *pattern; /* borrowed: must outlive the router (string literals) */
     sitr_auth_kind_t auth;
     sitr_route_cost_t cost;
     sitr_handler_fn handler;
-    size_t body_cap;       /* 0 = the server's max body; larger values are clamped to it */
+    size_t body_cap; /* 0 = the server's max body; larger values are clamped to it */
 } sitr_route_t;
 
 /* The auth hook decides whether the request reaches route->handler.  It
@@ -83,8 +84,7 @@ SITR_MUST_CHECK int sitr_router_add(sitr_router_t *r, const sitr_route_t *routes
  * Returns 0 (see m->status), or SITR_EINVAL when a matched parameter holds a
  * malformed escape or a NUL, SITR_ENOMEM. */
 SITR_MUST_CHECK int sitr_router_match(const sitr_router_t *r, sitr_method_t method,
-                                      const char *path, sitr_arena_t *arena,
-                                      sitr_route_match_t *m);
+                                      const char *path, sitr_arena_t *arena, sitr_route_match_t *m);
 
 /* "GET", "POST"... for logs and the Allow header. */
 const char *sitr_router_method_name(sitr_method_t m);

@@ -432,10 +432,13 @@ static void test_config(void **state)
     assert_int_equal(cfg.db_timeout_ms, 5000);
     assert_int_equal(cfg.max_connections, 1024);
     assert_int_equal(cfg.max_header_bytes, 16384);
-    assert_int_equal(cfg.max_body_bytes, 1 << 20);
+    assert_int_equal(cfg.max_body_bytes, 4 << 20);
     assert_int_equal(cfg.idle_timeout_ms, 30000);
     assert_int_equal(cfg.max_images_per_request, 100);
     assert_int_equal(cfg.max_images_per_case, 1000);
+    assert_int_equal(cfg.max_video_frames, 3600);
+    assert_int_equal(cfg.max_videos_per_case, 50);
+    assert_int_equal(cfg.max_match_frames, 6000);
     assert_int_equal(cfg.case_rate, 20);
     assert_int_equal(cfg.match_threshold, 31);
     assert_int_equal(cfg.match_batch, 1000);
@@ -525,7 +528,10 @@ static void test_config(void **state)
                           "SITR_DB_POOL, default 8", "SITR_DB_QUEUE, default 1024",
                           "SITR_DB_TIMEOUT_MS, default 5000", "SITR_MAX_CONNECTIONS, default 1024",
                           "SITR_MAX_HEADER_BYTES, default 16384",
-                          "SITR_MAX_BODY_BYTES, default 1048576",
+                          "SITR_MAX_BODY_BYTES, default 4194304",
+                          "SITR_MAX_VIDEO_FRAMES, default 3600",
+                          "SITR_MAX_VIDEOS_PER_CASE, default 50",
+                          "SITR_MAX_MATCH_FRAMES, default 6000",
                           "SITR_IDLE_TIMEOUT_MS, default 30000",
                           "SITR_MAX_IMAGES_PER_REQUEST, default 100",
                           "SITR_MAX_IMAGES_PER_CASE, default 1000", "SITR_CASE_RATE, default 20",
