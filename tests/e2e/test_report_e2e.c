@@ -328,8 +328,9 @@ static void test_json(void **state)
     assert_true(strcmp(jstr(t, "requested_at"), jstr(t, "updated_at")) <= 0);
 
     json_t *up = json_object_get(t, "upload");
-    static const char *const upm[] = {"id", "url", "reported_at", "removed_at", NULL};
+    static const char *const upm[] = {"id", "url", "kind", "reported_at", "removed_at", NULL};
     assert_members(up, upm);
+    assert_string_equal(jstr(up, "kind"), "image");
     assert_string_equal(jstr(up, "id"), EVIL_ID_T);
     assert_string_equal(jstr(up, "url"), EVIL_URL_T);
     assert_time(jstr(up, "reported_at"));
@@ -338,8 +339,9 @@ static void test_json(void **state)
     json_t *ms = json_object_get(t, "matches");
     assert_int_equal(json_array_size(ms), 1);
     json_t *m = json_array_get(ms, 0);
-    static const char *const mm[] = {"signal", "distance", "found_at", NULL};
+    static const char *const mm[] = {"target", "signal", "distance", "found_at", NULL};
     assert_members(m, mm);
+    assert_string_equal(jstr(m, "target"), "image");
     assert_string_equal(jstr(m, "signal"), "pdq");
     assert_int_equal(jint(m, "distance"), 9);
     assert_string_equal(jstr(m, "found_at"), jstr(t, "found_at"));
