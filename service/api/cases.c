@@ -1,10 +1,12 @@
-/* The victims' endpoints: create a case, read its status, add images,
- * withdraw it (DESIGN.md "API", issue 3).
+/* The victims' endpoints: create a case, read its status, add images and
+ * videos, withdraw it (DESIGN.md "API", issues 3 and 9).
  *
  * Each handler validates everything it can before touching the database
- * (image lists through images_json.c, caps from the configuration), then
- * makes exactly one call to a sitr_* SQL function, so each request is one
- * transaction and a refused request changes nothing.  Case endpoints other
+ * (image lists through images_json.c, videos through videos_json.c with
+ * their frames packed under the storage policy of match/vpack.h, caps from
+ * the configuration), then makes exactly one call to a sitr_* SQL
+ * function, so each request is one transaction and a refused request
+ * changes nothing.  Case endpoints other
  * than creation run only after auth.c has verified the case secret; the
  * authenticated case id is read when the handler starts.
  *
@@ -23,6 +25,7 @@
 
 #include "db/db.h"
 #include "api/images_json.h"
+#include "api/videos_json.h"
 #include "core/log.h"
 #include "net/server.h"
 
@@ -42,9 +45,11 @@ typedef struct case_op {
     char digest_hex[2 * SITR_KEYS_DIGEST_BYTES + 1];
     char case_id[24];
     char max_per_case[16];
+    char max_videos[16];
     char *images;     /* normalised JSON text (malloc) */
-    json_t *warnings; /* from images_json */
-    size_t sent, duplicates;
+    char *videos;     /* the videos for SQL, frames packed (malloc; "[]" when none) */
+    json_t *warnings; /* from images_json and videos_json */
+    size_t sent, duplicates, videos_sent;
     int attempts;
 } case_op_t;
 
@@ -64,6 +69,7 @@ static case_op_t *op_new(sitr_req_t *req)
     if (op) {
         op->req = req;
         snprintf(op->max_per_case, sizeof op->max_per_case, "%u", cfg_of(req)->max_images_per_case);
+        snprintf(op->max_videos, sizeof op->max_videos, "%u", cfg_of(req)->max_videos_per_case);
     }
     return op;
 }
@@ -75,6 +81,7 @@ static void op_free(case_op_t *op)
     sodium_memzero(op->secret, sizeof op->secret);
     sodium_memzero(op->digest_hex, sizeof op->digest_hex);
     free(op->images);
+    free(op->videos);
     json_decref(op->warnings);
     free(op);
 }
@@ -102,8 +109,64 @@ static void reply_too_many(sitr_req_t *req, unsigned limit)
     sitr_req_reply_error(req, 422, "too_many_images", msg, "images");
 }
 
-/* Reads and validates the image list of the body into op.  Returns 1 when
- * the request may go on, 0 when it has been answered. */
+static void reply_too_many_videos(sitr_req_t *req, unsigned limit)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "a case holds at most %u videos", limit);
+    sitr_req_reply_error(req, 422, "too_many_videos", msg, "videos");
+}
+
+/* SIT01 from the database: the case would hold more than allowed.  The SQL
+ * functions say which in the message only, so the request's content
+ * decides: a request with videos and no image is over the video limit, one
+ * with images only over the image limit, one with both is named for both. */
+static void reply_case_full(sitr_req_t *req, const case_op_t *op)
+{
+    const sitr_config_t *cfg = cfg_of(req);
+    if (op->videos_sent == 0) {
+        reply_too_many(req, cfg->max_images_per_case);
+    } else if (op->sent == 0) {
+        reply_too_many_videos(req, cfg->max_videos_per_case);
+    } else {
+        char msg[128];
+        snprintf(msg, sizeof msg, "a case holds at most %u images and %u videos",
+                 cfg->max_images_per_case, cfg->max_videos_per_case);
+        sitr_req_reply_error(req, 422, "case_full", msg, NULL);
+    }
+}
+
+/* The video list's limits from the configuration. */
+static sitr_videos_limits_t video_limits(const sitr_config_t *cfg)
+{
+    sitr_videos_limits_t lim = {.max_videos = cfg->max_videos_per_case,
+                                .max_frames = cfg->max_video_frames,
+                                .max_total_frames =
+                                    (size_t)cfg->max_videos_per_case * cfg->max_video_frames};
+    return lim;
+}
+
+/* Answers a validation fault (422, or 500 for memory). */
+static void reply_invalid(sitr_req_t *req, const sitr_images_error_t *err)
+{
+    if (strcmp(err->code, "internal") == 0) {
+        sitr_api_reply_db_error(req, SITR_ENOMEM);
+        return;
+    }
+    sitr_req_reply_error(req, 422, err->code, err->message, err->field[0] ? err->field : NULL);
+}
+
+/* Appends every element of more to into (both arrays). */
+static int append_all(json_t *into, const json_t *more)
+{
+    for (size_t i = 0; i < json_array_size(more); i++)
+        if (json_array_append(into, json_array_get(more, i)) < 0)
+            return -1;
+    return 0;
+}
+
+/* Reads and validates the body's images and videos into op (videos
+ * packed under the storage policy).  Returns 1 when the request may go on,
+ * 0 when it has been answered. */
 static int read_images(sitr_req_t *req, case_op_t *op)
 {
     const sitr_config_t *cfg = cfg_of(req);
@@ -111,28 +174,38 @@ static int read_images(sitr_req_t *req, case_op_t *op)
     if (!body)
         return 0;
     sitr_images_t im;
+    sitr_videos_t vi;
     sitr_images_error_t err;
-    int rc = sitr_images_parse(body, cfg->max_images_per_request, &im, &err);
+    sitr_videos_limits_t lim = video_limits(cfg);
+    int rc = sitr_case_body_parse(body, cfg->max_images_per_request, &lim, &im, &vi, &err);
     json_decref(body);
     if (rc < 0) {
-        if (strcmp(err.code, "internal") == 0) {
-            sitr_api_reply_db_error(req, SITR_ENOMEM);
-            return 0;
-        }
-        sitr_req_reply_error(req, 422, err.code, err.message, err.field[0] ? err.field : NULL);
+        reply_invalid(req, &err);
         return 0;
     }
     if (im.count > cfg->max_images_per_case) {
         sitr_images_clear(&im);
+        sitr_videos_clear(&vi);
         reply_too_many(req, cfg->max_images_per_case);
         return 0;
     }
-    op->images = json_dumps(im.images, JSON_COMPACT);
-    op->warnings = json_incref(im.warnings);
+    /* The storage policy's variants: ENGINE's sitrd option when there is one
+     * (see match/vpack.h); the documented default otherwise. */
+    op->videos = sitr_videos_sql(&vi, SITR_VPACK_VARIANTS_DEFAULT, &err);
+    op->images = im.images ? json_dumps(im.images, JSON_COMPACT) : strdup("[]");
+    op->warnings = im.warnings ? json_incref(im.warnings) : json_array();
     op->sent = im.count;
     op->duplicates = im.duplicates;
+    op->videos_sent = vi.count;
+    int bad =
+        !op->images || !op->warnings || (vi.warnings && append_all(op->warnings, vi.warnings) < 0);
     sitr_images_clear(&im);
-    if (!op->images) {
+    sitr_videos_clear(&vi);
+    if (!op->videos) {
+        reply_invalid(req, &err);
+        return 0;
+    }
+    if (bad) {
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         return 0;
     }
@@ -156,7 +229,7 @@ static void on_created(int rc, PGresult *res, const char *sqlstate, void *arg)
                 return;
             sitr_api_reply_db_error(req, SITR_EBUSY);
         } else if (sqlstate && strcmp(sqlstate, "SIT01") == 0) {
-            reply_too_many(req, cfg_of(req)->max_images_per_case);
+            reply_case_full(req, op);
         } else {
             sitr_api_reply_db_error(req, rc);
         }
@@ -167,9 +240,10 @@ static void on_created(int rc, PGresult *res, const char *sqlstate, void *arg)
         goto out;
     }
     long images = strtol(PQgetvalue(res, 0, 1), NULL, 10);
-    json_t *body =
-        json_pack("{s:s,s:s,s:i,s:I,s:O}", "case", op->reference, "secret", op->secret, "images",
-                  (int)images, "duplicates", duplicates(op, images), "warnings", op->warnings);
+    long videos = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    json_t *body = json_pack("{s:s,s:s,s:i,s:i,s:I,s:O}", "case", op->reference, "secret",
+                             op->secret, "images", (int)images, "videos", (int)videos, "duplicates",
+                             duplicates(op, images), "warnings", op->warnings);
     if (!body) {
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto out;
@@ -177,7 +251,8 @@ static void on_created(int rc, PGresult *res, const char *sqlstate, void *arg)
     sitr_api_t *api = api_of(req);
     api->counters.cases_created++;
     api->counters.images_added += (unsigned long)images;
-    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case created with %ld images", images);
+    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case created with %ld images and %ld videos",
+             images, videos);
     char *loc = sitr_arena_printf(sitr_req_arena(req), "/v1/cases/%s", op->reference);
     if (loc)
         sitr_req_add_header(req, "Location", loc);
@@ -194,11 +269,12 @@ static int submit_create(case_op_t *op)
     int rc = sitr_token_generate(SITR_TOKEN_REFERENCE, op->reference, sizeof op->reference);
     if (rc < 0)
         return rc;
-    const char *params[4] = {op->reference, op->digest_hex, op->images, op->max_per_case};
+    const char *params[6] = {op->reference, op->digest_hex,   op->images,
+                             op->videos,    op->max_per_case, op->max_videos};
     return sitr_db_submit(sitr_req_server(req)->db,
-                          "SELECT case_id, images FROM sitr_case_create($1, decode($2, 'hex'), "
-                          "$3::jsonb, $4::int)",
-                          4, params, on_created, op);
+                          "SELECT case_id, images, videos FROM sitr_case_create($1, "
+                          "decode($2, 'hex'), $3::jsonb, $4::jsonb, $5::int, $6::int)",
+                          6, params, on_created, op);
 }
 
 int sitr_api_cases_create(sitr_req_t *req)
@@ -251,7 +327,8 @@ static case_op_t *case_op_start(sitr_req_t *req)
     int64_t id = sitr_req_case_id(req);
     const char *ref = sitr_req_case_reference(req);
     if (id <= 0 || !ref) {
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "case handler called without an authenticated case");
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req),
+                 "case handler called without an authenticated case");
         sitr_req_reply_error(req, 500, "internal", "internal error", NULL);
         return NULL;
     }
@@ -358,9 +435,9 @@ static void on_added(int rc, PGresult *res, const char *sqlstate, void *arg)
 {
     case_op_t *op = arg;
     sitr_req_t *req = op->req;
-    /* SIT01: the case would hold more images than allowed. */
+    /* SIT01: the case would hold more images or videos than allowed. */
     if (rc < 0 && sqlstate && strcmp(sqlstate, "SIT01") == 0 && !sitr_req_gone(req)) {
-        reply_too_many(req, cfg_of(req)->max_images_per_case);
+        reply_case_full(req, op);
         goto out;
     }
     if (!case_result_ok(req, rc, sqlstate))
@@ -371,15 +448,19 @@ static void on_added(int rc, PGresult *res, const char *sqlstate, void *arg)
     }
     long added = strtol(PQgetvalue(res, 0, 0), NULL, 10);
     long total = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    long vadded = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    long vtotal = strtol(PQgetvalue(res, 0, 3), NULL, 10);
     json_t *body =
-        json_pack("{s:s,s:i,s:i,s:I,s:O}", "case", op->reference, "added", (int)added, "images",
-                  (int)total, "duplicates", duplicates(op, added), "warnings", op->warnings);
+        json_pack("{s:s,s:i,s:i,s:i,s:i,s:I,s:O}", "case", op->reference, "added", (int)added,
+                  "images", (int)total, "videos_added", (int)vadded, "videos", (int)vtotal,
+                  "duplicates", duplicates(op, added), "warnings", op->warnings);
     if (!body) {
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto out;
     }
     api_of(req)->counters.images_added += (unsigned long)added;
-    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case images added: %ld", added);
+    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case images added: %ld, videos added: %ld",
+             added, vadded);
     sitr_req_add_header(req, "Cache-Control", "no-store");
     sitr_req_reply_json(req, 200, body);
 out:
@@ -395,11 +476,11 @@ int sitr_api_cases_add_images(sitr_req_t *req)
         op_free(op);
         return 0;
     }
-    const char *params[3] = {op->case_id, op->images, op->max_per_case};
+    const char *params[5] = {op->case_id, op->images, op->videos, op->max_per_case, op->max_videos};
     return case_submit(op,
-                       "SELECT added, total FROM sitr_case_add_images($1::bigint, $2::jsonb, "
-                       "$3::int)",
-                       3, params, on_added);
+                       "SELECT added, total, videos_added, videos_total FROM sitr_case_add("
+                       "$1::bigint, $2::jsonb, $3::jsonb, $4::int, $5::int)",
+                       5, params, on_added);
 }
 
 /* ---- DELETE /v1/cases/{case} --------------------------------------------- */

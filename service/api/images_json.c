@@ -246,10 +246,18 @@ int sitr_images_parse(const json_t *body, size_t max_items, sitr_images_t *out,
     const json_t *arr = json_object_get(body, "images");
     if (!arr)
         return fail(err, "images_required", "images", "images is required");
+    return sitr_images_parse_list(arr, max_items, 0, out, err);
+}
+
+int sitr_images_parse_list(const json_t *arr, size_t max_items, int allow_empty,
+                           sitr_images_t *out, sitr_images_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
     if (!json_is_array(arr))
         return fail(err, "invalid_type", "images", "images must be an array");
     size_t n = json_array_size(arr);
-    if (n == 0)
+    if (n == 0 && !allow_empty)
         return fail(err, "no_images", "images", "images must hold at least one image");
     if (n > max_items)
         return fail(err, "too_many_images", "images", "at most %zu images per request", max_items);

@@ -7,6 +7,7 @@
  * strings checked for length, NUL and control characters), so SQL receives
  * nothing it would have to reject.  Messages never quote a value.  Any thread. */
 #include "api/platform.h"
+#include "api/videos_json.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -18,9 +19,9 @@
 #include <sitr/hex.h>
 #include <sitr/opaque.h>
 
-#define PDQ_HEX      64
-#define MD5_HEX      32
-#define SHA256_HEX   64
+#define PDQ_HEX    64
+#define MD5_HEX    32
+#define SHA256_HEX 64
 
 static int fail(sitr_platform_error_t *err, const char *code, const char *field, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
@@ -156,19 +157,65 @@ static const json_t *batch_array(const json_t *body, const char *name, size_t ma
 /* ---- POST /v1/match -------------------------------------------------------- */
 
 static const char *const match_members[] = {"pdq", "quality", "md5", "sha256"};
+static const char *const video_item_members[] = {"video"};
+
+/* Copies a videos_json fault into a platform one. */
+static int fail_video(sitr_platform_error_t *err, const sitr_images_error_t *verr)
+{
+    if (strcmp(verr->code, "internal") == 0)
+        return fail_oom(err);
+    return fail(err, verr->code, verr->field, "%s", verr->message);
+}
+
+/* Frames over the video members of the batch array a (member `key` of each
+ * element), counted before any is parsed. */
+static size_t batch_frames(const json_t *a, const char *key)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const json_t *v = json_object_get(json_array_get(a, i), key);
+        const json_t *f = json_is_object(v) ? json_object_get(v, "frames") : NULL;
+        total += json_is_array(f) ? json_array_size(f) : 0;
+    }
+    return total;
+}
 
 int sitr_platform_parse_match(const json_t *body, size_t max_items, sitr_match_item_t **items,
                               size_t *n, sitr_platform_error_t *err)
 {
+    return sitr_platform_parse_match_v(body, max_items, NULL, items, NULL, n, err);
+}
+
+void sitr_platform_videos_free(sitr_video_in_t *videos, size_t n)
+{
+    for (size_t i = 0; videos && i < n; i++)
+        sitr_video_in_clear(&videos[i]);
+    free(videos);
+}
+
+int sitr_platform_parse_match_v(const json_t *body, size_t max_items,
+                                const sitr_videos_limits_t *vlim, sitr_match_item_t **items,
+                                sitr_video_in_t **videos, size_t *n, sitr_platform_error_t *err)
+{
     *items = NULL;
+    if (videos)
+        *videos = NULL;
     *n = 0;
     const json_t *a = batch_array(body, "items", max_items, "items", err);
     if (!a)
         return -1;
     size_t count = json_array_size(a);
+    if (vlim && batch_frames(a, "video") > vlim->max_total_frames)
+        return fail(err, "too_many_frames", "items",
+                    "at most %zu video frames per request, over all its video items",
+                    vlim->max_total_frames);
     sitr_match_item_t *out = calloc(count, sizeof *out);
-    if (!out)
+    sitr_video_in_t *vids = vlim ? calloc(count, sizeof *vids) : NULL;
+    if (!out || (vlim && !vids)) {
+        free(out);
+        free(vids);
         return fail_oom(err);
+    }
     for (size_t i = 0; i < count; i++) {
         const json_t *it = json_array_get(a, i);
         sitr_match_item_t *m = &out[i];
@@ -178,7 +225,27 @@ int sitr_platform_parse_match(const json_t *body, size_t max_items, sitr_match_i
             fail(err, "invalid_type", path, "each item must be a JSON object");
             goto bad;
         }
-        if (only_members(it, match_members, 4, path, "an item has only pdq, quality, md5, sha256",
+        if (vlim && json_object_get(it, "video")) {
+            /* A video item: {"video":{...}} and nothing beside it. */
+            if (only_members(it, video_item_members, 1, path,
+                             "a video item has only video (its md5 and sha256 go inside it)",
+                             err) < 0)
+                goto bad;
+            char vpath[48];
+            snprintf(vpath, sizeof vpath, "%s.video", path);
+            sitr_images_error_t verr = {0};
+            if (sitr_video_parse(json_object_get(it, "video"), SITR_VIDEO_QUERY, vpath,
+                                 vlim->max_frames, &vids[i], &verr) < 0) {
+                fail_video(err, &verr);
+                goto bad;
+            }
+            m->is_video = 1;
+            m->quality = -1;
+            continue;
+        }
+        if (only_members(it, match_members, 4, path,
+                         vlim ? "an item has only pdq, quality, md5, sha256, or only video"
+                              : "an item has only pdq, quality, md5, sha256",
                          err) < 0)
             goto bad;
         int p = hex_member(it, "pdq", PDQ_HEX, path, m->pdq, NULL, err);
@@ -196,10 +263,13 @@ int sitr_platform_parse_match(const json_t *body, size_t max_items, sitr_match_i
         m->pdq_low_quality = m->has_pdq && m->quality < SITR_PLATFORM_MIN_QUALITY;
     }
     *items = out;
+    if (videos)
+        *videos = vids;
     *n = count;
     return 0;
 bad:
     free(out);
+    sitr_platform_videos_free(vids, count);
     return -1;
 }
 
@@ -479,6 +549,7 @@ static int valid_url(const char *s, size_t len)
 }
 
 static const char *const upload_members[] = {"id", "url", "pdq", "quality", "md5", "sha256"};
+static const char *const video_upload_members[] = {"id", "url", "video"};
 
 void sitr_platform_uploads_clear(sitr_uploads_t *u)
 {
@@ -487,15 +558,27 @@ void sitr_platform_uploads_clear(sitr_uploads_t *u)
     memset(u, 0, sizeof *u);
 }
 
-static int parse_upload(const json_t *it, const char *path, json_t *ids, json_t **norm,
-                        int *ignored, sitr_platform_error_t *err)
+static int parse_upload(const json_t *it, const char *path, json_t *ids,
+                        const sitr_videos_limits_t *vlim, json_t **norm, int *ignored,
+                        sitr_platform_error_t *err)
 {
     char field[sizeof err->field];
     if (!json_is_object(it))
         return fail(err, "invalid_type", path, "each upload must be a JSON object");
-    if (only_members(it, upload_members, 6, path,
-                     "an upload has only id, url, pdq, quality, md5, sha256", err) < 0)
+    int video = vlim && json_object_get(it, "video");
+    if (video) {
+        if (only_members(it, video_upload_members, 3, path,
+                         "a video upload has only id, url, video (its md5 and sha256 go "
+                         "inside it)",
+                         err) < 0)
+            return -1;
+    } else if (only_members(it, upload_members, 6, path,
+                            vlim ? "an upload has only id, url, pdq, quality, md5, sha256, or "
+                                   "id, url, video"
+                                 : "an upload has only id, url, pdq, quality, md5, sha256",
+                            err) < 0) {
         return -1;
+    }
     snprintf(field, sizeof field, "%s.id", path);
     const json_t *id = member(it, "id");
     if (!id)
@@ -516,6 +599,30 @@ static int parse_upload(const json_t *it, const char *path, json_t *ids, json_t 
         return fail(err, "invalid_url", field,
                     "url must be an http:// or https:// URL of at most %d bytes without spaces",
                     SITR_PLATFORM_URL_MAX);
+    if (video) {
+        /* Frames packed as an upload's (plain hashes of quality >= 50);
+         * the video's digests become the upload's. */
+        char vpath[48];
+        snprintf(vpath, sizeof vpath, "%s.video", path);
+        sitr_video_in_t v;
+        sitr_images_error_t verr = {0};
+        if (sitr_video_parse(json_object_get(it, "video"), SITR_VIDEO_QUERY, vpath,
+                             vlim->max_frames, &v, &verr) < 0)
+            return fail_video(err, &verr);
+        json_t *o = sitr_video_sql(&v, SITR_VPACK_UPLOAD, 0, vpath, &verr);
+        size_t usable = v.usable;
+        sitr_video_in_clear(&v);
+        if (!o)
+            return fail_video(err, &verr);
+        *ignored = usable == 0; /* frames all below quality 50: digests only */
+        if (json_object_set(o, "id", (json_t *)id) < 0 ||
+            (url && json_object_set(o, "url", (json_t *)url) < 0)) {
+            json_decref(o);
+            return fail_oom(err);
+        }
+        *norm = o;
+        return 0;
+    }
     uint8_t bin[32];
     char pdq[PDQ_HEX + 1], md5[MD5_HEX + 1], sha[SHA256_HEX + 1];
     int p = hex_member(it, "pdq", PDQ_HEX, path, bin, pdq, err);
@@ -558,11 +665,22 @@ static int parse_upload(const json_t *it, const char *path, json_t *ids, json_t 
 int sitr_platform_parse_uploads(const json_t *body, size_t max_items, sitr_uploads_t *out,
                                 sitr_platform_error_t *err)
 {
+    return sitr_platform_parse_uploads_v(body, max_items, NULL, out, err);
+}
+
+int sitr_platform_parse_uploads_v(const json_t *body, size_t max_items,
+                                  const sitr_videos_limits_t *vlim, sitr_uploads_t *out,
+                                  sitr_platform_error_t *err)
+{
     memset(out, 0, sizeof *out);
     const json_t *a = batch_array(body, "uploads", max_items, "uploads", err);
     if (!a)
         return -1;
     size_t n = json_array_size(a);
+    if (vlim && batch_frames(a, "video") > vlim->max_total_frames)
+        return fail(err, "too_many_frames", "uploads",
+                    "at most %zu video frames per request, over all its video uploads",
+                    vlim->max_total_frames);
     json_t *ids = json_object();
     out->uploads = json_array();
     out->ignored = calloc(n, 1);
@@ -576,7 +694,7 @@ int sitr_platform_parse_uploads(const json_t *body, size_t max_items, sitr_uploa
         snprintf(path, sizeof path, "uploads[%zu]", i);
         json_t *norm = NULL;
         int ignored = 0;
-        int rc = parse_upload(json_array_get(a, i), path, ids, &norm, &ignored, err);
+        int rc = parse_upload(json_array_get(a, i), path, ids, vlim, &norm, &ignored, err);
         if (rc == 0 && json_array_append_new(out->uploads, norm) < 0)
             rc = fail_oom(err);
         if (rc < 0) {
@@ -612,10 +730,9 @@ int sitr_platform_parse_id(const char *s, int64_t *out)
     return 1;
 }
 
-int sitr_platform_parse_takedown_query(const uint8_t key[SITR_KEYS_KEY_BYTES],
-                                       int64_t platform_id, const char *status, const char *after,
-                                       const char *limit, sitr_takedown_query_t *q,
-                                       sitr_platform_error_t *err)
+int sitr_platform_parse_takedown_query(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
+                                       const char *status, const char *after, const char *limit,
+                                       sitr_takedown_query_t *q, sitr_platform_error_t *err)
 {
     q->status = NULL;
     q->after = 0;

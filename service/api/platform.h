@@ -23,6 +23,7 @@
 
 #include <sitr/keys.h>
 
+#include "api/videos_json.h"
 #include "match/replica.h"
 
 #define SITR_PLATFORM_ID_MAX       256  /* a platform's content id, characters */
@@ -49,6 +50,7 @@ typedef struct sitr_match_item {
     int quality; /* -1 without a PDQ */
     unsigned has_pdq : 1, has_md5 : 1, has_sha256 : 1;
     unsigned pdq_low_quality : 1; /* has_pdq but quality < 50: never searched */
+    unsigned is_video : 1;        /* a video item: no hash here, see the videos array */
 } sitr_match_item_t;
 
 /* body: {"items":[{"pdq","quality","md5","sha256"}, ...]} and nothing else;
@@ -58,6 +60,19 @@ typedef struct sitr_match_item {
  * (code "internal" on allocation failure). */
 int sitr_platform_parse_match(const json_t *body, size_t max_items, sitr_match_item_t **items,
                               size_t *n, sitr_platform_error_t *err);
+
+/* The same with video items (issue 9) when vlim is not NULL: an item may be
+ * {"video":{...}} (videos_json.h, SITR_VIDEO_QUERY: frames of t, pdq,
+ * quality, optional n and trimmed; the video's md5/sha256 inside it) and
+ * nothing else; its sitr_match_item_t has is_video set and no hash, and
+ * (*videos)[i] holds it (*videos: n entries, only video items filled;
+ * release with sitr_platform_videos_free).  Frames are bounded per video
+ * (vlim->max_frames) and over the request (vlim->max_total_frames, counted
+ * before any is parsed). */
+int sitr_platform_parse_match_v(const json_t *body, size_t max_items,
+                                const sitr_videos_limits_t *vlim, sitr_match_item_t **items,
+                                sitr_video_in_t **videos, size_t *n, sitr_platform_error_t *err);
+void sitr_platform_videos_free(sitr_video_in_t *videos, size_t n);
 
 typedef struct sitr_match_hit {
     int64_t image_id;
@@ -108,6 +123,15 @@ typedef struct sitr_uploads {
  * only present members.  0, or -1 with err filled. */
 int sitr_platform_parse_uploads(const json_t *body, size_t max_items, sitr_uploads_t *out,
                                 sitr_platform_error_t *err);
+
+/* The same with video uploads when vlim is not NULL: an element may be
+ * {"id","url","video":{...}} (a query video, videos_json.h), normalised to
+ * {"id","url","frames": packed hex of its plain hashes of quality >= 50
+ * (null when none), "duration","md5","sha256"} for sitr_uploads_report;
+ * ignored[i] is 1 when no frame was usable (the digests are kept). */
+int sitr_platform_parse_uploads_v(const json_t *body, size_t max_items,
+                                  const sitr_videos_limits_t *vlim, sitr_uploads_t *out,
+                                  sitr_platform_error_t *err);
 void sitr_platform_uploads_clear(sitr_uploads_t *u);
 
 /* A content id as it arrives in a path (DELETE /v1/uploads/{id}): the same
@@ -123,10 +147,9 @@ typedef struct sitr_takedown_query {
 } sitr_takedown_query_t;
 
 /* Query parameters as decoded strings (NULL when absent). */
-int sitr_platform_parse_takedown_query(const uint8_t key[SITR_KEYS_KEY_BYTES],
-                                       int64_t platform_id, const char *status, const char *after,
-                                       const char *limit, sitr_takedown_query_t *q,
-                                       sitr_platform_error_t *err);
+int sitr_platform_parse_takedown_query(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
+                                       const char *status, const char *after, const char *limit,
+                                       sitr_takedown_query_t *q, sitr_platform_error_t *err);
 
 /* body: {"status":"removed"|"rejected"|"not_found","note":string|null}.
  * *status is static; *note borrows body (NULL when absent). */

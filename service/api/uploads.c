@@ -1,5 +1,6 @@
 /* POST /v1/uploads and DELETE /v1/uploads/{id}: platforms report uploads
- * (their content id, an optional URL, the hashes) and say when they no
+ * (their content id, an optional URL, the hashes of an image, or a video's
+ * frame hashes packed as match/vpack.h stores them) and say when they no
  * longer have one (DESIGN.md "API"; contract in docs/api-platforms.md).
  *
  * Reports are validated completely first (api_platform.c), then stored by
@@ -95,7 +96,10 @@ int sitr_api_uploads_report(sitr_req_t *req)
     }
     op->req = req;
     sitr_platform_error_t err = {0};
-    int rc = sitr_platform_parse_uploads(body, srv->cfg->match_batch, &op->up, &err);
+    const sitr_videos_limits_t vlim = {.max_videos = srv->cfg->match_batch,
+                                       .max_frames = srv->cfg->max_video_frames,
+                                       .max_total_frames = srv->cfg->max_match_frames};
+    int rc = sitr_platform_parse_uploads_v(body, srv->cfg->match_batch, &vlim, &op->up, &err);
     json_decref(body);
     if (rc < 0) {
         free(op);
