@@ -1,10 +1,16 @@
 /* The replica's in-memory view of the database, for matching.
  *
- * Each sitrd holds two exact PDQ indexes and four digest tables:
- *  - case images (searched by POST /v1/match and by the matcher for new
- *    uploads): PDQ id = case_image_id << 3 | variant (variant 0 = the PDQ,
- *    1..7 the dihedral variants), digest id = case_image_id;
- *  - uploads (searched by the matcher for new case images): id = upload_id.
+ * Each sitrd holds two exact PDQ indexes, four digest tables and two video
+ * catalogues:
+ *  - case images and case video frames (searched by POST /v1/match and by
+ *    the matcher for new uploads): PDQ id = case_image_id << 3 | variant
+ *    (variant 0 = the PDQ, 1..7 the dihedral variants), digest id =
+ *    case_image_id; a case video's frames and digests have ids with bit 63
+ *    set (match/vid.h), its times and distinct-hash numbers are in the
+ *    case_videos catalogue (match/vcat.h);
+ *  - uploads (searched by the matcher for new case images and videos):
+ *    id = upload_id, a video upload's frames bit 63 | upload_id << 24 |
+ *    slot << 4, its frames as a query in the upload_videos catalogue.
  * They are loaded at start with one bulk read, then kept current by
  * following the change log (LISTEN for a wake-up, then read every change
  * after the last applied seq), so a lost notification or a reconnect loses
@@ -24,6 +30,7 @@
 #include "db/db.h"
 #include "match/digest_index.h"
 #include "match/index.h"
+#include "match/vcat.h"
 #include "core/metrics.h"
 
 typedef struct sitr_replica sitr_replica_t;
@@ -39,6 +46,8 @@ typedef struct sitr_replica_indexes {
     sitr_index_t *upload_pdq;             /* -> upload_id */
     sitr_digest_index_t *upload_md5;      /* -> upload_id */
     sitr_digest_index_t *upload_sha256;   /* -> upload_id */
+    sitr_vcat_t *case_videos;             /* case video catalogue (NULL: none loaded) */
+    sitr_vcat_t *upload_videos;           /* video upload catalogue, with query frames */
 } sitr_replica_indexes_t;
 
 /* What a replica runs on (all borrowed; they must outlive it). */
