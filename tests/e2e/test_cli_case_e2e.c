@@ -442,6 +442,67 @@ static void test_add(void **state)
     assert_int_equal(live_images(id), N_BRIDGE + 1);
 }
 
+/* Videos: hashed here (5 frames a second, dihedral and trimmed hashes) and
+ * sent as hashes in "videos"; the case holds the frames the server kept
+ * (quality >= 50), the digests, and says so in the status.  A video the
+ * case already holds is skipped. */
+static void test_add_video(void **state)
+{
+    (void)state;
+    long long id = case_id_of(W.ref);
+    char env_secret[200];
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+    const char *video = SITR_SOURCE_DIR "/tests/data/vpdq/videos/test-padded-dimensions.mp4";
+    run_t r =
+        run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "add", "--server", W.server_url, W.ref, video, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, "Added 0 images and 1 video to case");
+    expect_contains(r.out, "and 1 video.");
+    expect_contains(r.out, "no video and no file name left");
+    run_free(&r);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM case_videos WHERE case_id = %lld AND erased_at IS NULL "
+             "AND frame_count > 0 AND md5 IS NOT NULL AND sha256 IS NOT NULL",
+             id);
+    assert_int_equal(pgt_scalar(W.db_url, sql), 1);
+    /* The frames the CLI hashed at 0.2 s per hash, those of quality >= 50. */
+    run_t h = run_sitr(NULL, (const char *[]){"hash", "--format", "jsonl", "--seconds-per-hash",
+                                              "0.2", video, NULL});
+    expect_status(&h, 0);
+    json_t *v = json_loads(h.out, 0, NULL);
+    assert_non_null(v);
+    long long usable = 0;
+    json_t *frames = json_object_get(v, "frames");
+    for (size_t i = 0; i < json_array_size(frames); i++)
+        usable += json_integer_value(json_object_get(json_array_get(frames, i), "quality")) >= 50;
+    snprintf(sql, sizeof sql,
+             "SELECT frame_count FROM case_videos WHERE case_id = %lld AND sha256 = "
+             "decode('%s', 'hex')",
+             id, json_string_value(json_object_get(v, "sha256")));
+    assert_true(usable > 0);
+    assert_int_equal(pgt_scalar(W.db_url, sql), usable);
+    json_decref(v);
+    run_free(&h);
+
+    /* Again: already held, nothing added. */
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "add", "--server", W.server_url, W.ref, video, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, "Added 0 images and 0 videos to case");
+    run_free(&r);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM case_videos WHERE case_id = %lld", id);
+    assert_int_equal(pgt_scalar(W.db_url, sql), 1);
+
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "status", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, "videos            1");
+    expect_contains(r.out, "1 video(s) added");
+    run_free(&r);
+}
+
 static void test_report(void **state)
 {
     (void)state;
@@ -800,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_create_matches_hash),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_add),
+        cmocka_unit_test(test_add_video),
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_withdraw),
     };
