@@ -1,33 +1,39 @@
-/* POST /v1/match: platforms check uploads against every live case image
- * (DESIGN.md "API", "Matching rules"; contract in docs/api-platforms.md).
+/* POST /v1/match: platforms check uploads, images and videos, against
+ * every live case image and case video (DESIGN.md "API", "Matching rules";
+ * contract in docs/api-platforms.md).
  *
  * The answer comes from this replica's memory (replica.h), never from the
  * database, so every replica answers alone; until its indexes are loaded
- * it answers 503.  Per item: the PDQ is searched with radius = the match
- * threshold only when the query's quality is >= 50 (a featureless image
- * would match unrelated ones); MD5/SHA-256 are looked up exactly; each case
- * image appears once with its best signal.  The platform receives per case
- * image an opaque ref (sitr/opaque.h), never a victim's hash.
+ * it answers 503.  The search is match/msearch.h's: per image item the PDQ
+ * (only when its quality is >= 50: a featureless image would match
+ * unrelated ones) and the digests; per video item its usable frames (and
+ * trimmed hashes), decided per case video (vpdq_copy, vpdq_excerpt,
+ * video_frame), and its digests.  Each matched case image or case video
+ * appears once with its best signal; a video match carries coverage and
+ * run_seconds.  The platform receives per target an opaque ref
+ * (sitr/opaque.h: images and videos in separate namespaces), never a
+ * victim's hash or frame times.
  *
- * Recording: the case images matched are recorded as "upload blocked" on
- * their cases (sitr_match_record_blocked: case events only, no hash of the
- * query) and the answer is sent after that commit, so a platform that got
- * a match knows the victim's timeline shows it.  If the database cannot
- * take the record, the match is still answered (blocking the upload is what
- * protects the victim; the database being down must not let the image
- * through) with "recorded":false, and a warning is logged.
+ * Recording: the case images and videos matched are recorded as "upload
+ * blocked" on their cases (sitr_match_record_blocked: case events only, no
+ * hash of the query) and the answer is sent after that commit, so a
+ * platform that got a match knows the victim's timeline shows it.  If the
+ * database cannot take the record, the match is still answered (blocking
+ * the upload is what protects the victim; the database being down must not
+ * let the image through) with "recorded":false, and a warning is logged.
  *
- * The PDQ searches of a request run as one batched index search
- * (sitr_platform_match_batch: the same answers as item by item, but the
- * memory reads of many queries overlap).
+ * The image items' PDQ searches of a request run as one batched index
+ * search and each video item's frames as one batch (sitr_msearch_batch: the
+ * same answers as item by item).
  *
  * Threads: the handler, the after-work and the database callback run on the
- * loop thread.  Batches larger than INLINE_ITEMS are searched in
- * uv_queue_work (the indexes are safe to search from any thread); the job
- * holds a reference on the request and checks sitr_req_gone before
- * answering. */
+ * loop thread.  Requests of more than INLINE_WORK searches (image items
+ * plus video frames) are searched in uv_queue_work (the indexes are safe to
+ * search from any thread; the searcher is made for the job); the job holds
+ * a reference on the request and checks sitr_req_gone before answering. */
 #include "api/match.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +45,14 @@
 #include "api/reply.h"
 #include "api/state.h"
 #include "core/log.h"
+#include "match/msearch.h"
 #include "match/replica.h"
 #include "net/server.h"
 
-/* Up to this many items the searches run on the loop thread: a handful of
- * index probes costs less than a trip through the thread pool. */
-#define INLINE_ITEMS 4
+/* Up to this many searches (image items plus video frames) run on the loop
+ * thread: a handful of index probes costs less than a trip through the
+ * thread pool; a video's frames go to the pool. */
+#define INLINE_WORK 4
 
 /* Batches in the thread pool read the replica's indexes: at shutdown the
  * replica is closed only once they are back (sitr_api_match_when_idle). */
@@ -68,14 +76,17 @@ typedef struct match_job {
     sitr_api_counters_t *counters; /* the API's; it outlives every job */
     const sitr_replica_indexes_t *ix;
     sitr_match_item_t *items;
+    sitr_video_in_t *videos; /* per item; filled for video items */
+    sitr_msearch_item_t *query;
     size_t n;
     int radius;
-    int rc;                 /* search failure (SITR_ENOMEM) */
-    sitr_match_hit_t *hits; /* n * SITR_PLATFORM_MAX_MATCHES */
-    long *found;            /* per item: distinct case images matched */
-    json_t *body;           /* the answer, built after the search */
-    char *blocked;          /* "{id,id,...}" for sitr_match_record_blocked */
-    size_t nblocked;
+    int rc;                     /* search failure (SITR_ENOMEM) */
+    sitr_msearch_match_t *hits; /* n * SITR_PLATFORM_MAX_MATCHES */
+    long *found;                /* per item: distinct case images and videos matched */
+    json_t *body;               /* the answer, built after the search */
+    char *blocked;              /* "{id,id,...}": case images, for sitr_match_record_blocked */
+    char *blocked_videos;       /* the same for case videos */
+    size_t nblocked, nblocked_videos;
 } match_job_t;
 
 static void job_free(match_job_t *j)
@@ -83,9 +94,12 @@ static void job_free(match_job_t *j)
     if (!j)
         return;
     free(j->items);
+    sitr_platform_videos_free(j->videos, j->n);
+    free(j->query);
     free(j->hits);
     free(j->found);
     free(j->blocked);
+    free(j->blocked_videos);
     json_decref(j->body);
     free(j);
 }
@@ -99,8 +113,47 @@ static void job_done(match_job_t *j)
 
 static void run_search(match_job_t *j)
 {
-    j->rc = sitr_platform_match_batch(j->ix, j->items, j->n, j->radius, j->hits,
-                                      SITR_PLATFORM_MAX_MATCHES, j->found);
+    sitr_msearch_t *s = sitr_msearch_new(j->ix, j->radius, NULL);
+    if (!s) {
+        j->rc = SITR_ENOMEM;
+        return;
+    }
+    j->rc = sitr_msearch_batch(s, j->query, j->n, j->hits, SITR_PLATFORM_MAX_MATCHES, j->found);
+    sitr_msearch_free(s);
+}
+
+/* The searcher's items from the parsed ones (borrowing their frames). */
+static void make_query(match_job_t *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        const sitr_match_item_t *m = &j->items[i];
+        sitr_msearch_item_t *q = &j->query[i];
+        if (m->is_video) {
+            const sitr_video_in_t *v = &j->videos[i];
+            q->has_md5 = v->has_md5 != 0;
+            q->has_sha256 = v->has_sha256 != 0;
+            memcpy(q->md5, v->md5, sizeof q->md5);
+            memcpy(q->sha256, v->sha256, sizeof q->sha256);
+            q->frames = v->frames;
+            q->nframes = v->nframes;
+            q->quality = -1;
+            continue;
+        }
+        /* A PDQ below quality 50 is never searched (pdq_ignored). */
+        q->has_pdq = m->has_pdq && !m->pdq_low_quality;
+        q->has_md5 = m->has_md5;
+        q->has_sha256 = m->has_sha256;
+        memcpy(q->pdq.b, m->pdq, sizeof q->pdq.b);
+        q->quality = m->quality;
+        memcpy(q->md5, m->md5, sizeof q->md5);
+        memcpy(q->sha256, m->sha256, sizeof q->sha256);
+    }
+}
+
+/* Appends ",id" (or "id" first) to a "{...}" list being built at *pos. */
+static void append_id(char *list, size_t *pos, size_t count, int64_t id)
+{
+    *pos += (size_t)sprintf(list + *pos, "%s%lld", count ? "," : "", (long long)id);
 }
 
 /* Builds the answer and the list of case images to record.  0 or
@@ -116,27 +169,45 @@ static int build_answer(match_job_t *j)
                                                                   : SITR_PLATFORM_MAX_MATCHES);
     /* 20 digits and a comma per id, braces, NUL. */
     j->blocked = malloc(total * 21 + 3);
-    if (!items || !j->blocked) {
+    j->blocked_videos = malloc(total * 21 + 3);
+    if (!items || !j->blocked || !j->blocked_videos) {
         json_decref(items);
         return SITR_ENOMEM;
     }
-    size_t pos = 0;
+    size_t pos = 0, vpos = 0;
     j->blocked[pos++] = '{';
+    j->blocked_videos[vpos++] = '{';
     int bad = 0;
     for (size_t i = 0; i < j->n && !bad; i++) {
-        const sitr_match_hit_t *h = j->hits + i * SITR_PLATFORM_MAX_MATCHES;
+        const sitr_msearch_match_t *h = j->hits + i * SITR_PLATFORM_MAX_MATCHES;
         size_t shown = (size_t)j->found[i] < SITR_PLATFORM_MAX_MATCHES ? (size_t)j->found[i]
                                                                        : SITR_PLATFORM_MAX_MATCHES;
         json_t *matches = json_array();
         for (size_t k = 0; matches && k < shown && !bad; k++) {
             char ref[SITR_OPAQUE_TOKEN_LEN + 1];
-            sitr_opaque_ref(srv->cfg->digest_key, platform, h[k].image_id, ref);
-            bad |=
-                json_array_append_new(matches, json_pack("{s:s,s:s,s:i}", "ref", ref, "signal",
-                                                         h[k].signal, "distance", h[k].distance));
-            pos += (size_t)sprintf(j->blocked + pos, "%s%lld", j->nblocked ? "," : "",
-                                   (long long)h[k].image_id);
-            j->nblocked++;
+            int video = h[k].kind == SITR_MSEARCH_VIDEO;
+            if (video)
+                sitr_opaque_video_ref(srv->cfg->digest_key, platform, h[k].id, ref);
+            else
+                sitr_opaque_ref(srv->cfg->digest_key, platform, h[k].id, ref);
+            json_t *m = json_pack("{s:s,s:s,s:i}", "ref", ref, "signal",
+                                  sitr_msearch_signal_name(h[k].signal), "distance", h[k].distance);
+            /* Video evidence, rounded: a share and a length, never a time
+             * of the victim's video. */
+            if (m && h[k].coverage >= 0)
+                bad |= json_object_set_new(m, "coverage",
+                                           json_real(round(h[k].coverage * 1000) / 1000)) < 0;
+            if (m && h[k].run_seconds >= 0)
+                bad |= json_object_set_new(m, "run_seconds",
+                                           json_real(round(h[k].run_seconds * 10) / 10)) < 0;
+            bad |= json_array_append_new(matches, m) < 0;
+            if (video) {
+                append_id(j->blocked_videos, &vpos, j->nblocked_videos, h[k].id);
+                j->nblocked_videos++;
+            } else {
+                append_id(j->blocked, &pos, j->nblocked, h[k].id);
+                j->nblocked++;
+            }
         }
         json_t *it =
             matches ? json_pack("{s:b,s:o}", "matched", shown > 0, "matches", matches) : NULL;
@@ -151,6 +222,8 @@ static int build_answer(match_job_t *j)
     j->counters->match_items += j->n;
     j->blocked[pos++] = '}';
     j->blocked[pos] = '\0';
+    j->blocked_videos[vpos++] = '}';
+    j->blocked_videos[vpos] = '\0';
     j->body = bad ? NULL : json_pack("{s:o}", "items", items);
     if (!j->body) {
         if (!bad)
@@ -177,8 +250,8 @@ static void on_recorded(int rc, PGresult *res, const char *sqlstate, void *arg)
     match_job_t *j = arg;
     if (!sitr_req_gone(j->req)) {
         if (rc < 0)
-            sitr_log(SITR_LOG_WARN, sitr_req_log_ids(j->req), "upload-blocked events not recorded: %s",
-                     sitr_strerror(rc));
+            sitr_log(SITR_LOG_WARN, sitr_req_log_ids(j->req),
+                     "upload-blocked events not recorded: %s", sitr_strerror(rc));
         reply(j, rc == 0);
     }
     job_done(j);
@@ -198,20 +271,23 @@ static void finish(match_job_t *j)
         job_done(j);
         return;
     }
-    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "match: %zu items, %zu case images matched", j->n, j->nblocked);
-    if (j->nblocked == 0) {
+    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req),
+             "match: %zu items, %zu case images and %zu case videos matched", j->n, j->nblocked,
+             j->nblocked_videos);
+    if (j->nblocked == 0 && j->nblocked_videos == 0) {
         reply(j, 1);
         job_done(j);
         return;
     }
     char platform[24];
     snprintf(platform, sizeof platform, "%lld", (long long)sitr_req_platform_id(req));
-    const char *params[2] = {platform, j->blocked};
+    const char *params[3] = {platform, j->blocked, j->blocked_videos};
     rc = sitr_db_submit(sitr_req_server(req)->db,
-                        "SELECT sitr_match_record_blocked($1::bigint, $2::bigint[])", 2, params,
-                        on_recorded, j);
+                        "SELECT sitr_match_record_blocked($1::bigint, $2::bigint[], $3::bigint[])",
+                        3, params, on_recorded, j);
     if (rc < 0) {
-        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "upload-blocked events not recorded: %s", sitr_strerror(rc));
+        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "upload-blocked events not recorded: %s",
+                 sitr_strerror(rc));
         reply(j, 0);
         job_done(j);
     }
@@ -251,8 +327,13 @@ int sitr_api_match(sitr_req_t *req)
         return 0;
     sitr_platform_error_t err = {0};
     sitr_match_item_t *items = NULL;
+    sitr_video_in_t *videos = NULL;
     size_t n = 0;
-    int rc = sitr_platform_parse_match(body, srv->cfg->match_batch, &items, &n, &err);
+    const sitr_videos_limits_t vlim = {.max_videos = srv->cfg->match_batch,
+                                       .max_frames = srv->cfg->max_video_frames,
+                                       .max_total_frames = srv->cfg->max_match_frames};
+    int rc =
+        sitr_platform_parse_match_v(body, srv->cfg->match_batch, &vlim, &items, &videos, &n, &err);
     json_decref(body);
     if (rc < 0) {
         if (strcmp(err.code, "internal") == 0)
@@ -264,21 +345,30 @@ int sitr_api_match(sitr_req_t *req)
     if (j) {
         j->hits = calloc(n * SITR_PLATFORM_MAX_MATCHES, sizeof *j->hits);
         j->found = calloc(n, sizeof *j->found);
+        j->query = calloc(n, sizeof *j->query);
     }
-    if (!j || !j->hits || !j->found) {
+    if (!j || !j->hits || !j->found || !j->query) {
         free(items);
+        sitr_platform_videos_free(videos, n);
         job_free(j);
         return SITR_ENOMEM;
     }
     j->req = req;
     j->counters = &api->counters;
     j->items = items;
+    j->videos = videos;
     j->n = n;
+    make_query(j);
+    /* The searches this request costs: an image item is one, a video item
+     * one per frame. */
+    size_t work = 0;
+    for (size_t i = 0; i < n; i++)
+        work += items[i].is_video ? videos[i].nframes : 1;
     j->ix = sitr_replica_indexes(api->replica);
     j->radius = (int)srv->cfg->match_threshold;
     j->work.data = j;
     sitr_req_ref(req);
-    if (n <= INLINE_ITEMS) {
+    if (work <= INLINE_WORK) {
         run_search(j);
         finish(j);
         return 0;
