@@ -80,6 +80,10 @@ static const option_t options[] = {
      K_UINT, OFF(max_video_frames), 1, 1000000},
     {"max-videos-per-case", "SITR_MAX_VIDEOS_PER_CASE", "50", "N",
      "videos in one case (beyond: 422)", K_UINT, OFF(max_videos_per_case), 1, 100000},
+    {"case-video-dihedral", "SITR_CASE_VIDEO_DIHEDRAL", "off", "on|off",
+     "store all seven dihedral variants of each case video frame (on: rotated copies match too, "
+     "at 4x the index entries); off stores only FLIPY, what a mirrored copy hits",
+     K_BOOL, OFF(case_video_dihedral), 0, 1},
     {"max-match-frames", "SITR_MAX_MATCH_FRAMES", "6000", "N",
      "video frames in one /v1/match or /v1/uploads request, over all its videos (beyond: 422)",
      K_UINT, OFF(max_match_frames), 1, 1000000},

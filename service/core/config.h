@@ -32,6 +32,8 @@ typedef struct sitr_config {
     unsigned max_video_frames;    /* frames in one video (case, match item, upload) */
     unsigned max_videos_per_case; /* videos in one case */
     unsigned max_match_frames;    /* video frames in one /v1/match or /v1/uploads request */
+    unsigned case_video_dihedral; /* 1: case video frames keep all 7 dihedral variants
+                                   * (match/vpack.h SITR_VPACK_VARIANTS_ALL), 0: FLIPY only */
     unsigned case_rate;           /* case creations per client address per hour; 0 = no limit */
     unsigned client_rate, client_burst;     /* authenticated /v1 requests per client address
                                              * per second; 0 = no limit */

@@ -11,11 +11,19 @@
  *
  * Why a change is matched against the indexes as they are when it is
  * handled (possibly already holding later changes): for any pair (case
- * image, upload), the one that entered the log later finds the other in
- * the index, because the replica has applied at least up to that seq.  The
- * pair may also be found earlier, from the other side; the commit skips a
- * match that already exists.  Entities removed in the meantime are skipped
- * by the commit too.
+ * image or video, upload), the one that entered the log later finds the
+ * other in the index, because the replica has applied at least up to that
+ * seq.  The pair may also be found earlier, from the other side; the
+ * commit skips a match that already exists.  Entities removed in the
+ * meantime are skipped by the commit too.
+ *
+ * Videos (issue 9): the searches and decisions are match/msearch.h's, in
+ * both directions: a new upload (image or video) is searched like a
+ * /v1/match item against case images and case videos; a new case image or
+ * case video is searched against the upload index (image uploads and video
+ * upload frames), each video upload decided with the upload as the query.
+ * A pair's best signal is sent (exact digest, then copy, excerpt, pdq,
+ * still) with the video evidence (coverage, run_seconds).
  *
  * The loop thread only starts, kicks (after the replica applied changes) and
  * stops the thread; the thread reports its exit through a uv_async_t. */
@@ -34,20 +42,22 @@
 #include <sitr/pdq.h>
 
 #include "core/log.h"
+#include "match/msearch.h"
+#include "match/vframes.h"
 
-#define RETRY_MS 1000
-#define IDLE_MS 1000
+#define RETRY_MS      1000
+#define IDLE_MS       1000
 #define BATCH_CHANGES 500
 /* Commit early when a batch has found this many matches. */
 #define BATCH_MATCHES 20000
 
-enum { SIG_PDQ = 0, SIG_MD5 = 1, SIG_SHA256 = 2 };
-static const char *const signal_names[] = {"pdq", "md5", "sha256"};
-
+/* One (case image or case video, upload) pair found. */
 typedef struct cand {
-    int64_t image, upload;
-    int signal; /* higher = stronger evidence */
+    int video; /* 1: target is a case video */
+    int64_t target, upload;
+    sitr_msearch_signal_t signal; /* lower = stronger evidence */
     int distance;
+    double coverage, run_seconds; /* < 0: none */
 } cand_t;
 
 typedef struct cands {
@@ -82,12 +92,15 @@ struct sitr_matcher {
 
     /* thread-local scratch */
     PGconn *conn;
-    sitr_index_hit_t *hits;
-    size_t hits_cap;
     uint64_t *ids;
     size_t ids_cap;
     cands_t cands;
     sbuf_t json;
+    sitr_msearch_t *search;
+    uint8_t *frames; /* a change's packed frames, decoded */
+    size_t frames_cap;
+    sitr_vframe_in_t *qframes; /* a video upload's frames as a query */
+    size_t qframes_cap;
 };
 
 /* ---- small buffers ----------------------------------------------------- */
@@ -123,7 +136,9 @@ static void sbuf_printf(sbuf_t *b, const char *fmt, ...)
     }
 }
 
-static int cand_push(cands_t *c, int64_t image, int64_t upload, int signal, int distance)
+static int cand_push(cands_t *c, int video, int64_t target, int64_t upload,
+                     sitr_msearch_signal_t signal, int distance, double coverage,
+                     double run_seconds)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 256;
@@ -133,7 +148,7 @@ static int cand_push(cands_t *c, int64_t image, int64_t upload, int signal, int 
         c->v = nv;
         c->cap = cap;
     }
-    c->v[c->n++] = (cand_t){image, upload, signal, distance};
+    c->v[c->n++] = (cand_t){video, target, upload, signal, distance, coverage, run_seconds};
     return 0;
 }
 
@@ -141,35 +156,18 @@ static int cand_push(cands_t *c, int64_t image, int64_t upload, int signal, int 
 static int cand_cmp(const void *a, const void *b)
 {
     const cand_t *x = a, *y = b;
-    if (x->image != y->image)
-        return x->image < y->image ? -1 : 1;
+    if (x->video != y->video)
+        return x->video < y->video ? -1 : 1;
+    if (x->target != y->target)
+        return x->target < y->target ? -1 : 1;
     if (x->upload != y->upload)
         return x->upload < y->upload ? -1 : 1;
     if (x->signal != y->signal)
-        return x->signal > y->signal ? -1 : 1;
+        return x->signal < y->signal ? -1 : 1;
     return (x->distance > y->distance) - (x->distance < y->distance);
 }
 
 /* ---- searching --------------------------------------------------------- */
-
-/* Every hit of q in idx within the threshold, into m->hits; returns the
- * count or < 0. */
-static long search_all(sitr_matcher_t *m, sitr_index_t *idx, const sitr_pdq_t *q)
-{
-    for (;;) {
-        size_t found = 0;
-        int rc = sitr_index_search(idx, q, m->threshold, m->hits, m->hits_cap, &found, NULL);
-        if (rc < 0)
-            return rc;
-        if (found <= m->hits_cap)
-            return (long)found;
-        sitr_index_hit_t *nh = realloc(m->hits, found * sizeof *nh);
-        if (!nh)
-            return SITR_ENOMEM;
-        m->hits = nh;
-        m->hits_cap = found;
-    }
-}
 
 static long lookup_all(sitr_matcher_t *m, sitr_digest_index_t *d, const uint8_t *key)
 {
@@ -185,53 +183,143 @@ static long lookup_all(sitr_matcher_t *m, sitr_digest_index_t *d, const uint8_t 
     }
 }
 
+enum { CH_NONE = 0, CH_IMAGE = 1, CH_UPLOAD = 2, CH_VIDEO = 3 };
+
 typedef struct mchange {
     int64_t seq, entity;
-    int kind; /* 1 = case image added, 2 = upload added, 0 = nothing to match */
+    int kind; /* CH_*; CH_NONE = nothing to match */
     int has_pdq, has_md5, has_sha, quality, nvariants;
     sitr_pdq_t pdq, variants[7];
     uint8_t md5[16], sha[32];
+    const char *frames_hex; /* packed frames as hex (borrowed from the result), or NULL */
 } mchange_t;
 
-/* Adds the candidates of one change to m->cands. */
-static int match_change(sitr_matcher_t *m, const mchange_t *c)
+/* Decodes c->frames_hex into m->frames; returns the length or < 0. */
+static long decode_frames(sitr_matcher_t *m, const mchange_t *c)
+{
+    size_t hl = strlen(c->frames_hex);
+    if (hl % 2)
+        return SITR_EPROTO;
+    size_t len = hl / 2;
+    if (len > m->frames_cap) {
+        uint8_t *nb = realloc(m->frames, len);
+        if (!nb)
+            return SITR_ENOMEM;
+        m->frames = nb;
+        m->frames_cap = len;
+    }
+    if (sitr_hex_decode(c->frames_hex, hl, m->frames, len) < 0)
+        return SITR_EPROTO;
+    return (long)len;
+}
+
+/* A video upload's packed frames as a /v1/match video item's frames. */
+static long upload_query(sitr_matcher_t *m, size_t len)
+{
+    long n = sitr_vframes_validate(m->frames, len);
+    if (n < 0)
+        return n;
+    if ((size_t)n > m->qframes_cap) {
+        sitr_vframe_in_t *nq = realloc(m->qframes, (size_t)n * sizeof *nq);
+        if (!nq)
+            return SITR_ENOMEM;
+        m->qframes = nq;
+        m->qframes_cap = (size_t)n;
+    }
+    size_t pos = 0;
+    sitr_vframe_t f;
+    for (long i = 0; i < n && sitr_vframes_next(m->frames, len, &pos, &f) == 1; i++) {
+        sitr_vframe_in_t *q = &m->qframes[i];
+        memset(q, 0, sizeof *q);
+        q->n = f.number;
+        q->t = f.t;
+        q->pdq = f.pdq;
+        q->quality = f.quality;
+    }
+    return n;
+}
+
+/* The case side's digests against the upload digest tables. */
+static int case_digests(sitr_matcher_t *m, const mchange_t *c, int video)
 {
     const sitr_replica_indexes_t *ix = sitr_replica_indexes(m->rep);
-    int image_side = c->kind == 1;
-    long n;
-    if (c->has_pdq && c->quality >= SITR_PDQ_MIN_QUALITY) {
-        for (int v = 0; v <= (image_side ? c->nvariants : 0); v++) {
-            const sitr_pdq_t *q = v == 0 ? &c->pdq : &c->variants[v - 1];
-            n = search_all(m, image_side ? ix->upload_pdq : ix->case_pdq, q);
-            if (n < 0)
-                return (int)n;
-            for (long i = 0; i < n; i++) {
-                int64_t other = image_side ? (int64_t)m->hits[i].id
-                                           : SITR_REPLICA_IMAGE_OF(m->hits[i].id);
-                int rc = image_side
-                             ? cand_push(&m->cands, c->entity, other, SIG_PDQ, m->hits[i].distance)
-                             : cand_push(&m->cands, other, c->entity, SIG_PDQ, m->hits[i].distance);
-                if (rc < 0)
-                    return rc;
-            }
-        }
-    }
-    for (int s = SIG_MD5; s <= SIG_SHA256; s++) {
-        if (s == SIG_MD5 ? !c->has_md5 : !c->has_sha)
+    for (int k = 0; k < 2; k++) {
+        if (k == 0 ? !c->has_sha : !c->has_md5)
             continue;
-        sitr_digest_index_t *d = image_side ? (s == SIG_MD5 ? ix->upload_md5 : ix->upload_sha256)
-                                            : (s == SIG_MD5 ? ix->case_md5 : ix->case_sha256);
-        n = lookup_all(m, d, s == SIG_MD5 ? c->md5 : c->sha);
+        long n =
+            lookup_all(m, k == 0 ? ix->upload_sha256 : ix->upload_md5, k == 0 ? c->sha : c->md5);
         if (n < 0)
             return (int)n;
         for (long i = 0; i < n; i++) {
-            int rc = image_side ? cand_push(&m->cands, c->entity, (int64_t)m->ids[i], s, 0)
-                                : cand_push(&m->cands, (int64_t)m->ids[i], c->entity, s, 0);
+            int rc = cand_push(&m->cands, video, c->entity, (int64_t)m->ids[i],
+                               k == 0 ? SITR_SIGNAL_SHA256 : SITR_SIGNAL_MD5, 0, -1, -1);
             if (rc < 0)
                 return rc;
         }
     }
     return 0;
+}
+
+/* Adds the candidates of one change to m->cands. */
+static int match_change(sitr_matcher_t *m, const mchange_t *c)
+{
+    long n = 0, len = 0;
+    int rc = 0;
+    if (c->frames_hex && (len = decode_frames(m, c)) < 0)
+        return (int)len;
+    if (c->kind == CH_UPLOAD) {
+        sitr_msearch_item_t it;
+        memset(&it, 0, sizeof it);
+        it.has_pdq = c->has_pdq && !c->frames_hex;
+        it.pdq = c->pdq;
+        it.quality = c->quality;
+        it.has_md5 = c->has_md5;
+        it.has_sha256 = c->has_sha;
+        memcpy(it.md5, c->md5, sizeof it.md5);
+        memcpy(it.sha256, c->sha, sizeof it.sha256);
+        if (c->frames_hex) {
+            long nf = upload_query(m, (size_t)len);
+            if (nf < 0)
+                return (int)nf;
+            it.frames = m->qframes;
+            it.nframes = (size_t)nf;
+        }
+        n = sitr_msearch_item(m->search, &it, NULL, 0);
+    } else if (c->kind == CH_IMAGE) {
+        if (c->has_pdq && c->quality >= SITR_PDQ_MIN_QUALITY) {
+            sitr_pdq_t h[8];
+            uint8_t var[8];
+            h[0] = c->pdq;
+            var[0] = SITR_PDQ_ORIG;
+            for (int v = 0; v < c->nvariants; v++) {
+                h[v + 1] = c->variants[v];
+                var[v + 1] = (uint8_t)(v + 1);
+            }
+            n = sitr_msearch_case_image(m->search, h, var, (size_t)c->nvariants + 1);
+        }
+        if (n >= 0)
+            rc = case_digests(m, c, 0);
+    } else if (c->kind == CH_VIDEO) {
+        if (c->frames_hex)
+            n = sitr_msearch_case_video(m->search, c->entity, m->frames, (size_t)len);
+        if (n >= 0)
+            rc = case_digests(m, c, 1);
+    }
+    if (n < 0)
+        return (int)n;
+    if (rc < 0)
+        return rc;
+    size_t nr = 0;
+    const sitr_msearch_match_t *r = n > 0 ? sitr_msearch_results(m->search, &nr) : NULL;
+    for (size_t i = 0; i < nr && rc == 0; i++) {
+        if (c->kind == CH_UPLOAD)
+            rc = cand_push(&m->cands, r[i].kind == SITR_MSEARCH_VIDEO, r[i].id, c->entity,
+                           r[i].signal, r[i].distance, r[i].coverage, r[i].run_seconds);
+        else
+            rc = cand_push(&m->cands, c->kind == CH_VIDEO, c->entity, r[i].id, r[i].signal,
+                           r[i].distance, r[i].coverage, r[i].run_seconds);
+    }
+    return rc;
 }
 
 /* ---- database (matcher thread) ----------------------------------------- */
@@ -353,9 +441,13 @@ static int parse_change(PGresult *res, int i, mchange_t *c)
     c->seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
     const char *kind = PQgetvalue(res, i, 1);
     c->entity = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-    c->kind = strcmp(kind, "case_image_added") == 0 ? 1 : strcmp(kind, "upload_added") == 0 ? 2 : 0;
+    c->kind = strcmp(kind, "case_image_added") == 0   ? CH_IMAGE
+              : strcmp(kind, "upload_added") == 0     ? CH_UPLOAD
+              : strcmp(kind, "case_video_added") == 0 ? CH_VIDEO
+                                                      : CH_NONE;
     if (!c->kind)
         return 0;
+    c->frames_hex = PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8);
     int k1 = hex_field(res, i, 3, c->pdq.b, sizeof c->pdq.b);
     int k2 = hex_field(res, i, 5, c->md5, sizeof c->md5);
     int k3 = hex_field(res, i, 6, c->sha, sizeof c->sha);
@@ -380,7 +472,7 @@ static int parse_change(PGresult *res, int i, mchange_t *c)
 static const char FETCH_SQL[] =
     "SELECT seq, kind, entity_id, encode(pdq, 'hex'), quality, encode(md5, 'hex'), "
     "encode(sha256, 'hex'), (SELECT string_agg(encode(x, 'hex'), ',' ORDER BY o) "
-    "FROM unnest(variants) WITH ORDINALITY AS t(x, o)) "
+    "FROM unnest(variants) WITH ORDINALITY AS t(x, o)), encode(frames, 'hex') "
     "FROM sitr_changes_after($1::bigint, $2::int) WHERE seq <= $3::bigint ORDER BY seq";
 
 /* One batch: read, match, commit.  Returns 1 if work was done, 0 if there
@@ -428,14 +520,18 @@ static int run_batch(sitr_matcher_t *m)
             qsort(m->cands.v, m->cands.n, sizeof *m->cands.v, cand_cmp);
         for (size_t k = 0; k < m->cands.n; k++) {
             const cand_t *x = &m->cands.v[k];
-            if (k > 0 && x->image == m->cands.v[k - 1].image &&
-                x->upload == m->cands.v[k - 1].upload)
+            const cand_t *p = k > 0 ? &m->cands.v[k - 1] : NULL;
+            if (p && x->video == p->video && x->target == p->target && x->upload == p->upload)
                 continue; /* the best of this pair came first */
             sbuf_printf(&m->json,
-                        "%s{\"case_image_id\":%" PRId64 ",\"upload_id\":%" PRId64
-                        ",\"signal\":\"%s\",\"distance\":%d}",
-                        nmatch ? "," : "", x->image, x->upload, signal_names[x->signal],
-                        x->distance);
+                        "%s{\"%s\":%" PRId64 ",\"upload_id\":%" PRId64
+                        ",\"signal\":\"%s\",\"distance\":%d",
+                        nmatch ? "," : "", x->video ? "case_video_id" : "case_image_id", x->target,
+                        x->upload, sitr_msearch_signal_name(x->signal), x->distance);
+            if (x->coverage >= 0 && x->run_seconds >= 0)
+                sbuf_printf(&m->json, ",\"coverage\":%.4f,\"run_seconds\":%.3f", x->coverage,
+                            x->run_seconds);
+            sbuf_printf(&m->json, "}");
             nmatch++;
         }
         upto = c.seq;
@@ -537,10 +633,12 @@ static void metrics_source(FILE *out, void *arg)
 
 static void free_matcher(sitr_matcher_t *m)
 {
-    free(m->hits);
     free(m->ids);
     free(m->cands.v);
     free(m->json.p);
+    free(m->frames);
+    free(m->qframes);
+    sitr_msearch_free(m->search);
     free(m->conninfo);
     free(m);
 }
@@ -578,11 +676,10 @@ int sitr_matcher_start(uv_loop_t *loop, sitr_replica_t *rep, const sitr_matcher_
     m->rep = rep;
     m->threshold = opt->threshold;
     m->conninfo = strdup(opt->conninfo);
-    m->hits_cap = 1024;
-    m->hits = malloc(m->hits_cap * sizeof *m->hits);
     m->ids_cap = 1024;
     m->ids = malloc(m->ids_cap * sizeof *m->ids);
-    if (!m->conninfo || !m->hits || !m->ids) {
+    m->search = sitr_msearch_new(sitr_replica_indexes(rep), opt->threshold, NULL);
+    if (!m->conninfo || !m->ids || !m->search) {
         free_matcher(m);
         return sitr_err_set(err, SITR_ENOMEM, "out of memory");
     }

@@ -88,10 +88,15 @@ sitr_msearch_t *sitr_msearch_new(const sitr_replica_indexes_t *ix, int radius,
         return NULL;
     s->ix = ix;
     s->radius = radius;
-    if (p)
+    if (p) {
         s->p = *p;
-    else
+    } else {
+        /* Every stored variant counts: the storage policy (vpack.h,
+         * --case-video-dihedral) decides which exist, and a case image's
+         * eight variants all match, as for an image query. */
         sitr_vmatch_params_default(&s->p);
+        s->p.families = 0xffu;
+    }
     s->p.max_distance = radius;
     s->hits = malloc(CHUNK * PER * sizeof *s->hits);
     if (!s->hits) {

@@ -92,8 +92,11 @@ typedef struct sitr_msearch sitr_msearch_t;
 
 /* A searcher over ix (borrowed; must outlive it).  radius: the PDQ
  * threshold (0..256; sitrd's --match-threshold).  p: the video decision
- * parameters (copied; NULL = sitr_vmatch_params_default), whose
- * max_distance is set to radius.  NULL when out of memory or radius is
+ * parameters (copied; NULL = sitr_vmatch_params_default with every
+ * orientation family allowed: which variants exist is the storage policy's
+ * choice, FLIPY only by default, and a case image matches through any of
+ * its eight as it does for image queries), whose max_distance is set to
+ * radius.  NULL when out of memory or radius is
  * out of range.  Free with sitr_msearch_free (NULL is fine). */
 sitr_msearch_t *sitr_msearch_new(const sitr_replica_indexes_t *ix, int radius,
                                  const sitr_vmatch_params_t *p);

@@ -378,12 +378,20 @@ static int slot_hashes(const video_t *v, size_t s, sitr_pdq_t *h, unsigned *kind
     return n;
 }
 
-static void push_decision(ref_t *r, const sitr_vmatch_query_t *q, const sitr_vmatch_case_t *cv,
-                          sitr_vmatch_hit_t *h, size_t nh, sitr_msearch_kind_t kind, int64_t id)
+/* The searcher's defaults: every orientation family counts. */
+static sitr_vmatch_params_t params(void)
 {
     sitr_vmatch_params_t p;
     sitr_vmatch_params_default(&p);
     p.max_distance = RADIUS;
+    p.families = 0xffu;
+    return p;
+}
+
+static void push_decision(ref_t *r, const sitr_vmatch_query_t *q, const sitr_vmatch_case_t *cv,
+                          sitr_vmatch_hit_t *h, size_t nh, sitr_msearch_kind_t kind, int64_t id)
+{
+    sitr_vmatch_params_t p = params();
     size_t need = sitr_vmatch_scratch_size(q->n, cv->frames, nh);
     void *scratch = malloc(need + 8);
     sitr_vmatch_result_t res;
@@ -415,13 +423,7 @@ static void ref_digests(ref_t *r, const sitr_msearch_item_t *it)
     }
 }
 
-static sitr_vmatch_params_t params(void)
-{
-    sitr_vmatch_params_t p;
-    sitr_vmatch_params_default(&p);
-    p.max_distance = RADIUS;
-    return p;
-}
+
 
 static void ref_item(const sitr_msearch_item_t *it, ref_t *r)
 {
