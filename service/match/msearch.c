@@ -436,8 +436,13 @@ static int decide_push(sitr_msearch_t *s, const sitr_vmatch_query_t *q, const si
         return SITR_EINVAL; /* scratch sized above: a bug of ours */
     if (!res.still)
         return 0; /* no usable hit within the radius: nothing at all */
-    sitr_msearch_signal_t sig = res.copy      ? SITR_SIGNAL_VPDQ_COPY
+    /* Meta's copy rule is a query share, so every excerpt passes it: a
+     * copy that does not also cover the case video (compared share) is
+     * reported as the excerpt it is, when its run is long enough. */
+    int whole = res.copy && res.copy_compared >= s->p.copy_percent;
+    sitr_msearch_signal_t sig = whole         ? SITR_SIGNAL_VPDQ_COPY
                                 : res.excerpt ? SITR_SIGNAL_VPDQ_EXCERPT
+                                : res.copy    ? SITR_SIGNAL_VPDQ_COPY
                                               : SITR_SIGNAL_VIDEO_FRAME;
     double cov = res.copy_compared / 100.0;
     if (res.run_case_share > cov)

@@ -7,9 +7,16 @@
  *     have a frame within the radius (signal video_frame, a still);
  *   - a video item's usable frames (plain, and trimmed when sent with
  *     quality >= 50) are searched in one batch; the hits on each case video
- *     go to sitr_vmatch_decide (vpdq_copy, vpdq_excerpt, else video_frame),
- *     the hits on each case image to sitr_vmatch_image_in_video
- *     (video_frame: the video contains the image);
+ *     go to sitr_vmatch_decide, the hits on each case image to
+ *     sitr_vmatch_image_in_video (video_frame: the video contains the
+ *     image).  A case video's signal: vpdq_copy when Meta's copy rule holds
+ *     (query share >= 80 %) and the query also covers >= 80 % of the case
+ *     video's distinct frames (a whole copy); else vpdq_excerpt when the
+ *     longest aligned run is >= S seconds; else vpdq_copy when Meta's rule
+ *     alone holds (a clip shorter than S: what HMA would report); else
+ *     video_frame when any frame is within the radius (a still).  Meta's
+ *     rule is a query share, so every excerpt passes it: the compared share
+ *     tells a whole copy from an excerpt;
  *   - MD5/SHA-256 are looked up exactly in the case digest tables, which
  *     hold images and videos.
  * One answer per matched target (case image or case video) with its best

@@ -399,9 +399,15 @@ static void push_decision(ref_t *r, const sitr_vmatch_query_t *q, const sitr_vma
     free(scratch);
     if (!res.still)
         return;
-    sitr_msearch_signal_t sig = res.copy      ? SITR_SIGNAL_VPDQ_COPY
-                                : res.excerpt ? SITR_SIGNAL_VPDQ_EXCERPT
-                                              : SITR_SIGNAL_VIDEO_FRAME;
+    sitr_msearch_signal_t sig;
+    if (res.copy && res.copy_compared >= p.copy_percent)
+        sig = SITR_SIGNAL_VPDQ_COPY; /* whole: both shares */
+    else if (res.excerpt)
+        sig = SITR_SIGNAL_VPDQ_EXCERPT;
+    else if (res.copy)
+        sig = SITR_SIGNAL_VPDQ_COPY; /* a short clip Meta's rule matches */
+    else
+        sig = SITR_SIGNAL_VIDEO_FRAME;
     double cov = fmax(res.copy_compared / 100.0, res.run_case_share);
     cov = cov < 0 ? 0 : cov > 1 ? 1 : cov;
     ref_push(r, kind, id, sig, res.still_distance, cov, res.run_seconds);
@@ -422,8 +428,6 @@ static void ref_digests(ref_t *r, const sitr_msearch_item_t *it)
             ref_push(r, SITR_MSEARCH_VIDEO, videos[i].id, SITR_SIGNAL_MD5, 0, -1, -1);
     }
 }
-
-
 
 static void ref_item(const sitr_msearch_item_t *it, ref_t *r)
 {
