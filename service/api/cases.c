@@ -189,9 +189,11 @@ static int read_images(sitr_req_t *req, case_op_t *op)
         reply_too_many(req, cfg->max_images_per_case);
         return 0;
     }
-    /* The storage policy's variants: ENGINE's sitrd option when there is one
-     * (see match/vpack.h); the documented default otherwise. */
-    op->videos = sitr_videos_sql(&vi, SITR_VPACK_VARIANTS_DEFAULT, &err);
+    /* The storage policy's variants (match/vpack.h): FLIPY, or all seven
+     * with --case-video-dihedral=on. */
+    op->videos = sitr_videos_sql(
+        &vi, cfg->case_video_dihedral ? SITR_VPACK_VARIANTS_ALL : SITR_VPACK_VARIANTS_DEFAULT,
+        &err);
     op->images = im.images ? json_dumps(im.images, JSON_COMPACT) : strdup("[]");
     op->warnings = im.warnings ? json_incref(im.warnings) : json_array();
     op->sent = im.count;
