@@ -2,8 +2,10 @@
  *
  * The input is parsed the way sitr_req_json_body does (jansson, duplicate
  * keys refused); a JSON value then goes through every body validator: the
- * victims' image lists (sitr_images_parse) and the platforms' match batch,
- * upload batch and takedown answer (api_platform.h).  Independently the
+ * victims' image lists (sitr_images_parse), case bodies with videos
+ * (sitr_case_body_parse, then packed as for the database) and the
+ * platforms' match batch and upload batch, with and without video items
+ * (api_platform.h), and the takedown answer.  Independently the
  * raw bytes, split at newlines, feed the string validators of the
  * platforms' API (takedown list query with its cursor, decimal ids, content
  * ids).  Results are checked against the documented contracts (counts
@@ -21,6 +23,7 @@
 
 #include "api/platform.h"
 #include "api/images_json.h"
+#include "api/videos_json.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,10 +70,64 @@ static void bodies(const json_t *body)
     sitr_images_clear(&im);
     sitr_images_clear(&im); /* documented safe on a cleared struct */
 
+    /* Case bodies with videos: bounded by the limits, packable. */
+    static const sitr_videos_limits_t vlim = {
+        .max_videos = 4, .max_frames = 64, .max_total_frames = 128};
+    sitr_videos_t vi;
+    memset(&ie, 0, sizeof ie);
+    if (sitr_case_body_parse(body, MAX_ITEMS, &vlim, &im, &vi, &ie) == 0) {
+        if (vi.count > vlim.max_videos || vi.frames > vlim.max_total_frames ||
+            (im.count == 0 && vi.count == 0))
+            abort();
+        for (size_t i = 0; i < vi.count; i++)
+            if (vi.videos[i].nframes > vlim.max_frames ||
+                vi.videos[i].usable > vi.videos[i].nframes)
+                abort();
+        char *s = sitr_videos_sql(&vi, SITR_VPACK_VARIANTS_ALL, &ie);
+        if (!s)
+            abort(); /* the validator accepted what the packer refuses */
+        free(s);
+    } else {
+        check_error(ie.code, ie.field, sizeof ie.field);
+    }
+    sitr_images_clear(&im);
+    sitr_videos_clear(&vi);
+
     sitr_platform_error_t pe;
     memset(&pe, 0, sizeof pe);
     sitr_match_item_t *items = NULL;
+    sitr_video_in_t *videos = NULL;
     size_t n = 0;
+    if (sitr_platform_parse_match_v(body, MAX_ITEMS, &vlim, &items, &videos, &n, &pe) == 0) {
+        size_t frames = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].is_video ? videos[i].nframes == 0 || videos[i].nframes > vlim.max_frames
+                                  : !items[i].has_pdq && !items[i].has_md5 && !items[i].has_sha256)
+                abort();
+            frames += items[i].is_video ? videos[i].nframes : 0;
+        }
+        if (frames > vlim.max_total_frames)
+            abort();
+    } else {
+        check_error(pe.code, pe.field, sizeof pe.field);
+    }
+    free(items);
+    sitr_platform_videos_free(videos, n);
+    items = NULL;
+    n = 0;
+    memset(&pe, 0, sizeof pe);
+    sitr_uploads_t vup;
+    memset(&vup, 0, sizeof vup);
+    if (sitr_platform_parse_uploads_v(body, MAX_ITEMS, &vlim, &vup, &pe) == 0) {
+        char *s = json_dumps(vup.uploads, JSON_COMPACT);
+        if (!s || vup.count != json_array_size(vup.uploads))
+            abort();
+        free(s);
+    } else {
+        check_error(pe.code, pe.field, sizeof pe.field);
+    }
+    sitr_platform_uploads_clear(&vup);
+    memset(&pe, 0, sizeof pe);
     if (sitr_platform_parse_match(body, MAX_ITEMS, &items, &n, &pe) == 0) {
         if (!items || n < 1 || n > MAX_ITEMS)
             abort();
