@@ -16,6 +16,7 @@
 #include "api/auth.h"
 #include "api/health.h"
 #include "api/match.h"
+#include "api/report_page.h"
 #include "api/routes.h"
 #include "api/state.h"
 #include "api/web.h"
@@ -53,6 +54,7 @@ static void holder_free(app_holder_t *h)
     sitr_ratelimit_free(h->api.client_rate);
     sitr_ratelimit_free(h->api.platform_rate);
     sitr_api_web_free(h->api.web);
+    sitr_report_page_free_texts();
     sitr_schema_free(&h->app.migrations);
     free(h);
 }
@@ -230,6 +232,14 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     /* The web page's few small files are read here, once, before sitrd
      * listens: no request ever reads a file. */
     rc = sitr_api_web_load(cfg->web_dir, &h->api.web, err);
+    if (rc < 0) {
+        holder_free(h);
+        return rc;
+    }
+    /* The evidence report's words come from the page's texts catalogue. */
+    size_t texts_len;
+    const uint8_t *texts = sitr_api_web_file(h->api.web, "texts.json", &texts_len);
+    rc = sitr_report_page_texts((const char *)texts, texts_len, err);
     if (rc < 0) {
         holder_free(h);
         return rc;

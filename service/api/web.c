@@ -50,6 +50,9 @@ static const web_file_def_t web_files[] = {
     {"vpdq.js", "text/javascript; charset=utf-8"},
     {"video-worker.js", "text/javascript; charset=utf-8"},
     {"i18n.js", "text/javascript; charset=utf-8"},
+    /* Every text of the page and of the evidence report (report_page.c), in
+     * the three languages: the one file a translator edits. */
+    {"texts.json", "application/json; charset=utf-8"},
     {"style.css", "text/css; charset=utf-8"},
 };
 
@@ -124,6 +127,17 @@ int sitr_api_web_load(const char *dir, sitr_web_t **out, sitr_err_t *err)
     }
     *out = web;
     return 0;
+}
+
+const uint8_t *sitr_api_web_file(const sitr_web_t *web, const char *name, size_t *len)
+{
+    for (size_t i = 0; web && i < WEB_NFILES; i++)
+        if (strcmp(web_files[i].name, name) == 0) {
+            *len = web->files[i].len;
+            return web->files[i].data;
+        }
+    *len = 0;
+    return NULL;
 }
 
 /* Does the If-None-Match header list etag (or "*")?  Weak validators

@@ -3,6 +3,9 @@
 #ifndef SITR_API_WEB_H
 #define SITR_API_WEB_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <sitr/err.h>
 
 #include "net/req.h"
@@ -10,6 +13,8 @@
 typedef struct sitr_web sitr_web_t;
 SITR_MUST_CHECK int sitr_api_web_load(const char *dir, sitr_web_t **out, sitr_err_t *err);
 void sitr_api_web_free(sitr_web_t *web);
+/* The bytes of one of the page's files (borrowed from web), or NULL. */
+const uint8_t *sitr_api_web_file(const sitr_web_t *web, const char *name, size_t *len);
 int sitr_api_web_index(sitr_req_t *req);
 int sitr_api_web_static(sitr_req_t *req);
 

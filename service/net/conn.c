@@ -34,6 +34,17 @@
 #define LINGER_MS 2000u
 #define LINGER_MAX_BYTES (1u << 20)
 
+/* The input and header buffers hold what clients send, Authorization
+ * headers (case secrets, API keys) included, and answers may hold a new
+ * case's secret: every such buffer is wiped before it goes back to the
+ * allocator (docs/SECURITY.md). */
+static void wipe_free(void *p, size_t n)
+{
+    if (p)
+        sodium_memzero(p, n);
+    free(p);
+}
+
 typedef struct write_req {
     uv_write_t w;
     char *buf;
@@ -101,8 +112,8 @@ static void on_handle_closed(uv_handle_t *h)
     sitr_conn_t *c = h->data;
     if (--c->handles > 0)
         return;
-    free(c->in);
-    free(c->hbuf);
+    wipe_free(c->in, SITR_CONN_INBUF);
+    wipe_free(c->hbuf, c->hcap);
     /* The connection linked itself into the server's list at accept; it
      * unlinks itself here, then tells the server (shutdown may be done). */
     sitr_server_t *srv = c->srv;
@@ -240,9 +251,13 @@ static int hbuf_append(sitr_conn_t *c, const char *at, size_t len)
         size_t want = c->hcap ? c->hcap : 1024;
         while (want < c->hlen + len + 1)
             want *= 2;
-        char *p = realloc(c->hbuf, want);
+        /* Not realloc: the old block must be wiped, not left behind. */
+        char *p = malloc(want);
         if (!p)
             return -1;
+        if (c->hlen)
+            memcpy(p, c->hbuf, c->hlen);
+        wipe_free(c->hbuf, c->hcap);
         c->hbuf = p;
         c->hcap = want;
     }
@@ -271,6 +286,8 @@ static int on_message_begin(http_parser *p)
     c->cur = new_req(c);
     if (!c->cur)
         return fail_current(c, 503, "overloaded", "out of memory");
+    if (c->hlen)
+        sodium_memzero(c->hbuf, c->hlen); /* the previous message's headers */
     c->hlen = 0;
     c->hdr_bytes = 0;
     c->nh = 0;
@@ -532,7 +549,7 @@ static void io_send(sitr_req_t *req, char *buf, size_t len, int close)
     }
     write_req_t *wr = calloc(1, sizeof *wr);
     if (!wr) {
-        free(buf);
+        wipe_free(buf, len);
         sitr_conn_close(c);
         return;
     }
@@ -541,7 +558,7 @@ static void io_send(sitr_req_t *req, char *buf, size_t len, int close)
     wr->w.data = c;
     uv_buf_t b = uv_buf_init(buf, (unsigned)len);
     if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
-        free(buf);
+        wipe_free(buf, len);
         free(wr);
         sitr_conn_close(c);
         return;
@@ -596,7 +613,7 @@ static void maybe_dispatch(sitr_conn_t *c)
     set_state(c, c->cur ? SITR_CONN_RECEIVING : SITR_CONN_IDLE);
     if (c->inlen == 0 && !c->cur) {
         /* Idle keep-alive connections hold no input buffer. */
-        free(c->in);
+        wipe_free(c->in, SITR_CONN_INBUF);
         c->in = NULL;
     }
     uv_timer_start(&c->timer, on_timer, idle_ms(c), 0);
@@ -831,8 +848,8 @@ size_t sitr_conn_parse_buffer(sitr_server_t *srv, const char *peer, const char *
         drop_req(c->cur);
         c->cur = NULL;
     }
-    free(c->in);
-    free(c->hbuf);
+    wipe_free(c->in, SITR_CONN_INBUF);
+    wipe_free(c->hbuf, c->hcap);
     free(c);
     return handed;
 }

@@ -38,6 +38,7 @@ static const struct {
     {"/static/vpdq.js", "vpdq.js", "text/javascript; charset=utf-8"},
     {"/static/video-worker.js", "video-worker.js", "text/javascript; charset=utf-8"},
     {"/static/i18n.js", "i18n.js", "text/javascript; charset=utf-8"},
+    {"/static/texts.json", "texts.json", "application/json; charset=utf-8"},
     {"/static/style.css", "style.css", "text/css; charset=utf-8"},
 };
 #define NFILES (sizeof FILES / sizeof FILES[0])
@@ -229,8 +230,8 @@ static void test_loaded_once(void **state)
     (void)state;
     char dir[] = "/tmp/sitr-web-e2e-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(pgt_run("cp '%s'/index.html '%s'/*.js '%s'/style.css '%s'/", WEB_SRC, WEB_SRC,
-                             WEB_SRC, dir),
+    assert_int_equal(pgt_run("cp '%s'/index.html '%s'/*.js '%s'/*.json '%s'/style.css '%s'/",
+                             WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, dir),
                      0);
     assert_int_equal(pgt_run("echo '<!-- marker-one -->' >> '%s/index.html'", dir), 0);
     char web_var[256];

@@ -1,0 +1,461 @@
+/* The printable evidence report: a self-contained HTML page (no link, no
+ * script, one inline style) in English, French or Arabic, drawn from the
+ * report's JSON (report.c).
+ *
+ * The words come from the texts catalogue service/web/texts.json (keys
+ * "evidence_*"), the one file translators edit for the web page and this
+ * report alike; sitr_report_page_texts reads them once at start-up and
+ * refuses a catalogue that lacks one of them in one language.  Words are
+ * trusted text (part of the source tree) and go into the page as they are;
+ * every value from the database or a platform is escaped by html.c.
+ * Loop thread. */
+#include "api/report_page.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sitr/err_service.h>
+
+#include "api/html.h"
+
+/* Largest page we build: 1000 takedowns with hostile 1000-character notes
+ * and 2048-byte URLs, escaped, stay well below it. */
+#define REPORT_HTML_MAX ((size_t)48 << 20)
+
+const char *const sitr_report_lang_code[SITR_REPORT_NLANGS] = {"en", "fr", "ar"};
+
+/* Every word of the page: its name here and its key in texts.json.  "{n}"
+ * in a word is replaced by a number (put_num). */
+#define WORDS(X) \
+    X(TITLE, "evidence_title") \
+    X(INTRO, "evidence_intro") \
+    X(CASE, "evidence_case") \
+    X(REFERENCE, "evidence_reference") \
+    X(CREATED, "evidence_created") \
+    X(IMAGES, "evidence_images") \
+    X(GENERATED, "evidence_generated") \
+    X(UTC, "evidence_utc") \
+    X(SUMMARY, "evidence_summary") \
+    X(S_PLATFORMS, "evidence_s_platforms") \
+    X(S_FOUND, "evidence_s_found") \
+    X(S_MATCHES, "evidence_s_matches") \
+    X(S_REMOVED, "evidence_s_removed") \
+    X(S_REJECTED, "evidence_s_rejected") \
+    X(S_NOT_FOUND, "evidence_s_not_found") \
+    X(S_PENDING, "evidence_s_pending") \
+    X(S_CANCELLED, "evidence_s_cancelled") \
+    X(S_BLOCKED, "evidence_s_blocked") \
+    X(FOUND, "evidence_found") \
+    X(NONE_FOUND, "evidence_none_found") \
+    X(F_PLATFORM, "evidence_f_platform") \
+    X(F_UPLOAD_ID, "evidence_f_upload_id") \
+    X(F_URL, "evidence_f_url") \
+    X(F_REPORTED, "evidence_f_reported") \
+    X(F_DELETED, "evidence_f_deleted") \
+    X(F_FOUND_AT, "evidence_f_found_at") \
+    X(F_MATCH, "evidence_f_match") \
+    X(F_MATCHED, "evidence_f_matched") \
+    X(F_REQUEST, "evidence_f_request") \
+    X(F_TOKEN, "evidence_f_token") \
+    X(F_REQUESTED, "evidence_f_requested") \
+    X(F_STATUS, "evidence_f_status") \
+    X(HISTORY, "evidence_history") \
+    X(H_TIME, "evidence_h_time") \
+    X(H_STATUS, "evidence_h_status") \
+    X(H_NOTE, "evidence_h_note") \
+    X(MATCH_PDQ, "evidence_match_pdq") \
+    X(MATCH_MD5, "evidence_match_md5") \
+    X(MATCH_SHA256, "evidence_match_sha256") \
+    X(ST_PENDING, "evidence_st_pending") \
+    X(ST_REMOVED, "evidence_st_removed") \
+    X(ST_REJECTED, "evidence_st_rejected") \
+    X(ST_NOT_FOUND, "evidence_st_not_found") \
+    X(ST_CANCELLED, "evidence_st_cancelled") \
+    X(BLOCKED_INTRO, "evidence_blocked_intro") \
+    X(NONE_BLOCKED, "evidence_none_blocked") \
+    X(B_DATE, "evidence_b_date") \
+    X(B_COUNT, "evidence_b_count") \
+    X(B_FIRST, "evidence_b_first") \
+    X(B_LAST, "evidence_b_last") \
+    X(TRUNCATED, "evidence_truncated") \
+    X(POLICE, "evidence_police") \
+    X(P1, "evidence_p1") \
+    X(P2, "evidence_p2") \
+    X(P3, "evidence_p3") \
+    X(P4, "evidence_p4") \
+    X(P5, "evidence_p5") \
+    X(FOOTER, "evidence_footer")
+
+typedef enum word {
+#define WORD_ENUM_(name, key) W_##name,
+    WORDS(WORD_ENUM_)
+#undef WORD_ENUM_
+        W_COUNT
+} word_t;
+
+static const char *const word_keys[W_COUNT] = {
+#define WORD_KEY_(name, key) key,
+    WORDS(WORD_KEY_)
+#undef WORD_KEY_
+};
+
+/* Set once by sitr_report_page_texts at start-up, read-only afterwards. */
+static char *words[SITR_REPORT_NLANGS][W_COUNT];
+
+static const char *text(word_t w, sitr_report_lang_t l)
+{
+    return words[l][w] ? words[l][w] : "";
+}
+
+void sitr_report_page_free_texts(void)
+{
+    for (int l = 0; l < SITR_REPORT_NLANGS; l++)
+        for (int w = 0; w < W_COUNT; w++) {
+            free(words[l][w]);
+            words[l][w] = NULL;
+        }
+}
+
+int sitr_report_page_texts(const char *json, size_t len, sitr_err_t *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return sitr_err_set(err, SITR_ECONFIG, "texts.json: not a JSON object (line %d: %s)",
+                            jerr.line, jerr.text);
+    }
+    sitr_report_page_free_texts();
+    int rc = 0;
+    for (int l = 0; l < SITR_REPORT_NLANGS && rc == 0; l++) {
+        const json_t *table = json_object_get(root, sitr_report_lang_code[l]);
+        for (int w = 0; w < W_COUNT && rc == 0; w++) {
+            const char *s = json_string_value(json_object_get(table, word_keys[w]));
+            if (!s)
+                rc = sitr_err_set(err, SITR_ECONFIG, "texts.json: \"%s\" has no \"%s\"",
+                                  sitr_report_lang_code[l], word_keys[w]);
+            else if (!(words[l][w] = strdup(s)))
+                rc = sitr_err_set(err, SITR_ENOMEM, "out of memory");
+        }
+    }
+    json_decref(root);
+    if (rc < 0)
+        sitr_report_page_free_texts();
+    return rc;
+}
+
+static const char STYLE[] =
+    "body{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",\"Noto Naskh "
+    "Arabic\",Tahoma,Arial,sans-serif;margin:2rem auto;max-width:54rem;padding:0 "
+    "1rem;color:#111;background:#fff;line-height:1.45}h1{font-size:1.6rem;margin:0 0 "
+    ".4rem}h2{font-size:1.2rem;border-bottom:2px solid #333;padding-bottom:.2rem;margin:2rem 0 "
+    ".6rem}h3{font-size:1.05rem;margin:0 0 .5rem}h4{font-size:.95rem;margin:.6rem 0 "
+    ".3rem}table{border-collapse:collapse;width:100%;margin:.3rem 0 .8rem}th,td{border:1px solid "
+    "#999;padding:.3rem .5rem;text-align:start;vertical-align:top}table.kv "
+    "th{width:40%;background:#f2f2f2;font-weight:600}thead "
+    "th{background:#e6e6e6}.v{font-family:ui-monospace,\"DejaVu Sans "
+    "Mono\",Menlo,Consolas,monospace;overflow-wrap:anywhere;word-break:break-all}.code{color:#555;"
+    "font-size:.85em}.note{white-space:pre-wrap;overflow-wrap:anywhere}article{border:1px solid "
+    "#bbb;padding:.8rem 1rem;margin:1rem 0}.warn{border:2px solid #333;padding:.5rem "
+    ".8rem}footer{margin-top:2rem;font-size:.85rem;color:#444;border-top:1px solid "
+    "#999;padding-top:.5rem}@page{size:A4;margin:15mm}@media "
+    "print{body{margin:0;max-width:none;font-size:10pt}h2,h3,h4{break-after:avoid;page-break-after:"
+    "avoid}article,tr{break-inside:avoid;page-break-inside:avoid}thead{display:table-header-group}"
+    "th{background:none}}";
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static long long jint(const json_t *o, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static void put(sitr_html_t *h, sitr_report_lang_t l, word_t w)
+{
+    sitr_html_raw(h, text(w, l));
+}
+
+/* A label with "{n}" replaced by n. */
+static void put_num(sitr_html_t *h, sitr_report_lang_t l, word_t w, long long n)
+{
+    const char *s = text(w, l);
+    const char *at = strstr(s, "{n}");
+    if (!at) {
+        sitr_html_raw(h, s);
+        return;
+    }
+    sitr_html_rawf(h, "%.*s%lld%s", (int)(at - s), s, n, at + 3);
+}
+
+/* A value that reads left to right in any page (identifiers, URLs,
+ * times), or a dash when absent. */
+static void put_ltr(sitr_html_t *h, const char *value)
+{
+    if (!value || !*value) {
+        sitr_html_raw(h, "—");
+        return;
+    }
+    sitr_html_raw(h, "<span dir=\"ltr\" class=\"v\">");
+    sitr_html_text(h, value);
+    sitr_html_raw(h, "</span>");
+}
+
+static void row_open(sitr_html_t *h, sitr_report_lang_t l, word_t label)
+{
+    sitr_html_raw(h, "<tr><th>");
+    put(h, l, label);
+    sitr_html_raw(h, "</th><td>");
+}
+
+static void row_ltr(sitr_html_t *h, sitr_report_lang_t l, word_t label, const char *value)
+{
+    row_open(h, l, label);
+    put_ltr(h, value);
+    sitr_html_raw(h, "</td></tr>");
+}
+
+static void row_num(sitr_html_t *h, sitr_report_lang_t l, word_t label, long long n)
+{
+    row_open(h, l, label);
+    sitr_html_rawf(h, "%lld</td></tr>", n);
+}
+
+static int status_word(const char *status)
+{
+    if (!status)
+        return -1;
+    if (strcmp(status, "pending") == 0)
+        return W_ST_PENDING;
+    if (strcmp(status, "removed") == 0)
+        return W_ST_REMOVED;
+    if (strcmp(status, "rejected") == 0)
+        return W_ST_REJECTED;
+    if (strcmp(status, "not_found") == 0)
+        return W_ST_NOT_FOUND;
+    if (strcmp(status, "cancelled") == 0)
+        return W_ST_CANCELLED;
+    return -1;
+}
+
+/* The status in words, with its code (as in the JSON and the platforms'
+ * API) for cross-checking. */
+static void put_status(sitr_html_t *h, sitr_report_lang_t l, const char *status)
+{
+    int w = status_word(status);
+    if (w >= 0)
+        sitr_html_raw(h, text((word_t)w, l));
+    sitr_html_raw(h, " <span dir=\"ltr\" class=\"code\">(");
+    sitr_html_text(h, status);
+    sitr_html_raw(h, ")</span>");
+}
+
+static void put_match(sitr_html_t *h, sitr_report_lang_t l, const char *signal, long long distance)
+{
+    if (signal && strcmp(signal, "pdq") == 0)
+        put_num(h, l, W_MATCH_PDQ, distance);
+    else if (signal && strcmp(signal, "md5") == 0)
+        put(h, l, W_MATCH_MD5);
+    else if (signal && strcmp(signal, "sha256") == 0)
+        put(h, l, W_MATCH_SHA256);
+    else
+        sitr_html_text(h, signal);
+}
+
+static void render_takedown(sitr_html_t *h, sitr_report_lang_t l, size_t index, const json_t *t)
+{
+    const json_t *up = json_object_get(t, "upload");
+    sitr_html_rawf(h, "<article><h3>%zu. ", index);
+    sitr_html_text(h, jstr(t, "platform"));
+    sitr_html_raw(h, " — ");
+    put_status(h, l, jstr(t, "status"));
+    sitr_html_raw(h, "</h3><table class=\"kv\">");
+    row_open(h, l, W_F_PLATFORM);
+    sitr_html_text(h, jstr(t, "platform"));
+    sitr_html_raw(h, "</td></tr>");
+    row_ltr(h, l, W_F_UPLOAD_ID, jstr(up, "id"));
+    row_ltr(h, l, W_F_URL, jstr(up, "url"));
+    row_ltr(h, l, W_F_REPORTED, jstr(up, "reported_at"));
+    row_ltr(h, l, W_F_FOUND_AT, jstr(t, "found_at"));
+    row_open(h, l, W_F_MATCH);
+    put_match(h, l, jstr(t, "signal"), jint(t, "distance"));
+    sitr_html_raw(h, "</td></tr>");
+    row_num(h, l, W_F_MATCHED, (long long)json_array_size(json_object_get(t, "matches")));
+    row_ltr(h, l, W_F_REQUEST, jstr(t, "id"));
+    row_ltr(h, l, W_F_REQUESTED, jstr(t, "requested_at"));
+    row_ltr(h, l, W_F_TOKEN, jstr(t, "platform_case"));
+    row_open(h, l, W_F_STATUS);
+    put_status(h, l, jstr(t, "status"));
+    sitr_html_raw(h, "</td></tr>");
+    row_ltr(h, l, W_F_DELETED, jstr(up, "removed_at"));
+    sitr_html_raw(h, "</table><h4>");
+    put(h, l, W_HISTORY);
+    sitr_html_raw(h, "</h4><table><thead><tr><th>");
+    put(h, l, W_H_TIME);
+    sitr_html_raw(h, "</th><th>");
+    put(h, l, W_H_STATUS);
+    sitr_html_raw(h, "</th><th>");
+    put(h, l, W_H_NOTE);
+    sitr_html_raw(h, "</th></tr></thead><tbody>");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(t, "history"), i, e)
+    {
+        sitr_html_raw(h, "<tr><td>");
+        put_ltr(h, jstr(e, "at"));
+        sitr_html_raw(h, "</td><td>");
+        put_status(h, l, jstr(e, "status"));
+        sitr_html_raw(h, "</td><td>");
+        const char *note = jstr(e, "note");
+        if (note && *note) {
+            sitr_html_raw(h, "<bdi class=\"note\">");
+            sitr_html_text(h, note);
+            sitr_html_raw(h, "</bdi>");
+        } else {
+            sitr_html_raw(h, "—");
+        }
+        sitr_html_raw(h, "</td></tr>");
+    }
+    sitr_html_raw(h, "</tbody></table></article>");
+}
+
+static void render_blocked(sitr_html_t *h, sitr_report_lang_t l, const json_t *list)
+{
+    sitr_html_raw(h, "<p>");
+    put(h, l, W_BLOCKED_INTRO);
+    sitr_html_raw(h, "</p>");
+    if (json_array_size(list) == 0) {
+        sitr_html_raw(h, "<p>");
+        put(h, l, W_NONE_BLOCKED);
+        sitr_html_raw(h, "</p>");
+        return;
+    }
+    sitr_html_raw(h, "<table><thead><tr><th>");
+    put(h, l, W_B_DATE);
+    sitr_html_raw(h, "</th><th>");
+    put(h, l, W_F_PLATFORM);
+    sitr_html_raw(h, "</th><th>");
+    put(h, l, W_B_COUNT);
+    sitr_html_raw(h, "</th><th>");
+    put(h, l, W_B_FIRST);
+    sitr_html_raw(h, "</th><th>");
+    put(h, l, W_B_LAST);
+    sitr_html_raw(h, "</th></tr></thead><tbody>");
+    size_t i;
+    json_t *b;
+    json_array_foreach(list, i, b)
+    {
+        sitr_html_raw(h, "<tr><td>");
+        put_ltr(h, jstr(b, "date"));
+        sitr_html_raw(h, "</td><td>");
+        sitr_html_text(h, jstr(b, "platform"));
+        sitr_html_rawf(h, "</td><td>%lld</td><td>", jint(b, "count"));
+        put_ltr(h, jstr(b, "first_at"));
+        sitr_html_raw(h, "</td><td>");
+        put_ltr(h, jstr(b, "last_at"));
+        sitr_html_raw(h, "</td></tr>");
+    }
+    sitr_html_raw(h, "</tbody></table>");
+}
+
+char *sitr_report_page(const json_t *r, sitr_report_lang_t l, size_t *len)
+{
+    sitr_html_t h;
+    sitr_html_init(&h, REPORT_HTML_MAX);
+    const json_t *sum = json_object_get(r, "summary");
+    const json_t *td = json_object_get(sum, "takedowns");
+
+    sitr_html_rawf(&h,
+                   "<!DOCTYPE html>\n<html lang=\"%s\" dir=\"%s\"><head><meta charset=\"utf-8\">",
+                   sitr_report_lang_code[l], l == SITR_REPORT_AR ? "rtl" : "ltr");
+    sitr_html_raw(&h, "<meta name=\"viewport\" content=\"width=device-width, "
+                      "initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\"><title>");
+    put(&h, l, W_TITLE);
+    sitr_html_raw(&h, " — ");
+    sitr_html_text(&h, jstr(r, "case"));
+    sitr_html_raw(&h, "</title><style>");
+    sitr_html_raw(&h, STYLE);
+    sitr_html_raw(&h, "</style></head><body><header><h1>");
+    put(&h, l, W_TITLE);
+    sitr_html_raw(&h, "</h1><p>");
+    put(&h, l, W_INTRO);
+    sitr_html_raw(&h, "</p></header>");
+
+    sitr_html_raw(&h, "<section><h2>");
+    put(&h, l, W_CASE);
+    sitr_html_raw(&h, "</h2><table class=\"kv\">");
+    row_ltr(&h, l, W_REFERENCE, jstr(r, "case"));
+    row_ltr(&h, l, W_CREATED, jstr(r, "created_at"));
+    row_num(&h, l, W_IMAGES, jint(r, "images"));
+    row_ltr(&h, l, W_GENERATED, jstr(r, "generated_at"));
+    sitr_html_raw(&h, "</table><p>");
+    put(&h, l, W_UTC);
+    sitr_html_raw(&h, "</p></section>");
+
+    sitr_html_raw(&h, "<section><h2>");
+    put(&h, l, W_SUMMARY);
+    sitr_html_raw(&h, "</h2><table class=\"kv\">");
+    row_num(&h, l, W_S_PLATFORMS, jint(sum, "platforms"));
+    row_num(&h, l, W_S_FOUND, jint(sum, "uploads_found"));
+    row_num(&h, l, W_S_MATCHES, jint(sum, "matches"));
+    row_num(&h, l, W_S_REMOVED, jint(td, "removed"));
+    row_num(&h, l, W_S_REJECTED, jint(td, "rejected"));
+    row_num(&h, l, W_S_NOT_FOUND, jint(td, "not_found"));
+    row_num(&h, l, W_S_PENDING, jint(td, "pending"));
+    row_num(&h, l, W_S_CANCELLED, jint(td, "cancelled"));
+    row_num(&h, l, W_S_BLOCKED, jint(sum, "uploads_blocked"));
+    sitr_html_raw(&h, "</table>");
+    if (json_is_true(json_object_get(r, "truncated"))) {
+        sitr_html_raw(&h, "<p class=\"warn\">");
+        put_num(&h, l, W_TRUNCATED, SITR_REPORT_MAX_ROWS);
+        sitr_html_raw(&h, "</p>");
+    }
+    sitr_html_raw(&h, "</section>");
+
+    sitr_html_raw(&h, "<section><h2>");
+    put(&h, l, W_FOUND);
+    sitr_html_raw(&h, "</h2>");
+    const json_t *list = json_object_get(r, "takedowns");
+    if (json_array_size(list) == 0) {
+        sitr_html_raw(&h, "<p>");
+        put(&h, l, W_NONE_FOUND);
+        sitr_html_raw(&h, "</p>");
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(list, i, t) render_takedown(&h, l, i + 1, t);
+    sitr_html_raw(&h, "</section>");
+
+    sitr_html_raw(&h, "<section><h2>");
+    put(&h, l, W_S_BLOCKED);
+    sitr_html_raw(&h, "</h2>");
+    render_blocked(&h, l, json_object_get(r, "uploads_blocked"));
+    sitr_html_raw(&h, "</section>");
+
+    sitr_html_raw(&h, "<section class=\"explain\"><h2>");
+    put(&h, l, W_POLICE);
+    sitr_html_raw(&h, "</h2><p>");
+    put(&h, l, W_P1);
+    sitr_html_raw(&h, "</p><p>");
+    put_num(&h, l, W_P2, jint(r, "match_threshold"));
+    sitr_html_raw(&h, "</p><p>");
+    put(&h, l, W_P3);
+    sitr_html_raw(&h, "</p><p>");
+    put(&h, l, W_P4);
+    sitr_html_raw(&h, "</p><p>");
+    put(&h, l, W_P5);
+    sitr_html_raw(&h, "</p></section><footer>");
+    put(&h, l, W_TITLE);
+    sitr_html_raw(&h, " — ");
+    put_ltr(&h, jstr(r, "case"));
+    sitr_html_raw(&h, " — ");
+    put_ltr(&h, jstr(r, "generated_at"));
+    sitr_html_raw(&h, "<br>");
+    put(&h, l, W_FOOTER);
+    sitr_html_raw(&h, "</footer></body></html>\n");
+    return sitr_html_finish(&h, len);
+}
+

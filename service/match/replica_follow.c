@@ -1,0 +1,272 @@
+/* The replica's job state machine and change-log follower (see replica.c
+ * for the whole design): starts the load and applies its result, then on
+ * each wake-up reads the changes after the last applied one through the
+ * async pool and applies them in a worker, in seq order, each once.  Loop
+ * thread, except apply_work. */
+#include "match/replica_int.h"
+
+/* ---- the job state machine (loop thread) ------------------------------ */
+
+static void kick(sitr_replica_t *r);
+void sitr_replica_maybe_finish_close(sitr_replica_t *r);
+
+static void set_applied(sitr_replica_t *r, int64_t seq)
+{
+    atomic_store(&r->applied, seq);
+    if (r->applied_cb)
+        r->applied_cb(seq, r->applied_arg);
+}
+
+static void on_notify(const char *channel, const char *payload, void *arg)
+{
+    (void)channel;
+    (void)payload; /* a hint only: we always read after `applied` */
+    sitr_replica_t *r = arg;
+    if (!r->closing)
+        kick(r);
+}
+
+static void load_done(uv_work_t *w, int status)
+{
+    sitr_replica_t *r = w->data;
+    r->job = JOB_NONE;
+    if (r->closing) {
+        sitr_replica_maybe_finish_close(r);
+        return;
+    }
+    if (status != 0 || r->load_rc < 0) {
+        r->loads_failed++;
+        sitr_log(SITR_LOG_WARN, NULL, "index load failed (retrying): %s",
+                 r->load_msg[0] ? r->load_msg : "cancelled");
+        return; /* the poll timer retries */
+    }
+    sitr_log(SITR_LOG_INFO, NULL,
+             "index loaded in %.2f s: %zu case images (%zu PDQ entries), %zu uploads, "
+             "change log at %" PRId64,
+             r->load_seconds, r->load_images, sitr_index_size(r->ix.case_pdq), r->load_uploads,
+             r->load_head);
+    const sitr_replica_load_stats_t *ls = &r->load_stats;
+    sitr_log(SITR_LOG_DEBUG, NULL,
+             "index load phases: copy %.2f s (client CPU %.2f s, %d connections), present %.2f s, "
+             "build %.2f s (PDQ %.2f s, digests %.2f s)",
+             ls->copy_s, ls->copy_cpu_s, ls->connections, ls->present_s, ls->build_s,
+             ls->pdq_build_s, ls->digest_build_s);
+    r->ready = 1;
+    set_applied(r, r->load_head);
+    if (!r->listening) {
+        if (sitr_db_listen(r->db, "sitr_changes", on_notify, r) == 0)
+            r->listening = 1;
+        else
+            sitr_log(SITR_LOG_WARN, NULL, "cannot LISTEN for changes; polling only");
+    }
+    if (r->on_ready)
+        r->on_ready(r->on_ready_arg);
+    kick(r);
+}
+
+void sitr_replica_start_load(sitr_replica_t *r)
+{
+    r->job = JOB_LOAD;
+    r->work.data = r;
+    if (uv_queue_work(r->loop, &r->work, sitr_replica_load_work, load_done) != 0) {
+        r->job = JOB_NONE;
+        r->loads_failed++;
+    }
+}
+
+static int parse_hex_field(PGresult *res, int row, int col, uint8_t *out, size_t n)
+{
+    if (PQgetisnull(res, row, col))
+        return 0;
+    const char *s = PQgetvalue(res, row, col);
+    return sitr_hex_decode(s, strlen(s), out, n) == 0 ? 1 : SITR_EPROTO;
+}
+
+static change_kind_t parse_kind(const char *k)
+{
+    if (strcmp(k, "case_image_added") == 0)
+        return CH_IMAGE_ADDED;
+    if (strcmp(k, "case_image_removed") == 0)
+        return CH_IMAGE_REMOVED;
+    if (strcmp(k, "upload_added") == 0)
+        return CH_UPLOAD_ADDED;
+    if (strcmp(k, "upload_removed") == 0)
+        return CH_UPLOAD_REMOVED;
+    return CH_OTHER;
+}
+
+/* Decodes the rows of a fetch; < 0 if one is malformed (nothing applied). */
+static int parse_batch(sitr_replica_t *r, PGresult *res)
+{
+    int n = PQntuples(res);
+    r->nbatch = 0;
+    if (n == 0)
+        return 0;
+    change_t *b = calloc((size_t)n, sizeof *b);
+    if (!b)
+        return SITR_ENOMEM;
+    int64_t prev = atomic_load(&r->applied);
+    for (int i = 0; i < n; i++) {
+        change_t *c = &b[i];
+        c->seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        c->kind = parse_kind(PQgetvalue(res, i, 1));
+        c->entity = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        if (c->seq <= prev) {
+            free(b);
+            return SITR_EPROTO; /* the log must come in increasing seq order */
+        }
+        prev = c->seq;
+        int k1 = parse_hex_field(res, i, 3, c->pdq.b, SITR_PDQ_BYTES);
+        c->quality = PQgetisnull(res, i, 4) ? 0 : atoi(PQgetvalue(res, i, 4));
+        int k2 = parse_hex_field(res, i, 5, c->md5, sizeof c->md5);
+        int k3 = parse_hex_field(res, i, 6, c->sha, sizeof c->sha);
+        if (k1 < 0 || k2 < 0 || k3 < 0) {
+            free(b);
+            return SITR_EPROTO;
+        }
+        c->has_pdq = k1, c->has_md5 = k2, c->has_sha = k3;
+        if (!PQgetisnull(res, i, 7)) {
+            const char *s = PQgetvalue(res, i, 7);
+            while (*s && c->nvariants < 7) {
+                if (sitr_hex_decode(s, SITR_PDQ_HEX_LEN, c->variants[c->nvariants].b,
+                                    SITR_PDQ_BYTES) < 0) {
+                    free(b);
+                    return SITR_EPROTO;
+                }
+                c->nvariants++;
+                s += SITR_PDQ_HEX_LEN;
+                if (*s == ',')
+                    s++;
+            }
+        }
+    }
+    r->batch = b;
+    r->nbatch = (size_t)n;
+    return 0;
+}
+
+static void apply_work(uv_work_t *w)
+{
+    sitr_replica_t *r = w->data;
+    r->batch_rc = 0;
+    r->batch_done = atomic_load(&r->applied);
+    for (size_t i = 0; i < r->nbatch; i++) {
+        int rc = sitr_replica_apply_change(r, &r->batch[i]);
+        if (rc < 0) {
+            r->batch_rc = rc;
+            break;
+        }
+        r->batch_done = r->batch[i].seq;
+    }
+}
+
+static void apply_done(uv_work_t *w, int status)
+{
+    sitr_replica_t *r = w->data;
+    (void)status;
+    int full = r->nbatch == FETCH_LIMIT;
+    size_t n = r->nbatch;
+    int64_t before = atomic_load(&r->applied);
+    free(r->batch);
+    r->batch = NULL;
+    r->nbatch = 0;
+    r->job = JOB_NONE;
+    if (r->batch_done > before) {
+        r->changes_applied += n; /* approximate when the batch stopped early */
+        set_applied(r, r->batch_done);
+    }
+    if (r->closing) {
+        sitr_replica_maybe_finish_close(r);
+        return;
+    }
+    if (r->batch_rc < 0) {
+        sitr_log(SITR_LOG_ERROR, NULL, "applying change %" PRId64 " failed: %s (will retry)",
+                 r->batch_done + 1, sitr_strerror(r->batch_rc));
+        return; /* the poll timer retries from the failed change */
+    }
+    if (full || r->again) {
+        r->again = 0;
+        kick(r);
+    }
+}
+
+static void on_fetched(int rc, PGresult *res, const char *sqlstate, void *arg)
+{
+    sitr_replica_t *r = arg;
+    (void)sqlstate;
+    r->job = JOB_NONE;
+    if (r->closing) {
+        sitr_replica_maybe_finish_close(r);
+        return;
+    }
+    if (rc < 0) {
+        r->fetch_errors++;
+        if (!r->warned_fetch)
+            sitr_log(SITR_LOG_WARN, NULL, "reading the change log failed: %s (retrying)",
+                     sitr_strerror(rc));
+        r->warned_fetch = 1;
+        return;
+    }
+    r->warned_fetch = 0;
+    rc = parse_batch(r, res);
+    if (rc < 0) {
+        sitr_log(SITR_LOG_ERROR, NULL, "unexpected change log rows: %s", sitr_strerror(rc));
+        return;
+    }
+    if (r->nbatch == 0) {
+        if (r->again) {
+            r->again = 0;
+            kick(r);
+        }
+        return;
+    }
+    r->job = JOB_APPLY;
+    r->work.data = r;
+    if (uv_queue_work(r->loop, &r->work, apply_work, apply_done) != 0) {
+        free(r->batch);
+        r->batch = NULL;
+        r->nbatch = 0;
+        r->job = JOB_NONE;
+    }
+}
+
+/* Variants as one comma-separated hex string, in variant order. */
+static const char FETCH_SQL[] =
+    "SELECT seq, kind, entity_id, encode(pdq, 'hex'), quality, encode(md5, 'hex'), "
+    "encode(sha256, 'hex'), (SELECT string_agg(encode(x, 'hex'), ',' ORDER BY o) "
+    "FROM unnest(variants) WITH ORDINALITY AS t(x, o)) "
+    "FROM sitr_changes_after($1::bigint, $2::int) ORDER BY seq";
+
+static void kick(sitr_replica_t *r)
+{
+    if (r->closing || !r->ready)
+        return;
+    if (r->job != JOB_NONE) {
+        r->again = 1;
+        return;
+    }
+    char after[24], limit[16];
+    snprintf(after, sizeof after, "%" PRId64, atomic_load(&r->applied));
+    snprintf(limit, sizeof limit, "%d", FETCH_LIMIT);
+    const char *values[2] = {after, limit};
+    r->job = JOB_FETCH;
+    r->again = 0;
+    if (sitr_db_submit(r->db, FETCH_SQL, 2, values, on_fetched, r) < 0) {
+        r->job = JOB_NONE; /* queue full or closing: the poll timer retries */
+        r->fetch_errors++;
+    }
+}
+
+void sitr_replica_on_poll(uv_timer_t *t)
+{
+    sitr_replica_t *r = t->data;
+    if (r->closing)
+        return;
+    if (!r->ready) {
+        if (r->job == JOB_NONE)
+            sitr_replica_start_load(r);
+        return;
+    }
+    kick(r);
+}
+

@@ -1,0 +1,116 @@
+/* The replica's insides (replica.c: state, bitsets, index mutations, life
+ * cycle, metrics; replica_load.c: the initial bulk load in a worker thread;
+ * replica_follow.c: the change-log follower on the loop thread).  Only
+ * these three files include it. */
+#ifndef SITR_REPLICA_INT_H
+#define SITR_REPLICA_INT_H
+
+#include "match/replica.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sitr/err_service.h>
+#include <sitr/hex.h>
+#include <sitr/pdq.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+
+#define POLL_MS 1000
+#define FETCH_LIMIT 1000
+#define LOAD_THREADS 2
+/* Ids below this are tracked in the present bitsets (32 MB each at most);
+ * larger ids are treated as "maybe present" (removals always scan). */
+#define PRESENT_MAX_ID ((int64_t)1 << 28)
+
+typedef struct bitset {
+    uint64_t *w;
+    size_t nwords;
+} bitset_t;
+
+typedef enum change_kind {
+    CH_OTHER = 0,
+    CH_IMAGE_ADDED,
+    CH_IMAGE_REMOVED,
+    CH_UPLOAD_ADDED,
+    CH_UPLOAD_REMOVED
+} change_kind_t;
+
+/* One change row, decoded on the loop thread for the apply job. */
+typedef struct change {
+    int64_t seq, entity;
+    change_kind_t kind;
+    int has_pdq, has_md5, has_sha;
+    int quality;
+    int nvariants;
+    sitr_pdq_t pdq;
+    sitr_pdq_t variants[7];
+    uint8_t md5[SITR_DIGEST_MD5_BYTES];
+    uint8_t sha[SITR_DIGEST_SHA256_BYTES];
+} change_t;
+
+typedef enum job {
+    JOB_NONE = 0,
+    JOB_LOAD,
+    JOB_FETCH,
+    JOB_APPLY
+} job_t;
+
+struct sitr_replica {
+    uv_loop_t *loop;
+    sitr_db_t *db;
+    char *conninfo;
+    void (*on_ready)(void *arg);
+    void *on_ready_arg;
+    sitr_replica_indexes_t ix;
+    bitset_t image_present, upload_present;
+
+    _Atomic int64_t applied;
+    int ready, closing, timer_closed, listening;
+    job_t job;
+    int again; /* a wake-up arrived while a job was in flight */
+    int holds; /* sitr_replica_hold without release yet */
+    uv_work_t work;
+    uv_timer_t poll;
+
+    /* load job */
+    int load_rc;
+    char load_msg[200];
+    int64_t load_head;
+    size_t load_images, load_uploads;
+    double load_seconds;
+    sitr_replica_load_stats_t load_stats;
+
+    /* apply job */
+    change_t *batch;
+    size_t nbatch;
+    int64_t batch_done; /* highest seq of the batch applied (by the job) */
+    int batch_rc;
+
+    void (*applied_cb)(int64_t seq, void *arg);
+    void *applied_arg;
+    void (*done)(void *arg);
+    void *done_arg;
+
+    /* statistics (loop thread) */
+    unsigned long long changes_applied, fetch_errors, loads_failed;
+    int warned_fetch;
+};
+
+/* Shared between the three files (definitions in the file named). */
+int sitr_replica_apply_change(sitr_replica_t *r, const change_t *c); /* replica.c */
+void sitr_replica_clear_indexes(sitr_replica_t *r);                /* replica.c */
+void sitr_replica_load_work(uv_work_t *w);                          /* replica_load.c */
+void sitr_replica_maybe_finish_close(sitr_replica_t *r);           /* replica.c */
+void sitr_replica_on_poll(uv_timer_t *t);                           /* replica_follow.c */
+int sitr_replica_present_set(bitset_t *b, int64_t id, int on);      /* replica.c */
+void sitr_replica_start_load(sitr_replica_t *r);                    /* replica_follow.c */
+
+#endif
