@@ -3,9 +3,10 @@
 // open a case, then check, extend, report on or withdraw it.
 //
 // Videos are fingerprinted here too, in a Worker (video-worker.js: the
-// browser's own decoder, vPDQ frames, MD5, SHA-256), with a progress bar
-// and a Cancel button.  sitr cannot receive videos yet: their fingerprints
-// are shown and can be saved on this device, and are never sent.
+// browser's own decoder, vPDQ frames at 5 a second with their dihedral
+// variants, MD5, SHA-256), with a progress bar and a Cancel button, and
+// their fingerprints (never their bytes) are sent in "videos", one video a
+// request; they can also be saved on this device.
 //
 // Privacy rules this file keeps: a picture's or video's bytes and pixels
 // stay in this tab's memory and are dropped after hashing (no upload, no preview sent
@@ -21,6 +22,10 @@ import { LANGS, STRINGS, pickLanguage, t } from './i18n.js';
 
 const MIN_QUALITY = 50; // below this the service refuses a PDQ (featureless image)
 const BATCH = 100; // images per request (SITR_MAX_IMAGES_PER_REQUEST default)
+// A case video is fingerprinted 5 times a second, as `sitr case` does: at
+// 30/25/24/60 fps that divides the platforms' one-a-second sampling, so a
+// re-encode or an excerpt of it finds its own frames (docs/VIDEO_MATCHING.md).
+const CASE_SECONDS_PER_HASH = 0.2;
 const MAX_PIXELS = 100e6; // beyond this, decoding on a phone risks running out of memory
 const LANG_KEY = 'sitr.lang';
 
@@ -29,7 +34,7 @@ const $ = (id) => document.getElementById(id);
 let lang = 'en';
 let session = null; // {ref, secret} of the case shown, in memory only
 let lastStatus = null; // the last GET /v1/cases answer, re-rendered on language change
-const picked = { new: [], add: [] }; // fingerprints ready to send (videos: kept, never sent)
+const picked = { new: [], add: [] }; // fingerprints ready to send
 const running = { new: null, add: null }; // the hashing under way: {cancelled, worker}
 
 // ---- language ----
@@ -199,7 +204,7 @@ function fingerprintVideo(file, run, onProgress) {
             else if (m.type === 'error') done({ code: m.code || 'decode_failed' });
         };
         worker.onerror = () => done({ code: 'not_supported' });
-        worker.postMessage({ file, secondsPerHash: 1 });
+        worker.postMessage({ file, secondsPerHash: CASE_SECONDS_PER_HASH });
     });
 }
 
@@ -270,10 +275,42 @@ async function fingerprintAll(files, which) {
     renderSummary(which);
 }
 
-// The images to send: videos are fingerprinted but never sent (sitr cannot
-// receive them yet).
+// The images to send.
 function imagesOf(which) {
     return picked[which].filter((x) => x.kind !== 'video' && x.kind !== 'video_failed').map((x) => x.image);
+}
+
+// The videos to send: their fingerprints as `sitr hash --format jsonl
+// --dihedral` prints them, without any name.
+function videosOf(which) {
+    return picked[which].filter((x) => x.kind === 'video').map((x) => x.video);
+}
+
+// Sends images (in batches) and videos (one a request) to the case at ref
+// with secret; the first request creates the case when ref is null.
+// Returns {ok, key, first, added, duplicates, videosAdded}.
+async function sendAll(ref, secret, images, videos) {
+    const out = { ok: true, first: null, added: 0, duplicates: 0, videosAdded: 0 };
+    const bodies = [];
+    for (let k = 0; k < images.length; k += BATCH) bodies.push({ images: images.slice(k, k + BATCH) });
+    for (const v of videos) bodies.push({ videos: [v] });
+    for (const body of bodies) {
+        const r = ref
+            ? await api('POST', caseUrl(ref, '/images'), body, secret)
+            : await api('POST', '/v1/cases', body);
+        if (!r.ok) return { ...out, ok: false, key: r.key };
+        if (!ref) {
+            out.first = r.json;
+            ref = r.json.case;
+            secret = r.json.secret;
+            session = { ref, secret };
+            continue;
+        }
+        out.added += r.json.added || 0;
+        out.duplicates += r.json.duplicates || 0;
+        out.videosAdded += r.json.videos_added || 0;
+    }
+    return out;
 }
 
 function renderSummary(which) {
@@ -286,7 +323,7 @@ function renderSummary(which) {
     const failed = list.filter((x) => x.kind === 'video_failed').length;
     el.textContent = '';
     ul.textContent = '';
-    button.disabled = images.length === 0;
+    button.disabled = images.length === 0 && videos.length === 0;
     if (!list.length) return;
     const lines = [];
     if (images.length) lines.push(t(lang, 'ready', { n: images.length }));
@@ -296,7 +333,6 @@ function renderSummary(which) {
     if (undecoded) lines.push(t(lang, 'not_decoded', { n: undecoded }));
     if (videos.length) lines.push(t(lang, 'videos_ready', { n: videos.length }));
     if (failed) lines.push(t(lang, 'videos_failed', { n: failed }));
-    if ((videos.length || failed) && !images.length) lines.push(t(lang, 'videos_only'));
     for (const line of lines) {
         const p = document.createElement('p');
         p.textContent = line;
@@ -321,8 +357,8 @@ function renderSummary(which) {
 }
 
 // The fingerprints of one video as a file on this device (one line of
-// JSON, as `sitr hash --format jsonl --dihedral` writes it), to send once
-// sitr accepts videos.  Only hashes are in it.
+// JSON, as `sitr hash --format jsonl --dihedral` writes it), e.g. to add
+// with `sitr case add` later.  Only hashes are in it.
 function saveVideo(video) {
     const blob = new Blob([JSON.stringify(video) + '\n'], { type: 'application/json' });
     const a = document.createElement('a');
@@ -376,7 +412,8 @@ function errorKey(status, code) {
     if (code === 'rate_limited' || code === 'too_many_failures') return 'err_rate_limited';
     if (code === 'invalid_reference' || code === 'invalid_secret' || code === 'secret_required')
         return 'err_invalid';
-    if (code === 'too_many_images') return 'err_too_many';
+    if (code === 'too_many_images' || code === 'too_many_videos' || code === 'case_full') return 'err_too_many';
+    if (status === 413 || code === 'too_many_frames') return 'err_video_too_long';
     if (status === 503 || code === 'overloaded' || code === 'unavailable') return 'err_busy';
     return 'err_generic';
 }
@@ -385,25 +422,21 @@ function errorKey(status, code) {
 
 async function createCase() {
     const images = imagesOf('new');
-    if (!images.length) return fail('err_no_images');
+    const videos = videosOf('new');
+    if (!images.length && !videos.length) return fail('err_no_images');
     $('create').disabled = true;
     say('sending');
-    const first = await api('POST', '/v1/cases', { images: images.slice(0, BATCH) });
-    if (!first.ok) {
+    // The first request opens the case; more pictures than one request
+    // takes, and each video, are then added to it.
+    session = null;
+    const r = await sendAll(null, null, images, videos);
+    if (!r.first) {
         $('create').disabled = false;
-        return fail(first.key);
+        return fail(r.key);
     }
-    const ref = first.json.case;
-    const secret = first.json.secret;
-    session = { ref, secret };
-    // More pictures than one request takes: the rest are added to the case.
-    for (let k = BATCH; k < images.length; k += BATCH) {
-        const more = await api('POST', caseUrl(ref, '/images'), { images: images.slice(k, k + BATCH) }, secret);
-        if (!more.ok) {
-            fail(more.key);
-            break;
-        }
-    }
+    const ref = r.first.case;
+    const secret = r.first.secret;
+    if (!r.ok) fail(r.key);
     picked.new = [];
     $('files').value = '';
     renderSummary('new');
@@ -445,6 +478,7 @@ function renderStatus(s) {
     const rows = [
         ['created_at', formatDate(s.created_at)],
         ['n_images', s.images],
+        ['n_videos', s.videos],
         ['n_matches', s.matches],
         ['n_blocked', s.uploads_blocked],
         ['n_takedowns', td.requested],
@@ -466,7 +500,9 @@ function renderStatus(s) {
     const ol = $('timeline');
     ol.textContent = '';
     const events = Array.isArray(s.timeline) ? s.timeline : [];
-    const news = events.filter((e) => e.event !== 'case_created' && e.event !== 'images_added');
+    const news = events.filter(
+        (e) => e.event !== 'case_created' && e.event !== 'images_added' && e.event !== 'videos_added',
+    );
     for (const e of events) {
         const li = document.createElement('li');
         const time = document.createElement('time');
@@ -490,20 +526,17 @@ function renderStatus(s) {
 async function addImages() {
     if (!session) return;
     const images = imagesOf('add');
-    if (!images.length) return fail('err_no_images');
+    const videos = videosOf('add');
+    if (!images.length && !videos.length) return fail('err_no_images');
     $('add').disabled = true;
     say('sending');
-    let added = 0;
-    let duplicates = 0;
-    for (let k = 0; k < images.length; k += BATCH) {
-        const r = await api('POST', caseUrl(session.ref, '/images'), { images: images.slice(k, k + BATCH) }, session.secret);
-        if (!r.ok) {
-            $('add').disabled = false;
-            return fail(r.key);
-        }
-        added += r.json.added || 0;
-        duplicates += r.json.duplicates || 0;
+    const r = await sendAll(session.ref, session.secret, images, videos);
+    if (!r.ok) {
+        $('add').disabled = false;
+        return fail(r.key);
     }
+    const added = r.added + r.videosAdded;
+    const duplicates = r.duplicates;
     picked.add = [];
     $('add-files').value = '';
     renderSummary('add');
