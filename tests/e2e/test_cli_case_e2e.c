@@ -1,6 +1,7 @@
 /* End-to-end tests of `sitr case` against a real sitrd and a fresh, migrated
- * PostgreSQL database (the `pg` fixture): create a case from the shared
- * bridge-mods folder and prove in SQL that it holds exactly the hashes
+ * PostgreSQL database (the `pg` fixture): create a case from the vendored
+ * bridge-mods folder (tests/data/pdq; the extended corpus's too when
+ * present) and prove in SQL that it holds exactly the hashes
  * `sitr hash --format jsonl` prints; status with the secret from the
  * environment and from a file; a wrong or missing secret; add; withdraw
  * (refused without confirmation, then erased); the evidence report as JSON
@@ -39,13 +40,17 @@
 #include "e2e_util.h"
 #include "e2e_world.h"
 #include "db_support.h"
+#include "pdq_data.h"
 
 extern char **environ;
 
 #define SITR_BIN SITR_BINARY_DIR "/hasher/cli/sitr"
-#define PDQ_DIR  SITR_SHARED_DIR "/testdata/pdq"
+#define PDQ_DIR  SITR_SOURCE_DIR "/tests/data/pdq"
 #define BRIDGE   PDQ_DIR "/bridge-mods"
-#define N_BRIDGE 12
+/* Files in the vendored bridge-mods (pdqt_vendored()->bridge, asserted);
+ * the extended corpus has 12, never more than MAX_BRIDGE. */
+#define N_BRIDGE   6
+#define MAX_BRIDGE 12
 /* The server's per-request limit in this test: smaller than the number of
  * files, so the client must split (and discover the limit by halving). */
 #define MAX_PER_REQUEST 5
@@ -232,60 +237,27 @@ static int teardown(void **state)
 
 /* ---- tests ---------------------------------------------------------------------- */
 
-/* The case holds exactly what `sitr hash --format jsonl` computes. */
-static void test_create_matches_hash(void **state)
+/* `sitr hash --format jsonl folder`: n records, in recs. */
+static void hash_folder(const char *folder, json_t **recs, size_t n)
 {
-    (void)state;
-    run_t h = run_sitr(NULL, (const char *[]){"hash", "--format", "jsonl", BRIDGE, NULL});
+    run_t h = run_sitr(NULL, (const char *[]){"hash", "--format", "jsonl", folder, NULL});
     expect_status(&h, 0);
-    json_t *recs[N_BRIDGE];
     size_t nrec = 0;
     for (char *line = strtok(h.out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
-        assert_true(nrec < N_BRIDGE);
+        assert_true(nrec < n);
         recs[nrec] = json_loads(line, 0, NULL);
         assert_non_null(recs[nrec]);
         nrec++;
     }
-    assert_int_equal(nrec, N_BRIDGE);
+    assert_int_equal(nrec, n);
+    run_free(&h);
+}
 
-    snprintf(W.secret_file, sizeof W.secret_file, "%s/secret", W.tmpdir);
-    run_t c = run_sitr(NULL, (const char *[]){"case", "create", "--server", W.server_url, "--save",
-                                              W.secret_file, BRIDGE, NULL});
-    expect_status(&c, 0);
-    expect_contains(c.out, "shown only this once");
-    expect_contains(c.out, "Write the case number and the secret");
-    expect_contains(c.out, "with 12 images");
-    const char *p = strstr(c.out, "Case number:");
-    assert_non_null(p);
-    assert_int_equal(sscanf(p, "Case number: %127s", W.ref), 1);
-    p = strstr(c.out, "Secret:");
-    assert_non_null(p);
-    char shown[128];
-    assert_int_equal(sscanf(p, "Secret: %127s", shown), 1);
-
-    /* --save: the secret alone, in a file only its owner can read. */
-    struct stat st;
-    assert_int_equal(stat(W.secret_file, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
-    char *saved = read_file(W.secret_file, NULL);
-    assert_int_equal(sscanf(saved, "%127s", W.secret), 1);
-    assert_string_equal(W.secret, shown);
-    free(saved);
-    /* The secret goes to stdout only, never into a warning or an error. */
-    assert_null(strstr(c.err, W.secret));
-    /* --save never overwrites: a second create with the same file is
-     * refused before anything is sent. */
-    long long cases_before = pgt_scalar(W.db_url, "SELECT count(*) FROM cases");
-    run_t again = run_sitr(NULL, (const char *[]){"case", "create", "--server", W.server_url,
-                                                  "--save", W.secret_file, BRIDGE, NULL});
-    expect_status(&again, 1);
-    expect_contains(again.err, "already exists");
-    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM cases"), cases_before);
-    run_free(&again);
-
-    /* SQL: the same 12 images with the same hashes. */
-    long long id = case_id_of(W.ref);
-    assert_int_equal(live_images(id), N_BRIDGE);
+/* SQL: case id holds exactly the n images of recs with the same hashes;
+ * frees recs. */
+static void expect_case_holds(long long id, json_t **recs, size_t nrec)
+{
+    assert_int_equal(live_images(id), (long long)nrec);
     for (size_t i = 0; i < nrec; i++) {
         const char *sha = json_string_value(json_object_get(recs[i], "sha256"));
         char sql[1024];
@@ -314,7 +286,80 @@ static void test_create_matches_hash(void **state)
         PQclear(res);
         json_decref(recs[i]);
     }
-    run_free(&h);
+}
+
+/* The case holds exactly what `sitr hash --format jsonl` computes. */
+static void test_create_matches_hash(void **state)
+{
+    (void)state;
+    assert_int_equal(pdqt_vendored()->bridge, N_BRIDGE);
+    json_t *recs[N_BRIDGE];
+    hash_folder(BRIDGE, recs, N_BRIDGE);
+
+    snprintf(W.secret_file, sizeof W.secret_file, "%s/secret", W.tmpdir);
+    run_t c = run_sitr(NULL, (const char *[]){"case", "create", "--server", W.server_url, "--save",
+                                              W.secret_file, BRIDGE, NULL});
+    expect_status(&c, 0);
+    expect_contains(c.out, "shown only this once");
+    expect_contains(c.out, "Write the case number and the secret");
+    char with[64];
+    snprintf(with, sizeof with, "with %d images", N_BRIDGE);
+    expect_contains(c.out, with);
+    const char *p = strstr(c.out, "Case number:");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "Case number: %127s", W.ref), 1);
+    p = strstr(c.out, "Secret:");
+    assert_non_null(p);
+    char shown[128];
+    assert_int_equal(sscanf(p, "Secret: %127s", shown), 1);
+
+    /* --save: the secret alone, in a file only its owner can read. */
+    struct stat st;
+    assert_int_equal(stat(W.secret_file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char *saved = read_file(W.secret_file, NULL);
+    assert_int_equal(sscanf(saved, "%127s", W.secret), 1);
+    assert_string_equal(W.secret, shown);
+    free(saved);
+    /* The secret goes to stdout only, never into a warning or an error. */
+    assert_null(strstr(c.err, W.secret));
+    /* --save never overwrites: a second create with the same file is
+     * refused before anything is sent. */
+    long long cases_before = pgt_scalar(W.db_url, "SELECT count(*) FROM cases");
+    run_t again = run_sitr(NULL, (const char *[]){"case", "create", "--server", W.server_url,
+                                                  "--save", W.secret_file, BRIDGE, NULL});
+    expect_status(&again, 1);
+    expect_contains(again.err, "already exists");
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM cases"), cases_before);
+    run_free(&again);
+
+    /* SQL: the same images with the same hashes. */
+    expect_case_holds(case_id_of(W.ref), recs, N_BRIDGE);
+    run_free(&c);
+}
+
+/* The same on the extended corpus's 12 bridge-mods files, in a second case. */
+static void test_create_matches_hash_extended(void **state)
+{
+    (void)state;
+    const pdqt_corpus_t *x = pdqt_extended("case from its bridge-mods");
+    if (x == NULL)
+        return;
+    char folder[1200];
+    pdqt_path(x, "bridge-mods", folder, sizeof folder);
+    json_t *recs[MAX_BRIDGE];
+    assert_true(x->bridge <= MAX_BRIDGE);
+    hash_folder(folder, recs, (size_t)x->bridge);
+    run_t c =
+        run_sitr(NULL, (const char *[]){"case", "create", "--server", W.server_url, folder, NULL});
+    expect_status(&c, 0);
+    char with[64], ref[128];
+    snprintf(with, sizeof with, "with %d images", x->bridge);
+    expect_contains(c.out, with);
+    const char *p = strstr(c.out, "Case number:");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "Case number: %127s", ref), 1);
+    expect_case_holds(case_id_of(ref), recs, (size_t)x->bridge);
     run_free(&c);
 }
 
@@ -332,7 +377,9 @@ static void test_status(void **state)
     char want[200];
     snprintf(want, sizeof want, "Case %s", W.ref);
     expect_contains(r.out, want);
-    expect_contains(r.out, "images            12");
+    char images[64];
+    snprintf(images, sizeof images, "images            %d", N_BRIDGE);
+    expect_contains(r.out, images);
     expect_contains(r.out, "Timeline (oldest first");
     expect_contains(r.out, "case created with ");
     expect_contains(r.out, "image(s) added");
@@ -421,7 +468,9 @@ static void test_add(void **state)
     expect_status(&r, 0);
     expect_contains(r.out, "Added 1 image to case");
     expect_contains(r.out, "1 already known");
-    expect_contains(r.out, "it now holds 13");
+    char holds[64];
+    snprintf(holds, sizeof holds, "it now holds %d", N_BRIDGE + 1);
+    expect_contains(r.out, holds);
     run_free(&r);
     assert_int_equal(live_images(id), N_BRIDGE + 1);
 
@@ -726,9 +775,14 @@ static int shares_window(const unsigned char *file, size_t flen, const unsigned 
     return found;
 }
 
-static void test_privacy_only_hashes_leave(void **state)
+/* `sitr case create --batch 5` on corpus x's bridge-mods folder against a
+ * recording listener. */
+static void privacy_only_hashes_leave(const pdqt_corpus_t *x)
 {
-    (void)state;
+    char bridge[1200];
+    pdqt_path(x, "bridge-mods", bridge, sizeof bridge);
+    char **names = pdqt_bridge_names(x);
+    const int n_bridge = x->bridge;
     capture_t c;
     memset(&c, 0, sizeof c);
     c.bytes = malloc(CAPTURE_MAX);
@@ -746,7 +800,7 @@ static void test_privacy_only_hashes_leave(void **state)
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", c.port);
     run_t r = run_sitr(
-        NULL, (const char *[]){"case", "create", "--server", url, "--batch", "5", BRIDGE, NULL});
+        NULL, (const char *[]){"case", "create", "--server", url, "--batch", "5", bridge, NULL});
     c.stop = 1;
     pthread_join(c.tid, NULL);
     close(c.lfd);
@@ -754,8 +808,8 @@ static void test_privacy_only_hashes_leave(void **state)
     expect_contains(r.out, "SITR-TEST-CASE");
     run_free(&r);
 
-    /* 12 images in batches of 5: create, add, add. */
-    assert_int_equal(c.nreq, 3);
+    /* In batches of 5: create, then add(s) (12 images: create, add, add). */
+    assert_int_equal(c.nreq, (n_bridge + 4) / 5);
     assert_true(memmem(c.bytes, c.len, "POST /v1/cases HTTP/1.1", 23) != NULL);
     size_t items = 0, body_total = 0;
     for (int i = 0; i < c.nreq; i++) {
@@ -783,25 +837,20 @@ static void test_privacy_only_hashes_leave(void **state)
         json_decref(j);
         free(c.bodies[i]);
     }
-    assert_int_equal(items, N_BRIDGE);
+    assert_int_equal(items, n_bridge);
     /* An image is ~900 bytes of hex hashes; the files are megabytes. */
-    if (body_total > (size_t)N_BRIDGE * 1024)
-        fail_msg("%zu body bytes for %d images", body_total, N_BRIDGE);
+    if (body_total > (size_t)n_bridge * 1024)
+        fail_msg("%zu body bytes for %d images", body_total, n_bridge);
     /* No file name or folder name. */
     assert_null(memmem(c.bytes, c.len, "bridge", 6));
     assert_null(memmem(c.bytes, c.len, ".jpg", 4));
     assert_null(memmem(c.bytes, c.len, "orig", 4));
 
     /* No 64-byte run of any file's bytes, anywhere in any request. */
-    static const char *const names[N_BRIDGE] = {
-        "aaa-orig.jpg",        "blur-a-little.jpg",    "blur-a-lot.jpg",     "high-contrast.jpg",
-        "high-saturation.jpg", "sharpen-a-little.jpg", "sharpen-a-lot.jpg",  "shrink-a-little.jpg",
-        "shrink-a-lot.jpg",    "square-128x128.jpg",   "square-256x256.jpg", "square-512x512.jpg",
-    };
     size_t file_total = 0;
-    for (size_t i = 0; i < N_BRIDGE; i++) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", BRIDGE, names[i]);
+    for (int i = 0; i < n_bridge; i++) {
+        char path[1600];
+        snprintf(path, sizeof path, "%s/%s", bridge, names[i]);
         size_t flen;
         char *bytes = read_file(path, &flen);
         file_total += flen;
@@ -813,11 +862,23 @@ static void test_privacy_only_hashes_leave(void **state)
     assert_true(file_total > 100 * body_total);
     /* The check itself can fail: a request that did carry file bytes. */
     size_t flen;
-    char *bytes = read_file(BRIDGE "/square-128x128.jpg", &flen);
+    char path[1600];
+    snprintf(path, sizeof path, "%s/square-128x128.jpg", bridge);
+    char *bytes = read_file(path, &flen);
     assert_true(shares_window((const unsigned char *)bytes, flen,
                               (const unsigned char *)bytes + flen / 2, WIN));
     free(bytes);
     free(c.bytes);
+    pdqt_names_free(names);
+}
+
+static void test_privacy_only_hashes_leave(void **state)
+{
+    (void)state;
+    privacy_only_hashes_leave(pdqt_vendored());
+    const pdqt_corpus_t *x = pdqt_extended("privacy check on its bridge-mods");
+    if (x != NULL)
+        privacy_only_hashes_leave(x);
 }
 
 static void test_usage(void **state)
@@ -859,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_privacy_only_hashes_leave),
         cmocka_unit_test(test_create_matches_hash),
+        cmocka_unit_test(test_create_matches_hash_extended),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_add_video),

@@ -1,5 +1,6 @@
 /* End-to-end conformance of the image front-end + PDQ core against Meta's
- * reference (shared/testdata/pdq): every row of expected.csv and
+ * reference, on the vendored corpus (tests/data/pdq) and on the extended one
+ * (SITR_SHARED_DIR/testdata/pdq) when present: every row of expected.csv and
  * expected-dihedral.csv hashed from the files, the decoded sizes of
  * frontend.csv, MD5/SHA-256 against values computed once with
  * md5sum/sha256sum, 16-bit reduction, first page of multi-page files,
@@ -22,8 +23,7 @@
 #include <sitr/pdq.h>
 
 #include "image_support.h"
-
-#define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
+#include "pdq_data.h"
 
 /* Images whose end-to-end hash is allowed to differ from the reference
  * (decoder differences).  Empty: libvips' libjpeg-turbo, libpng and
@@ -62,24 +62,25 @@ static void hash_or_fail(const char *path, unsigned flags, sitr_image_t *out)
     assert_int_equal(rc, 0);
 }
 
-/* The 49 corpus images are hashed once (with dihedral hashes) and the
- * result reused by the tests that read expected.csv, expected-dihedral.csv
- * and frontend.csv: the decode dominates the run time. */
+/* The corpus images (18 vendored, 49 extended) are hashed once (with
+ * dihedral hashes) and the result reused by the tests that read
+ * expected.csv, expected-dihedral.csv and frontend.csv: the decode
+ * dominates the run time. */
 static struct {
-    char rel[256];
+    char path[1024];
     sitr_image_t img;
-} cache[64];
+} cache[80];
 static int cached;
 
-static const sitr_image_t *corpus_hash(const char *rel)
+static const sitr_image_t *corpus_hash(const pdqt_corpus_t *c, const char *rel)
 {
+    char path[1024];
+    pdqt_path(c, rel, path, sizeof path);
     for (int i = 0; i < cached; i++)
-        if (strcmp(cache[i].rel, rel) == 0)
+        if (strcmp(cache[i].path, path) == 0)
             return &cache[i].img;
     assert_true(cached < (int)(sizeof cache / sizeof cache[0]));
-    char path[1024];
-    snprintf(path, sizeof path, PDQ_DIR "/%s", rel);
-    snprintf(cache[cached].rel, sizeof cache[cached].rel, "%s", rel);
+    snprintf(cache[cached].path, sizeof cache[cached].path, "%s", path);
     hash_or_fail(path, SITR_PDQ_WANT_DIHEDRAL, &cache[cached].img);
     return &cache[cached++].img;
 }
@@ -110,10 +111,10 @@ static void check_difference(const char *rel, int d, int got_quality, int want_q
         assert_true(d <= 10);
 }
 
-static void test_expected_csv(void **state)
+static void expected_csv(const pdqt_corpus_t *c)
 {
-    (void)state;
-    FILE *f = imgt_csv_open(PDQ_DIR "/expected.csv");
+    char path[1024];
+    FILE *f = imgt_csv_open(pdqt_path(c, "expected.csv", path, sizeof path));
     char line[512];
     int rows = 0, exact = 0;
     while (fgets(line, sizeof line, f) != NULL) {
@@ -123,8 +124,7 @@ static void test_expected_csv(void **state)
             continue;
         /* The plain path is what sitr hash prints: check it separately
          * from the dihedral path (the core has a 64x64 bypass only there). */
-        char path[1024];
-        snprintf(path, sizeof path, PDQ_DIR "/%s", rel);
+        pdqt_path(c, rel, path, sizeof path);
         sitr_image_t img;
         hash_or_fail(path, 0, &img);
         int d = compare(rel, "pdq", &img.pdq.hash, hex, quality);
@@ -135,26 +135,27 @@ static void test_expected_csv(void **state)
         rows++;
     }
     fclose(f);
-    fprintf(stderr, "expected.csv: %d of %d images exact\n", exact, rows);
-    assert_int_equal(rows, 49);
+    fprintf(stderr, "%s expected.csv: %d of %d images exact\n", c->name, exact, rows);
+    assert_int_equal(rows, c->images);
 }
 
-static void test_expected_dihedral_csv(void **state)
+static void expected_dihedral_csv(const pdqt_corpus_t *c)
 {
-    (void)state;
     static const char *const names[SITR_PDQ_DIHEDRAL_COUNT] = {
         "orig", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"};
-    FILE *f = imgt_csv_open(PDQ_DIR "/expected-dihedral.csv");
+    char path[1024];
+    FILE *f = imgt_csv_open(pdqt_path(c, "expected-dihedral.csv", path, sizeof path));
     char line[1024];
     int rows = 0;
     while (fgets(line, sizeof line, f) != NULL) {
         char rel[256], hex[SITR_PDQ_DIHEDRAL_COUNT][80];
         int quality;
-        if (sscanf(line, "%255[^,],%d,%79[^,],%79[^,],%79[^,],%79[^,],%79[^,],%79[^,],%79[^,],%79[^,\n]",
+        if (sscanf(line,
+                   "%255[^,],%d,%79[^,],%79[^,],%79[^,],%79[^,],%79[^,],%79[^,],%79[^,],%79[^,\n]",
                    rel, &quality, hex[0], hex[1], hex[2], hex[3], hex[4], hex[5], hex[6],
                    hex[7]) != 10)
             continue;
-        const sitr_image_t *img = corpus_hash(rel);
+        const sitr_image_t *img = corpus_hash(c, rel);
         for (int k = 0; k < SITR_PDQ_DIHEDRAL_COUNT; k++) {
             int d = compare(rel, names[k], &img->pdq.dihedral[k], hex[k], quality);
             check_difference(rel, d, img->pdq.quality, quality);
@@ -164,14 +165,14 @@ static void test_expected_dihedral_csv(void **state)
         rows++;
     }
     fclose(f);
-    assert_int_equal(rows, 49);
+    assert_int_equal(rows, c->images);
 }
 
 /* The decoded size is reported before the 512x512 pre-scale. */
-static void test_frontend_sizes(void **state)
+static void frontend_sizes(const pdqt_corpus_t *c)
 {
-    (void)state;
-    FILE *f = imgt_csv_open(PDQ_DIR "/frontend.csv");
+    char path[1024];
+    FILE *f = imgt_csv_open(pdqt_path(c, "frontend.csv", path, sizeof path));
     char line[512];
     int rows = 0;
     while (fgets(line, sizeof line, f) != NULL) {
@@ -179,19 +180,63 @@ static void test_frontend_sizes(void **state)
         int w, h;
         if (sscanf(line, "%255[^,],%d,%d,", rel, &w, &h) != 3)
             continue;
-        const sitr_image_t *img = corpus_hash(rel);
+        const sitr_image_t *img = corpus_hash(c, rel);
         assert_int_equal(img->width, w);
         assert_int_equal(img->height, h);
         rows++;
     }
     fclose(f);
-    assert_int_equal(rows, 49);
+    assert_int_equal(rows, c->images);
 }
 
-static void expect_digests(const char *rel, const char *md5_hex, const char *sha_hex)
+/* Each of the three on the vendored corpus, then on the extended one. */
+static void test_expected_csv(void **state)
+{
+    (void)state;
+    expected_csv(pdqt_vendored());
+}
+
+static void test_expected_dihedral_csv(void **state)
+{
+    (void)state;
+    expected_dihedral_csv(pdqt_vendored());
+}
+
+static void test_frontend_sizes(void **state)
+{
+    (void)state;
+    frontend_sizes(pdqt_vendored());
+}
+
+static void test_expected_csv_extended(void **state)
+{
+    (void)state;
+    const pdqt_corpus_t *c = pdqt_extended("expected.csv");
+    if (c != NULL)
+        expected_csv(c);
+}
+
+static void test_expected_dihedral_csv_extended(void **state)
+{
+    (void)state;
+    const pdqt_corpus_t *c = pdqt_extended("expected-dihedral.csv");
+    if (c != NULL)
+        expected_dihedral_csv(c);
+}
+
+static void test_frontend_sizes_extended(void **state)
+{
+    (void)state;
+    const pdqt_corpus_t *c = pdqt_extended("frontend.csv");
+    if (c != NULL)
+        frontend_sizes(c);
+}
+
+static void expect_digests(const pdqt_corpus_t *c, const char *rel, const char *md5_hex,
+                           const char *sha_hex)
 {
     char path[1024];
-    snprintf(path, sizeof path, PDQ_DIR "/%s", rel);
+    pdqt_path(c, rel, path, sizeof path);
     sitr_image_t img;
     hash_or_fail(path, 0, &img);
     char hex[2 * SITR_SHA256_BYTES + 1];
@@ -218,12 +263,17 @@ static void test_digests(void **state)
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 
     /* Files, against md5sum / sha256sum. */
-    expect_digests("misc-images/wee.jpg", "8bbbaa9540800e378beadc8bbef7bb32",
+    const pdqt_corpus_t *v = pdqt_vendored();
+    expect_digests(v, "misc-images/wee.jpg", "8bbbaa9540800e378beadc8bbef7bb32",
                    "05636c50d0c2ffe3a820f964eaba35b404deadd10538fe452ad9fb16fdd823d7");
-    expect_digests("misc-images/modes/1.png", "0f8fa4463283895f5db02dead0186e78",
+    expect_digests(v, "misc-images/modes/1.png", "0f8fa4463283895f5db02dead0186e78",
                    "5c4695cfb1ebcb82f963063b1a6bdeb46e906506c8be5ab12b6d1015f0eead12");
-    expect_digests("reg-test-input/pen-and-coaster.png", "e26b99893e82b864089da14d255df5a4",
-                   "9bb522d00383f83f462058e06a09cc01fde43c0cff0238031aaff8ca1cfdb36d");
+    expect_digests(v, "misc-images/modes/PA.webp", "c95cf0a710d36a778e6ade7597948770",
+                   "954f8e5b30b39949ae755c16744ed177d037ff35abc6bef2389c1022afdf5b36");
+    const pdqt_corpus_t *x = pdqt_extended("pen-and-coaster.png digests");
+    if (x != NULL)
+        expect_digests(x, "reg-test-input/pen-and-coaster.png", "e26b99893e82b864089da14d255df5a4",
+                       "9bb522d00383f83f462058e06a09cc01fde43c0cff0238031aaff8ca1cfdb36d");
 }
 
 /* The digest code against GLib's on every length around the block size
@@ -286,10 +336,10 @@ static void test_seed_formats(void **state)
 }
 
 /* Hashing from memory gives what hashing the file gives. */
-static void test_buffer_equals_file(void **state)
+static void buffer_equals_file(const pdqt_corpus_t *c, const char *rel)
 {
-    (void)state;
-    const char *path = PDQ_DIR "/reg-test-input/dih/bridge-2-rotate-90.jpg";
+    char path[1024];
+    pdqt_path(c, rel, path, sizeof path);
     sitr_image_t a, b;
     hash_or_fail(path, SITR_PDQ_WANT_DIHEDRAL, &a);
     size_t len;
@@ -299,6 +349,15 @@ static void test_buffer_equals_file(void **state)
     assert_int_equal(sitr_image_hash_buffer(data, len, SITR_PDQ_WANT_DIHEDRAL, NULL, &b, &err), 0);
     free(data);
     assert_memory_equal(&a, &b, sizeof a);
+}
+
+static void test_buffer_equals_file(void **state)
+{
+    (void)state;
+    buffer_equals_file(pdqt_vendored(), "misc-images/modes/CMYK.jpg");
+    const pdqt_corpus_t *c = pdqt_extended("bridge-2-rotate-90.jpg from memory");
+    if (c != NULL)
+        buffer_equals_file(c, "reg-test-input/dih/bridge-2-rotate-90.jpg");
 }
 
 /* Encodes img with a libvips saver into a malloc'd buffer. */
@@ -326,10 +385,10 @@ static void hash_buf_or_fail(const uint8_t *data, size_t len, sitr_image_t *out)
 }
 
 /* Loads a reference image fully into memory as an 8-bit sRGB VipsImage. */
-static VipsImage *load_rgb(const char *rel)
+static VipsImage *load_rgb(const pdqt_corpus_t *c, const char *rel)
 {
     char path[1024];
-    snprintf(path, sizeof path, PDQ_DIR "/%s", rel);
+    pdqt_path(c, rel, path, sizeof path);
     size_t len;
     uint8_t *data = imgt_slurp(path, &len);
     assert_non_null(data);
@@ -345,10 +404,9 @@ static VipsImage *load_rgb(const char *rel)
 /* 16-bit samples are reduced by their high byte: a 16-bit PNG whose
  * samples are v*256 + noise hashes like the 8-bit PNG of v.  (The
  * reference keeps the low byte and would hash the noise.) */
-static void test_16bit_png(void **state)
+static void png_16bit(const pdqt_corpus_t *c, const char *rel)
 {
-    (void)state;
-    VipsImage *rgb = load_rgb("misc-images/modes/original.jpg");
+    VipsImage *rgb = load_rgb(c, rel);
     size_t len8, len16;
     uint8_t *png8 = encode(rgb, ".png", &len8);
     assert_non_null(png8);
@@ -368,8 +426,7 @@ static void test_16bit_png(void **state)
     assert_int_equal(vips_add(scaled, noise, &sum, NULL), 0);
     assert_int_equal(vips_cast(sum, &u16, VIPS_FORMAT_USHORT, NULL), 0);
     VipsImage *tagged = NULL;
-    assert_int_equal(vips_copy(u16, &tagged, "interpretation", VIPS_INTERPRETATION_RGB16, NULL),
-                     0);
+    assert_int_equal(vips_copy(u16, &tagged, "interpretation", VIPS_INTERPRETATION_RGB16, NULL), 0);
     uint8_t *png16 = encode(tagged, ".png[bitdepth=16]", &len16);
     assert_non_null(png16);
     assert_true(len16 > len8);
@@ -387,12 +444,23 @@ static void test_16bit_png(void **state)
     free(png16);
 }
 
-/* Lossless re-encodings hash alike; multi-page files hash their first page. */
-static void test_formats_and_first_page(void **state)
+/* The bridge photo: bridge-mods/aaa-orig.jpg is byte for byte Meta's
+ * misc-images/modes/original.jpg. */
+static void test_16bit_png(void **state)
 {
     (void)state;
-    VipsImage *a = load_rgb("reg-test-input/pen-and-coaster.png");
-    VipsImage *b = load_rgb("misc-images/c.png");
+    png_16bit(pdqt_vendored(), "bridge-mods/aaa-orig.jpg");
+    const pdqt_corpus_t *c = pdqt_extended("16-bit PNG of modes/original.jpg");
+    if (c != NULL)
+        png_16bit(c, "misc-images/modes/original.jpg");
+}
+
+/* Lossless re-encodings of rel_a hash alike; multi-page files hash their
+ * first page (rel_b, at least as wide as rel_a, gives the second page). */
+static void formats_and_first_page(const pdqt_corpus_t *c, const char *rel_a, const char *rel_b)
+{
+    VipsImage *a = load_rgb(c, rel_a);
+    VipsImage *b = load_rgb(c, rel_b);
     size_t len;
     uint8_t *png = encode(a, ".png", &len);
     assert_non_null(png);
@@ -411,11 +479,10 @@ static void test_formats_and_first_page(void **state)
         free(enc);
     }
 
-    /* Two pages of the same size: pen-and-coaster, then c.png cropped. */
+    /* Two pages of the same size: a, then b cropped. */
     VipsImage *b2 = NULL, *pages = NULL, *tagged = NULL;
-    assert_int_equal(vips_crop(b, &b2, 0, 0, a->Xsize, a->Ysize < b->Ysize ? a->Ysize : b->Ysize,
-                               NULL),
-                     0);
+    assert_int_equal(
+        vips_crop(b, &b2, 0, 0, a->Xsize, a->Ysize < b->Ysize ? a->Ysize : b->Ysize, NULL), 0);
     assert_int_equal(b2->Ysize, a->Ysize);
     VipsImage *both[] = {a, b2};
     assert_int_equal(vips_arrayjoin(both, &pages, 2, "across", 1, NULL), 0);
@@ -441,7 +508,20 @@ static void test_formats_and_first_page(void **state)
     g_object_unref(b);
 }
 
+/* Vendored: a WebP with alpha and the bridge photo; extended: the RGBA
+ * pen-and-coaster.png and c.png. */
+static void test_formats_and_first_page(void **state)
+{
+    (void)state;
+    formats_and_first_page(pdqt_vendored(), "misc-images/modes/PA.webp",
+                           "bridge-mods/aaa-orig.jpg");
+    const pdqt_corpus_t *c = pdqt_extended("re-encodings of pen-and-coaster.png");
+    if (c != NULL)
+        formats_and_first_page(c, "reg-test-input/pen-and-coaster.png", "misc-images/c.png");
+}
+
 struct job {
+    const pdqt_corpus_t *c;
     const char *rel;
     sitr_image_t img;
     int rc;
@@ -453,7 +533,7 @@ static void *worker(void *arg)
     for (int round = 0; round < 3; round++)
         for (struct job *j = jobs; j->rel != NULL; j++) {
             char path[1024];
-            snprintf(path, sizeof path, PDQ_DIR "/%s", j->rel);
+            pdqt_path(j->c, j->rel, path, sizeof path);
             sitr_image_t img;
             sitr_err_t err;
             int rc = sitr_image_hash_file(path, SITR_PDQ_WANT_DIHEDRAL, NULL, &img, &err);
@@ -467,18 +547,16 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Hashing is thread-safe and deterministic. */
-static void test_threads(void **state)
+/* Hashing is thread-safe and deterministic: four files (CMYK JPEG, a PNG,
+ * a WebP with alpha, a JPEG of grey pixels) hashed by three threads. */
+static void threads(const pdqt_corpus_t *c, const char *const rels[4])
 {
-    (void)state;
-    const char *rels[] = {"misc-images/modes/CMYK.jpg", "misc-images/modes/LA.png",
-                          "misc-images/modes/PA.webp", "reg-test-input/labelme-subset/q2821.jpg"};
-    enum { N = sizeof rels / sizeof rels[0], T = 3 };
+    enum { N = 4, T = 3 };
     struct job jobs[T][N + 1];
     pthread_t th[T];
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < N; i++)
-            jobs[t][i] = (struct job){.rel = rels[i]};
+            jobs[t][i] = (struct job){.c = c, .rel = rels[i]};
         jobs[t][N] = (struct job){.rel = NULL};
         assert_int_equal(pthread_create(&th[t], NULL, worker, jobs[t]), 0);
     }
@@ -487,7 +565,7 @@ static void test_threads(void **state)
     for (int i = 0; i < N; i++) {
         sitr_image_t serial;
         char path[1024];
-        snprintf(path, sizeof path, PDQ_DIR "/%s", rels[i]);
+        pdqt_path(c, rels[i], path, sizeof path);
         hash_or_fail(path, SITR_PDQ_WANT_DIHEDRAL, &serial);
         for (int t = 0; t < T; t++) {
             assert_int_equal(jobs[t][i].rc, 0);
@@ -496,12 +574,30 @@ static void test_threads(void **state)
     }
 }
 
+static void test_threads(void **state)
+{
+    (void)state;
+    const char *const vendored[4] = {"misc-images/modes/CMYK.jpg", "misc-images/modes/1.png",
+                                     "misc-images/modes/PA.webp",
+                                     "reg-test-input/labelme-subset/q2821.jpg"};
+    threads(pdqt_vendored(), vendored);
+    const char *const extended[4] = {"misc-images/modes/CMYK.jpg", "misc-images/modes/LA.png",
+                                     "misc-images/modes/PA.webp",
+                                     "reg-test-input/labelme-subset/q2821.jpg"};
+    const pdqt_corpus_t *c = pdqt_extended("threads on modes/LA.png");
+    if (c != NULL)
+        threads(c, extended);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expected_csv),
         cmocka_unit_test(test_expected_dihedral_csv),
         cmocka_unit_test(test_frontend_sizes),
+        cmocka_unit_test(test_expected_csv_extended),
+        cmocka_unit_test(test_expected_dihedral_csv_extended),
+        cmocka_unit_test(test_frontend_sizes_extended),
         cmocka_unit_test(test_digests),
         cmocka_unit_test(test_digest_lengths),
         cmocka_unit_test(test_seed_formats),

@@ -21,8 +21,10 @@
 #include <vips/vips.h>
 
 #include "image_support.h"
+#include "pdq_data.h"
 
-#define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
+/* The vendored PDQ corpus; a PNG test also uses the extended one. */
+#define PDQ_DIR SITR_SOURCE_DIR "/tests/data/pdq"
 
 static char tmpdir[256];
 
@@ -291,6 +293,19 @@ static size_t png_header(uint8_t *out, uint32_t w, uint32_t h)
     return n + 12;
 }
 
+static void truncated_png(const char *path)
+{
+    size_t len;
+    uint8_t *png = imgt_slurp(path, &len);
+    assert_non_null(png);
+    expect_file_error(put("truncated.png", png, len / 2), SITR_ECORRUPT);
+    expect_buffer_error(png, 40, NULL, SITR_ECORRUPT);
+    /* A flipped bit in compressed data breaks a CRC or the zlib stream. */
+    png[len / 3] ^= 0x10;
+    expect_file_error(put("bitflip.png", png, len), SITR_ECORRUPT);
+    free(png);
+}
+
 static void test_png(void **state)
 {
     (void)state;
@@ -304,15 +319,13 @@ static void test_png(void **state)
     n = png_header(hdr, 3, 3);
     expect_file_error(put("tiny.png", hdr, n), SITR_ETOOSMALL);
 
-    size_t len;
-    uint8_t *png = imgt_slurp(PDQ_DIR "/reg-test-input/pen-and-coaster.png", &len);
-    assert_non_null(png);
-    expect_file_error(put("truncated.png", png, len / 2), SITR_ECORRUPT);
-    expect_buffer_error(png, 40, NULL, SITR_ECORRUPT);
-    /* A flipped bit in compressed data breaks a CRC or the zlib stream. */
-    png[len / 3] ^= 0x10;
-    expect_file_error(put("bitflip.png", png, len), SITR_ECORRUPT);
-    free(png);
+    /* Truncated and bit-flipped: the bilevel PNG, and Meta's RGBA
+     * pen-and-coaster.png when the extended corpus is present. */
+    truncated_png(PDQ_DIR "/misc-images/modes/1.png");
+    const pdqt_corpus_t *c = pdqt_extended("truncated pen-and-coaster.png");
+    char path[1024];
+    if (c != NULL)
+        truncated_png(pdqt_path(c, "reg-test-input/pen-and-coaster.png", path, sizeof path));
 }
 
 /* The content decides, not the name. */
@@ -326,8 +339,7 @@ static void test_wrong_extension(void **state)
     sitr_err_t err;
     assert_int_equal(sitr_image_hash_file(PDQ_DIR "/misc-images/modes/1.png", 0, NULL, &a, &err),
                      0);
-    assert_int_equal(sitr_image_hash_file(put("really-a-png.jpg", png, len), 0, NULL, &b, &err),
-                     0);
+    assert_int_equal(sitr_image_hash_file(put("really-a-png.jpg", png, len), 0, NULL, &b, &err), 0);
     assert_memory_equal(&a, &b, sizeof a);
     free(png);
 
@@ -347,11 +359,10 @@ static void test_refused_formats(void **state)
     expect_file_error(put("image.svg", svg, sizeof svg - 1), SITR_EFORMAT);
     expect_file_error(put("image-svg.jpg", svg, sizeof svg - 1), SITR_EFORMAT);
 
-    static const char pdf[] =
-        "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-        "2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-        "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 64 64]>>endobj\n"
-        "trailer<</Root 1 0 R>>\n%%EOF\n";
+    static const char pdf[] = "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+                              "2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+                              "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 64 64]>>endobj\n"
+                              "trailer<</Root 1 0 R>>\n%%EOF\n";
     expect_file_error(put("doc.pdf", pdf, sizeof pdf - 1), SITR_EFORMAT);
 
     /* PPM: a plain pixel format, but libvips marks its loader untrusted. */
@@ -363,9 +374,10 @@ static void test_refused_formats(void **state)
     /* FITS header block. */
     char fits[2880];
     memset(fits, ' ', sizeof fits);
-    static const char *const cards[] = {"SIMPLE  =                    T", "BITPIX  =                    8",
-                                        "NAXIS   =                    2", "NAXIS1  =                    8",
-                                        "NAXIS2  =                    8", "END"};
+    static const char *const cards[] = {
+        "SIMPLE  =                    T", "BITPIX  =                    8",
+        "NAXIS   =                    2", "NAXIS1  =                    8",
+        "NAXIS2  =                    8", "END"};
     for (size_t i = 0; i < sizeof cards / sizeof cards[0]; i++)
         memcpy(fits + 80 * i, cards[i], strlen(cards[i]));
     expect_file_error(put("image.fits", fits, sizeof fits), SITR_EFORMAT);

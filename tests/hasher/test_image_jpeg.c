@@ -2,8 +2,9 @@
  * (hasher/decode.c): for the same bytes both must give the same result,
  * byte for byte in the sampled 8-bit pixels and the float luma.
  *
- *  - every JPEG of shared/testdata/pdq (37 files, CMYK included) must be
- *    taken by the fast path (not declined) and match libvips exactly;
+ *  - every JPEG of the vendored corpus (tests/data/pdq, 16 files, CMYK and
+ *    progressive included) and of the extended one when present (37 files)
+ *    must be taken by the fast path (not declined) and match libvips exactly;
  *  - JPEGs encoded here with libjpeg in the layouts the corpus lacks
  *    (4:2:2, 4:4:0, 4:1:1, 1x4, all-1x2, RGB, CMYK with and without the
  *    Adobe marker, YCCK, grey, progressive,
@@ -31,8 +32,9 @@
 #include "../../hasher/decode_int.h"
 
 #include "image_support.h"
+#include "pdq_data.h"
 
-#define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
+#define PDQ_DIR SITR_SOURCE_DIR "/tests/data/pdq"
 
 static sitr_image_limits_t limits(void)
 {
@@ -134,9 +136,15 @@ static int walk(const char *dir, int *count)
 static void test_corpus(void **state)
 {
     (void)state;
+    const pdqt_corpus_t *c = pdqt_vendored();
     int count = 0;
-    assert_int_equal(walk(PDQ_DIR, &count), 0);
-    assert_int_equal(count, 37);
+    assert_int_equal(walk(c->dir, &count), 0);
+    assert_int_equal(count, c->jpegs);
+    if ((c = pdqt_extended("JPEGs")) == NULL)
+        return;
+    count = 0;
+    assert_int_equal(walk(c->dir, &count), 0);
+    assert_int_equal(count, c->jpegs);
 }
 
 /* Encoding test images with libjpeg. */
@@ -218,16 +226,19 @@ static void test_layouts(void **state)
         {"420 12MP-ish", {1601, 1203, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"420 tall", {600, 9001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"420 wide", {5003, 517, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
-        {"420 progressive", {1203, 1601, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 1, 0, 0, 0}},
+        {"420 progressive",
+         {1203, 1601, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 1, 0, 0, 0}},
         {"420 restarts", {1031, 1029, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 1, 0, 0}},
         {"444", {1100, 1300, JCS_RGB, JCS_YCbCr, 3, {{1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"444 tall", {513, 6007, JCS_RGB, JCS_YCbCr, 3, {{1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"422", {1333, 1111, JCS_RGB, JCS_YCbCr, 3, {{2, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"440", {1111, 1333, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
-        {"440 progressive", {777, 2001, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 1}, {1, 1}}, 1, 0, 0, 0}},
+        {"440 progressive",
+         {777, 2001, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 1}, {1, 1}}, 1, 0, 0, 0}},
         {"411", {1601, 901, JCS_RGB, JCS_YCbCr, 3, {{4, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"all 1x2", {1201, 1203, JCS_RGB, JCS_YCbCr, 3, {{1, 2}, {1, 2}, {1, 2}}, 0, 0, 0, 0}},
-        {"all 2x2 grey-ish", {1203, 1201, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {2, 2}, {1, 1}}, 0, 0, 0, 0}},
+        {"all 2x2 grey-ish",
+         {1203, 1201, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {2, 2}, {1, 1}}, 0, 0, 0, 0}},
         {"1x4", {1001, 1203, JCS_RGB, JCS_YCbCr, 3, {{1, 4}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"2x2 1x2 2x1", {1001, 1003, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 2}, {2, 1}}, 0, 0, 0, 0}},
         {"420 narrow", {7, 3001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
@@ -235,11 +246,13 @@ static void test_layouts(void **state)
         {"grey", {2049, 1537, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{1, 1}}, 0, 0, 0, 0}},
         {"grey 2x2", {1537, 2049, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{2, 2}}, 0, 0, 0, 0}},
         {"grey progressive", {901, 1201, JCS_GRAYSCALE, JCS_GRAYSCALE, 1, {{1, 1}}, 1, 0, 0, 0}},
-        {"colour-typed grey", {1201, 1001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 1, 0}},
+        {"colour-typed grey",
+         {1201, 1001, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 1, 0}},
         {"cmyk", {1100, 1201, JCS_CMYK, JCS_CMYK, 4, {{1, 1}, {1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"cmyk no Adobe marker",
          {1100, 1201, JCS_CMYK, JCS_CMYK, 4, {{1, 1}, {1, 1}, {1, 1}, {1, 1}}, 0, 0, 0, 1}},
-        {"ycck 420", {1201, 1100, JCS_CMYK, JCS_YCCK, 4, {{2, 2}, {1, 1}, {1, 1}, {2, 2}}, 0, 0, 0, 0}},
+        {"ycck 420",
+         {1201, 1100, JCS_CMYK, JCS_YCCK, 4, {{2, 2}, {1, 1}, {1, 1}, {2, 2}}, 0, 0, 0, 0}},
         {"small 420", {300, 200, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
         {"5x5", {5, 5, JCS_RGB, JCS_YCbCr, 3, {{2, 2}, {1, 1}, {1, 1}}, 0, 0, 0, 0}},
     };
@@ -342,8 +355,8 @@ static uint8_t *many_scans(int nscans, size_t *len)
     jpeg_scan_info *scans = calloc((size_t)nscans, sizeof(*scans));
     assert_non_null(scans);
     int s = 0;
-    scans[s].comps_in_scan = 1, scans[s].Ss = 0, scans[s].Se = 0, scans[s].Ah = 0,
-    scans[s].Al = 0, s++;
+    scans[s].comps_in_scan = 1, scans[s].Ss = 0, scans[s].Se = 0, scans[s].Ah = 0, scans[s].Al = 0,
+    s++;
     for (int band = 1; band <= 63 && s + 6 <= nscans; band++) {
         /* successive approximation: Al 5, then refinements 5->4 ... 1->0 */
         scans[s].comps_in_scan = 1, scans[s].Ss = band, scans[s].Se = band, scans[s].Ah = 0,
@@ -402,8 +415,7 @@ static void test_limits(void **state)
     sitr_luma_free(&l);
     /* Not a JPEG, or too short to be one: declined, err untouched. */
     static const uint8_t png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    assert_int_equal(sitr_decode_luma_jpeg(png, sizeof png, &lim, &l, &err),
-                     SITR_DECODE_DECLINED);
+    assert_int_equal(sitr_decode_luma_jpeg(png, sizeof png, &lim, &l, &err), SITR_DECODE_DECLINED);
     assert_int_equal(sitr_decode_luma_jpeg(wee, 2, &lim, &l, &err), SITR_DECODE_DECLINED);
     free(wee);
 }

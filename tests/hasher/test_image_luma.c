@@ -1,5 +1,6 @@
 /* Front-end conformance at the luma level: for every vector of
- * shared/testdata/pdq/luma/index.csv that comes from a real image, decoding
+ * luma/index.csv that comes from a real image, in the vendored corpus
+ * (tests/data/pdq) and in the extended one when present, decoding
  * the image must give exactly the float32 luma the reference handed to its
  * core (byte for byte), with the same size and pre-scale.  This checks
  * decode, grey-path detection, the 512x512 nearest-neighbour pre-scale and
@@ -17,8 +18,7 @@
 #include "../../hasher/decode_int.h"
 
 #include "image_support.h"
-
-#define PDQ_DIR SITR_SHARED_DIR "/testdata/pdq"
+#include "pdq_data.h"
 
 static int setup(void **state)
 {
@@ -26,10 +26,10 @@ static int setup(void **state)
     return sitr_decode_init("test_image_luma") == 0 ? 0 : -1;
 }
 
-static void test_luma_vectors(void **state)
+static void luma_vectors(const pdqt_corpus_t *c)
 {
-    (void)state;
-    FILE *idx = imgt_csv_open(PDQ_DIR "/luma/index.csv");
+    char path[1024];
+    FILE *idx = imgt_csv_open(pdqt_path(c, "luma/index.csv", path, sizeof path));
     char line[512];
     int checked = 0;
     while (fgets(line, sizeof line, idx) != NULL) {
@@ -39,8 +39,7 @@ static void test_luma_vectors(void **state)
             continue;
         if (strcmp(source, "synthetic") == 0)
             continue;
-        char path[1024];
-        snprintf(path, sizeof path, PDQ_DIR "/%s", source);
+        pdqt_path(c, source, path, sizeof path);
         size_t len;
         uint8_t *img = imgt_slurp(path, &len);
         assert_non_null(img);
@@ -57,7 +56,7 @@ static void test_luma_vectors(void **state)
         assert_int_equal(luma.cols, w);
         assert_int_equal(luma.rows, h);
 
-        snprintf(path, sizeof path, PDQ_DIR "/luma/%s.luma.f32", name);
+        snprintf(path, sizeof path, "%s/luma/%s.luma.f32", c->dir, name);
         size_t flen;
         uint8_t *want = imgt_slurp(path, &flen);
         assert_non_null(want);
@@ -72,7 +71,8 @@ static void test_luma_vectors(void **state)
                 }
             float got_v = luma.px[first], want_v;
             memcpy(&want_v, want + 4 * first, 4);
-            fprintf(stderr, "%s: %zu of %d luma values differ; first at %zu: %.9g vs %.9g (grey=%d)\n",
+            fprintf(stderr,
+                    "%s: %zu of %d luma values differ; first at %zu: %.9g vs %.9g (grey=%d)\n",
                     name, diff, w * h, first, (double)got_v, (double)want_v, luma.grey);
             fail();
         }
@@ -82,13 +82,28 @@ static void test_luma_vectors(void **state)
         checked++;
     }
     fclose(idx);
-    assert_int_equal(checked, 10);
+    assert_int_equal(checked, c->luma_images);
+}
+
+static void test_luma_vectors(void **state)
+{
+    (void)state;
+    luma_vectors(pdqt_vendored());
+}
+
+static void test_luma_vectors_extended(void **state)
+{
+    (void)state;
+    const pdqt_corpus_t *c = pdqt_extended("luma vectors");
+    if (c != NULL)
+        luma_vectors(c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_luma_vectors),
+        cmocka_unit_test(test_luma_vectors_extended),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

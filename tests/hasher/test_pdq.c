@@ -1,5 +1,7 @@
 /* PDQ core tests: bit-exact conformance with Meta's reference on every
- * vector of shared/testdata/pdq/luma (hash, quality, the eight dihedral
+ * luma vector of the vendored corpus (tests/data/pdq/luma), and of the
+ * extended one (SITR_SHARED_DIR/testdata/pdq/luma) when present (hash,
+ * quality, the eight dihedral
  * hashes, the 64x64 and 16x16 intermediates and the median), for the portable
  * and the AVX2 code paths; differential tests between the two paths on odd
  * sizes; thread safety; hex parsing and Hamming distance.
@@ -24,8 +26,7 @@
 #include "../../hasher/pdq_int.h"
 #include <sitr/pdq.h>
 
-#define LUMA_DIR SITR_SHARED_DIR "/testdata/pdq/luma/"
-#define REG_DIR SITR_SHARED_DIR "/testdata/pdq/reg-test-input/"
+#include "pdq_data.h"
 
 static const char *const dih_names[SITR_PDQ_DIHEDRAL_COUNT] = {
     "orig", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"};
@@ -51,17 +52,19 @@ static void *read_file(const char *path, size_t *len)
     return buf;
 }
 
-/* path = LUMA_DIR name suffix; fails the test if it does not fit. */
-static void luma_path(char *path, size_t size, const char *name, const char *suffix)
+/* path = <corpus>/luma/ name suffix; fails the test if it does not fit. */
+static void luma_path(const pdqt_corpus_t *c, char *path, size_t size, const char *name,
+                      const char *suffix)
 {
-    int len = snprintf(path, size, "%s%s%s", LUMA_DIR, name, suffix);
+    int len = snprintf(path, size, "%s/luma/%s%s", c->dir, name, suffix);
     assert_true(len > 0 && (size_t)len < size);
 }
 
-static float *read_f32(const char *name, const char *suffix, size_t want, int required)
+static float *read_f32(const pdqt_corpus_t *c, const char *name, const char *suffix, size_t want,
+                       int required)
 {
     char path[1024];
-    luma_path(path, sizeof path, name, suffix);
+    luma_path(c, path, sizeof path, name, suffix);
     size_t len = 0;
     float *v = read_file(path, &len);
     if (v == NULL) {
@@ -80,8 +83,8 @@ static void hex_of(const sitr_pdq_t *h, char out[SITR_PDQ_HEX_LEN + 1])
 }
 
 /* Describes the first differing float so a failure says where. */
-static void assert_floats_identical(const float *got, const float *want, size_t n,
-                                    const char *what, const char *name, const char *impl)
+static void assert_floats_identical(const float *got, const float *want, size_t n, const char *what,
+                                    const char *name, const char *impl)
 {
     if (memcmp(got, want, n * sizeof(float)) == 0)
         return;
@@ -90,9 +93,8 @@ static void assert_floats_identical(const float *got, const float *want, size_t 
         memcpy(&g, &got[i], 4);
         memcpy(&w, &want[i], 4);
         if (g != w)
-            fail_msg("%s %s [%s]: first difference at %zu: got %08x (%.9g), want %08x (%.9g)",
-                     name, what, impl, i, (unsigned)g, (double)got[i], (unsigned)w,
-                     (double)want[i]);
+            fail_msg("%s %s [%s]: first difference at %zu: got %08x (%.9g), want %08x (%.9g)", name,
+                     what, impl, i, (unsigned)g, (double)got[i], (unsigned)w, (double)want[i]);
     }
 }
 
@@ -117,10 +119,11 @@ struct vec {
     char hex[SITR_PDQ_HEX_LEN + 1];
 };
 
-static int load_index(struct vec *v, int max)
+static int load_index(const pdqt_corpus_t *c, struct vec *v, int max)
 {
     size_t len;
-    char *csv = read_file(LUMA_DIR "index.csv", &len);
+    char path[1024];
+    char *csv = read_file(pdqt_path(c, "luma/index.csv", path, sizeof path), &len);
     assert_non_null(csv);
     int n = 0;
     char *save = NULL;
@@ -146,18 +149,18 @@ static int load_index(struct vec *v, int max)
     return n;
 }
 
-static void check_vector(const struct vec *v, int impl)
+static void check_vector(const pdqt_corpus_t *c, const struct vec *v, int impl)
 {
     const char *iname = sitr_pdq_impl_name(impl);
     const int rows = v->height, cols = v->width;
     const size_t n = (size_t)rows * (size_t)cols;
-    float *luma = read_f32(v->name, ".luma.f32", n, 1);
+    float *luma = read_f32(c, v->name, ".luma.f32", n, 1);
     float *luma_copy = malloc(n * sizeof(float));
     assert_non_null(luma_copy);
     memcpy(luma_copy, luma, n * sizeof(float));
 
     char path[1024];
-    luma_path(path, sizeof path, v->name, ".json");
+    luma_path(c, path, sizeof path, v->name, ".json");
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
     if (root == NULL)
@@ -174,8 +177,8 @@ static void check_vector(const struct vec *v, int impl)
     assert_int_equal(sitr_pdq_hash_impl(luma, rows, cols, 0, impl, &r), 0);
     hex_of(&r.hash, hex);
     if (strcmp(hex, v->hex) != 0)
-        fail_msg("%s [%s]: hash %s, want %s (distance ignored: must be exact)", v->name, iname,
-                 hex, v->hex);
+        fail_msg("%s [%s]: hash %s, want %s (distance ignored: must be exact)", v->name, iname, hex,
+                 v->hex);
     if (r.quality != v->quality)
         fail_msg("%s [%s]: quality %d, want %d", v->name, iname, r.quality, v->quality);
 
@@ -201,8 +204,8 @@ static void check_vector(const struct vec *v, int impl)
     assert_memory_equal(luma, luma_copy, n * sizeof(float));
 
     /* Intermediates. */
-    float *b64 = read_f32(v->name, ".b64x64.f32", 64 * 64, 0);
-    float *dct = read_f32(v->name, ".dct16x16.f32", 16 * 16, 0);
+    float *b64 = read_f32(c, v->name, ".b64x64.f32", 64 * 64, 0);
+    float *dct = read_f32(c, v->name, ".dct16x16.f32", 16 * 16, 0);
     if (rows >= 5 && cols >= 5) {
         assert_non_null(b64);
         assert_non_null(dct);
@@ -244,25 +247,46 @@ static void check_vector(const struct vec *v, int impl)
     free(luma);
 }
 
+static void conformance_vectors(const pdqt_corpus_t *c)
+{
+    struct vec v[64];
+    int n = load_index(c, v, 64);
+    assert_int_equal(n, c->luma_vectors);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < n_impls; k++)
+            check_vector(c, &v[i], impls[k]);
+    print_message("%s: checked %d vectors x %d implementation(s)\n", c->name, n, n_impls);
+}
+
 static void test_conformance_vectors(void **state)
 {
     (void)state;
-    struct vec v[64];
-    int n = load_index(v, 64);
-    assert_true(n >= 15);
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < n_impls; k++)
-            check_vector(&v[i], impls[k]);
-    print_message("checked %d vectors x %d implementation(s)\n", n, n_impls);
+    conformance_vectors(pdqt_vendored());
+}
+
+static void test_conformance_vectors_extended(void **state)
+{
+    (void)state;
+    const pdqt_corpus_t *c = pdqt_extended("luma vectors");
+    if (c != NULL)
+        conformance_vectors(c);
 }
 
 /* The DCT table is the reference's (the .f32 file), bit for bit. */
+static void dct_table(const pdqt_corpus_t *c)
+{
+    float *m = read_f32(c, "dct-matrix-16x64", ".f32", 16 * 64, 1);
+    assert_memory_equal(m, sitr_pdq_dct_matrix.f, 16 * 64 * sizeof(float));
+    free(m);
+}
+
 static void test_dct_table(void **state)
 {
     (void)state;
-    float *m = read_f32("dct-matrix-16x64", ".f32", 16 * 64, 1);
-    assert_memory_equal(m, sitr_pdq_dct_matrix.f, 16 * 64 * sizeof(float));
-    free(m);
+    dct_table(pdqt_vendored());
+    const pdqt_corpus_t *c = pdqt_extended("DCT table");
+    if (c != NULL)
+        dct_table(c);
 }
 
 /* ---- differential: portable vs AVX2 on sizes the vectors do not cover ---- */
@@ -301,8 +325,8 @@ static void test_scalar_vs_avx2(void **state)
         skip();
         return;
     }
-    static const int sizes[][2] = {{5, 5},     {5, 300},  {300, 5},   {7, 9},    {31, 33},
-                                   {32, 32},   {33, 31},  {64, 64},   {65, 63},  {100, 160},
+    static const int sizes[][2] = {{5, 5},     {5, 300},   {300, 5},   {7, 9},    {31, 33},
+                                   {32, 32},   {33, 31},   {64, 64},   {65, 63},  {100, 160},
                                    {127, 129}, {128, 128}, {129, 257}, {250, 97}, {256, 256},
                                    {385, 511}, {512, 512}, {513, 200}, {640, 41}, {1000, 12}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -328,9 +352,9 @@ static void test_scalar_vs_avx2(void **state)
             assert_int_equal(sitr_pdq_hash_impl(l, rows, cols, SITR_PDQ_WANT_DIHEDRAL,
                                                 SITR_PDQ_IMPL_SCALAR, &r0),
                              0);
-            assert_int_equal(sitr_pdq_hash_impl(l, rows, cols, SITR_PDQ_WANT_DIHEDRAL,
-                                                SITR_PDQ_IMPL_AVX2, &r1),
-                             0);
+            assert_int_equal(
+                sitr_pdq_hash_impl(l, rows, cols, SITR_PDQ_WANT_DIHEDRAL, SITR_PDQ_IMPL_AVX2, &r1),
+                0);
             assert_memory_equal(&r0, &r1, sizeof r0);
         }
         free(l);
@@ -370,8 +394,8 @@ static void test_too_small(void **state)
         for (int k = 0; k < n_impls; k++) {
             sitr_pdq_result_t r;
             memset(&r, 0xa5, sizeof r);
-            assert_int_equal(sitr_pdq_hash_impl(l, sizes[s][0], sizes[s][1],
-                                                SITR_PDQ_WANT_DIHEDRAL, impls[k], &r),
+            assert_int_equal(sitr_pdq_hash_impl(l, sizes[s][0], sizes[s][1], SITR_PDQ_WANT_DIHEDRAL,
+                                                impls[k], &r),
                              0);
             sitr_pdq_result_t zero;
             memset(&zero, 0, sizeof zero);
@@ -396,8 +420,7 @@ static void test_flat(void **state)
     for (int k = 0; k < n_impls; k++) {
         sitr_pdq_result_t r, zero;
         memset(&zero, 0, sizeof zero);
-        assert_int_equal(
-            sitr_pdq_hash_impl(l, 150, 200, SITR_PDQ_WANT_DIHEDRAL, impls[k], &r), 0);
+        assert_int_equal(sitr_pdq_hash_impl(l, 150, 200, SITR_PDQ_WANT_DIHEDRAL, impls[k], &r), 0);
         assert_memory_equal(&r, &zero, sizeof r);
     }
     /* A constant non-zero image: quality 0, and both paths agree on the
@@ -411,8 +434,7 @@ static void test_flat(void **state)
     assert_int_equal(r0.quality, 0);
     for (int k = 0; k < n_impls; k++) {
         sitr_pdq_result_t r;
-        assert_int_equal(
-            sitr_pdq_hash_impl(l, 150, 200, SITR_PDQ_WANT_DIHEDRAL, impls[k], &r), 0);
+        assert_int_equal(sitr_pdq_hash_impl(l, 150, 200, SITR_PDQ_WANT_DIHEDRAL, impls[k], &r), 0);
         assert_memory_equal(&r, &r0, sizeof r);
     }
 }
@@ -509,9 +531,8 @@ static void test_threads(void **state)
         args[t].luma = bufs[t];
         args[t].rows = dims[t][0];
         args[t].cols = dims[t][1];
-        assert_int_equal(sitr_pdq_hash_impl(bufs[t], dims[t][0], dims[t][1],
-                                            SITR_PDQ_WANT_DIHEDRAL, SITR_PDQ_IMPL_SCALAR,
-                                            &args[t].want),
+        assert_int_equal(sitr_pdq_hash_impl(bufs[t], dims[t][0], dims[t][1], SITR_PDQ_WANT_DIHEDRAL,
+                                            SITR_PDQ_IMPL_SCALAR, &args[t].want),
                          0);
     }
     pthread_t th[T];
@@ -586,20 +607,21 @@ static void test_distance(void **state)
 
 /* Meta's hash lists: every 64-digit line parses and prints back (lower
  * case); 16-digit (64-bit) lines are rejected. */
-static void test_reg_test_lists(void **state)
+static void reg_test_lists(const pdqt_corpus_t *c)
 {
-    (void)state;
-    DIR *d = opendir(REG_DIR);
+    char reg_dir[1024];
+    pdqt_path(c, "reg-test-input", reg_dir, sizeof reg_dir);
+    DIR *d = opendir(reg_dir);
     assert_non_null(d);
     struct dirent *e;
     int files = 0, ok = 0, rejected = 0;
     while ((e = readdir(d)) != NULL) {
         size_t nl = strlen(e->d_name);
-        if (nl < 5 || (strcmp(e->d_name + nl - 4, ".txt") != 0 &&
-                       strcmp(e->d_name + nl - 4, ".dat") != 0))
+        if (nl < 5 ||
+            (strcmp(e->d_name + nl - 4, ".txt") != 0 && strcmp(e->d_name + nl - 4, ".dat") != 0))
             continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s%s", REG_DIR, e->d_name);
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", reg_dir, e->d_name);
         size_t len;
         char *text = read_file(path, &len);
         assert_non_null(text);
@@ -637,16 +659,33 @@ static void test_reg_test_lists(void **state)
     assert_int_equal(rejected, 673);
 }
 
+/* The vendored subset holds all seven lists. */
+static void test_reg_test_lists(void **state)
+{
+    (void)state;
+    reg_test_lists(pdqt_vendored());
+    const pdqt_corpus_t *c = pdqt_extended("hash lists");
+    if (c != NULL)
+        reg_test_lists(c);
+}
+
 int main(void)
 {
     init_impls();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dct_table),       cmocka_unit_test(test_conformance_vectors),
-        cmocka_unit_test(test_scalar_vs_avx2),  cmocka_unit_test(test_quality_extremes),
-        cmocka_unit_test(test_too_small),       cmocka_unit_test(test_flat),
-        cmocka_unit_test(test_invalid),         cmocka_unit_test(test_median),
-        cmocka_unit_test(test_threads),         cmocka_unit_test(test_hex_roundtrip),
-        cmocka_unit_test(test_distance),        cmocka_unit_test(test_reg_test_lists),
+        cmocka_unit_test(test_dct_table),
+        cmocka_unit_test(test_conformance_vectors),
+        cmocka_unit_test(test_conformance_vectors_extended),
+        cmocka_unit_test(test_scalar_vs_avx2),
+        cmocka_unit_test(test_quality_extremes),
+        cmocka_unit_test(test_too_small),
+        cmocka_unit_test(test_flat),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_median),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_hex_roundtrip),
+        cmocka_unit_test(test_distance),
+        cmocka_unit_test(test_reg_test_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* File helpers shared by the image front-end tests (test_image*.c): read a
  * whole test file into memory, and open one of the reference CSV files of
- * shared/testdata/pdq with its header line already read.  Only for cmocka
+ * a PDQ corpus (pdq_data.h) with its header line already read.  Only for cmocka
  * tests: a missing CSV file or header fails the running test. */
 #ifndef SITR_TEST_IMAGE_SUPPORT_H
 #define SITR_TEST_IMAGE_SUPPORT_H

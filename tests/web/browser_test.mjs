@@ -2,8 +2,11 @@
 // playwright-core, no browser download) against a real sitrd on a fresh,
 // migrated database of the `pg` CTest fixture.
 //
-// It picks the 12 images of shared/testdata/pdq/bridge-mods and the 4
-// EXIF-rotated photos of reg-test-input/exif-rotn, creates a case,
+// It picks the 6 images of the vendored tests/data/pdq/bridge-mods and 8
+// copies of its misc-images/wee.jpg with each EXIF orientation (made in a
+// temporary folder); with the extended corpus (SHARED_DIR/testdata/pdq)
+// also its 12 bridge-mods images (those not already picked) and the 4
+// EXIF-rotated photos of reg-test-input/exif-rotn; creates a case,
 // and checks that
 //  * the hashes PostgreSQL holds for the case equal `sitr hash --format
 //    jsonl` for the same files (PDQ, quality, the 7 other dihedral variants,
@@ -18,9 +21,10 @@
 //    remembered across a reload, the only thing in localStorage) and the
 //    withdrawal (hashes erased in the database, the case answers 404).
 //
-// Usage (CTest does this): node browser_test.mjs BUILD_DIR SHARED_DIR
+// Usage (CTest does this): node browser_test.mjs BUILD_DIR [SHARED_DIR]
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, openSync, closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, basename, dirname } from 'node:path';
@@ -32,14 +36,15 @@ const require = createRequire(join(here, 'package.json'));
 const { chromium } = require('playwright-core');
 
 const [buildDir, sharedDir] = process.argv.slice(2);
-if (!buildDir || !sharedDir) {
-    console.error('usage: browser_test.mjs BUILD_DIR SHARED_DIR');
+if (!buildDir) {
+    console.error('usage: browser_test.mjs BUILD_DIR [SHARED_DIR]');
     process.exit(2);
 }
+const { VENDORED_PDQ, extendedPdq, withExifOrientation } = await import(join(here, 'pdq_data.mjs'));
+const EXTENDED_PDQ = extendedPdq(sharedDir);
 const CHROMIUM = process.env.SITR_CHROMIUM || '/usr/bin/chromium';
-const IMAGES_DIR = join(sharedDir, 'testdata', 'pdq', 'bridge-mods');
 const TEST_KEY = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
-const MAX_BODY = 32 * 1024; // 16 images of hashes are about 12 KB of JSON
+const MAX_BODY = 32 * 1024; // 24 images of hashes are about 18 KB of JSON
 const MAX_PDQ_DISTANCE = 0; // Chromium decodes JPEG with libjpeg-turbo too
 const STRINGS = (await import(join(here, '..', '..', 'service', 'web', 'i18n.js'))).STRINGS;
 
@@ -155,16 +160,34 @@ function distance(a, b) {
 
 // ---- the test ----
 
-const files = readdirSync(IMAGES_DIR)
-    .filter((n) => /\.(jpe?g|png|webp|gif)$/i.test(n))
-    .sort()
-    .map((n) => join(IMAGES_DIR, n));
-check(files.length === 12, `12 images in bridge-mods (${files.length})`);
-// Phone photos whose EXIF orientation the browser applies and the page
-// must undo (the reference hashes the stored pixel order).
-const EXIF_DIR = join(sharedDir, 'testdata', 'pdq', 'reg-test-input', 'exif-rotn');
-files.push(...readdirSync(EXIF_DIR).filter((n) => /\.jpg$/.test(n)).sort().map((n) => join(EXIF_DIR, n)));
-check(files.length === 16, `plus the 4 EXIF-rotated photos (${files.length})`);
+const imagesIn = (dir, re) => readdirSync(dir).filter((n) => re.test(n)).sort().map((n) => join(dir, n));
+const files = imagesIn(join(VENDORED_PDQ, 'bridge-mods'), /\.(jpe?g|png|webp|gif)$/i);
+check(files.length === 6, `6 images in the vendored bridge-mods (${files.length})`);
+// Images whose EXIF orientation the browser applies and the page must undo
+// (the reference hashes the stored pixel order): wee.jpg (34x42) with each
+// of the eight orientations.
+const exifDir = mkdtempSync(join(tmpdir(), 'sitr-exif-'));
+const wee = readFileSync(join(VENDORED_PDQ, 'misc-images', 'wee.jpg'));
+for (let o = 1; o <= 8; o++) {
+    const f = join(exifDir, `wee-orientation-${o}.jpg`);
+    writeFileSync(f, withExifOrientation(wee, o));
+    files.push(f);
+}
+check(files.length === 14, `plus wee.jpg in 8 EXIF orientations (${files.length})`);
+if (EXTENDED_PDQ) {
+    // Meta's 12 bridge edits (6 are byte for byte the vendored ones: picked
+    // once) and its 4 phone photos.
+    const digest = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
+    const have = new Set(files.map(digest));
+    const bridge = imagesIn(join(EXTENDED_PDQ, 'bridge-mods'), /\.(jpe?g|png|webp|gif)$/i);
+    check(bridge.length === 12, `12 images in the extended bridge-mods (${bridge.length})`);
+    const exif = imagesIn(join(EXTENDED_PDQ, 'reg-test-input', 'exif-rotn'), /\.jpg$/);
+    check(exif.length === 4, `4 EXIF-rotated photos in the extended corpus (${exif.length})`);
+    files.push(...[...bridge, ...exif].filter((f) => !have.has(digest(f))));
+    check(files.length === 24, `24 images with the extended corpus (${files.length})`);
+} else {
+    console.log('skipped: extended corpus not present (its bridge-mods and EXIF-rotated photos)');
+}
 
 const cli = execFileSync(join(buildDir, 'hasher', 'cli', 'sitr'), ['hash', '--format', 'jsonl', ...files], {
     encoding: 'utf8',
@@ -392,6 +415,7 @@ try {
 } finally {
     if (context) await context.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true });
+    rmSync(exifDir, { recursive: true, force: true });
     server.child.kill('SIGTERM');
     for (let k = 0; k < 200 && server.child.exitCode === null; k++) await sleep(50);
     if (server.child.exitCode === null) server.child.kill('SIGKILL');

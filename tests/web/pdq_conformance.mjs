@@ -1,10 +1,12 @@
 // Conformance of the browser page's hashers (service/web/pdq.js, md5.js)
-// with sitr's C core and Meta's reference: for every luma vector of
-// shared/testdata/pdq/luma, the same hash, quality and eight dihedral hashes,
-// and byte-identical 64x64 and 16x16 intermediates; then the RFC 1321 MD5
-// test suite and SHA-256 through Web Crypto (what the page uses).
+// with sitr's C core and Meta's reference: for every luma vector of the
+// vendored corpus (tests/data/pdq/luma), and of the extended one
+// (SHARED_DIR/testdata/pdq/luma) when present, the same hash, quality and
+// eight dihedral hashes, and byte-identical 64x64 and 16x16 intermediates;
+// EXIF orientation; then the RFC 1321 MD5 test suite and SHA-256 through
+// Web Crypto (what the page uses).
 //
-// Usage: node pdq_conformance.mjs SHARED_DIR   (exit status 0 = all passed)
+// Usage: node pdq_conformance.mjs [SHARED_DIR]   (exit status 0 = all passed)
 import { readFileSync } from 'node:fs';
 import { createHash, webcrypto } from 'node:crypto';
 import { join, dirname } from 'node:path';
@@ -14,13 +16,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const web = join(here, '..', '..', 'service', 'web');
 const pdq = await import(pathToFileURL(join(web, 'pdq.js')));
 const { md5Hex } = await import(pathToFileURL(join(web, 'md5.js')));
+const { VENDORED_PDQ, extendedPdq, withExifOrientation } = await import(pathToFileURL(join(here, 'pdq_data.mjs')));
 
-const shared = process.argv[2];
-if (!shared) {
-    console.error('usage: pdq_conformance.mjs SHARED_DIR');
-    process.exit(2);
-}
-const lumaDir = join(shared, 'testdata', 'pdq', 'luma');
+const extended = extendedPdq(process.argv[2]);
+if (!extended) console.log('skipped: extended corpus not present (its 15 luma vectors and EXIF-rotated photos)');
 
 let failures = 0;
 let checks = 0;
@@ -49,45 +48,56 @@ function sameBits(a, b) {
     return true;
 }
 
-const index = readFileSync(join(lumaDir, 'index.csv'), 'utf8').trim().split('\n');
-const header = index.shift().split(',');
-const col = (name) => header.indexOf(name);
-let vectors = 0;
-for (const line of index) {
-    const cells = line.split(',');
-    const name = cells[col('name')];
-    const width = Number(cells[col('width')]);
-    const height = Number(cells[col('height')]);
-    const meta = JSON.parse(readFileSync(join(lumaDir, name + '.json'), 'utf8'));
-    const exp = meta.expected;
-    check(exp.pdq_hex === cells[col('pdq_hex')], `${name}: index.csv and json agree`);
-    const luma = f32file(join(lumaDir, meta.luma_file));
-    check(luma.length === width * height, `${name}: luma size`);
-    const r = pdq.pdqFromLuma(luma, height, width, true);
-    check(r.hex === exp.pdq_hex, `${name}: hash ${r.hex} want ${exp.pdq_hex}`);
-    check(r.quality === exp.quality, `${name}: quality ${r.quality} want ${exp.quality}`);
-    pdq.DIHEDRAL_NAMES.forEach((dn, k) => {
-        check(r.dihedral[k] === exp.dihedral[dn], `${name}: ${dn} ${r.dihedral[k]} want ${exp.dihedral[dn]}`);
-    });
-    if (exp.dihedral_quality !== undefined)
-        check(r.dihedralQuality === exp.dihedral_quality, `${name}: dihedral quality`);
-    const im = meta.intermediates;
-    if (im && im.b64x64_file) {
-        const want = f32file(join(lumaDir, im.b64x64_file));
-        check(sameBits(r.b64, want), `${name}: 64x64 buffer bits`);
+// All the vectors of one corpus; returns how many.
+function lumaVectors(lumaDir) {
+    const index = readFileSync(join(lumaDir, 'index.csv'), 'utf8').trim().split('\n');
+    const header = index.shift().split(',');
+    const col = (name) => header.indexOf(name);
+    let vectors = 0;
+    for (const line of index) {
+        const cells = line.split(',');
+        const name = cells[col('name')];
+        const width = Number(cells[col('width')]);
+        const height = Number(cells[col('height')]);
+        const meta = JSON.parse(readFileSync(join(lumaDir, name + '.json'), 'utf8'));
+        const exp = meta.expected;
+        check(exp.pdq_hex === cells[col('pdq_hex')], `${name}: index.csv and json agree`);
+        const luma = f32file(join(lumaDir, meta.luma_file));
+        check(luma.length === width * height, `${name}: luma size`);
+        const r = pdq.pdqFromLuma(luma, height, width, true);
+        check(r.hex === exp.pdq_hex, `${name}: hash ${r.hex} want ${exp.pdq_hex}`);
+        check(r.quality === exp.quality, `${name}: quality ${r.quality} want ${exp.quality}`);
+        pdq.DIHEDRAL_NAMES.forEach((dn, k) => {
+            check(r.dihedral[k] === exp.dihedral[dn], `${name}: ${dn} ${r.dihedral[k]} want ${exp.dihedral[dn]}`);
+        });
+        if (exp.dihedral_quality !== undefined)
+            check(r.dihedralQuality === exp.dihedral_quality, `${name}: dihedral quality`);
+        const im = meta.intermediates;
+        if (im && im.b64x64_file) {
+            const want = f32file(join(lumaDir, im.b64x64_file));
+            check(sameBits(r.b64, want), `${name}: 64x64 buffer bits`);
+        }
+        if (im && im.dct16x16_file) {
+            const want = f32file(join(lumaDir, im.dct16x16_file));
+            check(sameBits(r.dct, want), `${name}: 16x16 DCT bits`);
+        }
+        if (exp.median_f32_hex && r.dct) {
+            const sorted = Float32Array.from(r.dct).sort();
+            const bits = new Uint32Array(sorted.buffer)[127].toString(16).padStart(8, '0');
+            check(bits === exp.median_f32_hex, `${name}: median ${bits} want ${exp.median_f32_hex}`);
+        }
+        vectors++;
     }
-    if (im && im.dct16x16_file) {
-        const want = f32file(join(lumaDir, im.dct16x16_file));
-        check(sameBits(r.dct, want), `${name}: 16x16 DCT bits`);
-    }
-    if (exp.median_f32_hex && r.dct) {
-        const sorted = Float32Array.from(r.dct).sort();
-        const bits = new Uint32Array(sorted.buffer)[127].toString(16).padStart(8, '0');
-        check(bits === exp.median_f32_hex, `${name}: median ${bits} want ${exp.median_f32_hex}`);
-    }
-    vectors++;
+    return vectors;
 }
-check(vectors >= 15, `luma vectors read: ${vectors}`);
+
+let vectors = lumaVectors(join(VENDORED_PDQ, 'luma'));
+check(vectors === 11, `vendored luma vectors read: ${vectors}`);
+if (extended) {
+    const n = lumaVectors(join(extended, 'luma'));
+    check(n >= 15, `extended luma vectors read: ${n}`);
+    vectors += n;
+}
 
 // The front-end: an RGB image whose pixels are all grey takes the grey path
 // (luma = value), a coloured one the weighted sum; above 512 a side is
@@ -115,12 +125,21 @@ check(vectors >= 15, `luma vectors read: ${vectors}`);
 // EXIF orientation: read from the file, and undone exactly (every
 // orientation applied to a 3x2 image by its definition, then undone).
 {
-    const dir = join(shared, 'testdata', 'pdq', 'reg-test-input', 'exif-rotn');
-    for (const n of [1, 3, 6, 8]) {
-        const got = pdq.jpegExifOrientation(readFileSync(join(dir, `exif-rotn-${n}.jpg`)));
-        check(got === n, `EXIF orientation of exif-rotn-${n}.jpg: ${got}`);
+    // Meta's wee.jpg (a big-endian EXIF block, orientation 1) with each
+    // orientation set; Meta's phone photos when the extended corpus is here.
+    const wee = readFileSync(join(VENDORED_PDQ, 'misc-images', 'wee.jpg'));
+    for (let n = 1; n <= 8; n++) {
+        const got = pdq.jpegExifOrientation(withExifOrientation(wee, n));
+        check(got === n, `EXIF orientation of wee.jpg set to ${n}: ${got}`);
     }
-    check(pdq.jpegExifOrientation(readFileSync(join(shared, 'testdata', 'pdq', 'bridge-mods', 'aaa-orig.jpg'))) === 1,
+    if (extended) {
+        const dir = join(extended, 'reg-test-input', 'exif-rotn');
+        for (const n of [1, 3, 6, 8]) {
+            const got = pdq.jpegExifOrientation(readFileSync(join(dir, `exif-rotn-${n}.jpg`)));
+            check(got === n, `EXIF orientation of exif-rotn-${n}.jpg: ${got}`);
+        }
+    }
+    check(pdq.jpegExifOrientation(readFileSync(join(VENDORED_PDQ, 'bridge-mods', 'aaa-orig.jpg'))) === 1,
         'no EXIF orientation: 1');
     check(pdq.jpegExifOrientation(new Uint8Array([0x89, 0x50, 0x4e, 0x47])) === 1, 'not a JPEG: 1');
     const sw = 3;

@@ -1,5 +1,6 @@
 /* End-to-end tests of the `sitr` command: runs the built binary with
- * posix_spawn on the shared PDQ corpus and checks what it prints against
+ * posix_spawn on the vendored PDQ corpus (tests/data/pdq; the bridge-mods
+ * folder also on the extended corpus when present) and checks what it prints against
  * Meta's reference values (expected.csv, expected-dihedral.csv), digests
  * from md5sum/sha256sum, the folder order and path joining, error
  * handling in the middle of a batch, and the exit status of usage errors.
@@ -22,8 +23,10 @@
 
 extern char **environ;
 
+#include "pdq_data.h"
+
 #define SITR_BIN SITR_BINARY_DIR "/hasher/cli/sitr"
-#define PDQ_DIR  SITR_SHARED_DIR "/testdata/pdq"
+#define PDQ_DIR  SITR_SOURCE_DIR "/tests/data/pdq"
 #define BRIDGE   PDQ_DIR "/bridge-mods"
 
 /* md5sum / sha256sum of two corpus files, taken once by hand. */
@@ -32,12 +35,9 @@ extern char **environ;
 #define SQ128_MD5 "9c3fc8330b331988d0bb3c90fbba479a"
 #define SQ128_SHA "9428e7578052968561f8e6f4a1114f1eaed57d659e7dd03be70d4ece371bbc15"
 
-static const char *const bridge_files[] = {
-    "aaa-orig.jpg",        "blur-a-little.jpg",    "blur-a-lot.jpg",     "high-contrast.jpg",
-    "high-saturation.jpg", "sharpen-a-little.jpg", "sharpen-a-lot.jpg",  "shrink-a-little.jpg",
-    "shrink-a-lot.jpg",    "square-128x128.jpg",   "square-256x256.jpg", "square-512x512.jpg",
-};
-#define N_BRIDGE (sizeof(bridge_files) / sizeof(bridge_files[0]))
+/* At most this many files in a corpus's bridge-mods (12 in the extended
+ * corpus). */
+#define MAX_BRIDGE 12
 
 typedef struct run {
     int status; /* exit status, or -1 if killed by a signal */
@@ -116,13 +116,13 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Looks up column col (0-based) of the row of a reference CSV whose first
- * field is rel.  Returns a static copy. */
-static const char *csv_value(const char *csvname, const char *rel, int col)
+/* Looks up column col (0-based) of the row of the reference CSV of the
+ * corpus in dir whose first field is rel.  Returns a static copy. */
+static const char *csv_value_in(const char *dir, const char *csvname, const char *rel, int col)
 {
     static char val[128];
-    char path[512], line[2048];
-    snprintf(path, sizeof(path), "%s/%s", PDQ_DIR, csvname);
+    char path[1200], line[2048];
+    snprintf(path, sizeof(path), "%s/%s", dir, csvname);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     size_t rl = strlen(rel);
@@ -147,12 +147,25 @@ static const char *csv_value(const char *csvname, const char *rel, int col)
     return NULL;
 }
 
-/* Meta's pdq-photo-hasher line for corpus file rel, printed as path. */
-static void expected_line(char *buf, size_t size, const char *rel, const char *path)
+/* The same in the vendored corpus. */
+static const char *csv_value(const char *csvname, const char *rel, int col)
+{
+    return csv_value_in(PDQ_DIR, csvname, rel, col);
+}
+
+/* Meta's pdq-photo-hasher line for file rel of the corpus in dir, printed
+ * as path. */
+static void expected_line_in(const char *dir, char *buf, size_t size, const char *rel,
+                             const char *path)
 {
     char hex[65];
-    snprintf(hex, sizeof(hex), "%s", csv_value("expected.csv", rel, 1));
-    snprintf(buf, size, "%s,%s,%s\n", hex, csv_value("expected.csv", rel, 2), path);
+    snprintf(hex, sizeof(hex), "%s", csv_value_in(dir, "expected.csv", rel, 1));
+    snprintf(buf, size, "%s,%s,%s\n", hex, csv_value_in(dir, "expected.csv", rel, 2), path);
+}
+
+static void expected_line(char *buf, size_t size, const char *rel, const char *path)
+{
+    expected_line_in(PDQ_DIR, buf, size, rel, path);
 }
 
 static void copy_file(const char *src, const char *dstrel, long max_bytes)
@@ -237,56 +250,82 @@ static void test_usage(void **state)
     }
 }
 
-/* Every bridge-mods file named on the command line: one line each, in
- * argument order, equal to the reference's line. */
-static void test_text_matches_reference(void **state)
+/* Every bridge-mods file of corpus c named on the command line: one line
+ * each, in argument order, equal to the reference's line. */
+static void text_matches_reference(const pdqt_corpus_t *c)
 {
-    (void)state;
-    const char *args[N_BRIDGE + 2];
-    char paths[N_BRIDGE][512];
+    char **names = pdqt_bridge_names(c);
+    const size_t n = (size_t)c->bridge;
+    assert_true(n <= MAX_BRIDGE);
+    const char *args[MAX_BRIDGE + 2];
+    char paths[MAX_BRIDGE][1200];
     args[0] = "hash";
     /* Reverse order: output must follow the arguments, not sorting. */
-    for (size_t i = 0; i < N_BRIDGE; i++) {
-        snprintf(paths[i], sizeof(paths[i]), "%s/%s", BRIDGE, bridge_files[N_BRIDGE - 1 - i]);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "%s/bridge-mods/%s", c->dir, names[n - 1 - i]);
         args[i + 1] = paths[i];
     }
-    args[N_BRIDGE + 1] = NULL;
+    args[n + 1] = NULL;
     run_t r = run_sitr(args);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.err, "");
-    char want[N_BRIDGE * 700] = "";
-    for (size_t i = 0; i < N_BRIDGE; i++) {
-        char rel[128], line[700];
-        snprintf(rel, sizeof(rel), "bridge-mods/%s", bridge_files[N_BRIDGE - 1 - i]);
-        expected_line(line, sizeof(line), rel, paths[i]);
+    char want[MAX_BRIDGE * 1400] = "";
+    for (size_t i = 0; i < n; i++) {
+        char rel[300], line[1400];
+        snprintf(rel, sizeof(rel), "bridge-mods/%s", names[n - 1 - i]);
+        expected_line_in(c->dir, line, sizeof(line), rel, paths[i]);
         strcat(want, line);
     }
     assert_string_equal(r.out, want);
     run_free(&r);
+    pdqt_names_free(names);
 }
 
-/* A folder argument: sorted, recursive, joined paths, and the same bytes
- * whatever the number of workers. */
-static void test_folder_order_and_jobs(void **state)
+static void test_text_matches_reference(void **state)
 {
     (void)state;
-    char want[N_BRIDGE * 700] = "";
-    for (size_t i = 0; i < N_BRIDGE; i++) {
-        char rel[128], path[512], line[700];
-        snprintf(rel, sizeof(rel), "bridge-mods/%s", bridge_files[i]);
-        snprintf(path, sizeof(path), "%s/%s", BRIDGE, bridge_files[i]);
-        expected_line(line, sizeof(line), rel, path);
+    text_matches_reference(pdqt_vendored());
+    const pdqt_corpus_t *c = pdqt_extended("bridge-mods files");
+    if (c != NULL)
+        text_matches_reference(c);
+}
+
+/* A folder argument (corpus c's bridge-mods): sorted, recursive, joined
+ * paths, and the same bytes whatever the number of workers. */
+static void folder_order_and_jobs(const pdqt_corpus_t *c)
+{
+    char **names = pdqt_bridge_names(c);
+    const size_t n = (size_t)c->bridge;
+    assert_true(n <= MAX_BRIDGE);
+    char want[MAX_BRIDGE * 1400] = "";
+    for (size_t i = 0; i < n; i++) {
+        char rel[300], path[1200], line[1400];
+        snprintf(rel, sizeof(rel), "bridge-mods/%s", names[i]);
+        snprintf(path, sizeof(path), "%s/bridge-mods/%s", c->dir, names[i]);
+        expected_line_in(c->dir, line, sizeof(line), rel, path);
         strcat(want, line);
     }
+    char folder[1200];
+    snprintf(folder, sizeof(folder), "%s/bridge-mods/", c->dir);
     const char *jobs[] = {"1", "2", "5"};
     for (size_t j = 0; j < 3; j++) {
         /* The trailing slash is kept as given and not doubled. */
-        const char *args[] = {"hash", "--jobs", jobs[j], BRIDGE "/", NULL};
+        const char *args[] = {"hash", "--jobs", jobs[j], folder, NULL};
         run_t r = run_sitr(args);
         assert_int_equal(r.status, 0);
         assert_string_equal(r.out, want);
         run_free(&r);
     }
+    pdqt_names_free(names);
+}
+
+static void test_folder_order_and_jobs(void **state)
+{
+    (void)state;
+    folder_order_and_jobs(pdqt_vendored());
+    const pdqt_corpus_t *c = pdqt_extended("bridge-mods folder");
+    if (c != NULL)
+        folder_order_and_jobs(c);
 }
 
 /* A tree with sub-folders, hidden files, a symlink loop, an empty and a

@@ -1,6 +1,6 @@
 /* End-to-end tests of `sitr hash` and `sitr case` with videos: runs the
  * built binary with posix_spawn on the vendored sample videos
- * (tests/data/vpdq) and the shared PDQ corpus, and checks
+ * (tests/data/vpdq) and images (tests/data/pdq), and checks
  *   - --format vpdq byte for byte against the reference's files built on
  *     Debian 12 (ref-debian12/<video>.s1.txt by default, <video>.s0.txt
  *     with --seconds-per-hash 0);
@@ -38,7 +38,7 @@ extern char **environ;
 #define VPDQ_DIR  SITR_SOURCE_DIR "/tests/data/vpdq"
 #define VIDEOS    VPDQ_DIR "/videos"
 #define REF_DIR   VPDQ_DIR "/ref-debian12"
-#define PDQ_DIR   SITR_SHARED_DIR "/testdata/pdq"
+#define PDQ_DIR   SITR_SOURCE_DIR "/tests/data/pdq"
 #define ORIG_JPG  PDQ_DIR "/bridge-mods/aaa-orig.jpg"
 #define SQ128_JPG PDQ_DIR "/bridge-mods/square-128x128.jpg"
 
