@@ -335,7 +335,10 @@ static int generate(char *dir, input_t *ins)
     const char *src_path = SITR_SHARED_DIR "/testdata/pdq/bridge-mods/aaa-orig.jpg";
     VipsImage *src = vips_image_new_from_file(src_path, NULL);
     if (src == NULL) {
-        fprintf(stderr, "bench-hash: %s: %s\n", src_path, vips_error_buffer());
+        fprintf(stderr,
+                "bench-hash: %s: %s(the extended corpus, ../shared/testdata/pdq, is not "
+                "present? name image files instead)\n",
+                src_path, vips_error_buffer());
         return -1;
     }
     static const struct {

@@ -103,6 +103,10 @@ int main(int argc, char **argv)
         return 1;
     const char *src = argc > 2 ? argv[2] : SITR_SHARED_DIR SITR_BENCH_LUMA;
     if (load(src, luma, n) != 0) {
+        fprintf(stderr,
+                "bench-pdq: cannot read %s (the extended corpus, ../shared/testdata/pdq, is not "
+                "present?): timing a synthetic 512x512 input instead\n",
+                src);
         /* Deterministic noise with some structure. */
         uint32_t s = 12345;
         for (size_t i = 0; i < n; i++) {

@@ -57,34 +57,24 @@ typedef struct sample {
 /* Runs ffmpeg to make a test video of the given size and length. */
 static int make_video(const char *out, const char *size, const char *seconds)
 {
+    const char *photo = SITR_SHARED_DIR "/testdata/pdq/bridge-mods/aaa-orig.jpg";
+    if (access(photo, R_OK) != 0) {
+        fprintf(stderr,
+                "bench-video: cannot read %s: the extended corpus (../shared/testdata/pdq) is "
+                "not present; name video files instead\n",
+                photo);
+        return -1;
+    }
     char vf[1024];
     snprintf(vf, sizeof(vf),
              "scale=3200:-2,zoompan=z='1.25+0.2*sin(on/97)':x='(iw-iw/zoom)/2+(iw-iw/zoom)/"
              "2*sin(on/151)':y='(ih-ih/zoom)/2+(ih-ih/zoom)/2*cos(on/173)':d=1:s=%s:fps=30,"
              "noise=alls=6:allf=t,format=yuv420p",
              size);
-    const char *argv[] = {"ffmpeg",
-                          "-hide_banner",
-                          "-loglevel",
-                          "error",
-                          "-y",
-                          "-loop",
-                          "1",
-                          "-framerate",
-                          "30",
-                          "-i",
-                          SITR_SHARED_DIR "/testdata/pdq/bridge-mods/aaa-orig.jpg",
-                          "-vf",
-                          vf,
-                          "-t",
-                          seconds,
-                          "-c:v",
-                          "libx264",
-                          "-preset",
-                          "medium",
-                          "-an",
-                          out,
-                          NULL};
+    const char *argv[] = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",      "-loop",
+                          "1",      "-framerate",   "30",        "-i",    photo,     "-vf",
+                          vf,       "-t",           seconds,     "-c:v",  "libx264", "-preset",
+                          "medium", "-an",          out,         NULL};
     fprintf(stderr, "bench-video: making %s (%s, %s s) with ffmpeg; this takes minutes\n", out,
             size, seconds);
     pid_t pid;
