@@ -323,10 +323,10 @@ static int cmp_answer(const void *a, const void *b)
  * shrinks accordingly.  Returns the number of targets. */
 static size_t reduce(sitr_msearch_t *s, size_t from)
 {
-    sitr_msearch_match_t *c = s->c + from;
     size_t n = s->nc - from;
     if (n == 0)
         return 0;
+    sitr_msearch_match_t *c = s->c + from;
     qsort(c, n, sizeof *c, cmp_target);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -620,8 +620,10 @@ int sitr_msearch_batch(sitr_msearch_t *s, const sitr_msearch_item_t *items, size
             size_t end = at;
             while (end < nimg && img[end].tag == (uint32_t)i)
                 end++;
-            sort_raw(img + at, end - at);
-            rc = image_cands(s, img + at, end - at);
+            if (end > at) {
+                sort_raw(img + at, end - at);
+                rc = image_cands(s, img + at, end - at);
+            }
             at = end;
         }
         if (rc == 0)

@@ -107,6 +107,7 @@ static void remove_upload(sitr_replica_t *r, int64_t id)
     if (!present_get(&r->upload_present, id))
         return;
     sitr_index_remove_ids(r->ix.upload_pdq, (uint64_t)id, ~(uint64_t)0);
+    sitr_replica_video_remove(r->ix.upload_pdq, r->ix.upload_videos, id);
     sitr_digest_index_remove_ids(r->ix.upload_md5, (uint64_t)id, ~(uint64_t)0);
     sitr_digest_index_remove_ids(r->ix.upload_sha256, (uint64_t)id, ~(uint64_t)0);
     sitr_replica_present_set(&r->upload_present, id, 0);
@@ -140,12 +141,20 @@ int sitr_replica_apply_change(sitr_replica_t *r, const change_t *c)
     case CH_UPLOAD_ADDED:
         /* New, or hashes replaced (or un-removed): drop what was there. */
         remove_upload(r, c->entity);
-        if (!c->has_pdq && !c->has_md5 && !c->has_sha)
+        if (!c->has_pdq && !c->has_md5 && !c->has_sha && !c->frames)
             return 0; /* removed since */
         if ((rc = sitr_replica_present_set(&r->upload_present, c->entity, 1)) < 0)
             return rc;
         if (c->has_pdq && c->quality >= SITR_PDQ_MIN_QUALITY)
             rc = sitr_index_insert(r->ix.upload_pdq, &c->pdq, (uint64_t)c->entity);
+        if (rc >= 0 && c->frames) {
+            long k =
+                sitr_replica_video_add(r->ix.upload_videos, c->entity, c->frames, c->frames_len,
+                                       c->duration, sitr_replica_video_insert, r->ix.upload_pdq);
+            /* Malformed frames (the database checks only their length) are
+             * skipped: the upload keeps its digests. */
+            rc = k == SITR_EINVAL ? 0 : k < 0 ? (int)k : 0;
+        }
         if (rc >= 0 && c->has_md5)
             rc = sitr_digest_index_insert(r->ix.upload_md5, c->md5, (uint64_t)c->entity);
         if (rc >= 0 && c->has_sha)
@@ -153,6 +162,25 @@ int sitr_replica_apply_change(sitr_replica_t *r, const change_t *c)
         return rc < 0 ? rc : 0;
     case CH_UPLOAD_REMOVED:
         remove_upload(r, c->entity);
+        return 0;
+    case CH_VIDEO_ADDED:
+        if (!c->frames && !c->has_md5 && !c->has_sha)
+            return 0; /* erased since: its removal follows in the log */
+        if (c->frames) {
+            long k = sitr_replica_video_add(r->ix.case_videos, c->entity, c->frames, c->frames_len,
+                                            c->duration, sitr_replica_video_insert, r->ix.case_pdq);
+            if (k < 0 && k != SITR_EINVAL)
+                return (int)k;
+        }
+        if (c->has_md5)
+            rc = sitr_digest_index_insert(r->ix.case_md5, c->md5, sitr_vid_digest(c->entity));
+        if (rc >= 0 && c->has_sha)
+            rc = sitr_digest_index_insert(r->ix.case_sha256, c->sha, sitr_vid_digest(c->entity));
+        return rc < 0 ? rc : 0;
+    case CH_VIDEO_REMOVED:
+        sitr_replica_video_remove(r->ix.case_pdq, r->ix.case_videos, c->entity);
+        sitr_digest_index_remove_ids(r->ix.case_md5, sitr_vid_digest(c->entity), ~(uint64_t)0);
+        sitr_digest_index_remove_ids(r->ix.case_sha256, sitr_vid_digest(c->entity), ~(uint64_t)0);
         return 0;
     case CH_OTHER:
         return 0;
@@ -169,6 +197,8 @@ void sitr_replica_clear_indexes(sitr_replica_t *r)
     sitr_digest_index_remove_ids(r->ix.case_sha256, 0, 0);
     sitr_digest_index_remove_ids(r->ix.upload_md5, 0, 0);
     sitr_digest_index_remove_ids(r->ix.upload_sha256, 0, 0);
+    sitr_vcat_clear(r->ix.case_videos);
+    sitr_vcat_clear(r->ix.upload_videos);
     present_clear(&r->image_present);
     present_clear(&r->upload_present);
 }
@@ -201,12 +231,22 @@ static void metrics_source(FILE *out, void *arg)
             "sitr_index_entries{index=\"case_md5\"} %zu\n"
             "sitr_index_entries{index=\"case_sha256\"} %zu\n"
             "sitr_index_entries{index=\"upload_md5\"} %zu\n"
-            "sitr_index_entries{index=\"upload_sha256\"} %zu\n",
+            "sitr_index_entries{index=\"upload_sha256\"} %zu\n"
+            "# HELP sitr_index_videos Videos in the catalogues (case videos, video uploads).\n"
+            "# TYPE sitr_index_videos gauge\n"
+            "sitr_index_videos{index=\"case_videos\"} %zu\n"
+            "sitr_index_videos{index=\"upload_videos\"} %zu\n"
+            "# HELP sitr_index_video_frames Stored video frames in the catalogues.\n"
+            "# TYPE sitr_index_video_frames gauge\n"
+            "sitr_index_video_frames{index=\"case_videos\"} %zu\n"
+            "sitr_index_video_frames{index=\"upload_videos\"} %zu\n",
             r->ready, atomic_load(&((sitr_replica_t *)r)->applied), r->changes_applied,
             r->fetch_errors, r->ready ? r->load_seconds : 0.0, sitr_index_size(r->ix.case_pdq),
             sitr_index_size(r->ix.upload_pdq), sitr_digest_index_size(r->ix.case_md5),
             sitr_digest_index_size(r->ix.case_sha256), sitr_digest_index_size(r->ix.upload_md5),
-            sitr_digest_index_size(r->ix.upload_sha256));
+            sitr_digest_index_size(r->ix.upload_sha256), sitr_vcat_size(r->ix.case_videos),
+            sitr_vcat_size(r->ix.upload_videos), sitr_vcat_frames(r->ix.case_videos),
+            sitr_vcat_frames(r->ix.upload_videos));
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -219,9 +259,11 @@ static void free_replica(sitr_replica_t *r)
     sitr_digest_index_free(r->ix.case_sha256);
     sitr_digest_index_free(r->ix.upload_md5);
     sitr_digest_index_free(r->ix.upload_sha256);
+    sitr_vcat_free(r->ix.case_videos);
+    sitr_vcat_free(r->ix.upload_videos);
     present_clear(&r->image_present);
     present_clear(&r->upload_present);
-    free(r->batch);
+    sitr_replica_free_batch(r->batch, r->nbatch);
     free(r->conninfo);
     free(r);
 }
@@ -245,8 +287,11 @@ int sitr_replica_start(const sitr_replica_opts_t *o, sitr_replica_t **out, sitr_
     r->ix.case_sha256 = sitr_digest_index_new(SITR_DIGEST_SHA256_BYTES);
     r->ix.upload_md5 = sitr_digest_index_new(SITR_DIGEST_MD5_BYTES);
     r->ix.upload_sha256 = sitr_digest_index_new(SITR_DIGEST_SHA256_BYTES);
+    r->ix.case_videos = sitr_vcat_new(0);
+    r->ix.upload_videos = sitr_vcat_new(1);
     if (!r->conninfo || !r->ix.case_pdq || !r->ix.upload_pdq || !r->ix.case_md5 ||
-        !r->ix.case_sha256 || !r->ix.upload_md5 || !r->ix.upload_sha256) {
+        !r->ix.case_sha256 || !r->ix.upload_md5 || !r->ix.upload_sha256 || !r->ix.case_videos ||
+        !r->ix.upload_videos) {
         free_replica(r);
         return sitr_err_set(err, SITR_ENOMEM, "out of memory");
     }

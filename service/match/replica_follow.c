@@ -92,7 +92,37 @@ static change_kind_t parse_kind(const char *k)
         return CH_UPLOAD_ADDED;
     if (strcmp(k, "upload_removed") == 0)
         return CH_UPLOAD_REMOVED;
+    if (strcmp(k, "case_video_added") == 0)
+        return CH_VIDEO_ADDED;
+    if (strcmp(k, "case_video_removed") == 0)
+        return CH_VIDEO_REMOVED;
     return CH_OTHER;
+}
+
+/* Frees a batch of n changes and their frames. */
+void sitr_replica_free_batch(change_t *b, size_t n)
+{
+    for (size_t i = 0; b && i < n; i++)
+        free(b[i].frames);
+    free(b);
+}
+
+/* A video's packed frames from a hex column: 1 (c->frames set), 0 (NULL),
+ * or < 0. */
+static int parse_frames(PGresult *res, int row, int col, change_t *c)
+{
+    c->duration = PQgetisnull(res, row, col + 1) ? -1 : strtod(PQgetvalue(res, row, col + 1), NULL);
+    if (PQgetisnull(res, row, col))
+        return 0;
+    const char *s = PQgetvalue(res, row, col);
+    size_t hl = strlen(s);
+    if (hl == 0 || hl % 2)
+        return SITR_EPROTO;
+    c->frames = malloc(hl / 2);
+    if (!c->frames)
+        return SITR_ENOMEM;
+    c->frames_len = hl / 2;
+    return sitr_hex_decode(s, hl, c->frames, c->frames_len) == 0 ? 1 : SITR_EPROTO;
 }
 
 /* Decodes the rows of a fetch; < 0 if one is malformed (nothing applied). */
@@ -112,7 +142,7 @@ static int parse_batch(sitr_replica_t *r, PGresult *res)
         c->kind = parse_kind(PQgetvalue(res, i, 1));
         c->entity = strtoll(PQgetvalue(res, i, 2), NULL, 10);
         if (c->seq <= prev) {
-            free(b);
+            sitr_replica_free_batch(b, (size_t)n);
             return SITR_EPROTO; /* the log must come in increasing seq order */
         }
         prev = c->seq;
@@ -121,7 +151,7 @@ static int parse_batch(sitr_replica_t *r, PGresult *res)
         int k2 = parse_hex_field(res, i, 5, c->md5, sizeof c->md5);
         int k3 = parse_hex_field(res, i, 6, c->sha, sizeof c->sha);
         if (k1 < 0 || k2 < 0 || k3 < 0) {
-            free(b);
+            sitr_replica_free_batch(b, (size_t)n);
             return SITR_EPROTO;
         }
         c->has_pdq = k1, c->has_md5 = k2, c->has_sha = k3;
@@ -130,7 +160,7 @@ static int parse_batch(sitr_replica_t *r, PGresult *res)
             while (*s && c->nvariants < 7) {
                 if (sitr_hex_decode(s, SITR_PDQ_HEX_LEN, c->variants[c->nvariants].b,
                                     SITR_PDQ_BYTES) < 0) {
-                    free(b);
+                    sitr_replica_free_batch(b, (size_t)n);
                     return SITR_EPROTO;
                 }
                 c->nvariants++;
@@ -138,6 +168,11 @@ static int parse_batch(sitr_replica_t *r, PGresult *res)
                 if (*s == ',')
                     s++;
             }
+        }
+        int kf = parse_frames(res, i, 8, c);
+        if (kf < 0) {
+            sitr_replica_free_batch(b, (size_t)n);
+            return kf;
         }
     }
     r->batch = b;
@@ -167,7 +202,7 @@ static void apply_done(uv_work_t *w, int status)
     int full = r->nbatch == FETCH_LIMIT;
     size_t n = r->nbatch;
     int64_t before = atomic_load(&r->applied);
-    free(r->batch);
+    sitr_replica_free_batch(r->batch, r->nbatch);
     r->batch = NULL;
     r->nbatch = 0;
     r->job = JOB_NONE;
@@ -223,7 +258,7 @@ static void on_fetched(int rc, PGresult *res, const char *sqlstate, void *arg)
     r->job = JOB_APPLY;
     r->work.data = r;
     if (uv_queue_work(r->loop, &r->work, apply_work, apply_done) != 0) {
-        free(r->batch);
+        sitr_replica_free_batch(r->batch, r->nbatch);
         r->batch = NULL;
         r->nbatch = 0;
         r->job = JOB_NONE;
@@ -234,7 +269,7 @@ static void on_fetched(int rc, PGresult *res, const char *sqlstate, void *arg)
 static const char FETCH_SQL[] =
     "SELECT seq, kind, entity_id, encode(pdq, 'hex'), quality, encode(md5, 'hex'), "
     "encode(sha256, 'hex'), (SELECT string_agg(encode(x, 'hex'), ',' ORDER BY o) "
-    "FROM unnest(variants) WITH ORDINALITY AS t(x, o)) "
+    "FROM unnest(variants) WITH ORDINALITY AS t(x, o)), encode(frames, 'hex'), duration "
     "FROM sitr_changes_after($1::bigint, $2::int) ORDER BY seq";
 
 static void kick(sitr_replica_t *r)
@@ -269,4 +304,3 @@ void sitr_replica_on_poll(uv_timer_t *t)
     }
     kick(r);
 }
-

@@ -22,9 +22,11 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "match/replica_video.h"
+#include "match/vid.h"
 
-#define POLL_MS 1000
-#define FETCH_LIMIT 1000
+#define POLL_MS      1000
+#define FETCH_LIMIT  1000
 #define LOAD_THREADS 2
 /* Ids below this are tracked in the present bitsets (32 MB each at most);
  * larger ids are treated as "maybe present" (removals always scan). */
@@ -40,7 +42,9 @@ typedef enum change_kind {
     CH_IMAGE_ADDED,
     CH_IMAGE_REMOVED,
     CH_UPLOAD_ADDED,
-    CH_UPLOAD_REMOVED
+    CH_UPLOAD_REMOVED,
+    CH_VIDEO_ADDED,
+    CH_VIDEO_REMOVED
 } change_kind_t;
 
 /* One change row, decoded on the loop thread for the apply job. */
@@ -54,14 +58,12 @@ typedef struct change {
     sitr_pdq_t variants[7];
     uint8_t md5[SITR_DIGEST_MD5_BYTES];
     uint8_t sha[SITR_DIGEST_SHA256_BYTES];
+    uint8_t *frames; /* packed video frames (malloc, freed with the batch), or NULL */
+    size_t frames_len;
+    double duration; /* stored duration of a video, < 0 when unknown */
 } change_t;
 
-typedef enum job {
-    JOB_NONE = 0,
-    JOB_LOAD,
-    JOB_FETCH,
-    JOB_APPLY
-} job_t;
+typedef enum job { JOB_NONE = 0, JOB_LOAD, JOB_FETCH, JOB_APPLY } job_t;
 
 struct sitr_replica {
     uv_loop_t *loop;
@@ -106,11 +108,12 @@ struct sitr_replica {
 
 /* Shared between the three files (definitions in the file named). */
 int sitr_replica_apply_change(sitr_replica_t *r, const change_t *c); /* replica.c */
-void sitr_replica_clear_indexes(sitr_replica_t *r);                /* replica.c */
-void sitr_replica_load_work(uv_work_t *w);                          /* replica_load.c */
-void sitr_replica_maybe_finish_close(sitr_replica_t *r);           /* replica.c */
-void sitr_replica_on_poll(uv_timer_t *t);                           /* replica_follow.c */
-int sitr_replica_present_set(bitset_t *b, int64_t id, int on);      /* replica.c */
-void sitr_replica_start_load(sitr_replica_t *r);                    /* replica_follow.c */
+void sitr_replica_clear_indexes(sitr_replica_t *r);                  /* replica.c */
+void sitr_replica_free_batch(change_t *b, size_t n);                 /* replica_follow.c */
+void sitr_replica_load_work(uv_work_t *w);                           /* replica_load.c */
+void sitr_replica_maybe_finish_close(sitr_replica_t *r);             /* replica.c */
+void sitr_replica_on_poll(uv_timer_t *t);                            /* replica_follow.c */
+int sitr_replica_present_set(bitset_t *b, int64_t id, int on);       /* replica.c */
+void sitr_replica_start_load(sitr_replica_t *r);                     /* replica_follow.c */
 
 #endif

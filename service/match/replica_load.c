@@ -39,7 +39,8 @@ typedef struct digests {
 typedef struct stage {
     entries_t case_pdq, upload_pdq;
     digests_t case_md5, case_sha, upload_md5, upload_sha;
-    size_t images, variants, uploads;
+    size_t images, variants, uploads, videos, video_uploads;
+    sitr_vcat_t *case_videos, *upload_videos; /* filled as rows arrive (thread-safe) */
 } stage_t;
 
 static void stage_init(stage_t *s)
@@ -194,8 +195,7 @@ static int image_row(stage_t *s, const field_t *f)
     int64_t id = be64(f[0].p);
     int rc = 0;
     s->images++;
-    if (field_hash(&f[1], SITR_PDQ_BYTES) && f[2].len == 2 &&
-        be16(f[2].p) >= SITR_PDQ_MIN_QUALITY)
+    if (field_hash(&f[1], SITR_PDQ_BYTES) && f[2].len == 2 && be16(f[2].p) >= SITR_PDQ_MIN_QUALITY)
         rc = entries_push(&s->case_pdq, f[1].p, SITR_REPLICA_CASE_PDQ_ID(id, 0));
     if (rc == 0 && field_hash(&f[3], SITR_DIGEST_MD5_BYTES))
         rc = digests_push(&s->case_md5, f[3].p, (uint64_t)id);
@@ -218,7 +218,45 @@ static int variant_row(stage_t *s, const field_t *f)
     return entries_push(&s->case_pdq, f[2].p, SITR_REPLICA_CASE_PDQ_ID(be64(f[0].p), variant));
 }
 
-/* upload_id int8, pdq bytea, quality int2, md5 bytea, sha256 bytea */
+static int stage_entry(void *arg, const sitr_pdq_t *hash, uint64_t id)
+{
+    return entries_push(arg, hash->b, id);
+}
+
+/* A float4 field (NULL or malformed: -1, "unknown"). */
+static double field_real(const field_t *f)
+{
+    if (f->len != 4)
+        return -1;
+    uint32_t bits = be32(f->p);
+    float v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* video_id int8, md5 bytea, sha256 bytea, frames bytea, duration float4 */
+static int video_row(stage_t *s, const field_t *f)
+{
+    if (f[0].len != 8)
+        return SITR_EPROTO;
+    int64_t id = be64(f[0].p);
+    int rc = 0;
+    s->videos++;
+    if (f[3].len > 0) {
+        long k = sitr_replica_video_add(s->case_videos, id, f[3].p, (size_t)f[3].len,
+                                        field_real(&f[4]), stage_entry, &s->case_pdq);
+        if (k < 0 && k != SITR_EINVAL) /* malformed frames: skipped, digests kept */
+            return (int)k;
+    }
+    if (field_hash(&f[1], SITR_DIGEST_MD5_BYTES))
+        rc = digests_push(&s->case_md5, f[1].p, sitr_vid_digest(id));
+    if (rc == 0 && field_hash(&f[2], SITR_DIGEST_SHA256_BYTES))
+        rc = digests_push(&s->case_sha, f[2].p, sitr_vid_digest(id));
+    return rc;
+}
+
+/* upload_id int8, pdq bytea, quality int2, md5 bytea, sha256 bytea, frames
+ * bytea, duration float4 */
 static int upload_row(stage_t *s, const field_t *f)
 {
     if (f[0].len != 8)
@@ -226,13 +264,18 @@ static int upload_row(stage_t *s, const field_t *f)
     int64_t id = be64(f[0].p);
     int rc = 0;
     s->uploads++;
-    if (field_hash(&f[1], SITR_PDQ_BYTES) && f[2].len == 2 &&
-        be16(f[2].p) >= SITR_PDQ_MIN_QUALITY)
+    if (field_hash(&f[1], SITR_PDQ_BYTES) && f[2].len == 2 && be16(f[2].p) >= SITR_PDQ_MIN_QUALITY)
         rc = entries_push(&s->upload_pdq, f[1].p, (uint64_t)id);
     if (rc == 0 && field_hash(&f[3], SITR_DIGEST_MD5_BYTES))
         rc = digests_push(&s->upload_md5, f[3].p, (uint64_t)id);
     if (rc == 0 && field_hash(&f[4], SITR_DIGEST_SHA256_BYTES))
         rc = digests_push(&s->upload_sha, f[4].p, (uint64_t)id);
+    if (rc == 0 && f[5].len > 0) {
+        s->video_uploads++;
+        long k = sitr_replica_video_add(s->upload_videos, id, f[5].p, (size_t)f[5].len,
+                                        field_real(&f[6]), stage_entry, &s->upload_pdq);
+        rc = k == SITR_EINVAL ? 0 : k < 0 ? (int)k : 0;
+    }
     return rc;
 }
 
@@ -303,8 +346,9 @@ static int exec_ok(PGconn *c, const char *sql, PGresult **keep, char *msg, size_
  * second.  The two ranges cover every tuple whatever `split` is (it comes
  * from the table's size, read outside the snapshot), so the split only
  * balances the work and never decides what is loaded. */
-#define UPLOADS_COPY                                                                          \
-    "COPY (SELECT id, pdq, quality, md5, sha256 FROM uploads WHERE removed_at IS NULL AND %s) " \
+#define UPLOADS_COPY                                                                               \
+    "COPY (SELECT id, pdq, quality, md5, sha256, frames, duration FROM uploads "                   \
+    "WHERE removed_at IS NULL AND %s) "                                                            \
     "TO STDOUT (FORMAT binary)"
 
 static int copy_uploads(PGconn *c, int64_t from_block, int64_t to_block, stage_t *s, char *msg,
@@ -312,12 +356,13 @@ static int copy_uploads(PGconn *c, int64_t from_block, int64_t to_block, stage_t
 {
     char cond[96], sql[256];
     if (to_block >= 0)
-        snprintf(cond, sizeof cond, "ctid >= '(%" PRId64 ",0)'::tid AND ctid < '(%" PRId64 ",0)'::tid",
-                 from_block, to_block);
+        snprintf(cond, sizeof cond,
+                 "ctid >= '(%" PRId64 ",0)'::tid AND ctid < '(%" PRId64 ",0)'::tid", from_block,
+                 to_block);
     else
         snprintf(cond, sizeof cond, "ctid >= '(%" PRId64 ",0)'::tid", from_block);
     snprintf(sql, sizeof sql, UPLOADS_COPY, cond);
-    return copy_rows(c, sql, 5, upload_row, s, msg, msglen);
+    return copy_rows(c, sql, 7, upload_row, s, msg, msglen);
 }
 
 /* The second connection: imports the first one's snapshot, then copies the
@@ -408,13 +453,18 @@ static int mark_present(sitr_replica_t *r, const stage_t *s)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < s->case_pdq.n; i++)
-        rc = sitr_replica_present_set(&r->image_present, SITR_REPLICA_IMAGE_OF(s->case_pdq.v[i].id), 1);
+        if (!sitr_vid_is_frame(s->case_pdq.v[i].id))
+            rc = sitr_replica_present_set(&r->image_present,
+                                          SITR_REPLICA_IMAGE_OF(s->case_pdq.v[i].id), 1);
     for (size_t i = 0; rc == 0 && i < s->case_md5.n; i++)
         rc = sitr_replica_present_set(&r->image_present, (int64_t)s->case_md5.ids[i], 1);
     for (size_t i = 0; rc == 0 && i < s->case_sha.n; i++)
         rc = sitr_replica_present_set(&r->image_present, (int64_t)s->case_sha.ids[i], 1);
-    for (size_t i = 0; rc == 0 && i < s->upload_pdq.n; i++)
-        rc = sitr_replica_present_set(&r->upload_present, (int64_t)s->upload_pdq.v[i].id, 1);
+    for (size_t i = 0; rc == 0 && i < s->upload_pdq.n; i++) {
+        uint64_t id = s->upload_pdq.v[i].id;
+        rc = sitr_replica_present_set(&r->upload_present,
+                                      sitr_vid_is_frame(id) ? sitr_vid_video(id) : (int64_t)id, 1);
+    }
     for (size_t i = 0; rc == 0 && i < s->upload_md5.n; i++)
         rc = sitr_replica_present_set(&r->upload_present, (int64_t)s->upload_md5.ids[i], 1);
     for (size_t i = 0; rc == 0 && i < s->upload_sha.n; i++)
@@ -456,6 +506,8 @@ static int load_all(sitr_replica_t *r, PGconn *c)
         return SITR_ENOMEM;
     stage_init(&a);
     stage_init(&h->st);
+    a.case_videos = h->st.case_videos = r->ix.case_videos;
+    a.upload_videos = h->st.upload_videos = r->ix.upload_videos;
     h->conninfo = r->conninfo;
     int rc = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, msg, msglen);
     /* The first statement fixes the snapshot: head and the rows agree, and
@@ -515,6 +567,12 @@ static int load_all(sitr_replica_t *r, PGconn *c)
                        "ON ci.image_id = v.image_id) TO STDOUT (FORMAT binary)",
                        4, variant_row, &a, msg, msglen);
     if (rc == 0)
+        rc = copy_rows(
+            c,
+            "COPY (SELECT video_id, md5, sha256, frames, duration FROM index_case_videos) "
+            "TO STDOUT (FORMAT binary)",
+            5, video_row, &a, msg, msglen);
+    if (rc == 0)
         rc = split ? copy_uploads(c, 0, h->from_block, &a, msg, msglen)
                    : copy_uploads(c, 0, -1, &a, msg, msglen);
     if (started) {
@@ -524,6 +582,8 @@ static int load_all(sitr_replica_t *r, PGconn *c)
              * here, still inside the exporting snapshot. */
             stage_free(&h->st);
             stage_init(&h->st);
+            h->st.case_videos = r->ix.case_videos;
+            h->st.upload_videos = r->ix.upload_videos;
             rc = copy_uploads(c, h->from_block, -1, &a, msg, msglen);
         } else if (rc == 0 && h->rc < 0) {
             snprintf(msg, msglen, "second connection: %.150s", h->msg);
@@ -606,4 +666,3 @@ void sitr_replica_load_work(uv_work_t *w)
     r->load_seconds = now_s() - t0;
     r->load_stats.total_s = r->load_seconds;
 }
-
