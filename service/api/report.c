@@ -174,11 +174,16 @@ static void copy_fields(json_t *dst, const json_t *src, const char *const *names
  * to each takedown, internal members dropped.  NULL on allocation failure. */
 static json_t *shape_report(const report_op_t *op, const json_t *db)
 {
-    static const char *const top[] = {"created_at", "generated_at", "images", "summary", NULL};
+    static const char *const top[] = {"created_at", "generated_at", "images", "videos",
+                                      "summary",    NULL};
     static const char *const td_head[] = {"id", "platform", NULL};
-    static const char *const td_tail[] = {"upload",     "signal",  "distance", "found_at",
-                                          "matches",    "status",  "note",     "requested_at",
-                                          "updated_at", "history", NULL};
+    static const char *const td_mid[] = {"upload", "signal", "distance", NULL};
+    /* A video match's evidence (share of the case video covered, longest
+     * aligned run), only when the database gave it: an image takedown keeps
+     * its members. */
+    static const char *const td_video[] = {"coverage", "run_seconds", NULL};
+    static const char *const td_tail[] = {"found_at",     "matches",    "status", "note",
+                                          "requested_at", "updated_at", "history", NULL};
     const sitr_config_t *cfg = sitr_req_server(op->req)->cfg;
     json_t *out = json_object();
     json_t *tds = json_array();
@@ -202,6 +207,12 @@ static json_t *shape_report(const report_op_t *op, const json_t *db)
                                  json_integer_value(json_object_get(t, "platform_id")),
                                  op->case_num, token);
         json_object_set_new(o, "platform_case", json_string(token));
+        copy_fields(o, t, td_mid);
+        for (size_t k = 0; td_video[k]; k++) {
+            json_t *v = json_object_get(t, td_video[k]);
+            if (v && !json_is_null(v))
+                json_object_set(o, td_video[k], v);
+        }
         copy_fields(o, t, td_tail);
         json_array_append_new(tds, o);
     }

@@ -34,6 +34,7 @@ const char *const sitr_report_lang_code[SITR_REPORT_NLANGS] = {"en", "fr", "ar"}
     X(REFERENCE, "evidence_reference") \
     X(CREATED, "evidence_created") \
     X(IMAGES, "evidence_images") \
+    X(VIDEOS, "evidence_videos") \
     X(GENERATED, "evidence_generated") \
     X(UTC, "evidence_utc") \
     X(SUMMARY, "evidence_summary") \
@@ -67,6 +68,16 @@ const char *const sitr_report_lang_code[SITR_REPORT_NLANGS] = {"en", "fr", "ar"}
     X(MATCH_PDQ, "evidence_match_pdq") \
     X(MATCH_MD5, "evidence_match_md5") \
     X(MATCH_SHA256, "evidence_match_sha256") \
+    X(MATCH_VCOPY, "evidence_match_vpdq_copy") \
+    X(MATCH_VEXCERPT, "evidence_match_vpdq_excerpt") \
+    X(MATCH_VFRAME, "evidence_match_video_frame") \
+    X(F_WHAT, "evidence_f_what") \
+    X(KIND_IMAGE, "evidence_kind_image") \
+    X(KIND_VIDEO, "evidence_kind_video") \
+    X(F_COVERAGE, "evidence_f_coverage") \
+    X(COVERAGE, "evidence_coverage") \
+    X(F_RUN, "evidence_f_run") \
+    X(RUN, "evidence_run") \
     X(ST_PENDING, "evidence_st_pending") \
     X(ST_REMOVED, "evidence_st_removed") \
     X(ST_REJECTED, "evidence_st_rejected") \
@@ -261,6 +272,12 @@ static void put_match(sitr_html_t *h, sitr_report_lang_t l, const char *signal, 
         put(h, l, W_MATCH_MD5);
     else if (signal && strcmp(signal, "sha256") == 0)
         put(h, l, W_MATCH_SHA256);
+    else if (signal && strcmp(signal, "vpdq_copy") == 0)
+        put(h, l, W_MATCH_VCOPY);
+    else if (signal && strcmp(signal, "vpdq_excerpt") == 0)
+        put(h, l, W_MATCH_VEXCERPT);
+    else if (signal && strcmp(signal, "video_frame") == 0)
+        put(h, l, W_MATCH_VFRAME);
     else
         sitr_html_text(h, signal);
 }
@@ -276,6 +293,13 @@ static void render_takedown(sitr_html_t *h, sitr_report_lang_t l, size_t index, 
     row_open(h, l, W_F_PLATFORM);
     sitr_html_text(h, jstr(t, "platform"));
     sitr_html_raw(h, "</td></tr>");
+    /* What the platform held: a picture or a video. */
+    const char *kind = jstr(up, "kind");
+    if (kind) {
+        row_open(h, l, W_F_WHAT);
+        put(h, l, strcmp(kind, "video") == 0 ? W_KIND_VIDEO : W_KIND_IMAGE);
+        sitr_html_raw(h, "</td></tr>");
+    }
     row_ltr(h, l, W_F_UPLOAD_ID, jstr(up, "id"));
     row_ltr(h, l, W_F_URL, jstr(up, "url"));
     row_ltr(h, l, W_F_REPORTED, jstr(up, "reported_at"));
@@ -283,6 +307,20 @@ static void render_takedown(sitr_html_t *h, sitr_report_lang_t l, size_t index, 
     row_open(h, l, W_F_MATCH);
     put_match(h, l, jstr(t, "signal"), jint(t, "distance"));
     sitr_html_raw(h, "</td></tr>");
+    /* A video's evidence: how much of the case video, and the longest
+     * stretch found in order, rounded (no time of the video itself). */
+    const json_t *cov = json_object_get(t, "coverage");
+    if (json_is_number(cov)) {
+        row_open(h, l, W_F_COVERAGE);
+        put_num(h, l, W_COVERAGE, (long long)(json_number_value(cov) * 100 + 0.5));
+        sitr_html_raw(h, "</td></tr>");
+    }
+    const json_t *run = json_object_get(t, "run_seconds");
+    if (json_is_number(run) && json_number_value(run) > 0) {
+        row_open(h, l, W_F_RUN);
+        put_num(h, l, W_RUN, (long long)(json_number_value(run) + 0.5));
+        sitr_html_raw(h, "</td></tr>");
+    }
     row_num(h, l, W_F_MATCHED, (long long)json_array_size(json_object_get(t, "matches")));
     row_ltr(h, l, W_F_REQUEST, jstr(t, "id"));
     row_ltr(h, l, W_F_REQUESTED, jstr(t, "requested_at"));
@@ -390,6 +428,7 @@ char *sitr_report_page(const json_t *r, sitr_report_lang_t l, size_t *len)
     row_ltr(&h, l, W_REFERENCE, jstr(r, "case"));
     row_ltr(&h, l, W_CREATED, jstr(r, "created_at"));
     row_num(&h, l, W_IMAGES, jint(r, "images"));
+    row_num(&h, l, W_VIDEOS, jint(r, "videos"));
     row_ltr(&h, l, W_GENERATED, jstr(r, "generated_at"));
     sitr_html_raw(&h, "</table><p>");
     put(&h, l, W_UTC);

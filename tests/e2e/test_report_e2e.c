@@ -279,7 +279,7 @@ static void test_json(void **state)
     sitr_e2e_resp_free(&resp);
 
     static const char *const top[] = {
-        "case",      "created_at",      "generated_at", "images",          "summary",
+        "case",      "created_at",      "generated_at", "images",          "videos", "summary",
         "takedowns", "uploads_blocked", "truncated",    "match_threshold", NULL};
     assert_members(r, top);
     assert_string_equal(jstr(r, "case"), W.A.ref);
@@ -287,6 +287,7 @@ static void test_json(void **state)
     assert_time(jstr(r, "generated_at"));
     assert_true(strcmp(jstr(r, "created_at"), jstr(r, "generated_at")) <= 0);
     assert_int_equal(jint(r, "images"), 2);
+    assert_int_equal(jint(r, "videos"), 0);
     assert_true(json_is_false(json_object_get(r, "truncated")));
     assert_int_equal(jint(r, "match_threshold"), 31);
 
