@@ -53,6 +53,9 @@ CREATE INDEX case_videos_sha256 ON case_videos (sha256) WHERE sha256 IS NOT NULL
 ALTER TABLE uploads ADD COLUMN frames bytea CHECK (octet_length(frames) >= 42);
 ALTER TABLE uploads ADD COLUMN frame_count integer CHECK (frame_count >= 0);
 ALTER TABLE uploads ADD COLUMN duration real CHECK (duration >= 0);
+-- What the upload was, kept after removal (when its frames are erased) so
+-- that the report still says "video".
+ALTER TABLE uploads ADD COLUMN is_video boolean NOT NULL DEFAULT false;
 ALTER TABLE uploads DROP CONSTRAINT uploads_check1;
 ALTER TABLE uploads DROP CONSTRAINT uploads_check2;
 ALTER TABLE uploads ADD CONSTRAINT uploads_has_hash
@@ -422,7 +425,7 @@ SELECT jsonb_build_object(
                           'id', t.id::text, 'platform', p.name, 'platform_id', t.platform_id,
                           'upload', jsonb_build_object(
                               'id', u.content_id, 'url', u.url,
-                              'kind', CASE WHEN u.frame_count IS NOT NULL
+                              'kind', CASE WHEN u.is_video
                                                 OR t.signal IN ('vpdq_copy', 'vpdq_excerpt')
                                            THEN 'video' ELSE 'image' END,
                               'reported_at', sitr_report_time(u.created_at),
@@ -522,9 +525,9 @@ BEGIN
          WHERE u.platform_id = p_platform_id AND u.content_id = v_u ->> 'id' FOR UPDATE;
         IF NOT FOUND THEN
             INSERT INTO uploads (platform_id, content_id, url, pdq, quality, md5, sha256, frames,
-                                 frame_count, duration)
+                                 frame_count, duration, is_video)
             VALUES (p_platform_id, v_u ->> 'id', v_u ->> 'url', v_pdq, v_q, v_md5, v_sha, v_frames,
-                    v_count, v_dur)
+                    v_count, v_dur, v_frames IS NOT NULL)
             RETURNING id INTO upload_id;
             status := 'created';
             v_ids := v_ids || upload_id;
@@ -540,7 +543,8 @@ BEGIN
         ELSE
             UPDATE uploads SET url = v_u ->> 'url', pdq = v_pdq, quality = v_q, md5 = v_md5,
                                sha256 = v_sha, frames = v_frames, frame_count = v_count,
-                               duration = v_dur, removed_at = NULL
+                               duration = v_dur, is_video = v_frames IS NOT NULL,
+                               removed_at = NULL
              WHERE id = v_old.id;
             upload_id := v_old.id;
             status := 'updated';

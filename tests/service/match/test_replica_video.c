@@ -580,6 +580,25 @@ static void test_matcher(void **state)
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM matches"), matches);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM takedowns"), takedowns);
 
+    /* The report says what the upload was, also once its frames are gone
+     * (a video_frame takedown of a video upload). */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM jsonb_array_elements(sitr_case_report(%lld) -> 'takedowns') t "
+             "WHERE t -> 'upload' ->> 'kind' = 'video' AND t ->> 'signal' = 'video_frame'",
+             case2);
+    assert_int_equal(pgt_scalar(url, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT sitr_upload_remove(%lld, 'has-image')::int", plat);
+    assert_int_equal(pgt_scalar(url, sql), 1);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT count(*) FROM jsonb_array_elements(sitr_case_report(%lld) -> 'takedowns') t "
+        "WHERE t -> 'upload' ->> 'kind' = 'video' AND t -> 'upload' ->> 'removed_at' IS NOT NULL",
+        case2);
+    assert_int_equal(pgt_scalar(url, sql), 1);
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM uploads WHERE frames IS NOT NULL AND "
+                                     "content_id = 'has-image'"),
+                     0);
+
     /* Withdrawal erases the frames and digests of the case's videos. */
     snprintf(sql, sizeof sql, "SELECT sitr_case_withdraw(%lld)::int", case_id);
     assert_int_equal(pgt_scalar(url, sql), 1);
@@ -602,9 +621,46 @@ static void test_matcher(void **state)
     free(url);
 }
 
+/* The database's own check of packed frames (the last line of defence
+ * behind vframes.c): whole records, quality >= 50, hex. */
+static void test_sql_frames(void **state)
+{
+    (void)state;
+    char *url = migrated_db();
+    sitr_vframe_in_t f[2];
+    memset(f, 0, sizeof f);
+    f[0].quality = 80;
+    f[1].n = 1;
+    f[1].t = 1;
+    f[1].quality = 90;
+    f[1].has_trimmed = 1;
+    f[1].trimmed_quality = 60;
+    char *hex;
+    size_t kept;
+    assert_int_equal(sitr_vpack_hex(f, 2, SITR_VPACK_CASE, 0, &hex, &kept, NULL), 0);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT frame_count FROM sitr_frames('%s')", hex);
+    assert_int_equal(pgt_scalar(url, sql), 2);
+    hex[strlen(hex) - 2] = 0; /* one byte short */
+    snprintf(sql, sizeof sql, "SELECT frame_count FROM sitr_frames('%s')", hex);
+    pgt_expect_error(url, sql, "22023");
+    free(hex);
+    f[1].has_trimmed = 0;
+    assert_int_equal(sitr_vpack_hex(f, 1, SITR_VPACK_UPLOAD, 0, &hex, &kept, NULL), 0);
+    hex[16] = '3'; /* quality 0x50 -> 0x30 = 48 */
+    hex[17] = '0';
+    snprintf(sql, sizeof sql, "SELECT frame_count FROM sitr_frames('%s')", hex);
+    pgt_expect_error(url, sql, "22023");
+    free(hex);
+    pgt_expect_error(url, "SELECT frame_count FROM sitr_frames('zz')", "22023");
+    pgt_expect_error(url, "SELECT frame_count FROM sitr_frames('')", "22023");
+    free(url);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sql_frames),
         cmocka_unit_test(test_load_and_follow),
         cmocka_unit_test(test_matcher),
     };
