@@ -437,9 +437,13 @@ static int decide_push(sitr_msearch_t *s, const sitr_vmatch_query_t *q, const si
     if (!res.still)
         return 0; /* no usable hit within the radius: nothing at all */
     /* Meta's copy rule is a query share, so every excerpt passes it: a
-     * copy that does not also cover the case video (compared share) is
-     * reported as the excerpt it is, when its run is long enough. */
-    int whole = res.copy && res.copy_compared >= s->p.copy_percent;
+     * copy that does not also cover the case video is reported as the
+     * excerpt it is, when its run is long enough.  "Covers" is the compared
+     * share of distinct case frames OR the case time its aligned run spans:
+     * a case stored at 5 fps and a platform's 1-fps re-encode share only
+     * about one case frame in five, yet the run spans the whole video. */
+    int whole = res.copy && (res.copy_compared >= s->p.copy_percent ||
+                             res.run_case_share * 100.0 >= s->p.copy_percent);
     sitr_msearch_signal_t sig = whole         ? SITR_SIGNAL_VPDQ_COPY
                                 : res.excerpt ? SITR_SIGNAL_VPDQ_EXCERPT
                                 : res.copy    ? SITR_SIGNAL_VPDQ_COPY

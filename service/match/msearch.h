@@ -11,11 +11,13 @@
  *     sitr_vmatch_image_in_video (video_frame: the video contains the
  *     image).  A case video's signal: vpdq_copy when Meta's copy rule holds
  *     (query share >= 80 %) and the query also covers >= 80 % of the case
- *     video's distinct frames (a whole copy); else vpdq_excerpt when the
+ *     video: of its distinct frames, or of its duration by the aligned run
+ *     (a 1-fps copy of a case stored at 5 fps hits one case frame in five
+ *     but runs its whole length): a whole copy; else vpdq_excerpt when the
  *     longest aligned run is >= S seconds; else vpdq_copy when Meta's rule
  *     alone holds (a clip shorter than S: what HMA would report); else
  *     video_frame when any frame is within the radius (a still).  Meta's
- *     rule is a query share, so every excerpt passes it: the compared share
+ *     rule is a query share, so every excerpt passes it: the case coverage
  *     tells a whole copy from an excerpt;
  *   - MD5/SHA-256 are looked up exactly in the case digest tables, which
  *     hold images and videos.

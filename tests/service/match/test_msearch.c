@@ -400,8 +400,9 @@ static void push_decision(ref_t *r, const sitr_vmatch_query_t *q, const sitr_vma
     if (!res.still)
         return;
     sitr_msearch_signal_t sig;
-    if (res.copy && res.copy_compared >= p.copy_percent)
-        sig = SITR_SIGNAL_VPDQ_COPY; /* whole: both shares */
+    if (res.copy &&
+        (res.copy_compared >= p.copy_percent || res.run_case_share * 100.0 >= p.copy_percent))
+        sig = SITR_SIGNAL_VPDQ_COPY; /* whole: Meta's share and the case covered */
     else if (res.excerpt)
         sig = SITR_SIGNAL_VPDQ_EXCERPT;
     else if (res.copy)
