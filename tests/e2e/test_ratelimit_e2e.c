@@ -46,7 +46,7 @@ typedef struct world {
     char *db_url;
     char url_var[1200];
     sitr_e2e_server_t srv;
-    char key_a[80], key_b[80], key_c[80];
+    char key_a[80], key_b[80], key_c[80], key_d[80];
 } world_t;
 
 static world_t W;
@@ -117,7 +117,8 @@ static int setup(void **state)
         return -1;
     if (sitr_e2e_admin_key(W.db_url, "platform add alpha", W.key_a, sizeof W.key_a, NULL, 0) < 0 ||
         sitr_e2e_admin_key(W.db_url, "platform add beta", W.key_b, sizeof W.key_b, NULL, 0) < 0 ||
-        sitr_e2e_admin_key(W.db_url, "platform add gamma", W.key_c, sizeof W.key_c, NULL, 0) < 0)
+        sitr_e2e_admin_key(W.db_url, "platform add gamma", W.key_c, sizeof W.key_c, NULL, 0) < 0 ||
+        sitr_e2e_admin_key(W.db_url, "platform add delta", W.key_d, sizeof W.key_d, NULL, 0) < 0)
         return -1;
     snprintf(W.url_var, sizeof W.url_var, "SITR_DATABASE_URL=%s", W.db_url);
     static char burst[64], batch[64];
@@ -135,7 +136,7 @@ static int teardown(void **state)
 {
     (void)state;
     /* The log must never carry an API key. */
-    const char *const never[] = {W.key_a, W.key_b, W.key_c, NULL};
+    const char *const never[] = {W.key_a, W.key_b, W.key_c, W.key_d, NULL};
     int rc = sitr_e2e_stop_clean(&W.srv, never);
     free(W.db_url);
     return rc;
@@ -187,6 +188,32 @@ static void test_batch_counts_items(void **state)
     sitr_e2e_resp_free(&r);
 }
 
+/* A video item costs one token more per 10 frames: 29 frames cost 1 + 3 =
+ * 4 with a burst of 2, so delta ends 2 tokens in debt (at 1 a second, a
+ * Retry-After of a few seconds), not 30 as if each frame were an item. */
+static void test_video_costs_frames(void **state)
+{
+    (void)state;
+    char body[29 * 128 + 64];
+    size_t o = (size_t)snprintf(body, sizeof body, "{\"items\":[{\"video\":{\"frames\":[");
+    for (int i = 0; i < 29; i++)
+        o += (size_t)snprintf(body + o, sizeof body - o,
+                              "%s{\"t\":%d,\"pdq\":\"%064x\",\"quality\":90}", i ? "," : "", i,
+                              0x7e57 + i);
+    snprintf(body + o, sizeof body - o, "]}}]}");
+    sitr_e2e_resp_t r;
+    call(&W.srv, "POST", "/v1/match", W.key_d, body, &r);
+    if (r.status != 200)
+        fail_msg("video item: status %d: %s", r.status, r.body);
+    sitr_e2e_resp_free(&r);
+    call(&W.srv, "GET", "/v1/takedowns", W.key_d, NULL, &r);
+    assert_429(&r, "rate_limited");
+    long wait = strtol(sitr_e2e_header(&r, "Retry-After"), NULL, 10);
+    if (wait > 10)
+        fail_msg("Retry-After %ld: the video cost more than 1 + 29/10 tokens", wait);
+    sitr_e2e_resp_free(&r);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -196,8 +223,8 @@ static void test_metrics(void **state)
     const char *line = strstr(r.body, "\nsitr_platform_rate_limited_total ");
     assert_non_null(line);
     long n = strtol(line + strlen("\nsitr_platform_rate_limited_total "), NULL, 10);
-    /* alpha once, gamma twice. */
-    assert_int_equal(n, 3);
+    /* alpha once, gamma twice, delta once. */
+    assert_int_equal(n, 4);
     sitr_e2e_resp_free(&r);
 }
 
@@ -256,6 +283,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_key_limit),
         cmocka_unit_test(test_batch_counts_items),
+        cmocka_unit_test(test_video_costs_frames),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_per_address_limit),
         cmocka_unit_test(test_failed_keys_spend_failure_budget),
