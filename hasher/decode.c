@@ -48,14 +48,14 @@
  * rows and taller requests only add copying (measured on a 12 MP JPEG:
  * 16 rows 56 ms, 86 rows 61 ms, 1024 rows 89 ms).  Very wide images get
  * fewer rows so that a strip stays under STRIP_BYTES. */
-#define STRIP_ROWS 16
+#define STRIP_ROWS  16
 #define STRIP_BYTES ((size_t)4 << 20)
 
 /* The loaders sitr accepts (libvips class names and their subclasses).
  * Everything else, in particular the "untrusted" loaders (SVG, PDF,
  * ImageMagick, FITS, ...), is blocked. */
 static const char *const allowed_loaders[] = {
-    "VipsForeignLoadJpeg", "VipsForeignLoadPng",  "VipsForeignLoadWebp",
+    "VipsForeignLoadJpeg",  "VipsForeignLoadPng",  "VipsForeignLoadWebp",
     "VipsForeignLoadNsgif", "VipsForeignLoadTiff", "VipsForeignLoadHeif",
 };
 
@@ -65,8 +65,7 @@ static int init_state; /* 0 not yet, 1 ok, <0 failed (sticky), 2 shut down */
 /* libvips reports recoverable decoder warnings through g_warning in its
  * own log domain; the library must never print, and a warning that
  * matters (truncation) already turns into an error through fail_on. */
-static void quiet_log_cb(const gchar *domain, GLogLevelFlags level, const gchar *msg,
-                         gpointer user)
+static void quiet_log_cb(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer user)
 {
     (void)domain;
     (void)level;
@@ -156,8 +155,8 @@ enum kind { KIND_GREY, KIND_RGB, KIND_CMYK };
  * small 8-bit buffer of sampled pixels. */
 typedef struct conv {
     enum kind kind;
-    int bands;       /* bands of the source pixels (alpha included) */
-    int sixteen;     /* samples are uint16 rather than uint8 */
+    int bands;   /* bands of the source pixels (alpha included) */
+    int sixteen; /* samples are uint16 rather than uint8 */
     int width, height;
     int ow, oh;      /* output (luma) size */
     int nch;         /* channels kept per sampled pixel: 1 or 3 */
@@ -275,8 +274,8 @@ static int pull_rows(VipsImage *img, conv_t *cv, sitr_err_t *err)
     int y_out = 0; /* next output row to fill */
     const size_t out_row = (size_t)cv->ow * (size_t)cv->nch;
     for (int top = 0; top < cv->height && rc == 0; top += strip) {
-        VipsRect r = {.left = 0, .top = top, .width = cv->width,
-                      .height = VIPS_MIN(strip, cv->height - top)};
+        VipsRect r = {
+            .left = 0, .top = top, .width = cv->width, .height = VIPS_MIN(strip, cv->height - top)};
         if (vips_region_prepare(reg, &r) != 0) {
             rc = vips_fail(err, SITR_ECORRUPT, "corrupt or truncated image data");
             break;
@@ -287,10 +286,10 @@ static int pull_rows(VipsImage *img, conv_t *cv, sitr_err_t *err)
                 cv->colour_seen = row_has_colour(cv, row);
             int first = 1;
             while (y_out < cv->oh) {
-                int src = cv->oh == cv->height
-                              ? y_out
-                              : (int)sitr_decode_prescale_src((uint32_t)y_out,
-                                                              (uint32_t)cv->height);
+                int src =
+                    cv->oh == cv->height
+                        ? y_out
+                        : (int)sitr_decode_prescale_src((uint32_t)y_out, (uint32_t)cv->height);
                 if (src != y)
                     break;
                 uint8_t *dst = cv->s8 + (size_t)y_out * out_row;
@@ -383,8 +382,8 @@ static int normalise(VipsImage **img, sitr_err_t *err)
     return 0;
 }
 
-int sitr_decode_luma(const void *data, size_t len, const sitr_image_limits_t *lim,
-                     sitr_luma_t *out, sitr_err_t *err)
+int sitr_decode_luma(const void *data, size_t len, const sitr_image_limits_t *lim, sitr_luma_t *out,
+                     sitr_err_t *err)
 {
     memset(out, 0, sizeof(*out));
     if (data == NULL || len == 0)
@@ -414,9 +413,8 @@ int sitr_decode_luma_vips(const void *data, size_t len, const sitr_image_limits_
     if (!loader_allowed(loader))
         return sitr_err_set(err, SITR_EFORMAT, "image format not accepted (%s)", loader);
 
-    VipsImage *img = vips_image_new_from_buffer(data, len, "", "access",
-                                                VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                                VIPS_FAIL_ON_ERROR, NULL);
+    VipsImage *img = vips_image_new_from_buffer(data, len, "", "access", VIPS_ACCESS_SEQUENTIAL,
+                                                "fail_on", VIPS_FAIL_ON_ERROR, NULL);
     if (img == NULL)
         return vips_fail(err, SITR_ECORRUPT, "cannot read the image header");
 
@@ -448,8 +446,8 @@ int sitr_decode_luma_vips(const void *data, size_t len, const sitr_image_limits_
         goto done;
     }
     if (cv.width < MIN_SIDE || cv.height < MIN_SIDE) {
-        rc = sitr_err_set(err, SITR_ETOOSMALL, "image is %dx%d, PDQ needs at least %dx%d",
-                          cv.width, cv.height, MIN_SIDE, MIN_SIDE);
+        rc = sitr_err_set(err, SITR_ETOOSMALL, "image is %dx%d, PDQ needs at least %dx%d", cv.width,
+                          cv.height, MIN_SIDE, MIN_SIDE);
         goto done;
     }
     int is_cmyk = vips_image_guess_interpretation(img) == VIPS_INTERPRETATION_CMYK;

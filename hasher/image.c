@@ -88,8 +88,8 @@ static int errno_code(int e)
 }
 
 /* Reads the whole regular file at path into a malloc'd buffer. */
-static int read_file(const char *path, const sitr_image_limits_t *lim, uint8_t **data,
-                     size_t *len, sitr_err_t *err)
+static int read_file(const char *path, const sitr_image_limits_t *lim, uint8_t **data, size_t *len,
+                     sitr_err_t *err)
 {
     *data = NULL;
     *len = 0;

@@ -82,12 +82,12 @@ typedef struct jctx {
     struct jpeg_source_mgr src;
     struct jpeg_progress_mgr progress;
     jmp_buf jb;
-    int fail;        /* FAIL_* once a handler has jumped */
-    int created;     /* jpeg_create_decompress has run */
+    int fail;    /* FAIL_* once a handler has jumped */
+    int created; /* jpeg_create_decompress has run */
     char msg[JMSG_LENGTH_MAX];
-    uint8_t *row;    /* one decoded row: width * components */
-    uint8_t *pix;    /* the sampled output pixels */
-    uint32_t *xs;    /* source column of each output column */
+    uint8_t *row; /* one decoded row: width * components */
+    uint8_t *pix; /* the sampled output pixels */
+    uint32_t *xs; /* source column of each output column */
     float *luma;
 } jctx_t;
 
@@ -221,8 +221,7 @@ static int row_has_colour(enum kind kind, const uint8_t *row, size_t width)
     return 0;
 }
 
-static void sample_row(enum kind kind, const uint8_t *row, const uint32_t *xs, int ow,
-                       uint8_t *dst)
+static void sample_row(enum kind kind, const uint8_t *row, const uint32_t *xs, int ow, uint8_t *dst)
 {
     if (kind == KIND_GREY) {
         for (int x = 0; x < ow; x++)
@@ -321,8 +320,8 @@ static int decode(jctx_t *x, const uint8_t *p, size_t len, const sitr_image_limi
         return sitr_err_set(err, SITR_ETOOBIG, "image is %ux%u, more than %llu pixels", width,
                             height, (unsigned long long)lim->max_pixels);
     if (width < MIN_SIDE || height < MIN_SIDE)
-        return sitr_err_set(err, SITR_ETOOSMALL, "image is %ux%u, PDQ needs at least %dx%d",
-                            width, height, MIN_SIDE, MIN_SIDE);
+        return sitr_err_set(err, SITR_ETOOSMALL, "image is %ux%u, PDQ needs at least %dx%d", width,
+                            height, MIN_SIDE, MIN_SIDE);
 
     /* Defaults made explicit: these decide the pixels (SPEC.md §2.1). */
     c->dct_method = JDCT_ISLOW;

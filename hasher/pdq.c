@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIM SITR_PDQ_DIM
+#define DIM  SITR_PDQ_DIM
 #define NDCT SITR_PDQ_DCT_N
 
 /* ---------------------------------------------------------------------- */
@@ -260,7 +260,27 @@ static void vpass_init(struct vpass *v, const struct kernels *k, int rows, int n
 /* Advances the pass while rows [0, avail) suffice; row(i) gives input row
  * i; out(o) gives the destination of output row o or NULL to skip it.  The
  * same phases and counts as sitr_pdq_box1d. */
-#define VPASS_RUN(v, avail, ROW, OUT, AFTER)                                                           do {                                                                                                   while ((v)->added < (v)->lead && (v)->added < (avail)) {                                               (v)->k->vupdate((v)->S, ROW((v)->added), NULL, (v)->n);                                            (v)->added++;                                                                                  }                                                                                                  while ((v)->o < (v)->rows && ((v)->o + (v)->lead < (avail) || (avail) == (v)->rows)) {                const int o_ = (v)->o;                                                                             const int in_ = o_ < (v)->rows - (v)->lead;                                                        const float *pa_ = in_ ? ROW(o_ + (v)->lead) : NULL;                                               const float *pr_ = o_ > (v)->lag ? ROW(o_ - (v)->lag - 1) : NULL;                                  const int c_ = o_ <= (v)->lag ? o_ + (v)->h : (in_ ? (v)->w : (v)->rows - o_ + (v)->lag);             (v)->k->vupdate((v)->S, pa_, pr_, (v)->n);                                                         float *dst_ = OUT(o_);                                                                             if (dst_ != NULL)                                                                                      (v)->k->vemit((v)->S, dst_, (v)->n, c_);                                                       AFTER(o_);                                                                                         (v)->o++;                                                                                      }                                                                                              } while (0)
+#define VPASS_RUN(v, avail, ROW, OUT, AFTER)                                                       \
+    do {                                                                                           \
+        while ((v)->added < (v)->lead && (v)->added < (avail)) {                                   \
+            (v)->k->vupdate((v)->S, ROW((v)->added), NULL, (v)->n);                                \
+            (v)->added++;                                                                          \
+        }                                                                                          \
+        while ((v)->o < (v)->rows && ((v)->o + (v)->lead < (avail) || (avail) == (v)->rows)) {     \
+            const int o_ = (v)->o;                                                                 \
+            const int in_ = o_ < (v)->rows - (v)->lead;                                            \
+            const float *pa_ = in_ ? ROW(o_ + (v)->lead) : NULL;                                   \
+            const float *pr_ = o_ > (v)->lag ? ROW(o_ - (v)->lag - 1) : NULL;                      \
+            const int c_ =                                                                         \
+                o_ <= (v)->lag ? o_ + (v)->h : (in_ ? (v)->w : (v)->rows - o_ + (v)->lag);         \
+            (v)->k->vupdate((v)->S, pa_, pr_, (v)->n);                                             \
+            float *dst_ = OUT(o_);                                                                 \
+            if (dst_ != NULL)                                                                      \
+                (v)->k->vemit((v)->S, dst_, (v)->n, c_);                                           \
+            AFTER(o_);                                                                             \
+            (v)->o++;                                                                              \
+        }                                                                                          \
+    } while (0)
 
 /* Rows per block of the horizontal passes (the AVX2 kernel's block). */
 #define HBLOCK 32
@@ -306,15 +326,21 @@ int sitr_pdq_downsample(const float *luma, int rows, int cols, int impl, float a
     float *buf = scratch_get(need, &owned);
     if (buf == NULL)
         return SITR_ENOMEM;
-    float *ring = buf;                 /* ringrows x cols */
-    float *yblk = ring + ringrows * c8; /* HBLOCK x cols */
-    float *S = yblk + HBLOCK * c8;     /* max(cols, 64) sums */
+    float *ring = buf;                    /* ringrows x cols */
+    float *yblk = ring + ringrows * c8;   /* HBLOCK x cols */
+    float *S = yblk + HBLOCK * c8;        /* max(cols, 64) sums */
     float *z = S + (c8 > DIM ? c8 : DIM); /* rows x 64 */
     float *tmp = z + (size_t)rows * DIM;
 
 #define RING_ROW(i) (ring + ((size_t)(i) % ringrows) * c8)
 #define YBLK_ROW(o) (yblk + ((size_t)(o) % HBLOCK) * c8)
-#define H2_AFTER(o)                                                                                    do {                                                                                                   if ((o) % HBLOCK == HBLOCK - 1 || (o) == rows - 1) {                                                   const int b0_ = (o) - (o) % HBLOCK;                                                                k->hpass(yblk, z + (size_t)b0_ * DIM, (o) - b0_ + 1, cols, wr, colmap, DIM, tmp);             }                                                                                              } while (0)
+#define H2_AFTER(o)                                                                                \
+    do {                                                                                           \
+        if ((o) % HBLOCK == HBLOCK - 1 || (o) == rows - 1) {                                       \
+            const int b0_ = (o) - (o) % HBLOCK;                                                    \
+            k->hpass(yblk, z + (size_t)b0_ * DIM, (o)-b0_ + 1, cols, wr, colmap, DIM, tmp);        \
+        }                                                                                          \
+    } while (0)
 
     struct vpass v1;
     vpass_init(&v1, k, rows, cols, wc, S);
@@ -329,9 +355,16 @@ int sitr_pdq_downsample(const float *luma, int rows, int cols, int impl, float a
      * rowmap repeats entries when rows < 64. */
     struct vpass v2;
     int next = 0;
-#define Z_ROW(i) (z + (size_t)(i) * DIM)
+#define Z_ROW(i) (z + (size_t)(i)*DIM)
 #define A_ROW(o) ((next < DIM && rowmap[next] == (o)) ? a + (size_t)next * DIM : NULL)
-#define A_AFTER(o)                                                                                     do {                                                                                                   if (next < DIM && rowmap[next] == (o)) {                                                               const float *first_ = a + (size_t)next++ * DIM;                                                    while (next < DIM && rowmap[next] == (o))                                                              memcpy(a + (size_t)next++ * DIM, first_, DIM * sizeof(float));                             }                                                                                              } while (0)
+#define A_AFTER(o)                                                                                 \
+    do {                                                                                           \
+        if (next < DIM && rowmap[next] == (o)) {                                                   \
+            const float *first_ = a + (size_t)next++ * DIM;                                        \
+            while (next < DIM && rowmap[next] == (o))                                              \
+                memcpy(a + (size_t)next++ * DIM, first_, DIM * sizeof(float));                     \
+        }                                                                                          \
+    } while (0)
     vpass_init(&v2, k, rows, DIM, wc, S);
     VPASS_RUN(&v2, rows, Z_ROW, A_ROW, A_AFTER);
 #undef RING_ROW
@@ -498,8 +531,8 @@ void sitr_pdq_dihedral(const float b[NDCT * NDCT], sitr_pdq_t out[SITR_PDQ_DIHED
     static const struct {
         unsigned char transpose, sign;
     } var[SITR_PDQ_DIHEDRAL_COUNT] = {
-        [SITR_PDQ_ORIG] = {0, 0},  [SITR_PDQ_ROT90] = {1, 2},     [SITR_PDQ_ROT180] = {0, 3},
-        [SITR_PDQ_ROT270] = {1, 1}, [SITR_PDQ_FLIPX] = {0, 1},     [SITR_PDQ_FLIPY] = {0, 2},
+        [SITR_PDQ_ORIG] = {0, 0},      [SITR_PDQ_ROT90] = {1, 2},      [SITR_PDQ_ROT180] = {0, 3},
+        [SITR_PDQ_ROT270] = {1, 1},    [SITR_PDQ_FLIPX] = {0, 1},      [SITR_PDQ_FLIPY] = {0, 2},
         [SITR_PDQ_FLIPPLUS1] = {1, 0}, [SITR_PDQ_FLIPMINUS1] = {1, 3},
     };
     float sv[4][NDCT * NDCT];

@@ -17,12 +17,12 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define AVX2 __attribute__((target("avx2")))
+#define AVX2        __attribute__((target("avx2")))
 #define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
 
-#define DIM SITR_PDQ_DIM
+#define DIM  SITR_PDQ_DIM
 #define NDCT SITR_PDQ_DCT_N
-#define HB 32 /* rows per horizontal block: four 8-lane chains hide add latency */
+#define HB   32 /* rows per horizontal block: four 8-lane chains hide add latency */
 
 /* Transposes the 8x8 block whose rows start at p0..p7 into 8 rows of dst
  * (dst + q*ds for q = 0..7).  The 128-bit halves are paired while loading
@@ -30,11 +30,12 @@
  * in-lane transposes: 16 shuffles instead of 24.  No arrays, so the block
  * stays in registers at -O2. */
 AVX2_INLINE void tr8(const float *p0, const float *p1, const float *p2, const float *p3,
-                     const float *p4, const float *p5, const float *p6, const float *p7,
-                     float *dst, size_t ds)
+                     const float *p4, const float *p5, const float *p6, const float *p7, float *dst,
+                     size_t ds)
 {
 #define PAIR(a, b, off)                                                                            \
-    _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps((a) + (off))), _mm_loadu_ps((b) + (off)), 1)
+    _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps((a) + (off))),                        \
+                         _mm_loadu_ps((b) + (off)), 1)
     const __m256 r0 = PAIR(p0, p4, 0), r1 = PAIR(p1, p5, 0), r2 = PAIR(p2, p6, 0),
                  r3 = PAIR(p3, p7, 0);
     const __m256 r4 = PAIR(p0, p4, 4), r5 = PAIR(p1, p5, 4), r6 = PAIR(p2, p6, 4),
@@ -294,8 +295,8 @@ AVX2 void sitr_pdq_dct_avx2(const float a[DIM * DIM], float b[NDCT * NDCT])
         for (int k = 0; k < DIM; k++) {
             const __m256 d = _mm256_set1_ps(sitr_pdq_dct_matrix.f[i][k]);
             for (int v = 0; v < 8; v++)
-                acc[v] = _mm256_add_ps(acc[v],
-                                       _mm256_mul_ps(d, _mm256_loadu_ps(a + k * DIM + 8 * v)));
+                acc[v] =
+                    _mm256_add_ps(acc[v], _mm256_mul_ps(d, _mm256_loadu_ps(a + k * DIM + 8 * v)));
         }
         for (int v = 0; v < 8; v++)
             _mm256_storeu_ps(&t[i][8 * v], acc[v]);

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SITR_PDQ_DIM 64   /* side of the decimated buffer */
+#define SITR_PDQ_DIM   64 /* side of the decimated buffer */
 #define SITR_PDQ_DCT_N 16 /* side of the kept DCT block */
 
 /* Which code computes the float stages.  All give bit-identical results. */
@@ -85,8 +85,8 @@ void sitr_pdq_dihedral(const float b[SITR_PDQ_DCT_N * SITR_PDQ_DCT_N],
  * The pipeline in pdq.c drives them identically for every implementation. */
 size_t sitr_pdq_tmp_floats(int n);
 
-void sitr_pdq_hpass_scalar(const float *src, float *dst, int rows, int n, int w,
-                           const int *colmap, int nmap, float *tmp);
+void sitr_pdq_hpass_scalar(const float *src, float *dst, int rows, int n, int w, const int *colmap,
+                           int nmap, float *tmp);
 void sitr_pdq_vupdate_scalar(float *S, const float *pa, const float *pr, int n);
 void sitr_pdq_vemit_scalar(const float *S, float *out, int n, int c);
 

@@ -38,9 +38,9 @@ typedef struct app_holder {
     struct {
         uv_timer_t retry;
         int closing, checking, timer_closed;
-        int replica_closing; /* sitr_replica_close called, its done not yet run */
-        sitr_matcher_t *matcher; /* started once the replica is loaded */
-        sitr_webhook_t *webhook; /* sends only while the matcher holds the role */
+        int replica_closing;          /* sitr_replica_close called, its done not yet run */
+        sitr_matcher_t *matcher;      /* started once the replica is loaded */
+        sitr_webhook_t *webhook;      /* sends only while the matcher holds the role */
         sitr_migrations_t migrations; /* scanned once at start, checked at each try */
     } app;
 } app_holder_t;

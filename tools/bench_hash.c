@@ -287,10 +287,9 @@ static void print_row(const char *label, const char *size, int threads, figure_t
     } else {
         snprintf(tj, sizeof tj, "%8s %8s %7s", "-", "-", "-");
     }
-    printf("%-16s %-10s %7d | %8.1f %8.1f %7.1f | %s | %8.1f %8.1f %7.1f | %5.2fx %5.2fx\n",
-           label, size, threads, d.wall * 1e3, d.cpu * 1e3, d.rate, tj, s.wall * 1e3,
-           s.cpu * 1e3, s.rate, floor.wall > 0 ? s.wall / floor.wall : 0,
-           floor.cpu > 0 ? s.cpu / floor.cpu : 0);
+    printf("%-16s %-10s %7d | %8.1f %8.1f %7.1f | %s | %8.1f %8.1f %7.1f | %5.2fx %5.2fx\n", label,
+           size, threads, d.wall * 1e3, d.cpu * 1e3, d.rate, tj, s.wall * 1e3, s.cpu * 1e3, s.rate,
+           floor.wall > 0 ? s.wall / floor.wall : 0, floor.cpu > 0 ? s.cpu / floor.cpu : 0);
 }
 
 static int describe(input_t *in)
@@ -392,7 +391,8 @@ static void usage(void)
 {
     fputs("Usage: bench-hash [--seconds S] [--threads N] [--keep] [FILE...]\n"
           "Times sitr's end-to-end hashing beside a plain libvips decode and (for JPEG)\n"
-          "a plain libjpeg-turbo decode of the same files, on one thread and on N threads (default: all CPUs).  Without FILE it\n"
+          "a plain libjpeg-turbo decode of the same files, on one thread and on N threads "
+          "(default: all CPUs).  Without FILE it\n"
           "generates a 4000x3000 JPEG q90, a 1155x866 JPEG q90 and a 512x512 PNG from\n"
           "the shared PDQ corpus in a temporary folder.\n",
           stderr);

@@ -96,8 +96,8 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     sitr_db_t *db = NULL;
-    sitr_db_options_t o = {.conninfo = url, .pool_size = 1, .max_queue = 16,
-                           .query_timeout_ms = 10000};
+    sitr_db_options_t o = {
+        .conninfo = url, .pool_size = 1, .max_queue = 16, .query_timeout_ms = 10000};
     sitr_err_t err;
     if (sitr_db_new(&loop, &o, &db, &err) < 0) {
         fprintf(stderr, "bench-load: %s\n", err.msg);
@@ -105,8 +105,7 @@ int main(int argc, char **argv)
     }
     sitr_replica_t *rep = NULL;
     double t0 = now_s();
-    sitr_replica_opts_t ro = {
-        .loop = &loop, .db = db, .database_url = url, .on_ready = on_ready};
+    sitr_replica_opts_t ro = {.loop = &loop, .db = db, .database_url = url, .on_ready = on_ready};
     if (sitr_replica_start(&ro, &rep, &err) < 0) {
         fprintf(stderr, "bench-load: %s\n", err.msg);
         return 1;
@@ -126,9 +125,9 @@ int main(int argc, char **argv)
     printf("load %s in %.2f s: upload PDQ entries %zu (%.1f bytes/entry), case PDQ entries %zu, "
            "upload md5 %zu, sha256 %zu; peak RSS %.0f MB\n",
            ready ? "done" : "NOT done", t, st.entries,
-           st.entries ? (double)st.bytes / (double)st.entries : 0.0,
-           sitr_index_size(ix->case_pdq), sitr_digest_index_size(ix->upload_md5),
-           sitr_digest_index_size(ix->upload_sha256), (double)ru.ru_maxrss / 1024.0);
+           st.entries ? (double)st.bytes / (double)st.entries : 0.0, sitr_index_size(ix->case_pdq),
+           sitr_digest_index_size(ix->upload_md5), sitr_digest_index_size(ix->upload_sha256),
+           (double)ru.ru_maxrss / 1024.0);
     sitr_replica_load_stats_t ls;
     sitr_replica_load_stats(rep, &ls);
     printf("phases: copy %.2f s (client receive+parse CPU %.2f s, %d connections), "

@@ -290,25 +290,44 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "n:q:r:s:b:t:d:B:i:")) != -1) {
         switch (opt) {
-        case 'n': n = strtoull(optarg, NULL, 10); break;
-        case 'q': nq = strtoull(optarg, NULL, 10); break;
-        case 'r': radius = atoi(optarg); break;
-        case 's': sample = strtoull(optarg, NULL, 10); break;
-        case 'b': nbrute = strtoull(optarg, NULL, 10); break;
-        case 't': maxt = atoi(optarg); break;
-        case 'd': kind = optarg; break;
-        case 'B': batch = strtoull(optarg, NULL, 10); break;
-        case 'i': isa = optarg; break;
+        case 'n':
+            n = strtoull(optarg, NULL, 10);
+            break;
+        case 'q':
+            nq = strtoull(optarg, NULL, 10);
+            break;
+        case 'r':
+            radius = atoi(optarg);
+            break;
+        case 's':
+            sample = strtoull(optarg, NULL, 10);
+            break;
+        case 'b':
+            nbrute = strtoull(optarg, NULL, 10);
+            break;
+        case 't':
+            maxt = atoi(optarg);
+            break;
+        case 'd':
+            kind = optarg;
+            break;
+        case 'B':
+            batch = strtoull(optarg, NULL, 10);
+            break;
+        case 'i':
+            isa = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: %s [-n entries] [-q queries] [-r radius] [-s sample] "
-                            "[-b brute queries] [-t threads] [-d uniform|clustered|both] "
-                            "[-B batch] [-i generic|popcnt|avx512]\n",
+            fprintf(stderr,
+                    "usage: %s [-n entries] [-q queries] [-r radius] [-s sample] "
+                    "[-b brute queries] [-t threads] [-d uniform|clustered|both] "
+                    "[-B batch] [-i generic|popcnt|avx512]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (n == 0 || nq == 0 || maxt < 1 || maxt > 8 || radius < 0 || radius > 256 ||
-        batch == 0 || batch > 4096) {
+    if (n == 0 || nq == 0 || maxt < 1 || maxt > 8 || radius < 0 || radius > 256 || batch == 0 ||
+        batch > 4096) {
         fprintf(stderr, "bad arguments\n");
         return 2;
     }

@@ -29,8 +29,8 @@ int sitr_api_readyz(sitr_req_t *req)
     if (srv->stopping) {
         sitr_req_reply_error(req, 503, "shutting_down", "the server is shutting down", NULL);
     } else if (!srv->db || st.connected == 0) {
-        sitr_req_reply_error(req, 503, "database_unreachable",
-                             "no connection to the database", NULL);
+        sitr_req_reply_error(req, 503, "database_unreachable", "no connection to the database",
+                             NULL);
     } else if (!srv->ready) {
         sitr_req_reply_error(req, 503, "not_ready", srv->not_ready, NULL);
     } else {
@@ -60,8 +60,7 @@ static void render_db(FILE *out, const sitr_db_t *db)
             "# TYPE sitr_db_failures_total counter\nsitr_db_failures_total %llu\n"
             "# HELP sitr_db_timeouts_total Queries that timed out.\n"
             "# TYPE sitr_db_timeouts_total counter\nsitr_db_timeouts_total %llu\n",
-            st.connections, st.connected, st.busy, st.queued, st.submitted, st.failed,
-            st.timeouts);
+            st.connections, st.connected, st.busy, st.queued, st.submitted, st.failed, st.timeouts);
 }
 
 int sitr_api_metrics(sitr_req_t *req)
@@ -74,8 +73,9 @@ int sitr_api_metrics(sitr_req_t *req)
         return SITR_ENOMEM;
     sitr_metrics_render(srv->metrics, out);
     render_db(out, srv->db);
-    fprintf(out, "# HELP sitr_ready 1 when /readyz would answer 200.\n"
-                 "# TYPE sitr_ready gauge\nsitr_ready %d\n",
+    fprintf(out,
+            "# HELP sitr_ready 1 when /readyz would answer 200.\n"
+            "# TYPE sitr_ready gauge\nsitr_ready %d\n",
             srv->ready && !srv->stopping);
     if (fclose(out) != 0) {
         free(text);
@@ -129,6 +129,6 @@ void sitr_api_metrics_source(FILE *out, void *arg)
             "per-platform rate limit.\n"
             "# TYPE sitr_platform_rate_limited_total counter\n"
             "sitr_platform_rate_limited_total %lu\n",
-            c->cases_created, c->cases_withdrawn, c->images_added, c->auth_failures, c->rate_limited,
-            c->platform_rate_limited);
+            c->cases_created, c->cases_withdrawn, c->images_added, c->auth_failures,
+            c->rate_limited, c->platform_rate_limited);
 }

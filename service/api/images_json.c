@@ -249,8 +249,8 @@ int sitr_images_parse(const json_t *body, size_t max_items, sitr_images_t *out,
     return sitr_images_parse_list(arr, max_items, 0, out, err);
 }
 
-int sitr_images_parse_list(const json_t *arr, size_t max_items, int allow_empty,
-                           sitr_images_t *out, sitr_images_error_t *err)
+int sitr_images_parse_list(const json_t *arr, size_t max_items, int allow_empty, sitr_images_t *out,
+                           sitr_images_error_t *err)
 {
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);

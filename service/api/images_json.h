@@ -62,8 +62,8 @@ int sitr_images_parse(const json_t *body, size_t max_items, sitr_images_t *out,
 /* The same for the array arr alone (a body's "images" member, which the
  * caller has found): allow_empty accepts an empty array (a case body that
  * also carries videos).  Same results as sitr_images_parse. */
-int sitr_images_parse_list(const json_t *arr, size_t max_items, int allow_empty,
-                           sitr_images_t *out, sitr_images_error_t *err);
+int sitr_images_parse_list(const json_t *arr, size_t max_items, int allow_empty, sitr_images_t *out,
+                           sitr_images_error_t *err);
 
 /* Releases what sitr_images_parse filled; safe on a zeroed or cleared struct. */
 void sitr_images_clear(sitr_images_t *im);

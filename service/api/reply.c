@@ -18,7 +18,8 @@ void sitr_api_reply_db_error(sitr_req_t *req, int rc)
     if (sitr_req_gone(req) || sitr_req_answered(req))
         return;
     if (sitr_req_failure_is_transient(rc))
-        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "database unavailable: %s", sitr_strerror(rc));
+        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "database unavailable: %s",
+                 sitr_strerror(rc));
     else
         sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "request failed: %s", sitr_strerror(rc));
     sitr_req_reply_failure(req, rc);

@@ -174,15 +174,15 @@ static void copy_fields(json_t *dst, const json_t *src, const char *const *names
  * to each takedown, internal members dropped.  NULL on allocation failure. */
 static json_t *shape_report(const report_op_t *op, const json_t *db)
 {
-    static const char *const top[] = {"created_at", "generated_at", "images", "videos",
-                                      "summary",    NULL};
+    static const char *const top[] = {"created_at", "generated_at", "images",
+                                      "videos",     "summary",      NULL};
     static const char *const td_head[] = {"id", "platform", NULL};
     static const char *const td_mid[] = {"upload", "signal", "distance", NULL};
     /* A video match's evidence (share of the case video covered, longest
      * aligned run), only when the database gave it: an image takedown keeps
      * its members. */
     static const char *const td_video[] = {"coverage", "run_seconds", NULL};
-    static const char *const td_tail[] = {"found_at",     "matches",    "status", "note",
+    static const char *const td_tail[] = {"found_at",     "matches",    "status",  "note",
                                           "requested_at", "updated_at", "history", NULL};
     const sitr_config_t *cfg = sitr_req_server(op->req)->cfg;
     json_t *out = json_object();
@@ -204,8 +204,8 @@ static json_t *shape_report(const report_op_t *op, const json_t *db)
         copy_fields(o, t, td_head);
         char token[SITR_OPAQUE_TOKEN_LEN + 1];
         sitr_opaque_case_token(cfg->digest_key,
-                                 json_integer_value(json_object_get(t, "platform_id")),
-                                 op->case_num, token);
+                               json_integer_value(json_object_get(t, "platform_id")), op->case_num,
+                               token);
         json_object_set_new(o, "platform_case", json_string(token));
         copy_fields(o, t, td_mid);
         for (size_t k = 0; td_video[k]; k++) {
@@ -278,7 +278,8 @@ static void on_report(int rc, PGresult *res, const char *sqlstate, void *arg)
     sitr_req_add_header(req, "Cache-Control", "no-store");
     sitr_req_add_header(req, "Vary", "Accept, Accept-Language");
     if (!op->html) {
-        sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case report sent as JSON (%zu takedowns)", listed);
+        sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case report sent as JSON (%zu takedowns)",
+                 listed);
         sitr_req_reply_json(req, 200, out);
         out = NULL;
         goto done;
@@ -286,7 +287,8 @@ static void on_report(int rc, PGresult *res, const char *sqlstate, void *arg)
     size_t len = 0;
     char *page = sitr_report_page(out, op->lang, &len);
     if (!page) {
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "case report page too large or out of memory");
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req),
+                 "case report page too large or out of memory");
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto done;
     }
@@ -294,8 +296,8 @@ static void on_report(int rc, PGresult *res, const char *sqlstate, void *arg)
     sitr_req_add_header(req, "Content-Language", sitr_report_lang_code[op->lang]);
     sitr_req_add_header(req, "Referrer-Policy", "no-referrer");
     sitr_req_add_header(req, "X-Frame-Options", "DENY");
-    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case report sent as HTML/%s (%zu takedowns)", sitr_report_lang_code[op->lang],
-             listed);
+    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case report sent as HTML/%s (%zu takedowns)",
+             sitr_report_lang_code[op->lang], listed);
     sitr_req_reply(req, 200, "text/html; charset=utf-8", page, len);
     free(page);
 done:
@@ -308,7 +310,8 @@ int sitr_api_cases_report(sitr_req_t *req)
 {
     int64_t id = sitr_req_case_id(req);
     if (id <= 0) {
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "report handler called without an authenticated case");
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req),
+                 "report handler called without an authenticated case");
         sitr_req_reply_error(req, 500, "internal", "internal error", NULL);
         return 0;
     }

@@ -33,9 +33,9 @@ typedef struct sitr_api_counters {
 
 typedef struct sitr_api {
     sitr_server_t *srv;
-    sitr_ratelimit_t *case_rate; /* case creations per address (cfg->case_rate per hour) */
-    sitr_ratelimit_t *auth_fail; /* failed case/platform authentications per address */
-    sitr_ratelimit_t *client_rate;   /* authenticated /v1 requests per address (cfg->client_rate/s) */
+    sitr_ratelimit_t *case_rate;   /* case creations per address (cfg->case_rate per hour) */
+    sitr_ratelimit_t *auth_fail;   /* failed case/platform authentications per address */
+    sitr_ratelimit_t *client_rate; /* authenticated /v1 requests per address (cfg->client_rate/s) */
     sitr_ratelimit_t *platform_rate; /* platform requests per platform id (cfg->platform_rate/s) */
 
     sitr_api_counters_t counters;

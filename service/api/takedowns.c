@@ -51,7 +51,7 @@ static json_t *takedown_json(sitr_req_t *req, const PGresult *res, int row)
     const sitr_server_t *srv = sitr_req_server(req);
     char token[SITR_OPAQUE_TOKEN_LEN + 1];
     sitr_opaque_case_token(srv->cfg->digest_key, sitr_req_platform_id(req),
-                             strtoll(PQgetvalue(res, row, 10), NULL, 10), token);
+                           strtoll(PQgetvalue(res, row, 10), NULL, 10), token);
     return json_pack("{s:s,s:s,s:{s:s,s:o},s:s,s:i,s:o,s:o,s:s,s:s,s:s}", "id",
                      PQgetvalue(res, row, 0), "status", PQgetvalue(res, row, 1), "upload", "id",
                      PQgetvalue(res, row, 2), "url", text_or_null(res, row, 3), "signal",
@@ -82,9 +82,8 @@ static void on_list(int rc, PGresult *res, const char *sqlstate, void *arg)
     json_t *next = json_null();
     if (more && rows > 0) {
         char cursor[SITR_OPAQUE_CURSOR_LEN + 1];
-        sitr_opaque_cursor_encode(sitr_req_server(req)->cfg->digest_key,
-                                    sitr_req_platform_id(req),
-                                    strtoll(PQgetvalue(res, rows - 1, 0), NULL, 10), cursor);
+        sitr_opaque_cursor_encode(sitr_req_server(req)->cfg->digest_key, sitr_req_platform_id(req),
+                                  strtoll(PQgetvalue(res, rows - 1, 0), NULL, 10), cursor);
         json_decref(next);
         next = json_string(cursor);
     }

@@ -46,7 +46,8 @@ static void on_reported(int rc, PGresult *res, const char *sqlstate, void *arg)
     if (rc < 0) {
         if (sqlstate && strcmp(sqlstate, "22023") == 0) {
             /* Validation should have caught it: a mismatch between the two. */
-            sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "uploads refused by the database after validation");
+            sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req),
+                     "uploads refused by the database after validation");
             sitr_req_reply_error(req, 422, "invalid_upload", "an upload was refused", "uploads");
         } else {
             sitr_api_reply_db_error(req, rc);
@@ -76,8 +77,9 @@ static void on_reported(int rc, PGresult *res, const char *sqlstate, void *arg)
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto out;
     }
-    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "uploads reported: %zu created, %zu updated, %zu unchanged",
-             created, updated, op->up.count - created - updated);
+    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req),
+             "uploads reported: %zu created, %zu updated, %zu unchanged", created, updated,
+             op->up.count - created - updated);
     sitr_req_reply_json(req, 202, body);
 out:
     op_done(op);

@@ -35,7 +35,7 @@
     "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 typedef struct web_file_def {
-    const char *name;         /* file name in the web folder and after /static/ */
+    const char *name; /* file name in the web folder and after /static/ */
     const char *content_type;
 } web_file_def_t;
 
@@ -97,7 +97,9 @@ static int read_file(const char *dir, const char *name, web_file_t *out, sitr_er
     if (failed || n > WEB_MAX_FILE_BYTES || n == 0) {
         free(buf);
         return sitr_err_set(err, SITR_ECONFIG, "web page: %s is %s", path,
-                            failed ? "unreadable" : n ? "larger than 1 MiB" : "empty");
+                            failed ? "unreadable"
+                            : n    ? "larger than 1 MiB"
+                                   : "empty");
     }
     uint8_t *shrunk = realloc(buf, n);
     out->data = shrunk ? shrunk : buf;
@@ -153,8 +155,8 @@ static int etag_matches(const char *header, const char *etag)
             return 1;
         if (p[0] == 'W' && p[1] == '/')
             p += 2;
-        if (strncmp(p, etag, elen) == 0 && (p[elen] == '\0' || p[elen] == ',' ||
-                                            p[elen] == ' ' || p[elen] == '\t'))
+        if (strncmp(p, etag, elen) == 0 &&
+            (p[elen] == '\0' || p[elen] == ',' || p[elen] == ' ' || p[elen] == '\t'))
             return 1;
         while (*p && *p != ',')
             p++;

@@ -16,9 +16,9 @@
 
 #include <sodium.h>
 
-#define ALIGN 16u
+#define ALIGN       16u
 #define FIRST_CHUNK 4096u
-#define MAX_CHUNK (64u * 1024u)
+#define MAX_CHUNK   (64u * 1024u)
 
 typedef struct chunk {
     struct chunk *next;

@@ -48,7 +48,7 @@ int sitr_log_parse_level(const char *s, sitr_log_level_t *out)
 }
 
 __attribute__((format(printf, 3, 0))) static void emit(sitr_log_level_t level, const char *ids,
-                                                    const char *fmt, va_list ap)
+                                                       const char *fmt, va_list ap)
 {
     char line[1024];
     time_t now = time(NULL);

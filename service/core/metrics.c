@@ -11,10 +11,9 @@
 
 #include <sitr/err.h>
 
-
-#define MAX_ROUTES (SITR_METRICS_MAX_ROUTES + 1)
+#define MAX_ROUTES   (SITR_METRICS_MAX_ROUTES + 1)
 #define MAX_STATUSES 16
-#define MAX_SOURCES 16
+#define MAX_SOURCES  16
 
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
@@ -117,8 +116,8 @@ void sitr_metrics_render(const sitr_metrics_t *m, FILE *out)
     for (int r = 0; r < MAX_ROUTES; r++) {
         const route_stats_t *rs = &m->routes[r];
         for (int i = 0; rs->label && i < MAX_STATUSES && rs->st[i].status; i++)
-            fprintf(out, "sitr_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-                    rs->label, rs->st[i].status, rs->st[i].count);
+            fprintf(out, "sitr_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", rs->label,
+                    rs->st[i].status, rs->st[i].count);
     }
     fprintf(out, "# HELP sitr_http_request_duration_seconds Time from the first byte of a "
                  "request to its answer.\n# TYPE sitr_http_request_duration_seconds histogram\n");
@@ -129,8 +128,7 @@ void sitr_metrics_render(const sitr_metrics_t *m, FILE *out)
         unsigned long long cum = 0;
         for (size_t b = 0; b < NBUCKETS; b++) {
             cum += rs->bucket[b];
-            fprintf(out,
-                    "sitr_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+            fprintf(out, "sitr_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                     rs->label, buckets[b], cum);
         }
         fprintf(out,

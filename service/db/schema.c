@@ -215,8 +215,8 @@ static void on_checked(int rc, PGresult *res, const char *sqlstate, void *arg)
     free(c);
 }
 
-int sitr_schema_check(sitr_db_t *db, const sitr_migrations_t *files, sitr_schema_cb cb,
-                      void *arg, sitr_err_t *err)
+int sitr_schema_check(sitr_db_t *db, const sitr_migrations_t *files, sitr_schema_cb cb, void *arg,
+                      sitr_err_t *err)
 {
     check_t *c = calloc(1, sizeof *c);
     if (!c)

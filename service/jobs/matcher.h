@@ -33,8 +33,8 @@
 typedef struct sitr_matcher sitr_matcher_t;
 
 typedef struct sitr_matcher_options {
-    const char *conninfo; /* borrowed for the call */
-    int threshold;        /* PDQ match radius (DESIGN.md: default 31), 0..256 */
+    const char *conninfo;    /* borrowed for the call */
+    int threshold;           /* PDQ match radius (DESIGN.md: default 31), 0..256 */
     sitr_metrics_t *metrics; /* optional: exports the role and progress */
 } sitr_matcher_options_t;
 

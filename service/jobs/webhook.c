@@ -411,7 +411,7 @@ static char *build_body(sitr_webhook_t *w, PGresult *res, int i, int64_t platfor
     /* Columns after the pending count: see CLAIM_SQL. */
     char token[SITR_OPAQUE_TOKEN_LEN + 1];
     sitr_opaque_case_token(w->digest_key, platform, strtoll(PQgetvalue(res, i, 7), NULL, 10),
-                             token);
+                           token);
     json_t *quality = PQgetisnull(res, i, 13)
                           ? json_null()
                           : json_integer(strtol(PQgetvalue(res, i, 13), NULL, 10));

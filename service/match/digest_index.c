@@ -19,9 +19,9 @@ struct sitr_digest_index {
     pthread_rwlock_t lock;
     size_t key_len;
     size_t cap, count;
-    uint8_t *keys;  /* cap * key_len */
-    uint64_t *ids;  /* cap */
-    uint8_t *used;  /* cap */
+    uint8_t *keys; /* cap * key_len */
+    uint64_t *ids; /* cap */
+    uint8_t *used; /* cap */
     unsigned char sip[crypto_shorthash_KEYBYTES];
 };
 

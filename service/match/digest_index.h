@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sitr/err.h>
 
-#define SITR_DIGEST_MD5_BYTES 16
+#define SITR_DIGEST_MD5_BYTES    16
 #define SITR_DIGEST_SHA256_BYTES 32
 
 typedef struct sitr_digest_index sitr_digest_index_t;

@@ -47,7 +47,7 @@
 #endif
 
 #define SITR_INDEX_CHUNKS 11
-#define MIH_MAX_RADIUS 43      /* needs per-chunk radii <= 3 */
+#define MIH_MAX_RADIUS    43 /* needs per-chunk radii <= 3 */
 /* Pipeline distances (in probes, probes and candidates) of the search
  * core, and the ring size that holds them; see index_core.h. */
 #ifndef D_DIR
@@ -59,13 +59,13 @@
 #ifndef D_CAND
 #define D_CAND 32
 #endif
-#define RING 64
-#define CBUF 256 /* candidate buffer; verified in batches of CBUF - 16 - D_CAND */
-#define BATCH_LOCK 16 /* queries per read-lock hold in a batch: writers wait <= a few ms */
-#define TAIL_MAX 2048
-#define DELTA_MIN 65536
-#define MAX_ENTRIES ((size_t)UINT32_MAX - 1)
-#define BUCKET_TARGET_LOG2 2   /* 4-8 entries per bucket: short scans, dirs <= 11 B/entry */
+#define RING               64
+#define CBUF               256 /* candidate buffer; verified in batches of CBUF - 16 - D_CAND */
+#define BATCH_LOCK         16  /* queries per read-lock hold in a batch: writers wait <= a few ms */
+#define TAIL_MAX           2048
+#define DELTA_MIN          65536
+#define MAX_ENTRIES        ((size_t)UINT32_MAX - 1)
+#define BUCKET_TARGET_LOG2 2 /* 4-8 entries per bucket: short scans, dirs <= 11 B/entry */
 
 static const uint8_t chunk_bits[SITR_INDEX_CHUNKS] = {24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23};
 static const uint16_t chunk_off[SITR_INDEX_CHUNKS] = {0,   24,  48,  72,  95, 118,
@@ -198,16 +198,20 @@ INL uint32_t flip_count(int k, int w)
 {
     uint32_t u = (uint32_t)k;
     switch (w) {
-    case 0: return 1;
-    case 1: return u;
-    case 2: return u * (u - 1) / 2;
-    default: return u * (u - 1) * (u - 2) / 6;
+    case 0:
+        return 1;
+    case 1:
+        return u;
+    case 2:
+        return u * (u - 1) / 2;
+    default:
+        return u * (u - 1) * (u - 2) / 6;
     }
 }
 
 /* ---- the search core, twice ---- */
 
-#define CORE_NAME search_core_generic
+#define CORE_NAME   search_core_generic
 #define LINEAR_NAME linear_scan_generic
 #define CORE_ATTR
 #define CORE_AVX512 0
@@ -218,9 +222,9 @@ INL uint32_t flip_count(int k, int w)
 #undef CORE_AVX512
 
 #if defined(__x86_64__) || defined(__i386__)
-#define CORE_NAME search_core_popcnt
+#define CORE_NAME   search_core_popcnt
 #define LINEAR_NAME linear_scan_popcnt
-#define CORE_ATTR __attribute__((target("popcnt")))
+#define CORE_ATTR   __attribute__((target("popcnt")))
 #define CORE_AVX512 0
 #include "match/index_core.h"
 #undef CORE_NAME
@@ -228,7 +232,7 @@ INL uint32_t flip_count(int k, int w)
 #undef CORE_ATTR
 #undef CORE_AVX512
 
-#define CORE_NAME search_core_avx512
+#define CORE_NAME   search_core_avx512
 #define LINEAR_NAME linear_scan_avx512
 #define CORE_ATTR                                                                                  \
     __attribute__((target("popcnt,avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx512vbmi")))
@@ -295,7 +299,7 @@ const char *sitr_index_isa(void)
 
 /* ---- segments ---- */
 
-#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_MIN   ((size_t)4 << 20)
 #define HUGE_ALIGN ((size_t)2 << 20)
 
 /* Segment arrays are read at random: large ones go on 2 MiB pages
@@ -345,8 +349,8 @@ static int bits_for(size_t n)
 }
 
 /* Directory width for chunk c of an n-entry segment: 4 to 8 entries per
- * bucket (fewer would cost directory memory, more would cost scan time), but wide enough that the suffix fits its slot (8 bits for chunk
- * 0, 32 - entry bits for the others). */
+ * bucket (fewer would cost directory memory, more would cost scan time), but wide enough that the
+ * suffix fits its slot (8 bits for chunk 0, 32 - entry bits for the others). */
 static int pick_k(size_t n, int c)
 {
     int b = chunk_bits[c];
@@ -849,8 +853,7 @@ static void plan_radii(int r, int rc[SITR_INDEX_CHUNKS])
         rc[c] = base - 1 + (c < extra ? 1 : 0);
 }
 
-static void qctx_init(qctx_t *x, const sitr_pdq_t *q, int radius, sitr_index_hit_t *out,
-                      size_t max)
+static void qctx_init(qctx_t *x, const sitr_pdq_t *q, int radius, sitr_index_hit_t *out, size_t max)
 {
     memset(x, 0, sizeof *x);
     load_words(q, x->qw);

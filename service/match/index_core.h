@@ -109,9 +109,9 @@ static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq)
             const uint8_t *sp = s->sfx0 + (lo_);                                                   \
             __m512i iota = _mm512_add_epi32(iota32, _mm512_set1_epi32((int)(lo_)));                \
             for (uint32_t i = 0; i < (n_); i += 16) {                                              \
-                uint32_t left = (n_) - i;                                                          \
+                uint32_t left = (n_)-i;                                                            \
                 __mmask16 lm = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);              \
-                const uint8_t *ab = (const uint8_t *)((uintptr_t)(sp + i) & ~(uintptr_t)15);      \
+                const uint8_t *ab = (const uint8_t *)((uintptr_t)(sp + i) & ~(uintptr_t)15);       \
                 unsigned off = (unsigned)((sp + i) - ab);                                          \
                 __m128i A = _mm_load_si128((const __m128i *)ab), B = _mm_setzero_si128();          \
                 if (off + left > 16)                                                               \
@@ -133,7 +133,7 @@ static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq)
             __m512i smv = _mm512_set1_epi32((int)((1u << psb) - 1u));                              \
             __m128i shv = _mm_cvtsi32_si128(psb);                                                  \
             for (uint32_t i = 0; i < (n_); i += 16) {                                              \
-                uint32_t left = (n_) - i;                                                          \
+                uint32_t left = (n_)-i;                                                            \
                 __mmask16 lm = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);              \
                 const uint32_t *ap = (const uint32_t *)((uintptr_t)(pp + i) & ~(uintptr_t)63);     \
                 unsigned off = (unsigned)((pp + i) - ap);                                          \
@@ -144,7 +144,8 @@ static void CORE_NAME(const seg_t *s, qctx_t *xs, size_t nq)
                 __m512i v = _mm512_maskz_permutex2var_epi32(lm, A, ix, B);                         \
                 __m512i d = _mm512_popcnt_epi32(_mm512_xor_si512(_mm512_and_si512(v, smv), qsv));  \
                 __mmask16 m = _mm512_mask_cmple_epu32_mask(lm, d, alv);                            \
-                _mm512_storeu_si512(ce + ct, _mm512_maskz_compress_epi32(m, _mm512_srl_epi32(v, shv))); \
+                _mm512_storeu_si512(ce + ct,                                                       \
+                                    _mm512_maskz_compress_epi32(m, _mm512_srl_epi32(v, shv)));     \
                 _mm512_storeu_si512(cm + ct, mv);                                                  \
                 ct += (unsigned)__builtin_popcount(m);                                             \
                 if (ct > CBUF - 16)                                                                \

@@ -36,18 +36,19 @@
 typedef struct sitr_replica sitr_replica_t;
 
 #define SITR_REPLICA_VARIANT_BITS 3
-#define SITR_REPLICA_CASE_PDQ_ID(image_id, variant) (((uint64_t)(image_id) << 3) | (uint64_t)(variant))
+#define SITR_REPLICA_CASE_PDQ_ID(image_id, variant)                                                \
+    (((uint64_t)(image_id) << 3) | (uint64_t)(variant))
 #define SITR_REPLICA_IMAGE_OF(pdq_id) ((int64_t)((pdq_id) >> 3))
 
 typedef struct sitr_replica_indexes {
-    sitr_index_t *case_pdq;               /* case image PDQs and variants */
-    sitr_digest_index_t *case_md5;        /* -> case_image_id */
-    sitr_digest_index_t *case_sha256;     /* -> case_image_id */
-    sitr_index_t *upload_pdq;             /* -> upload_id */
-    sitr_digest_index_t *upload_md5;      /* -> upload_id */
-    sitr_digest_index_t *upload_sha256;   /* -> upload_id */
-    sitr_vcat_t *case_videos;             /* case video catalogue (NULL: none loaded) */
-    sitr_vcat_t *upload_videos;           /* video upload catalogue, with query frames */
+    sitr_index_t *case_pdq;             /* case image PDQs and variants */
+    sitr_digest_index_t *case_md5;      /* -> case_image_id */
+    sitr_digest_index_t *case_sha256;   /* -> case_image_id */
+    sitr_index_t *upload_pdq;           /* -> upload_id */
+    sitr_digest_index_t *upload_md5;    /* -> upload_id */
+    sitr_digest_index_t *upload_sha256; /* -> upload_id */
+    sitr_vcat_t *case_videos;           /* case video catalogue (NULL: none loaded) */
+    sitr_vcat_t *upload_videos;         /* video upload catalogue, with query frames */
 } sitr_replica_indexes_t;
 
 /* What a replica runs on (all borrowed; they must outlive it). */
@@ -102,12 +103,11 @@ void sitr_replica_hold(sitr_replica_t *r);
 void sitr_replica_release(sitr_replica_t *r);
 
 /* Stops following at once and frees everything (indexes included) once no work is
- * in flight and every hold is released; done(arg) runs afterwards on the loop thread.  The change-log
- * listener lives until the database pool closes (db.h has no "unlisten"):
- * close the pool in the same loop iteration (sitrd's shutdown does: the
- * shutdown hook, then sitr_db_close) so that no notification reaches the
- * freed replica.  Its /metrics source likewise must not be rendered after
- * close. */
+ * in flight and every hold is released; done(arg) runs afterwards on the loop thread.  The
+ * change-log listener lives until the database pool closes (db.h has no "unlisten"): close the pool
+ * in the same loop iteration (sitrd's shutdown does: the shutdown hook, then sitr_db_close) so that
+ * no notification reaches the freed replica.  Its /metrics source likewise must not be rendered
+ * after close. */
 void sitr_replica_close(sitr_replica_t *r, void (*done)(void *arg), void *arg);
 
 #endif

@@ -31,7 +31,7 @@
 #include "core/metrics.h"
 #include "net/dispatch.h"
 
-#define LINGER_MS 2000u
+#define LINGER_MS        2000u
 #define LINGER_MAX_BYTES (1u << 20)
 
 /* The input and header buffers hold what clients send, Authorization
@@ -64,11 +64,16 @@ static int io_will_close(sitr_req_t *req);
 const char *sitr_conn_state_name(sitr_conn_state_t s)
 {
     switch (s) {
-    case SITR_CONN_IDLE: return "idle";
-    case SITR_CONN_RECEIVING: return "receiving";
-    case SITR_CONN_BUSY: return "busy";
-    case SITR_CONN_LINGER: return "linger";
-    case SITR_CONN_CLOSING: return "closing";
+    case SITR_CONN_IDLE:
+        return "idle";
+    case SITR_CONN_RECEIVING:
+        return "receiving";
+    case SITR_CONN_BUSY:
+        return "busy";
+    case SITR_CONN_LINGER:
+        return "linger";
+    case SITR_CONN_CLOSING:
+        return "closing";
     }
     return "?";
 }
@@ -345,13 +350,20 @@ static void on_interim_written(uv_write_t *w, int status)
 static sitr_method_t map_method(unsigned m)
 {
     switch (m) {
-    case HTTP_GET: return SITR_GET;
-    case HTTP_HEAD: return SITR_HEAD;
-    case HTTP_POST: return SITR_POST;
-    case HTTP_PUT: return SITR_PUT;
-    case HTTP_DELETE: return SITR_DELETE;
-    case HTTP_OPTIONS: return SITR_OPTIONS;
-    default: return SITR_OTHER;
+    case HTTP_GET:
+        return SITR_GET;
+    case HTTP_HEAD:
+        return SITR_HEAD;
+    case HTTP_POST:
+        return SITR_POST;
+    case HTTP_PUT:
+        return SITR_PUT;
+    case HTTP_DELETE:
+        return SITR_DELETE;
+    case HTTP_OPTIONS:
+        return SITR_OPTIONS;
+    default:
+        return SITR_OTHER;
     }
 }
 

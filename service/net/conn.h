@@ -22,7 +22,7 @@ typedef enum sitr_conn_state {
     SITR_CONN_CLOSING    /* uv_close called; waiting for the close callbacks */
 } sitr_conn_state_t;
 
-#define SITR_CONN_INBUF (64 * 1024)
+#define SITR_CONN_INBUF        (64 * 1024)
 #define SITR_CONN_MAX_PIPELINE 32
 
 struct sitr_conn {
@@ -33,27 +33,27 @@ struct sitr_conn {
     sitr_conn_t *prev, *next; /* server list */
     unsigned long id;
     sitr_conn_state_t state;
-    int handles;              /* open libuv handles; freed at 0 */
+    int handles; /* open libuv handles; freed at 0 */
     sitr_req_io_t io;
 
     http_parser parser;
-    char *in;                 /* unparsed input, SITR_CONN_INBUF bytes, NULL while idle */
+    char *in; /* unparsed input, SITR_CONN_INBUF bytes, NULL while idle */
     size_t inlen;
-    sitr_req_t *cur;          /* request being parsed */
-    sitr_req_t *qhead, *qtail;/* parsed, waiting for their turn */
+    sitr_req_t *cur;           /* request being parsed */
+    sitr_req_t *qhead, *qtail; /* parsed, waiting for their turn */
     unsigned qlen;
-    sitr_req_t *active;       /* being handled; answered when it leaves */
+    sitr_req_t *active; /* being handled; answered when it leaves */
 
     /* headers of the message being parsed: "url\0name\0value\0name\0value\0..." */
     char *hbuf;
     size_t hlen, hcap, hdr_bytes;
     int hoff[2 * SITR_HTTP_MAX_HEADERS];
-    int nh;                   /* header name/value strings started */
-    int last_value;           /* last callback was a header value */
+    int nh;         /* header name/value strings started */
+    int last_value; /* last callback was a header value */
 
     size_t linger_bytes;
-    unsigned reading : 1, paused : 1, parse_dead : 1, peer_eof : 1, close_after : 1,
-        writing : 1, overflow : 1, detached : 1; /* detached: no socket (parse_buffer) */
+    unsigned reading : 1, paused : 1, parse_dead : 1, peer_eof : 1, close_after : 1, writing : 1,
+        overflow : 1, detached : 1; /* detached: no socket (parse_buffer) */
     char peer[64];
 };
 

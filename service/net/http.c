@@ -39,35 +39,64 @@ uint64_t sitr_http_now_ns(void)
 const char *sitr_http_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
@@ -168,18 +197,54 @@ int sitr_req_answered(const sitr_req_t *req)
     return req->state == SITR_REQ_ANSWERED;
 }
 
-sitr_server_t *sitr_req_server(sitr_req_t *req) { return req->srv; }
-sitr_arena_t *sitr_req_arena(sitr_req_t *req) { return req->arena; }
-sitr_method_t sitr_req_method(const sitr_req_t *req) { return req->method; }
-const char *sitr_req_path(const sitr_req_t *req) { return req->path ? req->path : ""; }
-const char *sitr_req_id(const sitr_req_t *req) { return req->id; }
-const char *sitr_req_client_addr(const sitr_req_t *req) { return req->client; }
-unsigned long sitr_req_conn_id(const sitr_req_t *req) { return req->conn_id; }
-const sitr_log_ids_t *sitr_req_log_ids(const sitr_req_t *req) { return &req->log_ids; }
-int64_t sitr_req_platform_id(const sitr_req_t *req) { return req->platform_id; }
-const char *sitr_req_platform_name(const sitr_req_t *req) { return req->platform_name; }
-int64_t sitr_req_case_id(const sitr_req_t *req) { return req->case_id; }
-const char *sitr_req_case_reference(const sitr_req_t *req) { return req->case_reference; }
+sitr_server_t *sitr_req_server(sitr_req_t *req)
+{
+    return req->srv;
+}
+sitr_arena_t *sitr_req_arena(sitr_req_t *req)
+{
+    return req->arena;
+}
+sitr_method_t sitr_req_method(const sitr_req_t *req)
+{
+    return req->method;
+}
+const char *sitr_req_path(const sitr_req_t *req)
+{
+    return req->path ? req->path : "";
+}
+const char *sitr_req_id(const sitr_req_t *req)
+{
+    return req->id;
+}
+const char *sitr_req_client_addr(const sitr_req_t *req)
+{
+    return req->client;
+}
+unsigned long sitr_req_conn_id(const sitr_req_t *req)
+{
+    return req->conn_id;
+}
+const sitr_log_ids_t *sitr_req_log_ids(const sitr_req_t *req)
+{
+    return &req->log_ids;
+}
+int64_t sitr_req_platform_id(const sitr_req_t *req)
+{
+    return req->platform_id;
+}
+const char *sitr_req_platform_name(const sitr_req_t *req)
+{
+    return req->platform_name;
+}
+int64_t sitr_req_case_id(const sitr_req_t *req)
+{
+    return req->case_id;
+}
+const char *sitr_req_case_reference(const sitr_req_t *req)
+{
+    return req->case_reference;
+}
 
 const uint8_t *sitr_req_body(const sitr_req_t *req, size_t *len)
 {
@@ -383,7 +448,8 @@ void sitr_req_add_header(sitr_req_t *req, const char *name, const char *value)
         return;
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n") ||
         req->nresp_headers >= SITR_HTTP_MAX_RESP_HEADERS) {
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "response header %s refused (malformed or too many)",
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req),
+                 "response header %s refused (malformed or too many)",
                  strpbrk(name, "\r\n") ? "?" : name);
         return;
     }
@@ -411,7 +477,8 @@ void sitr_req_reply(sitr_req_t *req, int status, const char *content_type, const
                     size_t len)
 {
     if (req->state == SITR_REQ_ANSWERED) {
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "second answer (%d) to one request dropped", status);
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "second answer (%d) to one request dropped",
+                 status);
         return;
     }
     sitr_http_req_set_state(req, SITR_REQ_ANSWERED);
@@ -437,7 +504,8 @@ void sitr_req_reply(sitr_req_t *req, int status, const char *content_type, const
         cap += strlen(content_type);
     char *buf = malloc(cap);
     if (!buf) {
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "out of memory writing a %d response", status);
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "out of memory writing a %d response",
+                 status);
         if (req->io)
             req->io->send(req, NULL, 0, 1);
         return;
@@ -447,8 +515,8 @@ void sitr_req_reply(sitr_req_t *req, int status, const char *content_type, const
         n += (size_t)snprintf(buf + n, cap - n, "Content-Type: %s\r\n", content_type);
     if (!no_body)
         n += (size_t)snprintf(buf + n, cap - n, "Content-Length: %zu\r\n", len);
-    n += (size_t)snprintf(buf + n, cap - n, "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\n",
-                          req->id);
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\n", req->id);
     if (!has_resp_header(req, "Cache-Control"))
         n += (size_t)snprintf(buf + n, cap - n, "Cache-Control: no-store\r\n");
     if (close)
@@ -463,8 +531,8 @@ void sitr_req_reply(sitr_req_t *req, int status, const char *content_type, const
         memcpy(buf + n, body, len);
         n += len;
     }
-    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "%s %s %d %zu bytes %.1f ms", sitr_router_method_name(req->method),
-             route_label(req), status, len, secs * 1e3);
+    sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "%s %s %d %zu bytes %.1f ms",
+             sitr_router_method_name(req->method), route_label(req), status, len, secs * 1e3);
     if (req->io)
         req->io->send(req, buf, n, close);
     else
@@ -476,7 +544,8 @@ void sitr_req_reply_json(sitr_req_t *req, int status, json_t *body)
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
     if (!text) {
-        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "cannot serialise a %d JSON answer", status);
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "cannot serialise a %d JSON answer",
+                 status);
         static const char fallback[] =
             "{\"error\":{\"code\":\"internal\",\"message\":\"internal error\"}}";
         sitr_req_reply(req, 500, "application/json", fallback, sizeof fallback - 1);
@@ -555,8 +624,8 @@ json_t *sitr_req_json_body(sitr_req_t *req)
         return NULL;
     }
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
-                              &jerr);
+    json_t *root =
+        json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         /* jerr.text can quote the input; the client gets only the position. */
         char msg[128];

@@ -6,9 +6,9 @@
  * through sitr_http_req_set_state only).  The connection owns one reference
  * (sitr_http_req_release drops it); sitr_dispatch holds one while the
  * handler runs; asynchronous work holds its own (sitr_req_ref, counted in
- * holders).  The last reference frees the arena and the body.  The response leaves through req->io, which
- * the connection (or a unit test) provides: http.c never touches a socket.
- * Loop thread only. */
+ * holders).  The last reference frees the arena and the body.  The response leaves through req->io,
+ * which the connection (or a unit test) provides: http.c never touches a socket. Loop thread only.
+ */
 #ifndef SITR_HTTP_H
 #define SITR_HTTP_H
 
@@ -47,7 +47,7 @@ typedef enum sitr_req_state {
     SITR_REQ_ANSWERED
 } sitr_req_state_t;
 
-#define SITR_HTTP_MAX_HEADERS 100
+#define SITR_HTTP_MAX_HEADERS      100
 #define SITR_HTTP_MAX_RESP_HEADERS 16
 
 struct sitr_req {
@@ -55,8 +55,8 @@ struct sitr_req {
     sitr_arena_t *arena;
     const sitr_req_io_t *io;
     sitr_req_t *next; /* the connection's queue */
-    int refs;    /* every reference: the owner's, dispatch's, the holders' */
-    int holders; /* references taken with sitr_req_ref by work in flight */
+    int refs;         /* every reference: the owner's, dispatch's, the holders' */
+    int holders;      /* references taken with sitr_req_ref by work in flight */
     sitr_req_state_t state;
     unsigned gone : 1, keep_alive : 1, routed : 1, head : 1;
     unsigned long conn_id;

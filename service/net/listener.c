@@ -52,7 +52,8 @@ static void on_connection(uv_stream_t *listener, int status)
                 return;
             }
             t->data = t;
-            if (uv_accept(listener, (uv_stream_t *)t) < 0) {}
+            if (uv_accept(listener, (uv_stream_t *)t) < 0) {
+            }
             uv_close((uv_handle_t *)t, free_handle);
             return;
         }

@@ -34,13 +34,13 @@ typedef enum sitr_method {
 sitr_server_t *sitr_req_server(sitr_req_t *req);
 sitr_arena_t *sitr_req_arena(sitr_req_t *req);
 sitr_method_t sitr_req_method(const sitr_req_t *req);
-const char *sitr_req_path(const sitr_req_t *req);          /* without the query string */
-const char *sitr_req_query(const sitr_req_t *req, const char *name); /* decoded, NULL if absent */
+const char *sitr_req_path(const sitr_req_t *req);                     /* without the query string */
+const char *sitr_req_query(const sitr_req_t *req, const char *name);  /* decoded, NULL if absent */
 const char *sitr_req_header(const sitr_req_t *req, const char *name); /* case-insensitive */
 const char *sitr_req_param(const sitr_req_t *req, const char *name);  /* {name} from the route */
 const uint8_t *sitr_req_body(const sitr_req_t *req, size_t *len);
-const char *sitr_req_id(const sitr_req_t *req);            /* as sent in X-Request-Id */
-const char *sitr_req_client_addr(const sitr_req_t *req);   /* peer IP, text */
+const char *sitr_req_id(const sitr_req_t *req);          /* as sent in X-Request-Id */
+const char *sitr_req_client_addr(const sitr_req_t *req); /* peer IP, text */
 unsigned long sitr_req_conn_id(const sitr_req_t *req);
 /* The ids for sitr_log (core/log.h): connection and request id. */
 const sitr_log_ids_t *sitr_req_log_ids(const sitr_req_t *req);
@@ -50,7 +50,7 @@ const sitr_log_ids_t *sitr_req_log_ids(const sitr_req_t *req);
  * handlers and by work in flight for as long as the request lives. */
 int64_t sitr_req_platform_id(const sitr_req_t *req); /* 0 when not a platform request */
 const char *sitr_req_platform_name(const sitr_req_t *req);
-int64_t sitr_req_case_id(const sitr_req_t *req);     /* 0 when not a case request */
+int64_t sitr_req_case_id(const sitr_req_t *req);            /* 0 when not a case request */
 const char *sitr_req_case_reference(const sitr_req_t *req); /* canonical; NULL likewise */
 /* name and reference are copied into the request's arena.  0, or
  * SITR_ENOMEM (nothing set). */

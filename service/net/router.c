@@ -55,13 +55,20 @@ const sitr_route_t *sitr_router_get(const sitr_router_t *r, size_t index)
 const char *sitr_router_method_name(sitr_method_t m)
 {
     switch (m) {
-    case SITR_GET: return "GET";
-    case SITR_HEAD: return "HEAD";
-    case SITR_POST: return "POST";
-    case SITR_PUT: return "PUT";
-    case SITR_DELETE: return "DELETE";
-    case SITR_OPTIONS: return "OPTIONS";
-    default: return "OTHER";
+    case SITR_GET:
+        return "GET";
+    case SITR_HEAD:
+        return "HEAD";
+    case SITR_POST:
+        return "POST";
+    case SITR_PUT:
+        return "PUT";
+    case SITR_DELETE:
+        return "DELETE";
+    case SITR_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "OTHER";
     }
 }
 

@@ -45,8 +45,7 @@ void sitr_server_set_ready(sitr_server_t *srv, int ready, const char *reason)
     snprintf(srv->not_ready, sizeof srv->not_ready, "%s", reason ? reason : "not ready");
 }
 
-int sitr_server_init(sitr_server_t *srv, uv_loop_t *loop, const sitr_config_t *cfg,
-                     sitr_err_t *err)
+int sitr_server_init(sitr_server_t *srv, uv_loop_t *loop, const sitr_config_t *cfg, sitr_err_t *err)
 {
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;

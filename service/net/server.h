@@ -38,10 +38,10 @@ struct sitr_server {
      * once. */
     void (*shutdown_hook)(sitr_server_t *srv);
 
-    int ready;                /* set by the API layer */
-    char not_ready[128];      /* why not, for /readyz */
+    int ready;           /* set by the API layer */
+    char not_ready[128]; /* why not, for /readyz */
     int stopping;
-    char instance[8];         /* random hex tag in every request id */
+    char instance[8]; /* random hex tag in every request id */
     unsigned long next_conn_id, next_req;
 
     /* internals */
@@ -49,15 +49,15 @@ struct sitr_server {
     uv_signal_t sig_term, sig_int;
     uv_timer_t drain_timer;
     int listening, shutdown_done, signals;
-    sitr_conn_t *conns;       /* doubly linked list of open connections */
+    sitr_conn_t *conns; /* doubly linked list of open connections */
     unsigned nconns, noverflow;
     int exit_code;
 };
 
 /* Creates metrics and the (empty) router.  Nothing listens yet.  On
  * failure everything created is released. */
-SITR_MUST_CHECK int sitr_server_init(sitr_server_t *srv, uv_loop_t *loop,
-                                     const sitr_config_t *cfg, sitr_err_t *err);
+SITR_MUST_CHECK int sitr_server_init(sitr_server_t *srv, uv_loop_t *loop, const sitr_config_t *cfg,
+                                     sitr_err_t *err);
 /* After uv_run returned: frees what init created. */
 void sitr_server_free(sitr_server_t *srv);
 
@@ -67,7 +67,6 @@ void sitr_server_set_auth_hook(sitr_server_t *srv, sitr_auth_hook_fn hook);
 /* ready != 0: the API layer is ready (/readyz also needs a live database
  * connection).  reason: shown by /readyz while not ready (copied). */
 void sitr_server_set_ready(sitr_server_t *srv, int ready, const char *reason);
-
 
 /* The end of the shutdown hook's work: closes the signal handles and the
  * drain timer; the loop then runs dry. */

@@ -15,7 +15,6 @@
 #include <sitr/hex.h>
 #include <sitr/keys.h>
 
-
 static void test_vectors(void **state)
 {
     (void)state;

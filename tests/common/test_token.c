@@ -13,7 +13,6 @@
 
 #include <sitr/token.h>
 
-
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 static int parse_str(sitr_token_kind_t kind, const char *in, char *out)

@@ -174,8 +174,8 @@ static int setup(void **state)
     snprintf(per_case, sizeof per_case, "SITR_MAX_IMAGES_PER_CASE=%d", MAX_PER_CASE);
     /* The case routes take the whole body limit (4 MiB by default, for
      * videos): a small one keeps the 413 test's body small. */
-    const char *env[] = {url_var, per_req, per_case, "SITR_CASE_RATE=1000",
-                         "SITR_MAX_BODY_BYTES=32768", NULL};
+    const char *env[] = {
+        url_var, per_req, per_case, "SITR_CASE_RATE=1000", "SITR_MAX_BODY_BYTES=32768", NULL};
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
     /* Ready means the schema check passed. */

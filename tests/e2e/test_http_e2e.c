@@ -72,9 +72,10 @@ static void test_keepalive_and_pipelining(void **state)
         sitr_e2e_resp_free(&r);
     }
     /* pipelining: three requests in one send, answers in order */
-    const char three[] = GET_HEALTH "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
-                                    "HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
-                                    "PUT /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+    const char three[] =
+        GET_HEALTH "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "PUT /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
     assert_int_equal(sitr_e2e_send(&c, three, sizeof three - 1), 0);
     sitr_e2e_resp_t r[4];
     assert_int_equal(sitr_e2e_read(&c, &r[0], 0), 0);
@@ -247,8 +248,10 @@ static void test_limits(void **state)
     /* /metrics counts by route pattern */
     assert_int_equal(sitr_e2e_request(&s, "GET", "/metrics", NULL, NULL, &r), 0);
     check_answer(&r, 200, NULL);
-    assert_non_null(strstr(r.body, "sitr_http_requests_total{route=\"unmatched\",status=\"431\"} 1\n"));
-    assert_non_null(strstr(r.body, "sitr_http_requests_total{route=\"/healthz\",status=\"413\"} 1\n"));
+    assert_non_null(
+        strstr(r.body, "sitr_http_requests_total{route=\"unmatched\",status=\"431\"} 1\n"));
+    assert_non_null(
+        strstr(r.body, "sitr_http_requests_total{route=\"/healthz\",status=\"413\"} 1\n"));
     assert_non_null(strstr(r.body, "sitr_http_request_duration_seconds_count{route=\"/healthz\"}"));
     assert_non_null(strstr(r.body, "sitr_db_connections 8\n"));
     assert_non_null(strstr(r.body, "\nsitr_db_queue "));
@@ -409,10 +412,8 @@ static void test_readyz_with_database(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keepalive_and_pipelining),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_timeouts_and_connections),
-        cmocka_unit_test(test_graceful_shutdown),
+        cmocka_unit_test(test_keepalive_and_pipelining), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_timeouts_and_connections), cmocka_unit_test(test_graceful_shutdown),
         cmocka_unit_test(test_readyz_with_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

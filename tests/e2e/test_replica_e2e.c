@@ -68,8 +68,8 @@ static void flip_bits(const uint8_t *p, int d, uint8_t *q)
 
 /* ---- HTTP helpers ------------------------------------------------------ */
 
-static json_t *call(sitr_e2e_server_t *s, const char *method, const char *path,
-                    const char *auth, const char *body, int *status)
+static json_t *call(sitr_e2e_server_t *s, const char *method, const char *path, const char *auth,
+                    const char *body, int *status)
 {
     char headers[512];
     snprintf(headers, sizeof headers, "%s%s%sContent-Type: application/json\r\n",
@@ -92,8 +92,8 @@ static void create_case(sitr_e2e_server_t *s, const char *pdq_hex, const char *d
     char body[1024];
     if (dihedral_hex)
         snprintf(body, sizeof body,
-                 "{\"images\":[{\"pdq\":\"%s\",\"quality\":90,\"dihedral\":[\"%s\"]}]}",
-                 pdq_hex, dihedral_hex);
+                 "{\"images\":[{\"pdq\":\"%s\",\"quality\":90,\"dihedral\":[\"%s\"]}]}", pdq_hex,
+                 dihedral_hex);
     else
         snprintf(body, sizeof body, "{\"images\":[{\"pdq\":\"%s\",\"quality\":90}]}", pdq_hex);
     int st;
@@ -111,8 +111,7 @@ static int match_one(sitr_e2e_server_t *s, const char *key, const char *pdq_hex,
                      int *dist)
 {
     char body[512], auth[200];
-    snprintf(body, sizeof body, "{\"items\":[{\"pdq\":\"%s\",\"quality\":%d}]}", pdq_hex,
-             quality);
+    snprintf(body, sizeof body, "{\"items\":[{\"pdq\":\"%s\",\"quality\":%d}]}", pdq_hex, quality);
     snprintf(auth, sizeof auth, "Bearer %s", key);
     int st;
     json_t *j = call(s, "POST", "/v1/match", auth, body, &st);
@@ -127,8 +126,8 @@ static int match_one(sitr_e2e_server_t *s, const char *key, const char *pdq_hex,
     if (dist) {
         *dist = 999;
         for (int i = 0; i < n; i++) {
-            int d = (int)json_integer_value(json_object_get(json_array_get(ms, (size_t)i),
-                                                            "distance"));
+            int d =
+                (int)json_integer_value(json_object_get(json_array_get(ms, (size_t)i), "distance"));
             if (d < *dist)
                 *dist = d;
         }

@@ -152,9 +152,8 @@ static void test_etag_head(void **state)
         sitr_e2e_resp_free(&r);
     }
     /* Another file's tag, or a stale one, gets the full answer. */
-    assert_int_equal(sitr_e2e_request(&srv, "GET", "/static/md5.js", "If-None-Match: \"abc\"\r\n",
-                                      NULL, &r),
-                     0);
+    assert_int_equal(
+        sitr_e2e_request(&srv, "GET", "/static/md5.js", "If-None-Match: \"abc\"\r\n", NULL, &r), 0);
     assert_int_equal(r.status, 200);
     sitr_e2e_resp_free(&r);
     snprintf(hdr, sizeof hdr, "If-None-Match: %s\r\n", etag);
@@ -216,9 +215,8 @@ static void test_no_traversal(void **state)
         sitr_e2e_resp_free(&r);
     }
     sitr_e2e_resp_t r;
-    assert_int_equal(sitr_e2e_request(&srv, "POST", "/", "Content-Type: application/json\r\n", "{}",
-                                      &r),
-                     0);
+    assert_int_equal(
+        sitr_e2e_request(&srv, "POST", "/", "Content-Type: application/json\r\n", "{}", &r), 0);
     assert_int_equal(r.status, 405);
     sitr_e2e_resp_free(&r);
 }
@@ -271,10 +269,8 @@ static void test_loaded_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_files),
-        cmocka_unit_test(test_page_links),
-        cmocka_unit_test(test_etag_head),
-        cmocka_unit_test(test_no_traversal),
+        cmocka_unit_test(test_files),       cmocka_unit_test(test_page_links),
+        cmocka_unit_test(test_etag_head),   cmocka_unit_test(test_no_traversal),
         cmocka_unit_test(test_loaded_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define IO_TIMEOUT_MS 15000
-#define TEST_KEY "SITR_DIGEST_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define TEST_KEY      "SITR_DIGEST_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 void sitr_e2e_sleep_ms(int ms)
 {
@@ -204,7 +204,8 @@ int sitr_e2e_connect(const sitr_e2e_server_t *s, sitr_e2e_client_t *c)
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)s->port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
         close(c->fd);
@@ -391,8 +392,8 @@ int sitr_e2e_request(const sitr_e2e_server_t *s, const char *method, const char 
     if (sitr_e2e_connect(s, &c) < 0)
         return -1;
     size_t blen = body ? strlen(body) : 0;
-    size_t cap = strlen(method) + strlen(path) + (extra_headers ? strlen(extra_headers) : 0) +
-                 blen + 200;
+    size_t cap =
+        strlen(method) + strlen(path) + (extra_headers ? strlen(extra_headers) : 0) + blen + 200;
     char *req = malloc(cap);
     if (!req) {
         sitr_e2e_close(&c);

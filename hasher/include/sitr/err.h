@@ -39,7 +39,7 @@
     X(INTERNAL, "internal error")                                                                  \
     X(CANCELED, "canceled")                                                                        \
     X(NOVIDEO, "no decodable video stream")                                                        \
-    X(CODEC, "unsupported video container or codec")                                              \
+    X(CODEC, "unsupported video container or codec")                                               \
     X(BADVIDEO, "corrupt or truncated video")                                                      \
     X(SMALLVIDEO, "video frames too small to hash")
 

@@ -10,7 +10,7 @@
 #include <sitr/err.h>
 #include <sitr/pdq.h>
 
-#define SITR_MD5_BYTES 16
+#define SITR_MD5_BYTES    16
 #define SITR_SHA256_BYTES 32
 
 /* One image as sitr knows it: never its pixels. */
@@ -28,7 +28,7 @@ typedef struct sitr_image_limits {
 } sitr_image_limits_t;
 
 #define SITR_IMAGE_DEFAULT_MAX_FILE_BYTES ((size_t)256 << 20)
-#define SITR_IMAGE_DEFAULT_MAX_PIXELS ((uint64_t)100000000)
+#define SITR_IMAGE_DEFAULT_MAX_PIXELS     ((uint64_t)100000000)
 
 /* Fills lim with the defaults above. */
 void sitr_image_limits_default(sitr_image_limits_t *lim);

@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <sitr/err.h>
 
-#define SITR_PDQ_BYTES 32
-#define SITR_PDQ_HEX_LEN 64
+#define SITR_PDQ_BYTES          32
+#define SITR_PDQ_HEX_LEN        64
 #define SITR_PDQ_DIHEDRAL_COUNT 8
-#define SITR_PDQ_MIN_QUALITY 50 /* below this a hash is too featureless to match */
+#define SITR_PDQ_MIN_QUALITY    50 /* below this a hash is too featureless to match */
 
 /* A hash as 32 bytes, big-endian: byte 31 - k/8 holds bit k%8 of
  * coefficient k (SPEC.md §3.8), i.e. exactly the bytes of the hex form. */
@@ -34,9 +34,9 @@ enum sitr_pdq_dihedral {
 };
 
 typedef struct sitr_pdq_result {
-    sitr_pdq_t hash;                                /* the plain hash */
-    sitr_pdq_t dihedral[SITR_PDQ_DIHEDRAL_COUNT];   /* valid when requested */
-    int quality;                                    /* 0..100 */
+    sitr_pdq_t hash;                              /* the plain hash */
+    sitr_pdq_t dihedral[SITR_PDQ_DIHEDRAL_COUNT]; /* valid when requested */
+    int quality;                                  /* 0..100 */
 } sitr_pdq_result_t;
 
 #define SITR_PDQ_WANT_DIHEDRAL 1u

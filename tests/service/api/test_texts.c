@@ -58,7 +58,8 @@ static void test_every_language_has_every_text(void **state)
         assert_int_equal(json_object_size(table), json_object_size(en));
         const char *key;
         const json_t *v;
-        json_object_foreach((json_t *)en, key, v) {
+        json_object_foreach((json_t *)en, key, v)
+        {
             const char *here = json_string_value(json_object_get(table, key));
             if (!here || !*here)
                 fail_msg("texts.json: \"%s\" has no text for \"%s\"", langs[l], key);
@@ -66,8 +67,8 @@ static void test_every_language_has_every_text(void **state)
             placeholders(json_string_value(v), want, sizeof want);
             placeholders(here, got, sizeof got);
             if (strcmp(want, got) != 0)
-                fail_msg("texts.json: \"%s\".\"%s\" has placeholders {%s}, English {%s}",
-                         langs[l], key, got, want);
+                fail_msg("texts.json: \"%s\".\"%s\" has placeholders {%s}, English {%s}", langs[l],
+                         key, got, want);
         }
     }
     json_decref(cat);

@@ -56,10 +56,10 @@ static void test_fresh_and_rerun(void **state)
     char *url = pgt_create_db("tmig");
     assert_int_equal(migrate(url, MIGRATIONS, "/dev/null"), 0);
     static const char *tables[] = {
-        "platforms",         "cases",        "case_images",      "case_image_variants",
-        "uploads",           "matches",      "takedowns",        "takedown_history",
-        "case_events",       "changes",      "matcher_progress", "schema_migrations",
-        "index_case_images", "index_uploads",    "case_videos",      "index_case_videos",
+        "platforms",         "cases",         "case_images",      "case_image_variants",
+        "uploads",           "matches",       "takedowns",        "takedown_history",
+        "case_events",       "changes",       "matcher_progress", "schema_migrations",
+        "index_case_images", "index_uploads", "case_videos",      "index_case_videos",
         "case_matches"};
     char sql[256];
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {

@@ -232,9 +232,9 @@ static void test_duplicates(void **state)
     assert_int_equal(sitr_index_bulk_build(idx, in.e, in.n, 1), 0);
     assert_int_equal(sitr_index_size(idx), 101);
     assert_int_equal(check_query(idx, &m, &h, 0), 100);
-    assert_int_equal(sitr_index_insert(idx, &h, 7), 0);     /* already in main */
-    assert_int_equal(sitr_index_insert(idx, &h, 1000), 1);  /* new id, same hash */
-    assert_int_equal(sitr_index_insert(idx, &h, 1000), 0);  /* already in tail */
+    assert_int_equal(sitr_index_insert(idx, &h, 7), 0);    /* already in main */
+    assert_int_equal(sitr_index_insert(idx, &h, 1000), 1); /* new id, same hash */
+    assert_int_equal(sitr_index_insert(idx, &h, 1000), 0); /* already in tail */
     model_add(&m, &h, 1000);
     assert_int_equal(check_query(idx, &m, &h, 31), 101);
     assert_int_equal(sitr_index_remove(idx, &h, 7), 1);
@@ -414,8 +414,8 @@ static void test_concurrent(void **state)
 
 /* Asserts that a batch over qs[0..nq) returns, per query, exactly the
  * brute-force hits (and that the per-query counters add up). */
-static void check_batch(sitr_index_t *idx, const model_t *m, const sitr_pdq_t *qs, size_t nq,
-                        int r, size_t max)
+static void check_batch(sitr_index_t *idx, const model_t *m, const sitr_pdq_t *qs, size_t nq, int r,
+                        size_t max)
 {
     sitr_index_hit_t *out = malloc(nq * max * sizeof *out);
     size_t *found = malloc(nq * sizeof *found);
@@ -631,11 +631,11 @@ static void test_digest(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),       cmocka_unit_test(test_uniform),
-        cmocka_unit_test(test_boundaries),  cmocka_unit_test(test_clustered),
-        cmocka_unit_test(test_duplicates),  cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_empty),           cmocka_unit_test(test_uniform),
+        cmocka_unit_test(test_boundaries),      cmocka_unit_test(test_clustered),
+        cmocka_unit_test(test_duplicates),      cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_auto_compaction), cmocka_unit_test(test_concurrent),
-        cmocka_unit_test(test_batch),       cmocka_unit_test(test_isa_variants),
+        cmocka_unit_test(test_batch),           cmocka_unit_test(test_isa_variants),
         cmocka_unit_test(test_digest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

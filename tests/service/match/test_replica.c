@@ -162,16 +162,14 @@ static void fx_start(fixture_t *f, const char *url)
     f->url = (char *)url;
     assert_int_equal(uv_loop_init(&f->loop), 0);
     f->cfg.database_url = (char *)url;
-    sitr_db_options_t o = {.conninfo = url, .pool_size = 2, .max_queue = 64,
-                           .query_timeout_ms = 10000};
+    sitr_db_options_t o = {
+        .conninfo = url, .pool_size = 2, .max_queue = 64, .query_timeout_ms = 10000};
     sitr_err_t err;
     assert_int_equal(sitr_db_new(&f->loop, &o, &f->db, &err), 0);
     uv_timer_init(&f->loop, &f->tick);
     fx_ready_flag_owner = f;
-    sitr_replica_opts_t ro = {.loop = &f->loop,
-                              .db = f->db,
-                              .database_url = f->cfg.database_url,
-                              .on_ready = on_ready};
+    sitr_replica_opts_t ro = {
+        .loop = &f->loop, .db = f->db, .database_url = f->cfg.database_url, .on_ready = on_ready};
     assert_int_equal(sitr_replica_start(&ro, &f->rep, &err), 0);
     sitr_replica_on_applied(f->rep, on_applied, f);
     run_until(f, is_ready);
@@ -232,9 +230,9 @@ static int upload_pdq_has(fixture_t *f, const char *hex, long long upload_id)
     pdq_bytes(hex, &q);
     sitr_index_hit_t hits[64];
     size_t found = 0;
-    assert_int_equal(sitr_index_search(sitr_replica_indexes(f->rep)->upload_pdq, &q, 0, hits, 64,
-                                       &found, NULL),
-                     0);
+    assert_int_equal(
+        sitr_index_search(sitr_replica_indexes(f->rep)->upload_pdq, &q, 0, hits, 64, &found, NULL),
+        0);
     int n = 0;
     for (size_t i = 0; i < found && i < 64; i++)
         if (hits[i].id == (uint64_t)upload_id)
@@ -376,8 +374,9 @@ static void test_listen_connection_killed(void **state)
          * notifications are lost; nothing else may be. */
         listen_url = url;
         run_until(&f, listener_up);
-        PGresult *res = pgt_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                      "WHERE datname = current_database() AND query ILIKE 'LISTEN%'");
+        PGresult *res =
+            pgt_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND query ILIKE 'LISTEN%'");
         assert_int_equal(PQntuples(res), 1);
         PQclear(res);
         for (int i = 0; i < PER; i++) {
@@ -518,8 +517,7 @@ static void check_bulk(size_t n, size_t key_len)
                     have++;
             int pair_live = 0;
             for (size_t j = 0; j < n; j++)
-                if (live[j] && ids[j] == ids[i] &&
-                    memcmp(keys + j * key_len, k, key_len) == 0)
+                if (live[j] && ids[j] == ids[i] && memcmp(keys + j * key_len, k, key_len) == 0)
                     pair_live = 1;
             assert_int_equal(have, pair_live);
             if (i > 64 && i % 97 == 0)

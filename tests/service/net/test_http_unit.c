@@ -128,8 +128,8 @@ static void test_router_match(void **state)
     assert_int_equal(m.index, 1);
 
     /* 404: unknown paths, empty parameter, extra or missing segments */
-    const char *missing[] = {"/", "/nope", "/v1/cases/", "/v1/cases/X/images/1", "/v1//cases",
-                             "/healthz/", "/v1"};
+    const char *missing[] = {"/",          "/nope",     "/v1/cases/", "/v1/cases/X/images/1",
+                             "/v1//cases", "/healthz/", "/v1"};
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
         assert_int_equal(sitr_router_match(r, SITR_GET, missing[i], a, &m), 0);
         assert_int_equal(m.status, 404);
@@ -212,7 +212,8 @@ static void test_query(void **state)
 {
     (void)state;
     fixture_t *f = fixture_new();
-    sitr_req_t *req = make_req(&f->srv, SITR_GET, "/v1/cases/K?status=pending&after=a%2Fb&x=1+2&flag&=v&e=");
+    sitr_req_t *req =
+        make_req(&f->srv, SITR_GET, "/v1/cases/K?status=pending&after=a%2Fb&x=1+2&flag&=v&e=");
     assert_int_equal(sitr_http_req_route(req), 0);
     assert_string_equal(sitr_req_path(req), "/v1/cases/K");
     assert_string_equal(sitr_req_query(req, "status"), "pending");
@@ -277,17 +278,16 @@ static void test_error_bytes(void **state)
     sitr_req_add_header(req, "Retry-After", "3600");
     sitr_req_add_header(req, "Bad\r\nHeader", "x"); /* refused */
     sitr_req_reply_error(req, 429, "rate_limited", "slow down", NULL);
-    static const char want2[] =
-        "HTTP/1.1 429 Too Many Requests\r\n"
-        "Content-Type: application/json\r\n"
-        "Content-Length: 55\r\n"
-        "X-Request-Id: abc123-9\r\n"
-        "X-Content-Type-Options: nosniff\r\n"
-        "Cache-Control: no-store\r\n"
-        "Connection: close\r\n"
-        "Retry-After: 3600\r\n"
-        "\r\n"
-        "{\"error\":{\"code\":\"rate_limited\",\"message\":\"slow down\"}}";
+    static const char want2[] = "HTTP/1.1 429 Too Many Requests\r\n"
+                                "Content-Type: application/json\r\n"
+                                "Content-Length: 55\r\n"
+                                "X-Request-Id: abc123-9\r\n"
+                                "X-Content-Type-Options: nosniff\r\n"
+                                "Cache-Control: no-store\r\n"
+                                "Connection: close\r\n"
+                                "Retry-After: 3600\r\n"
+                                "\r\n"
+                                "{\"error\":{\"code\":\"rate_limited\",\"message\":\"slow down\"}}";
     assert_int_equal(sent_len, sizeof want2 - 1);
     assert_memory_equal(sent, want2, sizeof want2 - 1);
     assert_true(sent_close);
@@ -322,7 +322,8 @@ static void test_dispatch(void **state)
         const char *needle;
     } cases[] = {
         {SITR_GET, "/healthz", 200, "\r\n\r\nok"},
-        {SITR_GET, "/nope", 404, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such endpoint\"}}"},
+        {SITR_GET, "/nope", 404,
+         "{\"error\":{\"code\":\"not_found\",\"message\":\"no such endpoint\"}}"},
         {SITR_PUT, "/healthz", 405, "Allow: GET, HEAD\r\n"},
         {SITR_GET, "/v1/cases/K", 401, "WWW-Authenticate: Case\r\n"}, /* no auth hook set */
         {SITR_GET, "/silent", 500, "\"code\":\"internal\""},
@@ -349,7 +350,8 @@ static void test_dispatch(void **state)
     FILE *out = open_memstream(&text, &len);
     sitr_metrics_render(f->srv.metrics, out);
     fclose(out);
-    assert_non_null(strstr(text, "sitr_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"));
+    assert_non_null(
+        strstr(text, "sitr_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"));
     assert_null(strstr(text, "/nope"));
     assert_null(strstr(text, "/v1/cases/K"));
     free(text);
@@ -406,7 +408,7 @@ static const char *table_getenv(const char *name)
 }
 
 #define KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-#define DB "SITR_DATABASE_URL=postgresql:///sitr"
+#define DB  "SITR_DATABASE_URL=postgresql:///sitr"
 
 static int load(const char *const *env, int argc, char **argv, sitr_config_t *cfg,
                 sitr_config_action_t *act, sitr_err_t *err)
@@ -449,8 +451,13 @@ static void test_config(void **state)
     sitr_config_free(&cfg);
 
     /* flags win over the environment; both flag forms */
-    const char *env2[] = {"SITR_DIGEST_KEY=" KEY, DB, "SITR_DB_POOL=3", "SITR_LISTEN=[::1]:9000",
-                          "SITR_MAX_BODY_BYTES=2M", "SITR_LOG_LEVEL=DEBUG", NULL};
+    const char *env2[] = {"SITR_DIGEST_KEY=" KEY,
+                          DB,
+                          "SITR_DB_POOL=3",
+                          "SITR_LISTEN=[::1]:9000",
+                          "SITR_MAX_BODY_BYTES=2M",
+                          "SITR_LOG_LEVEL=DEBUG",
+                          NULL};
     char *argv2[] = {"sitrd", "--db-pool=5", "--match-threshold", "20", NULL};
     assert_int_equal(load(env2, 4, argv2, &cfg, &act, &err), 0);
     assert_int_equal(cfg.db_pool, 5);
@@ -474,7 +481,8 @@ static void test_config(void **state)
         {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_LISTEN=localhost", NULL}, "listen address"},
         {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_LISTEN=1.2.3.4:70000", NULL}, "listen address"},
         {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_LOG_LEVEL=loud", NULL}, "SITR_LOG_LEVEL"},
-        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_DIGEST_KEY_FILE=/nonexistent", NULL}, "give the digest key once"},
+        {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_DIGEST_KEY_FILE=/nonexistent", NULL},
+         "give the digest key once"},
         {{"SITR_DIGEST_KEY_FILE=/nonexistent/key", DB, NULL}, "cannot open"},
         {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_TRUSTED_PROXY=proxy", NULL}, "trusted proxy"},
         {{"SITR_DIGEST_KEY=" KEY, DB, "SITR_MATCH_THRESHOLD=33", NULL}, "SITR_MATCH_THRESHOLD"},
@@ -524,9 +532,12 @@ static void test_config(void **state)
     FILE *out = open_memstream(&text, &len);
     sitr_config_usage(out, "sitrd");
     fclose(out);
-    const char *vars[] = {"SITR_LISTEN, default 127.0.0.1:8080", "SITR_DATABASE_URL",
-                          "SITR_DB_POOL, default 8", "SITR_DB_QUEUE, default 1024",
-                          "SITR_DB_TIMEOUT_MS, default 5000", "SITR_MAX_CONNECTIONS, default 1024",
+    const char *vars[] = {"SITR_LISTEN, default 127.0.0.1:8080",
+                          "SITR_DATABASE_URL",
+                          "SITR_DB_POOL, default 8",
+                          "SITR_DB_QUEUE, default 1024",
+                          "SITR_DB_TIMEOUT_MS, default 5000",
+                          "SITR_MAX_CONNECTIONS, default 1024",
                           "SITR_MAX_HEADER_BYTES, default 16384",
                           "SITR_MAX_BODY_BYTES, default 4194304",
                           "SITR_MAX_VIDEO_FRAMES, default 3600",
@@ -534,10 +545,15 @@ static void test_config(void **state)
                           "SITR_MAX_MATCH_FRAMES, default 6000",
                           "SITR_IDLE_TIMEOUT_MS, default 30000",
                           "SITR_MAX_IMAGES_PER_REQUEST, default 100",
-                          "SITR_MAX_IMAGES_PER_CASE, default 1000", "SITR_CASE_RATE, default 20",
-                          "SITR_MATCH_THRESHOLD, default 31", "SITR_MATCH_BATCH, default 1000",
-                          "SITR_DIGEST_KEY,", "SITR_DIGEST_KEY_FILE,", "SITR_LOG_LEVEL, default info",
-                          "--listen=", "--digest-key-file="};
+                          "SITR_MAX_IMAGES_PER_CASE, default 1000",
+                          "SITR_CASE_RATE, default 20",
+                          "SITR_MATCH_THRESHOLD, default 31",
+                          "SITR_MATCH_BATCH, default 1000",
+                          "SITR_DIGEST_KEY,",
+                          "SITR_DIGEST_KEY_FILE,",
+                          "SITR_LOG_LEVEL, default info",
+                          "--listen=",
+                          "--digest-key-file="};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         if (!strstr(text, vars[i]))
             fail_msg("--help lacks \"%s\"", vars[i]);
