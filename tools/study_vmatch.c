@@ -673,8 +673,10 @@ static const char *STILLS[] = {"bridge-mods/aaa-orig.jpg",
 static const char *ANIM[] = {
     "zoompan=z='1+0.4*in/360':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=1:s=480x360:fps=30",
     "zoompan=z='1.3':x='(iw-iw/zoom)*in/360':y='(ih-ih/zoom)/2':d=1:s=480x360:fps=30",
-    "zoompan=z='1.2+0.1*sin(in/40)':x='(iw-iw/zoom)*(0.5+0.4*sin(in/60))':y='(ih-ih/"
-    "zoom)*(0.5+0.4*cos(in/50))':d=1:s=480x360:fps=30",
+    /* one string split over two lines (parenthesised so that clang does
+     * not take it for a missing comma between two elements) */
+    ("zoompan=z='1.2+0.1*sin(in/40)':x='(iw-iw/zoom)*(0.5+0.4*sin(in/60))':y='(ih-ih/"
+     "zoom)*(0.5+0.4*cos(in/50))':d=1:s=480x360:fps=30"),
 };
 #define NANIM (sizeof ANIM / sizeof ANIM[0])
 
