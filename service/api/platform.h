@@ -24,7 +24,6 @@
 #include <sitr/keys.h>
 
 #include "api/videos_json.h"
-#include "match/replica.h"
 
 #define SITR_PLATFORM_ID_MAX       256  /* a platform's content id, characters */
 #define SITR_PLATFORM_URL_MAX      2048 /* bytes */
@@ -73,38 +72,6 @@ int sitr_platform_parse_match_v(const json_t *body, size_t max_items,
                                 const sitr_videos_limits_t *vlim, sitr_match_item_t **items,
                                 sitr_video_in_t **videos, size_t *n, sitr_platform_error_t *err);
 void sitr_platform_videos_free(sitr_video_in_t *videos, size_t n);
-
-typedef struct sitr_match_hit {
-    int64_t image_id;
-    const char *signal; /* "sha256", "md5" or "pdq" (static) */
-    int distance;       /* 0 for the digests */
-} sitr_match_hit_t;
-
-/* Searches one item: the best hit per case image, sorted by distance, then
- * signal strength (sha256, md5, pdq), then image id.  At most max hits go to
- * out; returns the number of distinct case images matched (may exceed max),
- * or < 0 (SITR_ENOMEM).  scratch/scratch_cap: index hits buffer reused
- * across calls (grown with realloc; caller frees *scratch). */
-long sitr_platform_match_item(const sitr_replica_indexes_t *ix, const sitr_match_item_t *item,
-                              int radius, sitr_match_hit_t *out, size_t max,
-                              sitr_index_hit_t **scratch, size_t *scratch_cap);
-
-/* Index hits kept per query in a batched search.  A genuine upload is
- * within the threshold of one or a few variants; an item with more hits is
- * searched again alone with room for all of them. */
-#define SITR_PLATFORM_QUERY_HITS 32
-
-/* sitr_platform_match_item for items[0..n) at once, with the same answers:
- * item i's at most max hits go to out + i * max and its number of case
- * images to found[i].  The PDQ searches of the items that have one (quality
- * >= 50) go through sitr_index_search_batch, up to 64 queries a call, so
- * that the memory reads of many queries overlap.  Allocates in proportion
- * to the number of searched items (at most 64), so a small request stays
- * cheap.  0, or < 0 (SITR_ENOMEM, SITR_EINVAL for a bad radius) with out
- * and found unspecified. */
-SITR_MUST_CHECK int sitr_platform_match_batch(const sitr_replica_indexes_t *ix,
-                                              const sitr_match_item_t *items, size_t n, int radius,
-                                              sitr_match_hit_t *out, size_t max, long *found);
 
 /* ---- POST /v1/uploads ---------------------------------------------------- */
 
