@@ -25,7 +25,7 @@
 #include <sitr/pdq.h>
 #include <sitr/video.h>
 
-#include "vmatch.h"
+#include "match/vmatch.h"
 
 #define MAXF 20000
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "vmatch.h"
+#include "match/vmatch.h"
 
 /* Deterministic generator (xorshift64*). */
 static uint64_t rng_state = 88172645463325252ull;
