@@ -15,7 +15,7 @@
 #include "core/config.h"
 #include "db/db.h"
 #include "core/log.h"
-#include "core/secmem.h"
+#include <sitr/secmem.h>
 #include "net/listener.h"
 #include "net/server.h"
 
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sitrd: libsodium failed to initialise\n");
         return 1;
     }
-    /* jansson's copies of secrets are wiped when freed (core/secmem.h). */
+    /* jansson's copies of secrets are wiped when freed (sitr/secmem.h). */
     sitr_secmem_json_init();
     sitr_config_t cfg;
     sitr_config_action_t action;

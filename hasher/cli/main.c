@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sitr/secmem.h>
+
 #include "case_cmd.h"
 #include "hash_cmd.h"
 
@@ -35,6 +37,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* The server's answer to `sitr case create` holds the case secret:
+     * jansson's copies of it are wiped when freed. */
+    sitr_secmem_json_init();
     if (argc < 2) {
         usage(stderr);
         return 2;

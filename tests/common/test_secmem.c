@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "core/secmem.h"
+#include <sitr/secmem.h>
 
 static void test_json_round_trip(void **state)
 {

@@ -2,7 +2,7 @@
  * so a string jansson hands out (json_dumps) may still be released with
  * free(); jansson's own frees wipe the whole block first, its size known
  * from malloc_usable_size.  Any thread. */
-#include "core/secmem.h"
+#include <sitr/secmem.h>
 
 #include <malloc.h>
 #include <stdlib.h>
