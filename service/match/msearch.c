@@ -427,7 +427,7 @@ static int scratch_reserve(sitr_msearch_t *s, size_t bytes)
 static int decide_push(sitr_msearch_t *s, const sitr_vmatch_query_t *q, const sitr_vcat_video_t *v,
                        size_t nh, sitr_msearch_kind_t kind, int64_t id)
 {
-    sitr_vmatch_case_t cv = {v->distinct, v->duration, v->period};
+    sitr_vmatch_case_t cv = {v->distinct, v->span, v->period};
     size_t need = sitr_vmatch_scratch_size(q->n, v->distinct, nh);
     if (scratch_reserve(s, need) < 0)
         return SITR_ENOMEM;
@@ -444,9 +444,15 @@ static int decide_push(sitr_msearch_t *s, const sitr_vmatch_query_t *q, const si
      * about one case frame in five, yet the run spans the whole video. */
     int whole = res.copy && (res.copy_compared >= s->p.copy_percent ||
                              res.run_case_share * 100.0 >= s->p.copy_percent);
+    /* Meta's rule alone names a copy only for what HMA would call one and
+     * an excerpt cannot: a clip shorter than S with at least two distinct
+     * matching frames.  One matching frame is a still, whatever its length. */
+    double qspan = q->n ? q->frames[q->n - 1].t - q->frames[0].t + q->period : 0;
+    int short_clip = res.copy && qspan < s->p.excerpt_seconds &&
+                     res.copy_query * (double)q->usable / 100.0 >= 1.5;
     sitr_msearch_signal_t sig = whole         ? SITR_SIGNAL_VPDQ_COPY
                                 : res.excerpt ? SITR_SIGNAL_VPDQ_EXCERPT
-                                : res.copy    ? SITR_SIGNAL_VPDQ_COPY
+                                : short_clip  ? SITR_SIGNAL_VPDQ_COPY
                                               : SITR_SIGNAL_VIDEO_FRAME;
     double cov = res.copy_compared / 100.0;
     if (res.run_case_share > cov)
@@ -771,7 +777,7 @@ long sitr_msearch_case_video(sitr_msearch_t *s, int64_t video_id, const uint8_t 
             size_t k = 0;
             while (k < s->nraw && !sitr_vid_is_frame(s->raw[k].id))
                 k++;
-            static const sitr_vcat_video_t none = {0, 0, 0, 0, 0, NULL, NULL, NULL};
+            static const sitr_vcat_video_t none = {0, 0, 0, 0, 0, 0, NULL, NULL, NULL};
             rc = upload_cands(s, s->raw, k, &none);
         }
     }

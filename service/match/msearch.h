@@ -15,7 +15,8 @@
  *     (a 1-fps copy of a case stored at 5 fps hits one case frame in five
  *     but runs its whole length): a whole copy; else vpdq_excerpt when the
  *     longest aligned run is >= S seconds; else vpdq_copy when Meta's rule
- *     alone holds (a clip shorter than S: what HMA would report); else
+ *     alone holds on a clip shorter than S with at least two distinct
+ *     matching frames (what HMA would report); else
  *     video_frame when any frame is within the radius (a still).  Meta's
  *     rule is a query share, so every excerpt passes it: the case coverage
  *     tells a whole copy from an excerpt;

@@ -167,6 +167,7 @@ static int build(int keep_frames, int64_t id, const uint8_t *packed, size_t len,
     r->pub.distinct = d + 1;
     r->pub.duration = duration;
     r->pub.period = period;
+    r->pub.span = last - t[0] + period < duration ? last - t[0] + period : duration;
     r->pub.t = t;
     r->pub.cframe = cframe;
     r->pub.frames = frames;

@@ -29,12 +29,15 @@
 typedef struct sitr_vcat sitr_vcat_t;
 
 typedef struct sitr_vcat_video {
-    int64_t id;                        /* case_videos.id or uploads.id */
-    uint32_t nslots;                   /* stored frames (records of the packed list) */
-    uint32_t distinct;                 /* distinct plain hashes among them */
-    double duration;                   /* seconds */
-    double period;                     /* seconds between stored frames (median step) */
-    const float *t;                    /* [nslots] frame times */
+    int64_t id;        /* case_videos.id or uploads.id */
+    uint32_t nslots;   /* stored frames (records of the packed list) */
+    uint32_t distinct; /* distinct plain hashes among them */
+    double duration;   /* seconds */
+    double period;     /* seconds between stored frames (median step) */
+    double span;       /* the stretch the stored frames cover, last - first time + period, at most
+                          duration: coverage's denominator (frames below quality 50, e.g. a black
+                          intro or outro, are never stored, so a whole copy could not cover them) */
+    const float *t;    /* [nslots] frame times */
     const uint32_t *cframe;            /* [nslots] distinct-hash number, < distinct */
     const sitr_vmatch_frame_t *frames; /* [nslots] with frames = 1, else NULL */
 } sitr_vcat_video_t;

@@ -354,6 +354,9 @@ static sitr_vmatch_case_t case_of(const video_t *v)
         }
     double period = ns ? steps[ns / 2] : 1.0;
     double dur = v->duration >= v->t[v->n - 1] ? v->duration : v->t[v->n - 1] + period;
+    double span = (double)v->t[v->n - 1] - (double)v->t[0] + period;
+    if (span < dur)
+        dur = span; /* coverage counts what was stored */
     uint32_t distinct = 0;
     for (size_t i = 0; i < v->n; i++) {
         size_t j = 0;
@@ -405,8 +408,10 @@ static void push_decision(ref_t *r, const sitr_vmatch_query_t *q, const sitr_vma
         sig = SITR_SIGNAL_VPDQ_COPY; /* whole: Meta's share and the case covered */
     else if (res.excerpt)
         sig = SITR_SIGNAL_VPDQ_EXCERPT;
-    else if (res.copy)
-        sig = SITR_SIGNAL_VPDQ_COPY; /* a short clip Meta's rule matches */
+    else if (res.copy && q->n &&
+             q->frames[q->n - 1].t - q->frames[0].t + q->period < p.excerpt_seconds &&
+             res.copy_query * (double)q->usable / 100.0 >= 1.5)
+        sig = SITR_SIGNAL_VPDQ_COPY; /* a short clip Meta's rule matches on two frames or more */
     else
         sig = SITR_SIGNAL_VIDEO_FRAME;
     double cov = fmax(res.copy_compared / 100.0, res.run_case_share);

@@ -74,6 +74,7 @@ static void test_one_video(void **state)
     }
     assert_true(v->period > 0.1999 && v->period < 0.2001);
     assert_true(v->duration > 1.3999 && v->duration < 1.4001); /* 1.2 + one period */
+    assert_true(v->span > 1.3999 && v->span < 1.4001);
     /* Removed while referenced: the reference stays readable. */
     assert_int_equal(sitr_vcat_remove(c, 42), 1);
     assert_int_equal(sitr_vcat_remove(c, 42), 0);
@@ -84,6 +85,7 @@ static void test_one_video(void **state)
     assert_int_equal(sitr_vcat_put(c, 7, buf, len, 10.0), 0);
     v = sitr_vcat_get(c, 7);
     assert_true(v->duration == 10.0);
+    assert_true(v->span > 1.3999 && v->span < 1.4001); /* what the frames cover */
     /* Replaced while referenced. */
     assert_int_equal(sitr_vcat_put(c, 7, buf, 42, 0.5), 0);
     const sitr_vcat_video_t *w = sitr_vcat_get(c, 7);
