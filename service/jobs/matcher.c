@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <sitr/err_service.h>
 #include <sitr/hex.h>
 #include <sitr/pdq.h>
@@ -85,7 +87,7 @@ struct sitr_matcher {
 
     _Atomic int holder;
     _Atomic int64_t last_seq;
-    _Atomic unsigned long long matches, takedowns, commits, failures;
+    _Atomic unsigned long long matches, takedowns, commits, failures, skipped;
 
     void (*done)(void *arg);
     void *done_arg;
@@ -261,6 +263,17 @@ static int case_digests(sitr_matcher_t *m, const mchange_t *c, int video)
 }
 
 /* Adds the candidates of one change to m->cands. */
+/* Zeroes what the last change left in the matcher's buffers: a case
+ * video's frame hashes must not outlive its withdrawal in memory. */
+static void wipe_change(sitr_matcher_t *m)
+{
+    if (m->frames)
+        sodium_memzero(m->frames, m->frames_cap);
+    if (m->qframes)
+        sodium_memzero(m->qframes, m->qframes_cap * sizeof *m->qframes);
+    sitr_msearch_wipe(m->search);
+}
+
 static int match_change(sitr_matcher_t *m, const mchange_t *c)
 {
     long n = 0, len = 0;
@@ -514,6 +527,18 @@ static int run_batch(sitr_matcher_t *m)
         m->cands.n = 0;
         if (c.kind)
             rc = match_change(m, &c);
+        wipe_change(m);
+        if (rc == SITR_EINVAL || rc == SITR_EPROTO) {
+            /* Frames the database accepted but we cannot decode (its check
+             * is only their length): retrying would stop every takedown
+             * behind this change for good, so it is skipped, loudly. */
+            sitr_log(SITR_LOG_ERROR, NULL, "matcher: change %" PRId64 " skipped: malformed frames",
+                     c.seq);
+            atomic_fetch_add(&m->skipped, 1);
+            m->cands.n = 0;
+            rc = 0;
+            continue;
+        }
         if (rc < 0)
             break;
         if (m->cands.n > 1) /* qsort on a NULL array is undefined, even for 0 items */
@@ -626,9 +651,13 @@ static void metrics_source(FILE *out, void *arg)
             "sitr_matcher_commits_total %llu\n"
             "# HELP sitr_matcher_failures_total Failed matcher queries.\n"
             "# TYPE sitr_matcher_failures_total counter\n"
-            "sitr_matcher_failures_total %llu\n",
+            "sitr_matcher_failures_total %llu\n"
+            "# HELP sitr_matcher_skipped_total Changes skipped: frames that cannot be decoded.\n"
+            "# TYPE sitr_matcher_skipped_total counter\n"
+            "sitr_matcher_skipped_total %llu\n",
             atomic_load(&m->holder), atomic_load(&m->last_seq), atomic_load(&m->matches),
-            atomic_load(&m->takedowns), atomic_load(&m->commits), atomic_load(&m->failures));
+            atomic_load(&m->takedowns), atomic_load(&m->commits), atomic_load(&m->failures),
+            atomic_load(&m->skipped));
 }
 
 static void free_matcher(sitr_matcher_t *m)

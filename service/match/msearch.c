@@ -19,6 +19,7 @@
 #include "match/msearch.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,17 @@ struct sitr_msearch {
 
 static const char *const signal_names[] = {"sha256",       "md5", "vpdq_copy",
                                            "vpdq_excerpt", "pdq", "video_frame"};
+
+void sitr_msearch_wipe(sitr_msearch_t *s)
+{
+    if (!s)
+        return;
+    if (s->q)
+        sodium_memzero(s->q, s->qcap * sizeof *s->q);
+    if (s->qf)
+        sodium_memzero(s->qf, s->qfcap * sizeof *s->qf);
+    s->nq = 0;
+}
 
 const char *sitr_msearch_signal_name(sitr_msearch_signal_t s)
 {

@@ -112,6 +112,11 @@ sitr_msearch_t *sitr_msearch_new(const sitr_replica_indexes_t *ix, int radius,
                                  const sitr_vmatch_params_t *p);
 void sitr_msearch_free(sitr_msearch_t *s);
 
+/* Zeroes every hash s still holds from its last search (the query's hashes
+ * and frames), so that a withdrawn case video's hashes do not linger in a
+ * long-lived searcher's buffers.  The searcher stays usable. */
+void sitr_msearch_wipe(sitr_msearch_t *s);
+
 /* Searches one item.  At most max answers go to out (may be NULL with max
  * 0); returns the number of targets matched (may exceed max), or < 0
  * (SITR_ENOMEM, SITR_EINVAL for a video whose times decrease). */

@@ -580,6 +580,30 @@ static void test_matcher(void **state)
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM matches"), matches);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM takedowns"), takedowns);
 
+    /* Frames the database accepts (whole records, quality >= 50) but that
+     * cannot be decoded (frame numbers going backwards): the matcher skips
+     * that change and goes on with the next one instead of retrying it for
+     * ever. */
+    char bad[2 * 2 * 42 + 1], *p = bad;
+    p += sprintf(p, "00000005000000005a00");
+    for (int i = 0; i < 32; i++)
+        p += sprintf(p, "11");
+    p += sprintf(p, "000000043f8000005a00");
+    for (int i = 0; i < 32; i++)
+        p += sprintf(p, "22");
+    snprintf(sql, sizeof sql,
+             "SELECT upload_id FROM sitr_uploads_report(%lld, '[{\"id\":\"undecodable\","
+             "\"frames\":\"%s\"}]'::jsonb)",
+             plat, bad);
+    assert_true(pgt_scalar(url, sql) > 0);
+    long long u3 = report_image(url, plat, "shot-after", &c->f[51].pdq);
+    catch_up(&f);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM matches WHERE upload_id = %lld AND case_video_id = %lld "
+             "AND signal = 'video_frame'",
+             u3, vid);
+    assert_int_equal(pgt_scalar(url, sql), 1);
+
     /* The report says what the upload was, also once its frames are gone
      * (a video_frame takedown of a video upload). */
     snprintf(sql, sizeof sql,
