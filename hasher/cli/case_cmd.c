@@ -119,7 +119,9 @@ void sitr_case_cmd_usage(FILE *f)
           "an excerpt or a re-encode of them is found), with the frames' rotations and\n"
           "flips and, when a frame has black bars, its hash without them; each video is\n"
           "sent in a request of its own.  A video whose frames are all too plain (PDQ\n"
-          "quality below 50) is kept by its MD5/SHA-256 only.\n"
+          "quality below 50) is kept by its MD5/SHA-256 only.  A recording longer than\n"
+          "the server takes at 5 frames a second (12 minutes by default) is sent with\n"
+          "every other frame, again until it fits, and a line says so.\n"
           "An image whose PDQ quality is below 50 is too featureless to match safely: it\n"
           "is sent with its MD5/SHA-256 only (exact copies) and a warning is printed.\n"
           "The connection is checked with TLS for https:// servers; a request gives up\n"
@@ -479,8 +481,9 @@ static size_t answer_count(const json_t *j, const char *key)
 
 /* Sends one request of k images or one video (body holds "images" or
  * "videos").  When s->ref is empty it creates the case (filling ref and
- * secret).  Returns 0 done, 1 "too big, send fewer" (nothing printed), -1
- * after printing why. */
+ * secret).  Returns 0 done, 1 "too many images, send fewer", 2 "too many
+ * frames in this video, send fewer" (nothing printed for either), -1 after
+ * printing why. */
 static int send_one(const opts_t *o, sitr_client_t *cl, json_t *body, size_t k, int video,
                     const char *secret, sent_t *s)
 {
@@ -509,13 +512,12 @@ static int send_one(const opts_t *o, sitr_client_t *cl, json_t *body, size_t k, 
         sitr_client_resp_clear(&r);
         return 1;
     }
-    if (rc == 0 && video && r.status == 413) {
-        fprintf(stderr,
-                "%s: the server refused a video as too large for one request (HTTP 413); "
-                "its operator can raise SITR_MAX_BODY_BYTES, or send a shorter cut of it\n",
-                o->prog);
+    if (rc == 0 && video &&
+        (r.status == 413 || (r.status == 422 && strcmp(r.code, "too_many_frames") == 0))) {
+        /* More frames than the server takes for one video (a long
+         * recording at 5 frames a second): the caller sends fewer. */
         sitr_client_resp_clear(&r);
-        return -1;
+        return 2;
     }
     if (rc < 0 || !is_success(r.status)) {
         print_failure(o, cl, rc, &r);
@@ -547,6 +549,32 @@ static int send_one(const opts_t *o, sitr_client_t *cl, json_t *body, size_t k, 
     if (r.body != NULL)
         explicit_bzero(r.body, r.body_len); /* a creation answer holds the secret */
     sitr_client_resp_clear(&r);
+    return 0;
+}
+
+/* Keeps every other frame of a video object (its "frames" array): a
+ * recording longer than the server takes at 5 frames a second is still
+ * registered, with fewer frames a second (excerpts of it are then found
+ * less often; docs/VIDEO_MATCHING.md).  0, or -1 when fewer than two
+ * frames are left to halve. */
+static int thin_frames(const opts_t *o, json_t *video)
+{
+    json_t *frames = json_object_get(video, "frames");
+    size_t n = json_array_size(frames);
+    if (n < 2)
+        return -1;
+    json_t *kept = json_array();
+    for (size_t i = 0; kept != NULL && i < n; i += 2)
+        if (json_array_append(kept, json_array_get(frames, i)) != 0) {
+            json_decref(kept);
+            kept = NULL;
+        }
+    if (kept == NULL || json_object_set_new(video, "frames", kept) != 0)
+        return -1;
+    fprintf(stderr,
+            "%s: the server takes fewer frames of a video than were hashed; sending %zu of "
+            "%zu frames of it\n",
+            o->prog, json_array_size(kept), n);
     return 0;
 }
 
@@ -588,8 +616,19 @@ static int send_items(const opts_t *o, sitr_client_t *cl, const collected_t *c, 
         json_t *body = one != NULL ? json_pack("{s:o}", "videos", one) : NULL;
         int rc = send_one(o, cl, body, 1, 1, secret, s);
         json_decref(body);
-        if (rc != 0)
+        if (rc == 2 && thin_frames(o, json_array_get(c->videos, i)) == 0) {
+            i--; /* the same video again, with half its frames */
+            continue;
+        }
+        if (rc != 0) {
+            if (rc == 2)
+                fprintf(stderr,
+                        "%s: the server refused a video as too large even with few frames; "
+                        "its operator can raise SITR_MAX_VIDEO_FRAMES or SITR_MAX_BODY_BYTES, "
+                        "or send a shorter cut of it\n",
+                        o->prog);
             return -1;
+        }
     }
     return 0;
 }

@@ -552,6 +552,34 @@ static void test_add_video(void **state)
     run_free(&r);
 }
 
+/* A server that takes fewer frames per video than the CLI hashed (a long
+ * recording at 5 frames a second): the CLI halves the video's frames until
+ * the server takes them, says so, and the case holds the video. */
+static void test_create_video_thinned(void **state)
+{
+    (void)state;
+    static char url_var[1200];
+    snprintf(url_var, sizeof url_var, "SITR_DATABASE_URL=%s", W.db_url);
+    const char *env[] = {url_var, "SITR_MAX_VIDEO_FRAMES=10", "SITR_CASE_RATE=1000", NULL};
+    sitr_e2e_server_t srv;
+    assert_int_equal(sitr_e2e_start(&srv, env), 0);
+    assert_int_equal(sitr_e2e_wait_ready(&srv, 20000), 0);
+    char server[64];
+    snprintf(server, sizeof server, "http://127.0.0.1:%d", srv.port);
+    /* 5 s at 30 fps: 25 frames at 0.2 s per hash, then 13, then 7. */
+    const char *video = SITR_SOURCE_DIR "/tests/data/vpdq/videos/test-padded-dimensions.mp4";
+    run_t r = run_sitr(NULL, (const char *[]){"case", "create", "--server", server, video, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.err, "sending 13 of 25 frames");
+    expect_contains(r.err, "sending 7 of 13 frames");
+    run_free(&r);
+    assert_int_equal(sitr_e2e_stop(&srv), 0);
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM case_videos v JOIN cases c ON "
+                                          "c.id = v.case_id WHERE c.id = (SELECT max(id) FROM "
+                                          "cases) AND v.frame_count BETWEEN 1 AND 7"),
+                     1);
+}
+
 static void test_report(void **state)
 {
     (void)state;
@@ -924,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_add_video),
+        cmocka_unit_test(test_create_video_thinned),
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_withdraw),
     };
