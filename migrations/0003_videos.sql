@@ -527,7 +527,7 @@ BEGIN
             INSERT INTO uploads (platform_id, content_id, url, pdq, quality, md5, sha256, frames,
                                  frame_count, duration, is_video)
             VALUES (p_platform_id, v_u ->> 'id', v_u ->> 'url', v_pdq, v_q, v_md5, v_sha, v_frames,
-                    v_count, v_dur, v_frames IS NOT NULL)
+                    v_count, v_dur, v_u ? 'frames')
             RETURNING id INTO upload_id;
             status := 'created';
             v_ids := v_ids || upload_id;
@@ -543,7 +543,7 @@ BEGIN
         ELSE
             UPDATE uploads SET url = v_u ->> 'url', pdq = v_pdq, quality = v_q, md5 = v_md5,
                                sha256 = v_sha, frames = v_frames, frame_count = v_count,
-                               duration = v_dur, is_video = v_frames IS NOT NULL,
+                               duration = v_dur, is_video = v_u ? 'frames',
                                removed_at = NULL
              WHERE id = v_old.id;
             upload_id := v_old.id;

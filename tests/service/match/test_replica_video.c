@@ -678,6 +678,20 @@ static void test_sql_frames(void **state)
     free(hex);
     pgt_expect_error(url, "SELECT frame_count FROM sitr_frames('zz')", "22023");
     pgt_expect_error(url, "SELECT frame_count FROM sitr_frames('')", "22023");
+    /* A video upload whose frames were all too plain to keep is still a
+     * video (its report says so), matched by its digests alone. */
+    long long plat = add_platform(url, "plain");
+    snprintf(sql, sizeof sql,
+             "SELECT upload_id FROM sitr_uploads_report(%lld, '[{\"id\":\"dark\","
+             "\"frames\":null,\"md5\":\"%032d\"}, {\"id\":\"pic\",\"md5\":\"%031d1\"}]')",
+             plat, 0, 0);
+    PQclear(pgt_exec(url, sql));
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM uploads WHERE content_id = 'dark' AND "
+                                     "is_video AND frames IS NULL"),
+                     1);
+    assert_int_equal(
+        pgt_scalar(url, "SELECT count(*) FROM uploads WHERE content_id = 'pic' AND NOT is_video"),
+        1);
     free(url);
 }
 
