@@ -115,9 +115,53 @@ int sitr_token_generate(sitr_token_kind_t kind, char *out, size_t outsz)
     return 0;
 }
 
-static int is_separator(unsigned char c)
+/* Reads one UTF-8 character of in[*i..len) and advances *i past it.
+ * Returns its code point, or -1 for a malformed or overlong sequence. */
+static long next_char(const unsigned char *in, size_t len, size_t *i)
 {
-    return c == '-' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '_' || c == '.';
+    unsigned char c = in[*i];
+    size_t n = c < 0x80             ? 1
+               : (c & 0xe0) == 0xc0 ? 2
+               : (c & 0xf0) == 0xe0 ? 3
+               : (c & 0xf8) == 0xf0 ? 4
+                                    : 0;
+    if (n == 0 || *i + n > len)
+        return -1;
+    long cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t k = 1; k < n; k++) {
+        if ((in[*i + k] & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (in[*i + k] & 0x3f);
+    }
+    static const long min_of[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_of[n] || cp > 0x10ffff)
+        return -1;
+    *i += n;
+    return cp;
+}
+
+/* What a person may type between symbols and what copying from a page or
+ * a document adds: white space, hyphens, underscores and dots; no-break
+ * and thin spaces; the Unicode hyphens and dashes and the minus sign; the
+ * invisible marks that right-to-left text carries along (LRM, RLM, the
+ * embeddings and isolates, zero-width spaces and joiners, BOM). */
+static int is_separator(long c)
+{
+    return c == '-' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '_' || c == '.' ||
+           c == 0xa0 || (c >= 0x2000 && c <= 0x2015) || (c >= 0x2028 && c <= 0x202f) ||
+           (c >= 0x2060 && c <= 0x2069) || c == 0x2212 || c == 0xfeff;
+}
+
+/* Arabic-Indic (U+0660..) and Eastern Arabic-Indic (U+06F0..) digits, which
+ * an Arabic or Persian phone keyboard types, read as the same digit;
+ * everything else outside ASCII is not part of a token. */
+static long fold_digit(long c)
+{
+    if (c >= 0x660 && c <= 0x669)
+        return '0' + (c - 0x660);
+    if (c >= 0x6f0 && c <= 0x6f9)
+        return '0' + (c - 0x6f0);
+    return c;
 }
 
 int sitr_token_parse(sitr_token_kind_t kind, const char *in, size_t len, char *out, size_t outsz)
@@ -129,16 +173,24 @@ int sitr_token_parse(sitr_token_kind_t kind, const char *in, size_t len, char *o
     if (!in)
         return SITR_EINVAL;
 
-    /* Pass 1: keep the meaningful characters, as typed. */
+    /* Pass 1: keep the meaningful characters, as typed.  Every way out
+     * wipes what was kept: it may be most of a secret. */
     unsigned char raw[SITR_TOKEN_MAX_LEN + 8];
+    unsigned char sym[SITR_TOKEN_SECRET_SYMBOLS];
     size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
+    int rc = SITR_EINVAL;
+    const unsigned char *bytes = (const unsigned char *)in;
+    for (size_t i = 0; i < len;) {
+        long c = next_char(bytes, len, &i);
+        if (c < 0)
+            goto out;
         if (is_separator(c))
             continue;
-        if (n == sizeof raw)
-            return SITR_EINVAL;
-        raw[n++] = c;
+        c = fold_digit(c);
+        /* Any other character outside ASCII, or a NUL, is a typo. */
+        if (c <= 0 || c > 0x7e || n == sizeof raw)
+            goto out;
+        raw[n++] = (unsigned char)c;
     }
 
     /* The "SITR" prefix is letters, not symbols ('I' would fold to 1), so it
@@ -152,21 +204,22 @@ int sitr_token_parse(sitr_token_kind_t kind, const char *in, size_t len, char *o
             start = 4;
     }
     if (n - start != sh->symbols)
-        return SITR_EINVAL;
+        goto out;
 
-    unsigned char sym[SITR_TOKEN_SECRET_SYMBOLS];
     for (size_t i = 0; i < sh->symbols; i++) {
         int v = symbol_value(raw[start + i]);
         if (v < 0)
-            return SITR_EINVAL;
+            goto out;
         sym[i] = (unsigned char)v;
     }
     /* Not secret-dependent timing worth hiding: the check symbol is a pure
      * function of the other symbols, so it reveals nothing an attacker did
      * not type. */
-    int rc = check_value(sym, sh->symbols - 1) == sym[sh->symbols - 1] ? 0 : SITR_EINVAL;
-    if (rc == 0)
+    if (check_value(sym, sh->symbols - 1) == sym[sh->symbols - 1]) {
         print(sh, sym, out);
+        rc = 0;
+    }
+out:
     sodium_memzero(sym, sizeof sym);
     sodium_memzero(raw, sizeof raw);
     return rc;

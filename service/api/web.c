@@ -50,6 +50,8 @@ static const web_file_def_t web_files[] = {
     {"vpdq.js", "text/javascript; charset=utf-8"},
     {"video-worker.js", "text/javascript; charset=utf-8"},
     {"i18n.js", "text/javascript; charset=utf-8"},
+    /* How a typed case number or secret is read (common/token.c's rule). */
+    {"token.js", "text/javascript; charset=utf-8"},
     /* Every text of the page and of the evidence report (report_page.c), in
      * the three languages: the one file a translator edits. */
     {"texts.json", "application/json; charset=utf-8"},

@@ -19,6 +19,7 @@ import { jpegExifOrientation, pdqFromRgba, undoOrientation } from './pdq.js';
 import { md5Hex } from './md5.js';
 import { sniffVideo } from './mp4.js';
 import { LANGS, STRINGS, pickLanguage, t } from './i18n.js';
+import { parseToken } from './token.js';
 
 const MIN_QUALITY = 50; // below this the service refuses a PDQ (featureless image)
 const BATCH = 100; // images per request (SITR_MAX_IMAGES_PER_REQUEST default)
@@ -638,8 +639,12 @@ function start() {
     });
     $('check-form').addEventListener('submit', async (e) => {
         e.preventDefault();
-        const ref = $('check-case').value.trim();
-        const secret = $('check-secret').value.trim();
+        // Read the way sitr and sitrd read them (token.js): spaces, hyphens,
+        // lower case, O for 0, I or L for 1, Arabic digits.  A typo caught
+        // here sends nothing and counts no wrong try against her.
+        const ref = parseToken('reference', $('check-case').value);
+        const secret = parseToken('secret', $('check-secret').value);
+        if (!ref || !secret) return fail('err_invalid');
         if (await loadCase(ref, secret)) {
             $('check-form').reset();
             focusHeading('case-title');

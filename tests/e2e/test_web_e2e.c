@@ -38,6 +38,7 @@ static const struct {
     {"/static/vpdq.js", "vpdq.js", "text/javascript; charset=utf-8"},
     {"/static/video-worker.js", "video-worker.js", "text/javascript; charset=utf-8"},
     {"/static/i18n.js", "i18n.js", "text/javascript; charset=utf-8"},
+    {"/static/token.js", "token.js", "text/javascript; charset=utf-8"},
     {"/static/texts.json", "texts.json", "application/json; charset=utf-8"},
     {"/static/style.css", "style.css", "text/css; charset=utf-8"},
 };

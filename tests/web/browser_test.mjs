@@ -329,9 +329,11 @@ try {
     await page.waitForFunction(() => document.getElementById('error').textContent !== '');
     const err = await page.textContent('#error');
     check(err === STRINGS.en.err_not_found || err === STRINGS.en.err_invalid, `wrong secret: "${err}"`);
-    await page.fill('#check-secret', secret);
+    // Typed the way it was written on paper: lower case, spaces, o for 0.
+    await page.fill('#check-secret', secret.toLowerCase().replace(/-/g, ' ').replace(/0/g, 'o'));
     await page.click('#check-submit');
     await page.waitForSelector('#case:not([hidden])');
+    check(true, 'a secret typed with spaces, in lower case and with o for 0 opens the case');
 
     // The report: a download when sitrd has the route, a kind message otherwise.
     const download = page.waitForEvent('download', { timeout: 15000 }).catch(() => null);

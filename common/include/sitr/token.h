@@ -15,10 +15,24 @@
  * is always an ordinary base32 symbol (no '*', '~', '$', '=', 'U' to read
  * aloud); this costs 0.2 bits of the 135/145.
  *
- * Parsing is tolerant: any case, hyphens and white space anywhere, O read as
- * 0, I and L read as 1, the "SITR" prefix optional on references.  It always
- * yields the canonical printed form, which is what gets stored (references)
- * or digested (secrets).  Stateless and thread-safe. */
+ * Parsing is tolerant, and the page's JavaScript (service/web/token.js)
+ * follows the same rule, checked against the same vectors
+ * (tests/data/token_vectors.json):
+ *   - ignored anywhere: white space, '-', '_', '.', no-break and thin spaces,
+ *     the Unicode hyphens and dashes (U+2010..2015, U+2212), and the
+ *     invisible marks right-to-left text carries (U+200B..200F,
+ *     U+2028..202F, U+2060..2069, U+FEFF);
+ *   - any case; O read as 0, I and L read as 1.  These are the only letters
+ *     folded, because they are the only confusable ones outside the
+ *     alphabet: folding S/5, Z/2, B/8 or G/6 would turn one valid token
+ *     into another.  U (outside the alphabet too) is refused, as Crockford
+ *     does, so a mistyped V is caught by the check symbol;
+ *   - Arabic-Indic digits (U+0660..0669, U+06F0..06F9, what an Arabic phone
+ *     keyboard types) read as the same digits;
+ *   - the "SITR" prefix optional on references.
+ * Input must be UTF-8; anything else is refused.  Parsing always yields the
+ * canonical printed form, which is what gets stored (references) or
+ * digested (secrets).  Stateless and thread-safe. */
 #ifndef SITR_TOKEN_H
 #define SITR_TOKEN_H
 
