@@ -2,10 +2,11 @@
  * in the server's auth hook; the contract is in auth.h.
  *
  * Invariants: secrets and keys never leave this file except as keyed
- * BLAKE2b digests sent as query parameters; the digests are wiped when the
- * lookup completes.  Every failure that reached the database spends a token
- * of the client address's failure budget, checked before the next lookup,
- * so guessing costs the guesser time and the database nothing.
+ * BLAKE2b digests (a case secret's sent as a query parameter, a platform
+ * key's looked up in the replica's memory); the digests are wiped once
+ * compared.  Every failed lookup spends a token of the client address's
+ * failure budget, checked before the next lookup, so guessing costs the
+ * guesser time and the database nothing.
  *
  * Rate limits (contract in auth.h): every request of an authenticated route
  * spends a token of its client address's bucket before anything else, and a
@@ -28,6 +29,7 @@
 #include "api/state.h"
 #include "core/log.h"
 #include "db/db.h"
+#include "match/replica.h"
 #include "net/server.h"
 
 typedef struct auth_ctx {
@@ -284,34 +286,11 @@ static void reply_bearer_failure(sitr_req_t *req, const char *code, const char *
     sitr_req_reply_error(req, 401, code, message, NULL);
 }
 
-static void on_platform_lookup(int rc, PGresult *res, const char *sqlstate, void *arg)
-{
-    (void)sqlstate;
-    auth_ctx_t *ctx = arg;
-    sitr_req_t *req = ctx->req;
-    sodium_memzero(ctx->digest, sizeof ctx->digest);
-    if (!sitr_api_db_ok(req, rc))
-        goto out;
-    if (PQntuples(res) != 1) {
-        spend_failure(req);
-        sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "platform authentication failed");
-        reply_bearer_failure(req, "invalid_api_key", "the API key is unknown or revoked");
-        goto out;
-    }
-    if (sitr_req_set_platform(req, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-                              PQgetvalue(res, 0, 1)) < 0) {
-        sitr_api_reply_db_error(req, SITR_ENOMEM);
-        goto out;
-    }
-    if (over_platform_rate(req, ctx->route))
-        goto out;
-    int hrc = ctx->route->handler(req);
-    if (hrc < 0)
-        sitr_api_reply_db_error(req, hrc);
-out:
-    sitr_req_unref(req);
-}
-
+/* The platform's key is checked against this replica's in-memory set of
+ * live keys (match/pkeys.h, kept current through the change log): no
+ * database work, so platforms are authenticated while PostgreSQL is down
+ * and a key guesser costs the database nothing.  An unknown key spends the
+ * address's failure budget like a wrong case secret. */
 static int auth_platform(sitr_req_t *req, const sitr_route_t *route)
 {
     const char *key = credentials(req, "Bearer");
@@ -331,31 +310,36 @@ static int auth_platform(sitr_req_t *req, const sitr_route_t *route)
     }
     if (over_failure_budget(req))
         return 0;
-    auth_ctx_t *ctx = sitr_arena_alloc(sitr_req_arena(req), sizeof *ctx);
-    if (!ctx)
-        return SITR_ENOMEM;
-    ctx->req = req;
-    ctx->route = route;
+    sitr_api_t *api = api_of(req);
+    const sitr_server_t *srv = sitr_req_server(req);
     char copy[SITR_KEYS_API_KEY_SIZE];
+    uint8_t digest[SITR_KEYS_DIGEST_BYTES];
     memcpy(copy, key, len);
     copy[len] = '\0';
-    const sitr_server_t *srv = sitr_req_server(req);
-    sitr_keys_digest(srv->cfg->digest_key, copy, ctx->digest);
+    sitr_keys_digest(srv->cfg->digest_key, copy, digest);
     sodium_memzero(copy, sizeof copy);
-    char hex[2 * SITR_KEYS_DIGEST_BYTES + 1];
-    sitr_hex_encode(ctx->digest, sizeof ctx->digest, hex);
-    const char *params[1] = {hex};
-    sitr_req_ref(req);
-    int rc = sitr_db_submit(srv->db,
-                            "SELECT id, name FROM platforms "
-                            "WHERE key_digest = decode($1, 'hex') AND revoked_at IS NULL",
-                            1, params, on_platform_lookup, ctx);
-    sodium_memzero(hex, sizeof hex);
-    if (rc < 0) {
-        sitr_req_unref(req);
-        return rc;
+    int64_t id = 0;
+    char name[SITR_PKEYS_NAME_MAX + 1];
+    int found = sitr_replica_find_platform(api ? api->replica : NULL, digest, &id, name);
+    sodium_memzero(digest, sizeof digest);
+    if (found < 0) {
+        /* Before the initial load there is no key to check against. */
+        sitr_req_add_header(req, "Retry-After", "1");
+        sitr_req_reply_error(req, 503, "not_ready", "the service is still loading; retry shortly",
+                             NULL);
+        return 0;
     }
-    return 0;
+    if (!found) {
+        spend_failure(req);
+        sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "platform authentication failed");
+        reply_bearer_failure(req, "invalid_api_key", "the API key is unknown or revoked");
+        return 0;
+    }
+    if (sitr_req_set_platform(req, id, name) < 0)
+        return SITR_ENOMEM;
+    if (over_platform_rate(req, route))
+        return 0;
+    return route->handler(req);
 }
 
 int sitr_auth_hook(sitr_req_t *req, const sitr_route_t *route)

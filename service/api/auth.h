@@ -9,8 +9,12 @@
  *    case get one identical answer (404 case_not_found), and each such
  *    failure spends a token of the client address's failure budget.
  *  - SITR_AUTH_PLATFORM: "Authorization: Bearer <api key>", looked up by
- *    keyed digest among platforms not revoked; 401 with WWW-Authenticate
- *    otherwise.  The handler finds the platform in sitr_req_platform_id().
+ *    keyed digest in the replica's memory among platforms not revoked
+ *    (match/replica.h: loaded with the indexes, reloaded on each
+ *    'platform_changed' change, no database work per request); 401 with
+ *    WWW-Authenticate otherwise, and the failure spends a token of the
+ *    address's failure budget; 503 not_ready before the initial load.  The
+ *    handler finds the platform in sitr_req_platform_id().
  *
  * Rate limits in the hook (429 rate_limited with Retry-After, before any
  * database work or handler): every request of an authenticated route first

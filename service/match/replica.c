@@ -182,6 +182,7 @@ int sitr_replica_apply_change(sitr_replica_t *r, const change_t *c)
         sitr_digest_index_remove_ids(r->ix.case_md5, sitr_vid_digest(c->entity), ~(uint64_t)0);
         sitr_digest_index_remove_ids(r->ix.case_sha256, sitr_vid_digest(c->entity), ~(uint64_t)0);
         return 0;
+    case CH_PLATFORM: /* the keys are reloaded on the loop thread */
     case CH_OTHER:
         return 0;
     }
@@ -224,6 +225,16 @@ static void metrics_source(FILE *out, void *arg)
             "# HELP sitr_replica_load_seconds Duration of the initial index load.\n"
             "# TYPE sitr_replica_load_seconds gauge\n"
             "sitr_replica_load_seconds %.3f\n"
+            "# HELP sitr_platform_keys Live platform API keys held in memory.\n"
+            "# TYPE sitr_platform_keys gauge\n"
+            "sitr_platform_keys %zu\n"
+            "# HELP sitr_platform_key_reloads_total Reloads of the platform keys after a change.\n"
+            "# TYPE sitr_platform_key_reloads_total counter\n"
+            "sitr_platform_key_reloads_total %llu\n"
+            "# HELP sitr_platform_key_reload_errors_total Failed reloads of the platform keys "
+            "(retried).\n"
+            "# TYPE sitr_platform_key_reload_errors_total counter\n"
+            "sitr_platform_key_reload_errors_total %llu\n"
             "# HELP sitr_index_entries Live entries per index.\n"
             "# TYPE sitr_index_entries gauge\n"
             "sitr_index_entries{index=\"case_pdq\"} %zu\n"
@@ -241,7 +252,8 @@ static void metrics_source(FILE *out, void *arg)
             "sitr_index_video_frames{index=\"case_videos\"} %zu\n"
             "sitr_index_video_frames{index=\"upload_videos\"} %zu\n",
             r->ready, atomic_load(&((sitr_replica_t *)r)->applied), r->changes_applied,
-            r->fetch_errors, r->ready ? r->load_seconds : 0.0, sitr_index_size(r->ix.case_pdq),
+            r->fetch_errors, r->ready ? r->load_seconds : 0.0, sitr_pkeys_size(r->pkeys),
+            r->pkeys_reloads, r->pkeys_reload_errors, sitr_index_size(r->ix.case_pdq),
             sitr_index_size(r->ix.upload_pdq), sitr_digest_index_size(r->ix.case_md5),
             sitr_digest_index_size(r->ix.case_sha256), sitr_digest_index_size(r->ix.upload_md5),
             sitr_digest_index_size(r->ix.upload_sha256), sitr_vcat_size(r->ix.case_videos),
@@ -264,6 +276,8 @@ static void free_replica(sitr_replica_t *r)
     present_clear(&r->image_present);
     present_clear(&r->upload_present);
     sitr_replica_free_batch(r->batch, r->nbatch);
+    sitr_pkeys_free(r->pkeys);
+    sitr_pkeys_free(r->load_pkeys);
     free(r->conninfo);
     free(r);
 }
@@ -316,6 +330,15 @@ int sitr_replica_is_ready(const sitr_replica_t *r)
     return r && r->ready;
 }
 
+int sitr_replica_find_platform(const sitr_replica_t *r,
+                               const uint8_t digest[SITR_KEYS_DIGEST_BYTES], int64_t *id,
+                               char name[SITR_PKEYS_NAME_MAX + 1])
+{
+    if (!r || !r->ready)
+        return SITR_EBUSY;
+    return sitr_pkeys_find(r->pkeys, digest, id, name);
+}
+
 const sitr_replica_indexes_t *sitr_replica_indexes(const sitr_replica_t *r)
 {
     return &r->ix;
@@ -334,7 +357,7 @@ void sitr_replica_on_applied(sitr_replica_t *r, void (*cb)(int64_t seq, void *ar
 
 void sitr_replica_maybe_finish_close(sitr_replica_t *r)
 {
-    if (!r->closing || r->job != JOB_NONE || !r->timer_closed || r->holds > 0)
+    if (!r->closing || r->job != JOB_NONE || !r->timer_closed || r->holds > 0 || r->pkeys_inflight)
         return;
     void (*done)(void *) = r->done;
     void *arg = r->done_arg;

@@ -11,6 +11,7 @@
  *  - uploads (searched by the matcher for new case images and videos):
  *    id = upload_id, a video upload's frames bit 63 | upload_id << 24 |
  *    slot << 4, its frames as a query in the upload_videos catalogue.
+ * The live platform keys (pkeys.h) are held beside them.
  * They are loaded at start with one bulk read, then kept current by
  * following the change log (LISTEN for a wake-up, then read every change
  * after the last applied seq), so a lost notification or a reconnect loses
@@ -30,6 +31,7 @@
 #include "db/db.h"
 #include "match/digest_index.h"
 #include "match/index.h"
+#include "match/pkeys.h"
 #include "match/vcat.h"
 #include "core/metrics.h"
 
@@ -85,6 +87,15 @@ void sitr_replica_load_stats(const sitr_replica_t *r, sitr_replica_load_stats_t 
 
 /* 1 once the initial load is applied. */
 int sitr_replica_is_ready(const sitr_replica_t *r);
+
+/* Authenticates a platform from memory (pkeys.h): the keyed digest of
+ * the key it sent -> 1 with *id and name filled, 0 for no live key with
+ * that digest, SITR_EBUSY before the initial load (no keys yet).  The keys
+ * are those of the load's snapshot, then reloaded on every
+ * 'platform_changed' row of the change log.  Loop thread. */
+int sitr_replica_find_platform(const sitr_replica_t *r,
+                               const uint8_t digest[SITR_KEYS_DIGEST_BYTES], int64_t *id,
+                               char name[SITR_PKEYS_NAME_MAX + 1]);
 
 /* The indexes (borrowed; valid until sitr_replica_close). */
 const sitr_replica_indexes_t *sitr_replica_indexes(const sitr_replica_t *r);

@@ -51,6 +51,10 @@ static void load_done(uv_work_t *w, int status)
              "build %.2f s (PDQ %.2f s, digests %.2f s)",
              ls->copy_s, ls->copy_cpu_s, ls->connections, ls->present_s, ls->build_s,
              ls->pdq_build_s, ls->digest_build_s);
+    sitr_pkeys_free(r->pkeys);
+    r->pkeys = r->load_pkeys;
+    r->load_pkeys = NULL;
+    sitr_log(SITR_LOG_INFO, NULL, "platform keys loaded: %zu platforms", sitr_pkeys_size(r->pkeys));
     r->ready = 1;
     set_applied(r, r->load_head);
     if (!r->listening) {
@@ -96,6 +100,8 @@ static change_kind_t parse_kind(const char *k)
         return CH_VIDEO_ADDED;
     if (strcmp(k, "case_video_removed") == 0)
         return CH_VIDEO_REMOVED;
+    if (strcmp(k, "platform_changed") == 0)
+        return CH_PLATFORM;
     return CH_OTHER;
 }
 
@@ -140,6 +146,8 @@ static int parse_batch(sitr_replica_t *r, PGresult *res)
         change_t *c = &b[i];
         c->seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         c->kind = parse_kind(PQgetvalue(res, i, 1));
+        /* Reloaded even if this batch fails: a reload is never wrong. */
+        r->pkeys_stale |= c->kind == CH_PLATFORM;
         c->entity = strtoll(PQgetvalue(res, i, 2), NULL, 10);
         if (c->seq <= prev) {
             sitr_replica_free_batch(b, (size_t)n);
@@ -244,6 +252,8 @@ static void on_fetched(int rc, PGresult *res, const char *sqlstate, void *arg)
     }
     r->warned_fetch = 0;
     rc = parse_batch(r, res);
+    if (r->pkeys_stale)
+        sitr_replica_reload_pkeys(r);
     if (rc < 0) {
         sitr_log(SITR_LOG_ERROR, NULL, "unexpected change log rows: %s", sitr_strerror(rc));
         return;
@@ -302,5 +312,54 @@ void sitr_replica_on_poll(uv_timer_t *t)
             sitr_replica_start_load(r);
         return;
     }
+    if (r->pkeys_stale)
+        sitr_replica_reload_pkeys(r);
     kick(r);
+}
+
+/* ---- platform keys (loop thread) -------------------------------------- */
+
+static void on_pkeys(int rc, PGresult *res, const char *sqlstate, void *arg)
+{
+    sitr_replica_t *r = arg;
+    (void)sqlstate;
+    r->pkeys_inflight = 0;
+    if (r->closing) {
+        sitr_replica_maybe_finish_close(r);
+        return;
+    }
+    sitr_pkeys_t *k = NULL;
+    if (rc == 0)
+        rc = sitr_pkeys_from_result(res, &k);
+    if (rc < 0) {
+        /* The keys in use stay (the database is the only one who could
+         * tell otherwise); the poll timer retries. */
+        r->pkeys_stale = 1;
+        r->pkeys_reload_errors++;
+        sitr_log(SITR_LOG_WARN, NULL, "reloading the platform keys failed: %s (retrying)",
+                 sitr_strerror(rc));
+        return;
+    }
+    sitr_pkeys_free(r->pkeys);
+    r->pkeys = k;
+    r->pkeys_reloads++;
+    sitr_log(SITR_LOG_INFO, NULL, "platform keys reloaded: %zu platforms", sitr_pkeys_size(k));
+    if (r->pkeys_stale)
+        sitr_replica_reload_pkeys(r); /* changed again while this one ran */
+}
+
+/* Reads every live key again (a handful of rows) and swaps the set when
+ * it arrives.  The read starts after the change was seen, so it sees that
+ * change or a later state. */
+void sitr_replica_reload_pkeys(sitr_replica_t *r)
+{
+    if (r->closing || r->pkeys_inflight)
+        return;
+    r->pkeys_stale = 0;
+    r->pkeys_inflight = 1;
+    if (sitr_db_submit(r->db, SITR_PKEYS_SQL, 0, NULL, on_pkeys, r) < 0) {
+        r->pkeys_inflight = 0;
+        r->pkeys_stale = 1; /* the poll timer retries */
+        r->pkeys_reload_errors++;
+    }
 }

@@ -22,6 +22,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "match/pkeys.h"
 #include "match/replica_video.h"
 #include "match/vid.h"
 
@@ -44,7 +45,8 @@ typedef enum change_kind {
     CH_UPLOAD_ADDED,
     CH_UPLOAD_REMOVED,
     CH_VIDEO_ADDED,
-    CH_VIDEO_REMOVED
+    CH_VIDEO_REMOVED,
+    CH_PLATFORM /* a platform added, revoked or its key rotated: reload the keys */
 } change_kind_t;
 
 /* One change row, decoded on the loop thread for the apply job. */
@@ -90,6 +92,12 @@ struct sitr_replica {
     double load_seconds;
     sitr_replica_load_stats_t load_stats;
 
+    /* platform keys (pkeys.h): the set in use (loop thread), the one the
+     * load job built; a reload is due (stale) or in flight through the pool */
+    sitr_pkeys_t *pkeys, *load_pkeys;
+    int pkeys_stale, pkeys_inflight;
+    unsigned long long pkeys_reloads, pkeys_reload_errors;
+
     /* apply job */
     change_t *batch;
     size_t nbatch;
@@ -115,5 +123,6 @@ void sitr_replica_maybe_finish_close(sitr_replica_t *r);             /* replica.
 void sitr_replica_on_poll(uv_timer_t *t);                            /* replica_follow.c */
 int sitr_replica_present_set(bitset_t *b, int64_t id, int on);       /* replica.c */
 void sitr_replica_start_load(sitr_replica_t *r);                     /* replica_follow.c */
+void sitr_replica_reload_pkeys(sitr_replica_t *r);                   /* replica_follow.c */
 
 #endif

@@ -1,7 +1,8 @@
 /* The replica's initial load (see replica.c for the whole design): one
  * uv_queue_work job reads every live case image, variant and upload with
- * binary COPY in one snapshot over its own blocking connections, stages
- * them, and bulk-builds the PDQ indexes and digest tables.  Worker thread;
+ * binary COPY, and the live platform keys, in one snapshot over its own
+ * blocking connections, stages them, and bulk-builds the PDQ indexes and
+ * digest tables.  Worker thread;
  * the result is applied on the loop thread by replica_follow.c. */
 #include "match/replica_int.h"
 
@@ -536,6 +537,16 @@ static int load_all(sitr_replica_t *r, PGconn *c)
         }
         PQclear(res);
     }
+    /* The platform keys of the same snapshot: a key change after head is
+     * seen by the follower, one before it is in these rows. */
+    if (rc == 0)
+        rc = exec_ok(c, SITR_PKEYS_SQL, &res, msg, msglen);
+    if (rc == 0) {
+        rc = sitr_pkeys_from_result(res, &r->load_pkeys);
+        if (rc < 0)
+            snprintf(msg, msglen, "cannot read the platform keys: %s", sitr_strerror(rc));
+        PQclear(res);
+    }
     /* Small tables are not worth a second connection. */
     int split = rc == 0 && blocks >= 64;
     h->from_block = split ? blocks / 2 : 0;
@@ -649,6 +660,8 @@ void sitr_replica_load_work(uv_work_t *w)
     r->load_images = r->load_uploads = 0;
     memset(&r->load_stats, 0, sizeof r->load_stats);
     sitr_replica_clear_indexes(r);
+    sitr_pkeys_free(r->load_pkeys);
+    r->load_pkeys = NULL;
     PGconn *c = PQconnectdb(r->conninfo);
     if (PQstatus(c) != CONNECTION_OK) {
         snprintf(r->load_msg, sizeof r->load_msg, "cannot connect: %s", PQerrorMessage(c));
@@ -657,8 +670,11 @@ void sitr_replica_load_work(uv_work_t *w)
         r->load_rc = load_all(r, c);
     }
     PQfinish(c);
-    if (r->load_rc < 0)
+    if (r->load_rc < 0) {
         sitr_replica_clear_indexes(r);
+        sitr_pkeys_free(r->load_pkeys);
+        r->load_pkeys = NULL;
+    }
     /* libpq messages end with a newline. */
     size_t l = strlen(r->load_msg);
     while (l && (r->load_msg[l - 1] == '\n' || r->load_msg[l - 1] == ' '))

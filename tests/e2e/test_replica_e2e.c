@@ -1,7 +1,9 @@
 /* Two sitrd processes (A and B) on one PostgreSQL: what is written through
  * one replica is matched by the other; the one matcher turns matches into
  * takedowns exactly once; withdrawal on A stops matching on B; boundary
- * distances 31/32 and quality < 50 end to end; and SIGKILL of the matcher
+ * distances 31/32 and quality < 50 end to end; platform keys added,
+ * rotated and revoked with sitr-admin reach both replicas' memory through
+ * the change log; and SIGKILL of the matcher
  * holder during a burst of uploads, after which the other process takes
  * over and every expected takedown exists exactly once.  Assertions go
  * through the API and through SQL.  Waiting loops poll with a deadline so
@@ -314,6 +316,60 @@ static sitr_e2e_server_t *holder(void)
     return NULL;
 }
 
+/* The status of a one-item /v1/match on s with this key. */
+static int match_status(sitr_e2e_server_t *s, const char *key)
+{
+    char auth[200];
+    snprintf(auth, sizeof auth, "Bearer %s", key);
+    int st;
+    json_decref(call(s, "POST", "/v1/match", auth,
+                     "{\"items\":[{\"md5\":\"00000000000000000000000000000000\"}]}", &st));
+    return st;
+}
+
+/* Polls until both replicas answer want to this key (a key change reaches
+ * them through the change log); fails after 10 s. */
+static void wait_both(const char *key, int want)
+{
+    int a = 0, b = 0;
+    for (int i = 0; i < 500; i++) {
+        a = match_status(&A, key);
+        b = match_status(&B, key);
+        if (a == want && b == want)
+            return;
+        sitr_e2e_sleep_ms(20);
+    }
+    fail_msg("key change not seen: A answered %d, B %d, want %d", a, b, want);
+}
+
+/* Platform keys are checked from each replica's memory, kept current by
+ * the change log: a key added, rotated or revoked with sitr-admin works or
+ * stops working on both replicas, with no restart. */
+static void test_platform_keys(void **state)
+{
+    (void)state;
+    char k1[128], k2[128];
+    /* Both replicas loaded before this platform existed. */
+    assert_int_equal(match_status(&A, key1), 200);
+    assert_int_equal(sitr_e2e_admin_key(url, "platform add delta", k1, sizeof k1, NULL, 0), 0);
+    wait_both(k1, 200);
+    /* Rotated: the new key works on both, the old one nowhere. */
+    assert_int_equal(sitr_e2e_admin_key(url, "platform rotate-key delta", k2, sizeof k2, NULL, 0),
+                     0);
+    wait_both(k2, 200);
+    assert_int_equal(match_status(&A, k1), 401);
+    assert_int_equal(match_status(&B, k1), 401);
+    /* Revoked: refused on both. */
+    assert_int_equal(
+        pgt_run("'%s' --database-url '%s' platform revoke delta 2>/dev/null", pgt_admin(), url), 0);
+    wait_both(k2, 401);
+    /* The other platforms were never disturbed. */
+    assert_int_equal(match_status(&A, key1), 200);
+    assert_int_equal(match_status(&B, key2), 200);
+    assert_true(sitr_e2e_log_contains(&A, "platform keys reloaded"));
+    assert_true(sitr_e2e_log_contains(&B, "platform keys reloaded"));
+}
+
 static void test_matcher_failover(void **state)
 {
     (void)state;
@@ -375,6 +431,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cross_replica),
+        cmocka_unit_test(test_platform_keys),
         cmocka_unit_test(test_matcher_failover),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
