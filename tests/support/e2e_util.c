@@ -3,6 +3,8 @@
  * whose stderr goes to a log file under the build tree. */
 #include "e2e_util.h"
 
+#include "e2e_contract.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -410,6 +412,8 @@ int sitr_e2e_request(const sitr_e2e_server_t *s, const char *method, const char 
     if (rc == 0)
         rc = sitr_e2e_read(&c, r, strcmp(method, "HEAD") == 0);
     sitr_e2e_close(&c);
+    if (rc == 0)
+        sitr_e2e_contract_record(method, path, r);
     return rc;
 }
 
