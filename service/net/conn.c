@@ -1,7 +1,8 @@
 /* HTTP/1.1 connections on libuv with http-parser.
  *
- * Input is appended to a fixed 64 KiB buffer and parsed at once; each
- * complete message becomes a queued request.  Only the head of the queue is
+ * Input is appended to a fixed 64 KiB buffer, checked against RFC 9112's
+ * strict syntax (framing.c) and parsed at once; each complete message
+ * becomes a queued request.  Only the head of the queue is
  * handled; the next one starts when the previous answer's write completes,
  * so answers leave in request order.  The parser is paused (and reading
  * stopped) when SITR_CONN_MAX_PIPELINE requests wait, which bounds memory.
@@ -30,6 +31,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/dispatch.h"
+#include "net/framing.h"
 
 #define LINGER_MS        2000u
 #define LINGER_MAX_BYTES (1u << 20)
@@ -374,23 +376,6 @@ static void trim_right(char *s)
         s[--n] = '\0';
 }
 
-/* RFC 9110 token: what a field name may be made of.  http-parser lets a
- * space before the colon through ("Content-Length : 5") and still acts on
- * the field; a proxy in front may not see the same field, which is how
- * requests are smuggled.  Such a request is refused instead. */
-static int is_token(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", ch)))
-            return 0;
-    }
-    return 1;
-}
-
 static int on_headers_complete(http_parser *p)
 {
     sitr_conn_t *c = p->data;
@@ -412,13 +397,15 @@ static int on_headers_complete(http_parser *p)
         char *value = sitr_arena_strdup(req->arena, c->hbuf + c->hoff[i + 1]);
         if (!name || !value)
             return fail_current(c, 503, "overloaded", "out of memory");
-        if (!is_token(name))
-            return fail_current(c, 400, "bad_request", "a header field name is malformed");
         trim_right(value);
         req->headers[req->nheaders].name = name;
         req->headers[req->nheaders].value = value;
         req->nheaders++;
     }
+    const char *problem =
+        sitr_framing_check_head(req->headers, req->nheaders, req->http_major, req->http_minor);
+    if (problem)
+        return fail_current(c, 400, "bad_request", problem);
     if (sitr_http_req_route(req) < 0)
         return fail_current(c, 400, req->early_code, req->early_msg);
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > req->body_cap)
@@ -439,6 +426,8 @@ static int on_headers_complete(http_parser *p)
             }
         }
     }
+    sitr_framing_body(&c->framing, (p->flags & F_CHUNKED) != 0,
+                      (p->flags & F_CONTENTLENGTH) ? p->content_length : 0);
     return 0;
 }
 
@@ -483,15 +472,33 @@ static const http_parser_settings settings = {
     .on_message_complete = on_message_complete,
 };
 
+/* Bytes go to http-parser only once the strict syntax check (framing.c) has
+ * passed them: c->checked of the c->inlen bytes are known good.  The check
+ * stops after each request head until on_headers_complete gives it the
+ * body's framing, so the parser must have taken the whole head by then.  A
+ * refused byte is reported only after the parser has taken everything
+ * before it: the requests ahead of it are still answered, in order. */
 static void parse_input(sitr_conn_t *c)
 {
     while (c->inlen > 0 && !c->parse_dead && !c->paused) {
-        size_t n = http_parser_execute(&c->parser, &settings, c->in, c->inlen);
+        if (c->checked < c->inlen)
+            c->checked += sitr_framing_scan(&c->framing, c->in + c->checked, c->inlen - c->checked);
+        if (c->checked == 0) {
+            /* Nothing passed the check: a refused byte, or a head the parser
+             * did not see end (they disagree; never guess). */
+            const char *why =
+                c->framing.error ? c->framing.error : "the request is not valid HTTP/1.1";
+            sitr_log_conn(SITR_LOG_DEBUG, c->id, "strict syntax: %s", why);
+            fail_current(c, 400, "bad_request", why);
+            break;
+        }
+        size_t n = http_parser_execute(&c->parser, &settings, c->in, c->checked);
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (n > c->inlen)
-            n = c->inlen;
+        if (n > c->checked)
+            n = c->checked;
         memmove(c->in, c->in + n, c->inlen - n);
         c->inlen -= n;
+        c->checked -= n;
         if (e == HPE_PAUSED)
             break;
         if (e != HPE_OK) {
@@ -506,8 +513,10 @@ static void parse_input(sitr_conn_t *c)
             break;
         }
     }
-    if (c->parse_dead)
+    if (c->parse_dead) {
         c->inlen = 0;
+        c->checked = 0;
+    }
 }
 
 /* ---- answers ---- */
@@ -778,6 +787,7 @@ sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int ove
     peer_name(c);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    sitr_framing_init(&c->framing);
     sitr_log_conn(SITR_LOG_DEBUG, c->id, "accepted");
     if (overflow) {
         fail_current(c, 503, "overloaded", "too many connections; retry later");
@@ -835,6 +845,7 @@ size_t sitr_conn_parse_buffer(sitr_server_t *srv, const char *peer, const char *
     snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "");
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    sitr_framing_init(&c->framing);
     size_t handed = 0;
     for (size_t i = 0; i < npieces && !c->parse_dead; i++) {
         size_t len = lens[i];

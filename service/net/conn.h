@@ -11,6 +11,7 @@
 #include <http_parser.h>
 #include <uv.h>
 
+#include "net/framing.h"
 #include "net/http.h"
 #include "net/server.h"
 
@@ -37,8 +38,10 @@ struct sitr_conn {
     sitr_req_io_t io;
 
     http_parser parser;
-    char *in; /* unparsed input, SITR_CONN_INBUF bytes, NULL while idle */
+    sitr_framing_t framing; /* the strict syntax check ahead of the parser */
+    char *in;               /* unparsed input, SITR_CONN_INBUF bytes, NULL while idle */
     size_t inlen;
+    size_t checked;            /* the first bytes of in that passed the strict check */
     sitr_req_t *cur;           /* request being parsed */
     sitr_req_t *qhead, *qtail; /* parsed, waiting for their turn */
     unsigned qlen;
