@@ -65,7 +65,6 @@
 #define MAX_RESULTS  (1u << 22)
 #define MAX_ACKED    (1u << 20)
 #define DIGEST_KEY   "5e1f0e7a11ab1e5e1f0e7a11ab1e5e1f0e7a11ab1e5e1f0e7a11ab1e5e1f0e7a"
-#define SLOW_ADDRS   10
 #define FRESH_POLL_S 60
 
 /* ---- settings and small helpers ---------------------------------------- */
@@ -369,6 +368,7 @@ static struct {
     acked_t *acked;
     size_t nacked;
     double t_base;
+    long long blocks; /* blocks /v1/match answers said were recorded */
     volatile int stop;
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -389,11 +389,30 @@ static void record(char kind, int server, double t0, double t1, int status, int 
  * a known distance. */
 static uint8_t planted[PLANTED][32];
 
+/* Counts the blocks a /v1/match answer says it recorded: one per (item,
+ * matched case image), except where the answer or the item says
+ * "recorded":false.  Each must end up in the database (check_blocks). */
+static void note_blocks(json_t *answer)
+{
+    long long n = 0;
+    json_t *items = json_object_get(answer, "items");
+    int all_off = json_is_false(json_object_get(answer, "recorded"));
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *it = json_array_get(items, i);
+        if (!all_off && !json_is_false(json_object_get(it, "recorded")))
+            n += (long long)json_array_size(json_object_get(it, "matches"));
+    }
+    pthread_mutex_lock(&R.mu);
+    R.blocks += n;
+    pthread_mutex_unlock(&R.mu);
+}
+
 /* Is this /v1/match answer the right one for one item: exactly one match
  * at distance want (want < 0: no match)? */
 static int right_answer(const char *body, int want)
 {
     json_t *j = json_loads(body, 0, NULL);
+    note_blocks(j);
     json_t *it = json_array_get(json_object_get(j, "items"), 0);
     json_t *ms = json_object_get(it, "matches");
     int ok;
@@ -659,6 +678,7 @@ static size_t check_acked(const char *name, sitrd_t *d)
             lost_index += n;
         } else {
             json_t *j = json_loads(r.body, 0, NULL);
+            note_blocks(j);
             json_t *items = json_object_get(j, "items");
             for (size_t k = 0; k < n; k++)
                 lost_index += !json_is_true(json_object_get(json_array_get(items, k), "matched"));
@@ -794,6 +814,38 @@ static void teardown_world(void)
         printf("logs kept in %s\n", G.work);
 }
 
+/* Blocks in the database: case_blocks (one row per case image, platform
+ * and day, with a count) where the schema has it, else the upload_blocked
+ * case events of the older schema. */
+static long long blocks_in_db(void)
+{
+    if (sql_scalar(G.url, "SELECT (to_regclass('case_blocks') IS NOT NULL)::int", 0, NULL) == 1)
+        return sql_scalar(G.url, "SELECT coalesce(sum(count), 0) FROM case_blocks", 0, NULL);
+    return sql_scalar(G.url,
+                      "SELECT coalesce(sum(count), 0) FROM case_events "
+                      "WHERE kind = 'upload_blocked'",
+                      0, NULL);
+}
+
+/* Every block an answer said was recorded since (db0, answered0) is in the
+ * database once PostgreSQL is back (at most 60 s later), no more, no less. */
+static void check_blocks(const char *name, long long db0, long long answered0)
+{
+    long long want = R.blocks - answered0, got = -1;
+    double t0 = now_s();
+    while (now_s() - t0 < 60) {
+        got = blocks_in_db() - db0;
+        if (got >= want)
+            break;
+        sleep_s(0.1);
+    }
+    printf("%s: blocks the answers said were recorded: %lld; in the database: %lld (%.1f s after "
+           "the load stopped)\n",
+           name, want, got, now_s() - t0);
+    if (got != want)
+        fail("%s: %lld blocks answered as recorded, %lld in the database", name, want, got);
+}
+
 /* ---- scenarios ----------------------------------------------------------- */
 
 static void scenario_sigkill(void)
@@ -839,6 +891,7 @@ static void scenario_pg(const char *name, double stop_s)
     if (sitrd_start(&d, name) < 0 || wait_ready(&d, 60) < 0)
         return;
     sitrd_t *sv[1] = {&d};
+    long long db0 = blocks_in_db(), answered0 = R.blocks;
     if (plant(sv, 1) < 0) {
         sitrd_stop(&d);
         return;
@@ -880,6 +933,7 @@ static void scenario_pg(const char *name, double stop_s)
     double rec = report_load(name, fa, fb);
     if (rec < 0)
         fail("%s: no write acknowledged after PostgreSQL came back", name);
+    check_blocks(name, db0, answered0);
     check_acked(name, &d);
     sitrd_stop(&d);
 }
@@ -995,8 +1049,9 @@ static void scenario_replicas(void)
     sitrd_stop(&b);
 }
 
-/* Slow clients and idle floods: n connections from 127.0.0.2..11, then
- * a normal client's requests on fresh connections for dur_s seconds. */
+/* Slow clients and idle floods: n connections from naddr addresses
+ * (127.0.0.2 and up), while a normal client from 127.0.0.1 sends requests
+ * on fresh connections for dur_s seconds. */
 typedef struct normal {
     const sitr_e2e_server_t *srv;
     double dur;
@@ -1035,13 +1090,13 @@ static void *normal_thread(void *p)
     return NULL;
 }
 
-static int open_from(int port, int i)
+static int open_from(int port, int i, int naddr)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     struct sockaddr_in src = {.sin_family = AF_INET,
-                              .sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i % SLOW_ADDRS))};
+                              .sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i % naddr))};
     struct sockaddr_in dst = {.sin_family = AF_INET,
                               .sin_port = htons((uint16_t)port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -1053,7 +1108,7 @@ static int open_from(int port, int i)
     return fd;
 }
 
-static void scenario_slow(const char *name, int dribble, int n, double dur_s)
+static void scenario_slow(const char *name, int dribble, int n, int naddr, double dur_s)
 {
     sitrd_t d;
     if (sitrd_start(&d, name) < 0 || wait_ready(&d, 60) < 0)
@@ -1067,7 +1122,7 @@ static void scenario_slow(const char *name, int dribble, int n, double dur_s)
     int opened = 0, refused = 0;
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
-        fds[i] = open_from(d.s.port, i);
+        fds[i] = open_from(d.s.port, i, naddr);
         if (fds[i] < 0)
             refused++;
         else
@@ -1118,7 +1173,7 @@ static void scenario_slow(const char *name, int dribble, int n, double dur_s)
     printf("%s: %d %s connections from %d addresses (%d opened in %.2f s, %d refused at "
            "connect); %d closed by sitrd within %.0f s; normal client: %zu of %zu requests "
            "answered right, slowest %.1f ms; sitrd RSS %ld MB\n",
-           name, n, dribble ? "slow (1 header byte a second)" : "idle", SLOW_ADDRS, opened, open_s,
+           name, n, dribble ? "slow (1 header byte a second)" : "idle", naddr, opened, open_s,
            refused, closed, dur_s, nm.ok, nm.sent, nm.worst_ms, rss_kb / 1024);
     if (nm.ok != nm.sent)
         fail("%s: the normal client saw %zu failures", name, nm.sent - nm.ok);
@@ -1192,9 +1247,9 @@ int main(int argc, char **argv)
     if (wanted(argc, argv, first, "replicas"))
         scenario_replicas();
     if (wanted(argc, argv, first, "slow"))
-        scenario_slow("slow", 1, slow_n, slow_s);
+        scenario_slow("slow", 1, slow_n, 1, slow_s);
     if (wanted(argc, argv, first, "flood"))
-        scenario_slow("flood", 0, slow_n, slow_s);
+        scenario_slow("flood", 0, slow_n, 10, slow_s);
     fflush(stdout);
     teardown_world();
     printf("%s\n",
