@@ -14,6 +14,7 @@
 #include <sitr/err_service.h>
 
 #include "api/auth.h"
+#include "api/blocks.h"
 #include "api/health.h"
 #include "api/match.h"
 #include "api/report_page.h"
@@ -53,6 +54,7 @@ static void holder_free(app_holder_t *h)
     sitr_ratelimit_free(h->api.auth_fail);
     sitr_ratelimit_free(h->api.client_rate);
     sitr_ratelimit_free(h->api.platform_rate);
+    sitr_blocks_close(h->api.blocks);
     sitr_api_web_free(h->api.web);
     sitr_report_page_free_texts();
     sitr_schema_free(&h->app.migrations);
@@ -224,6 +226,10 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         holder_free(h);
         return sitr_err_set(err, rc, "cannot create the rate limiters");
     }
+    if (sitr_blocks_new(srv->loop, srv->db, cfg->block_queue, &h->api.blocks) < 0) {
+        holder_free(h);
+        return sitr_err_set(err, SITR_ENOMEM, "cannot create the block queue");
+    }
     rc = sitr_api_add_routes(srv);
     if (rc < 0) {
         holder_free(h);
@@ -256,11 +262,22 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     h->app.retry.data = h;
     srv->app = &h->api;
     sitr_server_set_auth_hook(srv, sitr_auth_hook);
-    if (sitr_metrics_add_source(srv->metrics, sitr_api_metrics_source, &h->api) < 0)
+    if (sitr_metrics_add_source(srv->metrics, sitr_api_metrics_source, &h->api) < 0 ||
+        sitr_metrics_add_source(srv->metrics, sitr_blocks_metrics_source, h->api.blocks) < 0)
         sitr_log(SITR_LOG_WARN, NULL, "API metrics not exported: too many metric sources");
     sitr_server_set_ready(srv, 0, "checking the database schema");
     check_schema(h);
     return 0;
+}
+
+void sitr_app_drain(sitr_server_t *srv, void (*done)(void *arg), void *arg)
+{
+    app_holder_t *h = (app_holder_t *)srv->app;
+    if (!h || h->app.closing) {
+        done(arg);
+        return;
+    }
+    sitr_blocks_drain(h->api.blocks, done, arg);
 }
 
 void sitr_app_close(sitr_server_t *srv)
@@ -270,6 +287,9 @@ void sitr_app_close(sitr_server_t *srv)
         return;
     h->app.closing = 1;
     srv->app = NULL;
+    /* Drained already (sitr_app_drain); what is left is counted as lost. */
+    sitr_blocks_close(h->api.blocks);
+    h->api.blocks = NULL;
     uv_timer_stop(&h->app.retry);
     uv_close((uv_handle_t *)&h->app.retry, on_timer_closed);
     /* Before the matcher: the sender asks it who leads. */

@@ -12,6 +12,11 @@
  * schema is behind it calls sitr_server_abort(srv, 1, "...what to run...").
  * A synchronous failure returns < 0 with err filled: sitrd exits 1.
  *
+ * sitr_app_drain runs first during shutdown (main.c's shutdown hook), when
+ * every client connection is gone: one last attempt to write the queued
+ * blocks (api/blocks.h) while the pool is open; done(arg) runs afterwards,
+ * on the loop thread, whatever the outcome.
+ *
  * sitr_app_close runs once during shutdown (from main.c's shutdown hook),
  * when every client connection is gone and before the database pool
  * closes: stop timers, close handles, free srv->app.  Queries still in
@@ -25,6 +30,7 @@
 #include "net/server.h"
 
 SITR_MUST_CHECK int sitr_app_init(sitr_server_t *srv, sitr_err_t *err);
+void sitr_app_drain(sitr_server_t *srv, void (*done)(void *arg), void *arg);
 void sitr_app_close(sitr_server_t *srv);
 
 #endif

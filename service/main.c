@@ -27,8 +27,9 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 }
 
 /* The shutdown hook: when the last client connection is gone, the API
- * layer closes its handles (if it started), then the database pool; queries
- * still in flight fail with SITR_ECLOSED. */
+ * layer writes what it still holds for the database (sitr_app_drain: the
+ * queued blocks, one attempt), closes its handles (if it started), then the
+ * database pool; queries still in flight fail with SITR_ECLOSED. */
 static int app_started;
 
 static void on_db_closed(void *arg)
@@ -38,14 +39,23 @@ static void on_db_closed(void *arg)
     sitr_server_shutdown_done(srv);
 }
 
-static void shutdown_hook(sitr_server_t *srv)
+static void close_after_drain(void *arg)
 {
+    sitr_server_t *srv = arg;
     if (app_started)
         sitr_app_close(srv);
     if (srv->db)
         sitr_db_close(srv->db, on_db_closed, srv);
     else
         on_db_closed(srv);
+}
+
+static void shutdown_hook(sitr_server_t *srv)
+{
+    if (app_started)
+        sitr_app_drain(srv, close_after_drain, srv);
+    else
+        close_after_drain(srv);
 }
 
 static int run(const sitr_config_t *cfg)

@@ -14,13 +14,15 @@
  * (sitr/opaque.h: images and videos in separate namespaces), never a
  * victim's hash or frame times.
  *
- * Recording: the case images and videos matched are recorded as "upload
- * blocked" on their cases (sitr_match_record_blocked: case events only, no
- * hash of the query) and the answer is sent after that commit, so a
- * platform that got a match knows the victim's timeline shows it.  If the
- * database cannot take the record, the match is still answered (blocking
- * the upload is what protects the victim; the database being down must not
- * let the image through) with "recorded":false, and a warning is logged.
+ * Recording: each (item, matched case image or video) pair is one "upload
+ * blocked" record, queued in memory (api/blocks.h: aggregated per item,
+ * platform and UTC day, written in batches by a writer, no hash of the
+ * query) before the answer is sent, never waiting for the database: the
+ * answer is the same whatever the database's state (blocking the upload is
+ * what protects the victim; the database being down must not let the image
+ * through).  An item one of whose blocks could not be queued (the queue is
+ * full) says "recorded":false; the answer's own "recorded" is false when
+ * any item's is.
  *
  * The image items' PDQ searches of a request run as one batched index
  * search and each video item's frames as one batch (sitr_msearch_batch: the
@@ -41,6 +43,7 @@
 #include <sitr/err_service.h>
 #include <sitr/opaque.h>
 
+#include "api/blocks.h"
 #include "api/platform.h"
 #include "api/reply.h"
 #include "api/state.h"
@@ -84,9 +87,8 @@ typedef struct match_job {
     sitr_msearch_match_t *hits; /* n * SITR_PLATFORM_MAX_MATCHES */
     long *found;                /* per item: distinct case images and videos matched */
     json_t *body;               /* the answer, built after the search */
-    char *blocked;              /* "{id,id,...}": case images, for sitr_match_record_blocked */
-    char *blocked_videos;       /* the same for case videos */
-    size_t nblocked, nblocked_videos;
+    sitr_blocks_t *blocks;      /* the API's block queue */
+    size_t nblocked, nblocked_videos, unrecorded;
 } match_job_t;
 
 static void job_free(match_job_t *j)
@@ -98,8 +100,6 @@ static void job_free(match_job_t *j)
     free(j->query);
     free(j->hits);
     free(j->found);
-    free(j->blocked);
-    free(j->blocked_videos);
     json_decref(j->body);
     free(j);
 }
@@ -150,39 +150,22 @@ static void make_query(match_job_t *j)
     }
 }
 
-/* Appends ",id" (or "id" first) to a "{...}" list being built at *pos. */
-static void append_id(char *list, size_t *pos, size_t count, int64_t id)
-{
-    *pos += (size_t)sprintf(list + *pos, "%s%lld", count ? "," : "", (long long)id);
-}
-
-/* Builds the answer and the list of case images to record.  0 or
+/* Builds the answer and queues a block record per matched target.  0 or
  * SITR_ENOMEM. */
 static int build_answer(match_job_t *j)
 {
     const sitr_server_t *srv = sitr_req_server(j->req);
     int64_t platform = sitr_req_platform_id(j->req);
     json_t *items = json_array();
-    size_t total = 0;
-    for (size_t i = 0; i < j->n; i++)
-        total += (size_t)(j->found[i] < SITR_PLATFORM_MAX_MATCHES ? j->found[i]
-                                                                  : SITR_PLATFORM_MAX_MATCHES);
-    /* 20 digits and a comma per id, braces, NUL. */
-    j->blocked = malloc(total * 21 + 3);
-    j->blocked_videos = malloc(total * 21 + 3);
-    if (!items || !j->blocked || !j->blocked_videos) {
-        json_decref(items);
+    if (!items)
         return SITR_ENOMEM;
-    }
-    size_t pos = 0, vpos = 0;
-    j->blocked[pos++] = '{';
-    j->blocked_videos[vpos++] = '{';
     int bad = 0;
     for (size_t i = 0; i < j->n && !bad; i++) {
         const sitr_msearch_match_t *h = j->hits + i * SITR_PLATFORM_MAX_MATCHES;
         size_t shown = (size_t)j->found[i] < SITR_PLATFORM_MAX_MATCHES ? (size_t)j->found[i]
                                                                        : SITR_PLATFORM_MAX_MATCHES;
         json_t *matches = json_array();
+        int recorded = 1;
         for (size_t k = 0; matches && k < shown && !bad; k++) {
             char ref[SITR_OPAQUE_TOKEN_LEN + 1];
             int video = h[k].kind == SITR_MSEARCH_VIDEO;
@@ -201,18 +184,18 @@ static int build_answer(match_job_t *j)
                 bad |= json_object_set_new(m, "run_seconds",
                                            json_real(round(h[k].run_seconds * 10) / 10)) < 0;
             bad |= json_array_append_new(matches, m) < 0;
-            if (video) {
-                append_id(j->blocked_videos, &vpos, j->nblocked_videos, h[k].id);
-                j->nblocked_videos++;
-            } else {
-                append_id(j->blocked, &pos, j->nblocked, h[k].id);
-                j->nblocked++;
-            }
+            recorded &= sitr_blocks_record(j->blocks, platform,
+                                           video ? SITR_BLOCK_VIDEO : SITR_BLOCK_IMAGE, h[k].id);
+            j->nblocked_videos += video;
+            j->nblocked += !video;
         }
         json_t *it =
             matches ? json_pack("{s:b,s:o}", "matched", shown > 0, "matches", matches) : NULL;
         if (it && (size_t)j->found[i] > shown)
             bad |= json_object_set_new(it, "more", json_true());
+        if (it && !recorded)
+            bad |= json_object_set_new(it, "recorded", json_false());
+        j->unrecorded += !recorded;
         if (it && j->items[i].pdq_low_quality)
             bad |= json_object_set_new(it, "pdq_ignored", json_string("quality_too_low"));
         bad |= !it || json_array_append_new(items, it) < 0;
@@ -220,10 +203,6 @@ static int build_answer(match_job_t *j)
         j->counters->match_pdq_ignored += j->items[i].pdq_low_quality;
     }
     j->counters->match_items += j->n;
-    j->blocked[pos++] = '}';
-    j->blocked[pos] = '\0';
-    j->blocked_videos[vpos++] = '}';
-    j->blocked_videos[vpos] = '\0';
     j->body = bad ? NULL : json_pack("{s:o}", "items", items);
     if (!j->body) {
         if (!bad)
@@ -232,29 +211,6 @@ static int build_answer(match_job_t *j)
         return SITR_ENOMEM;
     }
     return 0;
-}
-
-static void reply(match_job_t *j, int recorded)
-{
-    j->counters->match_unrecorded += !recorded;
-    json_object_set_new(j->body, "recorded", json_boolean(recorded));
-    sitr_req_add_header(j->req, "Cache-Control", "no-store");
-    sitr_req_reply_json(j->req, 200, j->body);
-    j->body = NULL;
-}
-
-static void on_recorded(int rc, PGresult *res, const char *sqlstate, void *arg)
-{
-    (void)res;
-    (void)sqlstate;
-    match_job_t *j = arg;
-    if (!sitr_req_gone(j->req)) {
-        if (rc < 0)
-            sitr_log(SITR_LOG_WARN, sitr_req_log_ids(j->req),
-                     "upload-blocked events not recorded: %s", sitr_strerror(rc));
-        reply(j, rc == 0);
-    }
-    job_done(j);
 }
 
 /* After the search, on the loop thread: record, then answer. */
@@ -274,23 +230,15 @@ static void finish(match_job_t *j)
     sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req),
              "match: %zu items, %zu case images and %zu case videos matched", j->n, j->nblocked,
              j->nblocked_videos);
-    if (j->nblocked == 0 && j->nblocked_videos == 0) {
-        reply(j, 1);
-        job_done(j);
-        return;
-    }
-    char platform[24];
-    snprintf(platform, sizeof platform, "%lld", (long long)sitr_req_platform_id(req));
-    const char *params[3] = {platform, j->blocked, j->blocked_videos};
-    rc = sitr_db_submit(sitr_req_server(req)->db,
-                        "SELECT sitr_match_record_blocked($1::bigint, $2::bigint[], $3::bigint[])",
-                        3, params, on_recorded, j);
-    if (rc < 0) {
-        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "upload-blocked events not recorded: %s",
-                 sitr_strerror(rc));
-        reply(j, 0);
-        job_done(j);
-    }
+    if (j->unrecorded)
+        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req),
+                 "%zu matched items not recorded: the block queue is full", j->unrecorded);
+    j->counters->match_unrecorded += j->unrecorded;
+    json_object_set_new(j->body, "recorded", json_boolean(j->unrecorded == 0));
+    sitr_req_add_header(req, "Cache-Control", "no-store");
+    sitr_req_reply_json(req, 200, j->body);
+    j->body = NULL;
+    job_done(j);
 }
 
 static void work_cb(uv_work_t *w)
@@ -355,6 +303,7 @@ int sitr_api_match(sitr_req_t *req)
     }
     j->req = req;
     j->counters = &api->counters;
+    j->blocks = api->blocks;
     j->items = items;
     j->videos = videos;
     j->n = n;

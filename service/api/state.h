@@ -44,6 +44,11 @@ typedef struct sitr_api {
      * answers 503 while it is NULL or not ready. */
     struct sitr_replica *replica;
 
+    /* "Upload blocked" records on their way to the database (blocks.h);
+     * owned.  Handlers that answer a platform's match call
+     * sitr_blocks_record(api->blocks, ...). */
+    struct sitr_blocks *blocks;
+
     /* The victims' web page, read at start-up (web.c); owned. */
     struct sitr_web *web;
 } sitr_api_t;

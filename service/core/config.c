@@ -109,6 +109,10 @@ static const option_t options[] = {
      OFF(match_threshold), 0, 32},
     {"match-batch", "SITR_MATCH_BATCH", "1000", "N",
      "items in one /v1/match or /v1/uploads request", K_UINT, OFF(match_batch), 1, 100000},
+    {"block-queue", "SITR_BLOCK_QUEUE", "16384", "N",
+     "distinct (case item, platform, day) block records held in memory until written (beyond: "
+     "\"recorded\":false)",
+     K_UINT, OFF(block_queue), 16, 4000000},
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
      "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)", K_STRING,
      OFF(trusted_proxy), 0, 0},

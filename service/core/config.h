@@ -40,7 +40,9 @@ typedef struct sitr_config {
     unsigned platform_rate, platform_burst; /* platform API requests per platform per second
                                              * (a /v1/match item counts as one); 0 = no limit */
     unsigned match_threshold, match_batch;
-    unsigned webhooks; /* 1: send takedown webhooks (on the matcher's replica) */
+    unsigned block_queue; /* distinct (case item, platform, day) block records held in memory
+                           * on their way to the database (api/blocks.h) */
+    unsigned webhooks;    /* 1: send takedown webhooks (on the matcher's replica) */
     unsigned webhook_timeout_ms, webhook_concurrency, webhook_retry_min_ms, webhook_retry_max_ms,
         webhook_max_attempts, webhook_poll_ms;
     char *trusted_proxy; /* peer IP whose X-Forwarded-For is believed; "" = none */

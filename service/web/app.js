@@ -473,6 +473,26 @@ function formatDate(iso) {
     }
 }
 
+function formatCount(n) {
+    if (typeof n !== 'number') return n ?? '';
+    try {
+        return new Intl.NumberFormat(lang).format(n);
+    } catch {
+        return String(n);
+    }
+}
+
+// A UTC day "YYYY-MM-DD", written as the page writes dates.
+function formatDay(day) {
+    const d = new Date(day + 'T00:00:00Z');
+    if (Number.isNaN(d.getTime())) return day;
+    try {
+        return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeZone: 'UTC' }).format(d);
+    } catch {
+        return day;
+    }
+}
+
 function renderStatus(s) {
     $('case-ref').textContent = s.case || (session && session.ref) || '';
     const td = s.takedowns || {};
@@ -511,7 +531,13 @@ function renderStatus(s) {
         time.textContent = formatDate(e.at);
         const text = document.createElement('span');
         const key = STRINGS.en['ev_' + e.event] ? 'ev_' + e.event : 'ev_unknown';
-        text.textContent = t(lang, key, { platform: e.platform || '', count: e.count ?? '' });
+        // Blocks come as one entry per platform and UTC day (date), with
+        // their number so far.
+        text.textContent = t(lang, key, {
+            platform: e.platform || '',
+            count: formatCount(e.count),
+            date: e.date ? formatDay(e.date) : '',
+        });
         li.dataset.event = e.event;
         li.append(time, ' ', text);
         ol.append(li);

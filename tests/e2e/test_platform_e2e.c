@@ -195,6 +195,43 @@ static int timeline_has(const made_t *c, const char *event, const char *platform
     return found;
 }
 
+/* The timeline's upload_blocked entries of platform: one per UTC day of
+ * its case_blocks rows, each with the sum of that day's counts. */
+static void check_blocked_entries(const made_t *c, const char *platform)
+{
+    char sql[512];
+    json_t *st = call_json("GET", c->path, c->auth, NULL, 200);
+    json_t *tl = json_object_get(st, "timeline");
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(tl, i, e)
+    {
+        const char *ev = json_string_value(json_object_get(e, "event"));
+        const char *pl = json_string_value(json_object_get(e, "platform"));
+        if (!ev || strcmp(ev, "upload_blocked") != 0 || !pl || strcmp(pl, platform) != 0)
+            continue;
+        n++;
+        const char *date = json_string_value(json_object_get(e, "date"));
+        assert_non_null(date);
+        assert_non_null(json_string_value(json_object_get(e, "last_at")));
+        snprintf(sql, sizeof sql,
+                 "SELECT sum(b.count) FROM case_blocks b JOIN platforms p ON p.id = b.platform_id "
+                 "JOIN cases k ON k.id = b.case_id WHERE k.reference = '%s' AND p.name = '%s' "
+                 "AND b.day = '%s'",
+                 c->ref, platform, date);
+        assert_int_equal(json_integer_value(json_object_get(e, "count")),
+                         pgt_scalar(W.db_url, sql));
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT count(DISTINCT b.day) FROM case_blocks b JOIN platforms p ON "
+             "p.id = b.platform_id JOIN cases k ON k.id = b.case_id WHERE k.reference = '%s' "
+             "AND p.name = '%s'",
+             c->ref, platform);
+    assert_int_equal(n, pgt_scalar(W.db_url, sql));
+    assert_true(n >= 1);
+    json_decref(st);
+}
+
 static void report(const char *key, const char *content_id, const char *pdq, const char *extra)
 {
     char body[1024];
@@ -381,10 +418,27 @@ static void test_match_case(void **state)
     sitr_e2e_assert_no_hash(dump, &imgs[1], "an answer");
     free(dump);
 
-    /* The victim sees "upload blocked" by platform name; the database
-     * holds no hash of any query (only case events were written). */
+    /* The victim sees "upload blocked" by platform name, once sitrd's
+     * block queue has reached the database; the database holds no hash of
+     * any query (only counts per case image, platform and day). */
+    assert_int_equal(sitr_e2e_wait_blocks_written(&W.srv, DEADLINE_MS), 0);
     assert_true(timeline_has(&c, "upload_blocked", "alpha"));
     assert_true(timeline_has(&c, "upload_blocked", "beta"));
+    /* Every block sitrd queued is in the database, summed into one row per
+     * (case image, platform, UTC day), and the timeline shows one entry per
+     * (platform, day) carrying that day's sum. */
+    long long queued = sitr_e2e_metric(&W.srv, "sitr_blocks_queued_total");
+    assert_true(queued >= 10);
+    assert_int_equal(sitr_e2e_metric(&W.srv, "sitr_blocks_written_total"), queued);
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT sum(count) FROM case_blocks"), queued);
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM case_blocks"),
+                     pgt_scalar(W.db_url, "SELECT count(DISTINCT (case_image_id, case_video_id, "
+                                          "platform_id, day)) FROM case_blocks"));
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM case_events "
+                                          "WHERE kind = 'upload_blocked'"),
+                     0);
+    check_blocked_entries(&c, "alpha");
+    check_blocked_entries(&c, "beta");
     assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM uploads"), 0);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM case_images WHERE pdq = decode('%s', 'hex')",

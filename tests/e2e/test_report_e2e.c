@@ -260,6 +260,8 @@ static void test_world(void **state)
             fail_msg("case A never matched on /v1/match");
         sitr_e2e_sleep_ms(50);
     }
+    /* The block goes to the database through sitrd's queue. */
+    assert_int_equal(sitr_e2e_wait_blocks_written(&W.srv, DEADLINE_MS), 0);
 }
 
 static void test_json(void **state)

@@ -72,6 +72,49 @@ int sitr_e2e_wait_ready(const sitr_e2e_server_t *s, int timeout_ms)
     return -1;
 }
 
+/* The value of a metric line "<name> <value>" in a /metrics text, or -1. */
+static long long metric_value(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, n) == 0 && p[n] == ' ')
+            return strtoll(p + n + 1, NULL, 10);
+    }
+    return -1;
+}
+
+long long sitr_e2e_metric(const sitr_e2e_server_t *s, const char *name)
+{
+    sitr_e2e_resp_t r;
+    if (sitr_e2e_request(s, "GET", "/metrics", NULL, NULL, &r) < 0)
+        return -1;
+    long long v = r.status == 200 ? metric_value(r.body, name) : -1;
+    sitr_e2e_resp_free(&r);
+    return v;
+}
+
+int sitr_e2e_wait_blocks_written(const sitr_e2e_server_t *s, int timeout_ms)
+{
+    long long end = sitr_e2e_now_ms() + timeout_ms;
+    long long pending = -1, dropped = -1;
+    while (sitr_e2e_now_ms() < end) {
+        sitr_e2e_resp_t r;
+        if (sitr_e2e_request(s, "GET", "/metrics", NULL, NULL, &r) == 0) {
+            pending = r.status == 200 ? metric_value(r.body, "sitr_blocks_pending") : -1;
+            dropped = r.status == 200 ? metric_value(r.body, "sitr_blocks_dropped_total") : -1;
+            sitr_e2e_resp_free(&r);
+            if (pending == 0 && dropped == 0)
+                return 0;
+            if (dropped > 0)
+                break;
+        }
+        sitr_e2e_sleep_ms(50);
+    }
+    fprintf(stderr, "blocks not written: %lld pending, %lld dropped (log: %s)\n", pending, dropped,
+            s->log_path);
+    return -1;
+}
+
 int sitr_e2e_stop_clean(sitr_e2e_server_t *s, const char *const *never_logged)
 {
     int rc = sitr_e2e_stop(s);

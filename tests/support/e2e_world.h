@@ -27,6 +27,16 @@ int sitr_e2e_admin_key(const char *db_url, const char *args, char *key, size_t k
  * loaded), at most timeout_ms.  0, or -1 (after printing the log path). */
 int sitr_e2e_wait_ready(const sitr_e2e_server_t *s, int timeout_ms);
 
+/* The value of an unlabelled metric in s's GET /metrics ("name value"), or
+ * -1 when absent or unanswered. */
+long long sitr_e2e_metric(const sitr_e2e_server_t *s, const char *name);
+
+/* Polls GET /metrics until sitrd holds no block waiting for the database
+ * (sitr_blocks_pending 0: every "upload blocked" record a /v1/match answer
+ * queued is committed) and has dropped none, at most timeout_ms.  0, or -1
+ * (after printing the figures and the log path). */
+int sitr_e2e_wait_blocks_written(const sitr_e2e_server_t *s, int timeout_ms);
+
 /* Stops s (SIGTERM) and then reads its log: 0 if sitrd exited with status 0
  * and no line holds any of never_logged (NULL-terminated: keys, secrets,
  * URLs a test sent); else -1, after printing which entry was found (its

@@ -60,7 +60,7 @@ static void test_fresh_and_rerun(void **state)
         "uploads",           "matches",       "takedowns",        "takedown_history",
         "case_events",       "changes",       "matcher_progress", "schema_migrations",
         "index_case_images", "index_uploads", "case_videos",      "index_case_videos",
-        "case_matches"};
+        "case_matches",      "case_blocks",   "case_blocked_days"};
     char sql[256];
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         snprintf(sql, sizeof sql, "SELECT (to_regclass('%s') IS NOT NULL)::int", tables[i]);
