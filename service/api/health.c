@@ -56,11 +56,15 @@ static void render_db(FILE *out, const sitr_db_t *db)
             "# TYPE sitr_db_queue gauge\nsitr_db_queue %d\n"
             "# HELP sitr_db_queries_total Queries submitted.\n"
             "# TYPE sitr_db_queries_total counter\nsitr_db_queries_total %llu\n"
-            "# HELP sitr_db_failures_total Queries that failed.\n"
+            "# HELP sitr_db_failures_total Queries that failed (the database or the connection).\n"
             "# TYPE sitr_db_failures_total counter\nsitr_db_failures_total %llu\n"
             "# HELP sitr_db_timeouts_total Queries that timed out.\n"
-            "# TYPE sitr_db_timeouts_total counter\nsitr_db_timeouts_total %llu\n",
-            st.connections, st.connected, st.busy, st.queued, st.submitted, st.failed, st.timeouts);
+            "# TYPE sitr_db_timeouts_total counter\nsitr_db_timeouts_total %llu\n"
+            "# HELP sitr_db_refused_total Statements the database refused for their data "
+            "(SQLSTATE 22, 23 or sitr's own); not failures.\n"
+            "# TYPE sitr_db_refused_total counter\nsitr_db_refused_total %llu\n",
+            st.connections, st.connected, st.busy, st.queued, st.submitted, st.failed, st.timeouts,
+            st.refused);
 }
 
 int sitr_api_metrics(sitr_req_t *req)

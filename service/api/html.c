@@ -90,10 +90,7 @@ void sitr_html_rawf(sitr_html_t *h, const char *fmt, ...)
     h->len += (size_t)n;
 }
 
-/* Decodes one code point at s[0..n); returns its length (>= 1) and the
- * code point in *cp, or -1 in *cp for an ill-formed sequence (then the
- * length covers the bytes to replace: one). */
-static size_t decode(const unsigned char *s, size_t n, long *cp)
+size_t sitr_html_decode_utf8(const unsigned char *s, size_t n, long *cp)
 {
     unsigned char b = s[0];
     if (b < 0x80) {
@@ -161,7 +158,7 @@ void sitr_html_textn(sitr_html_t *h, const char *s, size_t n)
             continue;
         }
         long cp;
-        size_t len = decode(p + i, n - i, &cp);
+        size_t len = sitr_html_decode_utf8(p + i, n - i, &cp);
         switch (cp) {
         case '&':
             sitr_html_raw(h, "&amp;");

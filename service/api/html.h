@@ -35,6 +35,12 @@ void sitr_html_rawf(sitr_html_t *h, const char *fmt, ...) __attribute__((format(
 void sitr_html_text(sitr_html_t *h, const char *s);
 void sitr_html_textn(sitr_html_t *h, const char *s, size_t n);
 
+/* Decodes one UTF-8 code point at s[0..n), n >= 1: returns its length
+ * (>= 1) and the code point in *cp, or -1 in *cp for an ill-formed
+ * sequence (overlong, surrogate, above U+10FFFF, truncated; the length is
+ * then one byte). */
+size_t sitr_html_decode_utf8(const unsigned char *s, size_t n, long *cp);
+
 /* The page, NUL-terminated, with its length in *len; the caller frees it
  * with free().  NULL when an append failed.  Either way h is left empty. */
 char *sitr_html_finish(sitr_html_t *h, size_t *len);

@@ -7,6 +7,8 @@
  * strings checked for length, NUL and control characters), so SQL receives
  * nothing it would have to reject.  Messages never quote a value.  Any thread. */
 #include "api/platform.h"
+
+#include "api/html.h"
 #include "api/videos_json.h"
 
 #include <sodium.h>
@@ -275,24 +277,23 @@ bad:
 
 /* ---- POST /v1/uploads ------------------------------------------------------ */
 
-/* Printable UTF-8 of 1..max_chars characters: no NUL, no C0/C1 control
- * characters, no DEL.  jansson has already checked that it is UTF-8. */
+/* Printable UTF-8 of 1..max_chars characters: well-formed (a path
+ * parameter has not been through jansson, and PostgreSQL refuses ill-formed
+ * text with an error), no NUL, no C0/C1 control characters, no DEL. */
 static int printable_utf8(const char *s, size_t len, size_t max_chars, int allow_space)
 {
     if (len == 0 || strlen(s) != len)
         return 0;
     size_t chars = 0;
     const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = p[i];
-        if (ch < 0x20 || ch == 0x7f || (!allow_space && ch == ' '))
+    for (size_t i = 0; i < len; chars++) {
+        long cp;
+        i += sitr_html_decode_utf8(p + i, len - i, &cp);
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (!allow_space && cp == ' ') ||
+            chars >= max_chars)
             return 0;
-        if (ch == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
-            return 0; /* U+0080..U+009F */
-        if ((ch & 0xc0) != 0x80)
-            chars++;
     }
-    return chars <= max_chars;
+    return 1;
 }
 
 int sitr_platform_valid_content_id(const char *s, size_t len)

@@ -17,6 +17,16 @@ void sitr_api_reply_db_error(sitr_req_t *req, int rc)
 {
     if (sitr_req_gone(req) || sitr_req_answered(req))
         return;
+    if (rc == SITR_EREFUSED) {
+        /* The database refused a value that validation let through (SQLSTATE
+         * 22/23): the request's fault, not an outage, so no Retry-After.  The
+         * line says that validation and SQL disagree. */
+        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req),
+                 "the database refused a value that validation accepted");
+        sitr_req_reply_error(req, 400, "invalid_request",
+                             "the request was refused: one of its values is not acceptable", NULL);
+        return;
+    }
     if (sitr_req_failure_is_transient(rc))
         sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "database unavailable: %s",
                  sitr_strerror(rc));

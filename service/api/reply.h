@@ -10,7 +10,9 @@
  * secret): 404 case_not_found, identical bytes in every case. */
 void sitr_api_reply_case_not_found(sitr_req_t *req);
 /* Answers a failed database call (rc < 0 from a sitr_db callback or from
- * sitr_db_submit): 503 with Retry-After for unavailability, 500 otherwise. */
+ * sitr_db_submit): 503 with Retry-After for unavailability, 400
+ * invalid_request when the database refused the request's data
+ * (SITR_EREFUSED), 500 otherwise. */
 void sitr_api_reply_db_error(sitr_req_t *req, int rc);
 /* The start of a database callback: 1 if the client is still there and rc
  * is success; else 0, with the failure answered by sitr_api_reply_db_error

@@ -20,6 +20,10 @@
  * - a uv_poll_t is always closed before PQfinish;
  * - a lost connection is re-established with exponential backoff
  *   (100 ms .. 5 s); a query running on it fails with SITR_EDB, 08006;
+ * - a statement the server refused for its data (SQLSTATE classes 22 and
+ *   23, and our own SI codes) ends with SITR_EREFUSED and is counted apart
+ *   (refused, not failed): it says something about the request, nothing
+ *   about the database's health;
  * - the struct is freed only when every libuv handle it owns is closed.
  *
  * Listeners (sitr_db_listen) use the same machinery on connections of
@@ -147,6 +151,15 @@ static void conn_set_state(dbconn_t *c, conn_state_t s)
                      conn_state_name(c->state), conn_state_name(s));
     }
     c->state = s;
+}
+
+int sitr_db_sqlstate_refused(const char *sqlstate)
+{
+    /* 22: data exception (a value out of range, invalid text for its type);
+     * 23: integrity constraint violation; SI: the sitr_* functions' own
+     * answers (no such case, limit reached, see migrations/0001). */
+    return sqlstate && (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+                        strncmp(sqlstate, "SI", 2) == 0);
 }
 
 static void record_error(sitr_db_t *db, const char *msg)
@@ -299,6 +312,8 @@ static void query_finish(query_t *q, int rc, PGresult *res, const char *sqlstate
     uv_timer_stop(&q->timer);
     if (rc == SITR_EDB)
         db->st.failed++;
+    else if (rc == SITR_EREFUSED)
+        db->st.refused++;
     else if (rc == SITR_ETIMEOUT)
         db->st.timeouts++;
     if (q->cb)
@@ -371,7 +386,8 @@ static void conn_query_done(dbconn_t *c)
     q->conn = NULL;
     conn_set_state(c, CONN_IDLE);
     if (c->failed || !res)
-        query_finish(q, SITR_EDB, NULL, c->sqlstate[0] ? c->sqlstate : NULL);
+        query_finish(q, sitr_db_sqlstate_refused(c->sqlstate) ? SITR_EREFUSED : SITR_EDB, NULL,
+                     c->sqlstate[0] ? c->sqlstate : NULL);
     else
         query_finish(q, 0, res, NULL);
     if (res)

@@ -24,13 +24,20 @@ typedef struct sitr_db_options {
 } sitr_db_options_t;
 
 /* Completion: res is the last PGresult (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
- * on success, NULL on failure with rc < 0 (SITR_EDB, SITR_ETIMEOUT,
- * SITR_ECLOSED) and, for SITR_EDB, sqlstate set (e.g. "23505"), else NULL.
+ * on success, NULL on failure with rc < 0 (SITR_EDB, SITR_EREFUSED,
+ * SITR_ETIMEOUT, SITR_ECLOSED) and, for SITR_EDB and SITR_EREFUSED, sqlstate
+ * set when the server sent one (e.g. "23505"), else NULL.
  * res is borrowed: it is cleared after the callback returns. */
 typedef void (*sitr_db_cb)(int rc, PGresult *res, const char *sqlstate, void *arg);
 
 SITR_MUST_CHECK int sitr_db_new(uv_loop_t *loop, const sitr_db_options_t *opt, sitr_db_t **out,
                                 sitr_err_t *err);
+
+/* 1 when sqlstate names a refusal of the statement's data rather than a
+ * failure of the database: classes 22 (data exception) and 23 (integrity
+ * constraint), and the SI codes the sitr_* functions raise.  Such
+ * statements end with SITR_EREFUSED instead of SITR_EDB. */
+int sitr_db_sqlstate_refused(const char *sqlstate);
 
 /* Queues one statement.  values[i] are NUL-terminated text (borrowed only for
  * the duration of this call: they are copied).  Returns 0 and then calls cb
@@ -43,6 +50,7 @@ SITR_MUST_CHECK int sitr_db_submit(sitr_db_t *db, const char *sql, int nparams,
 typedef struct sitr_db_stats {
     int connections, connected, busy, queued;
     unsigned long long submitted, failed, timeouts;
+    unsigned long long refused; /* ended with SITR_EREFUSED (not in failed) */
 } sitr_db_stats_t;
 void sitr_db_stats(const sitr_db_t *db, sitr_db_stats_t *out);
 

@@ -111,3 +111,46 @@ const char *pgt_admin(void)
 {
     return SITR_BINARY_DIR "/tools/sitr-admin";
 }
+
+/* The fixture's server log: DIR/server.log, DIR being where tools/pg-local
+ * put the cluster (pg/location when it moved it to /tmp). */
+static void server_log_path(char *out, size_t cap)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/pg", SITR_BINARY_DIR);
+    FILE *f = fopen(SITR_BINARY_DIR "/pg/location", "r");
+    if (f) {
+        if (fgets(dir, sizeof dir, f))
+            dir[strcspn(dir, "\r\n")] = '\0';
+        fclose(f);
+    }
+    snprintf(out, cap, "%s/server.log", dir);
+}
+
+long pgt_server_errors(const char *db_url)
+{
+    /* Lines name their database only with the fixture's log_line_prefix. */
+    char *server = pgt_server_url();
+    PGresult *r = pgt_exec(server, "SHOW log_line_prefix");
+    free(server);
+    int named = strstr(PQgetvalue(r, 0, 0), "%d") != NULL;
+    PQclear(r);
+    if (!named)
+        fail_msg("the pg fixture's log lines do not name their database (log_line_prefix "
+                 "without %%d): restart it with tools/pg-local");
+    const char *name = strrchr(db_url, '/');
+    assert_non_null(name);
+    char needle[256];
+    snprintf(needle, sizeof needle, "] %s ERROR:", name + 1);
+    char path[4200];
+    server_log_path(path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot read the pg fixture's log %s", path);
+    long n = 0;
+    char line[8192];
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}

@@ -18,6 +18,10 @@ PGresult *pgt_exec(const char *url, const char *sql);
 long long pgt_scalar(const char *url, const char *sql);
 /* Runs sql expecting an error with that SQLSTATE (fails the test if not). */
 void pgt_expect_error(const char *url, const char *sql, const char *sqlstate);
+/* How many ERROR lines the fixture's server log holds for the database of
+ * db_url (a URL from pgt_create_db).  Fails the test when the log cannot be
+ * read or its lines do not name their database. */
+long pgt_server_errors(const char *db_url);
 /* Path of the sitr-admin binary in the build tree. */
 const char *pgt_admin(void);
 /* Runs a command and returns its exit status (system(3)). */

@@ -24,7 +24,8 @@
     X(CONFLICT, "conflicting state")                                                               \
     X(PROTO, "protocol error")                                                                     \
     X(CLOSED, "connection closed")                                                                 \
-    X(CONFIG, "invalid configuration")
+    X(CONFIG, "invalid configuration")                                                             \
+    X(REFUSED, "the database refused the statement's data")
 
 enum {
 #define SITR_ERR_SVC_ENUM_(name, msg) SITR_ERR_SVC_IDX_##name,

@@ -114,15 +114,27 @@ static void test_query_and_error(void **state)
     run_until(&loop, &a.done, 1);
     assert_int_equal(a.rc, 0);
     assert_string_equal(a.value, "42");
-    assert_int_equal(b.rc, SITR_EDB);
+    /* A division by zero is about the statement's data, not the
+     * database's health: refused, not failed. */
+    assert_int_equal(b.rc, SITR_EREFUSED);
     assert_string_equal(b.sqlstate, "22012");
     assert_int_equal(c.rc, 0);
     assert_string_equal(c.value, "was null");
     sitr_db_stats_t st;
     sitr_db_stats(db, &st);
     assert_int_equal(st.submitted, 3);
-    assert_int_equal(st.failed, 1);
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(st.refused, 1);
     assert_int_equal(a.done + b.done + c.done, 3);
+    /* An undefined function is not the request's fault: a failure. */
+    result_t d = {0};
+    assert_int_equal(sitr_db_submit(db, "SELECT no_such_function()", 0, NULL, on_result, &d), 0);
+    run_until(&loop, &d.done, 1);
+    assert_int_equal(d.rc, SITR_EDB);
+    assert_string_equal(d.sqlstate, "42883");
+    sitr_db_stats(db, &st);
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(st.refused, 1);
     close_pool(&loop, db);
     free(url);
 }
