@@ -80,6 +80,17 @@ void sitr_opaque_video_ref(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platf
     base32(d, sizeof d, out);
 }
 
+uint64_t sitr_opaque_content_id(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
+                                int is_video, int64_t id)
+{
+    uint8_t d[16];
+    keyed(key, is_video ? "sitr/hma-vid/1" : "sitr/hma-img/1", platform_id, id, d, sizeof d);
+    uint64_t v = get_be64(d) & ((UINT64_C(1) << 53) - 1);
+    /* 0 would read as "no id" to some clients: fold it onto 1 (a chance of
+     * 2^-53 per id, and ids stay distinct with overwhelming probability). */
+    return v ? v : 1;
+}
+
 void sitr_opaque_case_token(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
                             int64_t case_id, char out[SITR_OPAQUE_TOKEN_LEN + 1])
 {

@@ -16,6 +16,7 @@
 #include "api/auth.h"
 #include "api/blocks.h"
 #include "api/health.h"
+#include "api/hma.h"
 #include "api/match.h"
 #include "api/report_page.h"
 #include "api/routes.h"
@@ -150,6 +151,12 @@ static void close_replica(void *arg)
     app_holder_t *h = arg;
     sitr_replica_close(h->api.replica, on_replica_closed, h);
     h->api.replica = NULL;
+}
+
+/* Then wait for the HMA lookups searching in the pool too. */
+static void close_replica_after_hma(void *arg)
+{
+    sitr_api_hma_when_idle(close_replica, arg);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -302,6 +309,6 @@ void sitr_app_close(sitr_server_t *srv)
         h->app.replica_closing = 1;
         /* A client gone mid-request leaves its match batch running in the
          * thread pool, reading the indexes: close once those are back. */
-        sitr_api_match_when_idle(close_replica, h);
+        sitr_api_match_when_idle(close_replica_after_hma, h);
     }
 }

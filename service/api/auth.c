@@ -25,6 +25,7 @@
 #include <sitr/token.h>
 #include <sitr/keys.h>
 
+#include "api/hma.h"
 #include "api/reply.h"
 #include "api/state.h"
 #include "core/log.h"
@@ -96,6 +97,39 @@ static const char *credentials(const sitr_req_t *req, const char *scheme)
     while (*h == ' ' || *h == '\t')
         h++;
     return h;
+}
+
+/* The password of "Authorization: Basic base64(user:password)", the form a
+ * client configured with a URL like https://platform:KEY@host sends (HMA's
+ * clients, docs/api-hma.md): written into out (NUL-terminated) and 0, or -1
+ * when the header is absent, not Basic, not valid base64 or has no colon.
+ * The user name is ignored: the key alone says who is calling. */
+static int basic_password(const sitr_req_t *req, char *out, size_t cap)
+{
+    const char *b64 = credentials(req, "Basic");
+    if (!b64)
+        return -1;
+    size_t len = strlen(b64);
+    while (len > 0 && (b64[len - 1] == ' ' || b64[len - 1] == '\t'))
+        len--;
+    uint8_t plain[256];
+    size_t n = 0;
+    if (len == 0 || len > 4 * (sizeof plain / 3) ||
+        sodium_base642bin(plain, sizeof plain, b64, len, NULL, &n, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
+        return -1;
+    const uint8_t *colon = memchr(plain, ':', n);
+    int rc = -1;
+    if (colon) {
+        size_t plen = n - (size_t)(colon + 1 - plain);
+        if (plen < cap && !memchr(colon + 1, '\0', plen)) {
+            memcpy(out, colon + 1, plen);
+            out[plen] = '\0';
+            rc = 0;
+        }
+    }
+    sodium_memzero(plain, sizeof plain);
+    return rc;
 }
 
 /* Calls the route's handler as the authenticated case, and answers for it
@@ -293,7 +327,11 @@ static void reply_bearer_failure(sitr_req_t *req, const char *code, const char *
  * address's failure budget like a wrong case secret. */
 static int auth_platform(sitr_req_t *req, const sitr_route_t *route)
 {
+    /* Bearer <key>, or HTTP Basic with the key as the password. */
+    char basic[SITR_KEYS_API_KEY_SIZE + 8];
     const char *key = credentials(req, "Bearer");
+    if (!key && basic_password(req, basic, sizeof basic) == 0)
+        key = basic;
     if (!key) {
         sitr_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"sitr\"");
         sitr_req_reply_error(req, 401, "api_key_required",
@@ -304,18 +342,25 @@ static int auth_platform(sitr_req_t *req, const sitr_route_t *route)
     while (len > 0 && (key[len - 1] == ' ' || key[len - 1] == '\t'))
         len--;
     size_t plen = strlen(SITR_KEYS_API_KEY_PREFIX);
-    if (len != SITR_KEYS_API_KEY_SIZE - 1 || strncmp(key, SITR_KEYS_API_KEY_PREFIX, plen) != 0) {
+    int wellformed =
+        len == SITR_KEYS_API_KEY_SIZE - 1 && strncmp(key, SITR_KEYS_API_KEY_PREFIX, plen) == 0;
+    char copy[SITR_KEYS_API_KEY_SIZE];
+    if (wellformed) {
+        memcpy(copy, key, len);
+        copy[len] = '\0';
+    }
+    sodium_memzero(basic, sizeof basic);
+    if (!wellformed) {
         reply_bearer_failure(req, "invalid_api_key", "the API key is malformed");
         return 0;
     }
-    if (over_failure_budget(req))
+    if (over_failure_budget(req)) {
+        sodium_memzero(copy, sizeof copy);
         return 0;
+    }
     sitr_api_t *api = api_of(req);
     const sitr_server_t *srv = sitr_req_server(req);
-    char copy[SITR_KEYS_API_KEY_SIZE];
     uint8_t digest[SITR_KEYS_DIGEST_BYTES];
-    memcpy(copy, key, len);
-    copy[len] = '\0';
     sitr_keys_digest(srv->cfg->digest_key, copy, digest);
     sodium_memzero(copy, sizeof copy);
     int64_t id = 0;
@@ -323,7 +368,10 @@ static int auth_platform(sitr_req_t *req, const sitr_route_t *route)
     int found = sitr_replica_find_platform(api ? api->replica : NULL, digest, &id, name);
     sodium_memzero(digest, sizeof digest);
     if (found < 0) {
-        /* Before the initial load there is no key to check against. */
+        /* Before the initial load there is no key to check against; the
+         * HMA routes say so in HMA's words (hma.h). */
+        if (sitr_api_hma_is_route(route))
+            return sitr_api_hma_not_ready(req, route);
         sitr_req_add_header(req, "Retry-After", "1");
         sitr_req_reply_error(req, 503, "not_ready", "the service is still loading; retry shortly",
                              NULL);

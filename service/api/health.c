@@ -114,6 +114,28 @@ void sitr_api_metrics_source(FILE *out, void *arg)
             c->match_items, c->match_matched, c->match_pdq_ignored, c->match_unrecorded,
             c->match_pooled);
     fprintf(out,
+            "# HELP sitr_hma_lookups_total Hash lookups of the HMA-compatible GET /m/lookup and "
+            "GET /m/raw_lookup.\n"
+            "# TYPE sitr_hma_lookups_total counter\n"
+            "sitr_hma_lookups_total %llu\n"
+            "# HELP sitr_hma_lookups_matched_total HMA lookups that matched at least one case "
+            "image or video.\n"
+            "# TYPE sitr_hma_lookups_matched_total counter\n"
+            "sitr_hma_lookups_matched_total %llu\n"
+            "# HELP sitr_hma_pdq_ignored_total HMA PDQ lookups not searched (quality below 50).\n"
+            "# TYPE sitr_hma_pdq_ignored_total counter\n"
+            "sitr_hma_pdq_ignored_total %llu\n"
+            "# HELP sitr_hma_unrecorded_total HMA lookups answered without their upload-blocked "
+            "record (database unavailable).\n"
+            "# TYPE sitr_hma_unrecorded_total counter\n"
+            "sitr_hma_unrecorded_total %llu\n"
+            "# HELP sitr_hma_content_refused_total HMA content uploads and ?url= lookups refused "
+            "(sitr never receives images or videos).\n"
+            "# TYPE sitr_hma_content_refused_total counter\n"
+            "sitr_hma_content_refused_total %llu\n",
+            c->hma_lookups, c->hma_matched, c->hma_pdq_ignored, c->hma_unrecorded,
+            c->hma_refused_content);
+    fprintf(out,
             "# HELP sitr_cases_created_total Cases created.\n"
             "# TYPE sitr_cases_created_total counter\n"
             "sitr_cases_created_total %lu\n"

@@ -7,6 +7,7 @@
 
 #include "api/cases.h"
 #include "api/health.h"
+#include "api/hma.h"
 #include "api/match.h"
 #include "api/report.h"
 #include "api/takedowns.h"
@@ -20,7 +21,8 @@ typedef enum body_cap {
     CAP_CASE,      /* images and videos: the server's whole body limit */
     CAP_MATCH,     /* a /v1/match batch of up to cfg->match_batch items */
     CAP_UPLOADS,   /* a /v1/uploads batch of up to cfg->match_batch uploads */
-    CAP_ANSWER     /* 16 KiB: a takedown answer with its note */
+    CAP_ANSWER,    /* 16 KiB: a takedown answer with its note */
+    CAP_COMPARE    /* 256 KiB: two vPDQ signals of up to 1000 frames each, per type */
 } body_cap_t;
 
 typedef struct row {
@@ -54,6 +56,16 @@ static const row_t rows[] = {
      CAP_SMALL},
     {SITR_POST, "/v1/takedowns/{id}", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_takedowns_answer,
      CAP_ANSWER},
+    /* platforms, in the words of Meta's HMA 2.x (docs/api-hma.md); a vPDQ
+     * lookup spends one more token per 10 frames in its handler; POST
+     * /m/lookup (a file upload) is refused without reading it */
+    {SITR_GET, "/m/lookup", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_hma_lookup, CAP_SMALL},
+    {SITR_GET, "/m/raw_lookup", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_hma_raw_lookup,
+     CAP_SMALL},
+    {SITR_GET, "/m/index/status", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_hma_index_status,
+     CAP_SMALL},
+    {SITR_POST, "/m/compare", SITR_AUTH_PLATFORM, SITR_COST_ONE, sitr_api_hma_compare, CAP_COMPARE},
+    {SITR_POST, "/m/lookup", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_hma_lookup_post, CAP_SMALL},
     /* the victims' evidence report and web page */
     {SITR_GET, "/v1/cases/{case}/report", SITR_AUTH_CASE, SITR_COST_ONE, sitr_api_cases_report,
      CAP_SMALL},
@@ -84,10 +96,22 @@ static size_t body_cap(body_cap_t cap, const sitr_config_t *cfg)
         return (size_t)cfg->match_batch * 3072 + (size_t)cfg->max_match_frames * 256 + 4096;
     case CAP_ANSWER:
         return 16384;
+    case CAP_COMPARE:
+        return 256 * 1024;
     case CAP_SMALL:
         break;
     }
     return 4096;
+}
+
+/* The route that refuses content (an HMA file upload) refuses it in the
+ * same words when it is too large to read; every other route answers the
+ * generic 413. */
+static int oversize(sitr_req_t *req, const sitr_route_t *route)
+{
+    if (route->handler != sitr_api_hma_lookup_post)
+        return 0;
+    return sitr_api_hma_lookup_post(req) == 0;
 }
 
 int sitr_api_add_routes(sitr_server_t *srv)
@@ -100,5 +124,6 @@ int sitr_api_add_routes(sitr_server_t *srv)
                                    .cost = rows[i].cost,
                                    .handler = rows[i].handler,
                                    .body_cap = body_cap(rows[i].cap, srv->cfg)};
+    srv->oversize_hook = oversize;
     return sitr_server_add_routes(srv, routes, NROWS);
 }

@@ -29,6 +29,9 @@ typedef struct sitr_api_counters {
     unsigned long platform_rate_limited; /* refused by the per-platform limit */
     unsigned long long match_items, match_matched, match_pdq_ignored, match_unrecorded;
     unsigned long long match_pooled; /* /v1/match batches searched in the thread pool */
+    /* the HMA-compatible /m routes (hma.h) */
+    unsigned long long hma_lookups, hma_matched, hma_pdq_ignored, hma_unrecorded;
+    unsigned long long hma_refused_content; /* content uploads and ?url= refused */
 } sitr_api_counters_t;
 
 typedef struct sitr_api {

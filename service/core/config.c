@@ -118,6 +118,10 @@ static const option_t options[] = {
      OFF(trusted_proxy), 0, 0},
     {"web-dir", "SITR_WEB_DIR", SITR_WEB_DIR, "PATH",
      "folder of the victims' web page (read once at start-up)", K_STRING, OFF(web_dir), 0, 0},
+    {"hma-bank", "SITR_HMA_BANK", "SITR", "NAME",
+     "bank name answered by the HMA-compatible /m routes (HMA's rule: capital letters, digits "
+     "and _, not starting with a digit, at most 64)",
+     K_STRING, OFF(hma_bank), 0, 0},
     {"webhooks", "SITR_WEBHOOKS", "on", "on|off",
      "send the platforms' takedown webhooks (from the replica holding the matcher role)", K_BOOL,
      OFF(webhooks), 0, 1},
@@ -233,6 +237,18 @@ static int parse_number(const char *s, int allow_suffix, unsigned long long *out
         return SITR_EINVAL;
     *out = v;
     return 0;
+}
+
+/* HMA's bank names: [A-Z_][A-Z0-9_]*, here at most 64 characters. */
+static int valid_bank_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64 || isdigit((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(isupper((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '_'))
+            return 0;
+    return 1;
 }
 
 static int set_key_hex(sitr_config_t *cfg, const char *hex, size_t len, const char *origin,
@@ -415,6 +431,11 @@ int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_conf
             return sitr_err_set(err, SITR_ECONFIG, "trusted proxy \"%s\" is not an IP address",
                                 cfg->trusted_proxy);
     }
+    if (!valid_bank_name(cfg->hma_bank))
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "HMA bank name \"%.64s\": use capital letters, digits and _, not "
+                            "starting with a digit, at most 64 characters",
+                            cfg->hma_bank);
     if (cfg->webhook_retry_min_ms > cfg->webhook_retry_max_ms)
         return sitr_err_set(err, SITR_ECONFIG,
                             "webhook retry delays: --webhook-retry-min-ms (%u) is above "
@@ -439,7 +460,8 @@ void sitr_config_free(sitr_config_t *cfg)
     free(cfg->database_url);
     free(cfg->trusted_proxy);
     free(cfg->web_dir);
-    cfg->listen = cfg->database_url = cfg->trusted_proxy = cfg->web_dir = NULL;
+    free(cfg->hma_bank);
+    cfg->listen = cfg->database_url = cfg->trusted_proxy = cfg->web_dir = cfg->hma_bank = NULL;
     sodium_memzero(cfg->digest_key, sizeof cfg->digest_key);
     cfg->have_digest_key = 0;
 }

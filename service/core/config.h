@@ -47,6 +47,7 @@ typedef struct sitr_config {
         webhook_max_attempts, webhook_poll_ms;
     char *trusted_proxy; /* peer IP whose X-Forwarded-For is believed; "" = none */
     char *web_dir;       /* the victims' web page files, read once at start-up */
+    char *hma_bank;      /* the one bank name of the HMA-compatible /m routes */
     sitr_log_level_t log_level;
     uint8_t digest_key[SITR_DIGEST_KEY_BYTES];
     int have_digest_key;

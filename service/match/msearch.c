@@ -187,7 +187,7 @@ static int cand_push(sitr_msearch_t *s, sitr_msearch_kind_t kind, int64_t id,
 {
     if (s->nc == s->ccap && grow((void **)&s->c, &s->ccap, s->nc + 1, sizeof *s->c) < 0)
         return SITR_ENOMEM;
-    s->c[s->nc++] = (sitr_msearch_match_t){kind, id, sig, distance, coverage, run};
+    s->c[s->nc++] = (sitr_msearch_match_t){kind, id, sig, distance, coverage, run, -1};
     return 0;
 }
 
@@ -473,7 +473,12 @@ static int decide_push(sitr_msearch_t *s, const sitr_vmatch_query_t *q, const si
         cov = 0;
     if (cov > 1)
         cov = 1;
-    return cand_push(s, kind, id, sig, res.still_distance, cov, res.run_seconds);
+    int rc = cand_push(s, kind, id, sig, res.still_distance, cov, res.run_seconds);
+    if (rc == 0) {
+        double qs = res.copy_query / 100.0;
+        s->c[s->nc - 1].query_share = qs >= 0 ? (qs <= 1 ? qs : 1) : 0;
+    }
+    return rc;
 }
 
 /* Candidates of a prepared video query from its id-sorted case-index hits

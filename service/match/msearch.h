@@ -96,6 +96,9 @@ typedef struct sitr_msearch_match {
     int distance;
     double coverage;    /* 0..1, or -1 (see the top of this file) */
     double run_seconds; /* >= 0, or -1 */
+    double query_share; /* a video query against a case video: the share of the query's
+                           distinct usable frames that match, 0..1, best orientation
+                           (Meta's copy rule's number); -1 otherwise */
 } sitr_msearch_match_t;
 
 typedef struct sitr_msearch sitr_msearch_t;

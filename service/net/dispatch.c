@@ -26,6 +26,9 @@ void sitr_dispatch(sitr_req_t *req)
     sitr_http_req_retain(req);
     if (!req->early_status)
         sitr_http_req_route(req);
+    if (req->early_status == 413 && req->match.route && req->srv && req->srv->oversize_hook &&
+        req->srv->oversize_hook(req, req->match.route))
+        goto out;
     if (req->early_status) {
         if (req->early_status == 503)
             sitr_req_add_header(req, "Retry-After", "1");

@@ -37,6 +37,11 @@ struct sitr_server {
      * sitr_server_shutdown_done.  Without a hook the server finishes at
      * once. */
     void (*shutdown_hook)(sitr_server_t *srv);
+    /* Called for a request refused with 413 (its body over the route's cap,
+     * never read) whose route is known: answers it in the route's own words
+     * and returns 1, or returns 0 for the generic 413.  No authentication
+     * has run.  NULL: always the generic answer.  Set by the API layer. */
+    int (*oversize_hook)(sitr_req_t *req, const sitr_route_t *route);
 
     int ready;           /* set by the API layer */
     char not_ready[128]; /* why not, for /readyz */

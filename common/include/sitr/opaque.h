@@ -10,6 +10,11 @@
  *  - The match `ref` of a case video is derived the same way under its own
  *    domain tag: image refs and video refs are separate namespaces (a
  *    video's ref never equals an image's, whatever their row ids).
+ *  - The bank_content_id of the HMA-compatible lookup (docs/api-hma.md): the
+ *    same keyed derivation under its own tags (images and videos apart),
+ *    cut to 53 bits so that every JSON parser reads it as an exact integer
+ *    (HMA's clients parse it as one), never 0.  Stable for one platform,
+ *    unrelated across platforms.
  *  - Takedown list cursors: the last id of a page plus a 64-bit keyed MAC
  *    bound to the platform, 26 base32 characters.  A cursor altered or made
  *    for another platform is refused.
@@ -30,6 +35,9 @@ void sitr_opaque_ref(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id
                      int64_t case_image_id, char out[SITR_OPAQUE_TOKEN_LEN + 1]);
 void sitr_opaque_video_ref(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
                            int64_t case_video_id, char out[SITR_OPAQUE_TOKEN_LEN + 1]);
+/* 1 .. 2^53 - 1.  is_video: 0 for a case image, 1 for a case video. */
+uint64_t sitr_opaque_content_id(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
+                                int is_video, int64_t id);
 void sitr_opaque_case_token(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,
                             int64_t case_id, char out[SITR_OPAQUE_TOKEN_LEN + 1]);
 void sitr_opaque_cursor_encode(const uint8_t key[SITR_KEYS_KEY_BYTES], int64_t platform_id,

@@ -284,7 +284,7 @@ typedef struct ref {
 static void ref_push(ref_t *r, sitr_msearch_kind_t kind, int64_t id, sitr_msearch_signal_t sig,
                      int d, double cov, double run)
 {
-    r->m[r->n++] = (sitr_msearch_match_t){kind, id, sig, d, cov, run};
+    r->m[r->n++] = (sitr_msearch_match_t){kind, id, sig, d, cov, run, -1};
 }
 
 static int cmp_target(const void *a, const void *b)
