@@ -331,7 +331,9 @@ static void test_case_functions(void **state)
              "SELECT (position('" MD5_B "' in sitr_case_status(%lld)::text) = 0)::int", id);
     assert_int_equal(pgt_scalar(url, sql), 1);
 
-    /* Withdrawal: every hash of the case erased, the takedown cancelled. */
+    /* Withdrawal: every hash of the case erased, and every row linking the
+     * case to an upload (match, takedown, its history, their change-log rows
+     * and timeline events) deleted; the takedown counts stay on the case. */
     assert_true(rows_containing(url, PDQ_C) > 0);
     assert_true(rows_containing(url, SHA_A) > 0);
     assert_true(rows_containing(url, SHA_B) > 0);
@@ -353,22 +355,35 @@ static void test_case_functions(void **state)
     /* MD5_B survives only in the platform's own upload row. */
     assert_int_equal(rows_containing(url, MD5_B), 1);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM uploads WHERE md5 IS NOT NULL"), 1);
-    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM takedowns WHERE status = 'cancelled'"),
-                     1);
-    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM matches"), 1); /* retained */
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM takedowns"), 0);
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM takedown_history"), 0);
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM matches"), 0);
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM changes WHERE kind LIKE 'takedown%'"),
+                     0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM case_events WHERE case_id = %lld AND kind NOT IN "
+             "('case_created', 'images_added', 'case_withdrawn')",
+             id);
+    assert_int_equal(pgt_scalar(url, sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT takedowns * 100 + rejected * 10 + removed FROM case_rejection_stats "
+             "WHERE case_id = %lld",
+             id);
+    assert_int_equal(pgt_scalar(url, sql), 100);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM changes WHERE kind = "
                                      "'case_image_removed'"),
                      3);
     snprintf(sql, sizeof sql,
              "SELECT * FROM sitr_case_add_images(%lld, '[{\"md5\":\"" MD5_A "\"}]', 10)", id);
     pgt_expect_error(url, sql, "SIT04");
-    /* A platform cannot answer a cancelled takedown. */
-    pgt_expect_error(url, "SELECT * FROM sitr_takedown_answer(1, 1, 'removed', NULL)", "SIT02");
+    /* The platform's takedown is gone: answering it is "no such takedown". */
+    pgt_expect_error(url, "SELECT * FROM sitr_takedown_answer(1, 1, 'removed', NULL)", "SIT03");
 
-    /* The change log is gap-free and ordered. */
-    assert_int_equal(pgt_scalar(url, "SELECT (max(seq) = count(*))::int FROM changes"), 1);
+    /* The change log is ordered and gap-free but for the one takedown_created
+     * row the withdrawal deleted. */
+    assert_int_equal(pgt_scalar(url, "SELECT (max(seq) = count(*) + 1)::int FROM changes"), 1);
     assert_int_equal(pgt_scalar(url, "SELECT sitr_changes_head()"),
-                     pgt_scalar(url, "SELECT count(*) FROM changes"));
+                     pgt_scalar(url, "SELECT max(seq) FROM changes"));
     free(url);
 }
 
