@@ -197,9 +197,12 @@ static void check_schema(app_holder_t *h)
     h->app.checking = 1;
     if (sitr_schema_check(srv->db, &h->app.migrations, on_schema, h, &err) < 0) {
         h->app.checking = 0;
-        /* The queue is full or the pool closing: try again shortly. */
-        sitr_log(SITR_LOG_WARN, NULL, "schema check not started: %s", err.msg);
-        sitr_server_set_ready(srv, 0, "schema check pending");
+        /* The database is unreachable (the pool said so once), the queue
+         * is full or the pool closing: try again shortly. */
+        int down = err.code == SITR_EUNAVAIL;
+        if (!down)
+            sitr_log(SITR_LOG_WARN, NULL, "schema check not started: %s", err.msg);
+        sitr_server_set_ready(srv, 0, down ? "database unreachable" : "schema check pending");
         uv_timer_start(&h->app.retry, on_retry, SCHEMA_RETRY_MS, 0);
     }
 }

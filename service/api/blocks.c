@@ -244,9 +244,9 @@ static void write_failed(sitr_blocks_t *b, int rc, const char *sqlstate)
     b->st.write_errors++;
     /* Data the database refuses (bad value, missing function) would be
      * refused again: drop that batch, keep the rest. */
-    int malformed = rc == SITR_EDB && sqlstate &&
-                    (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
-                     strncmp(sqlstate, "42", 2) == 0 || strncmp(sqlstate, "P0", 2) == 0);
+    int malformed = rc == SITR_EREFUSED ||
+                    (rc == SITR_EDB && sqlstate &&
+                     (strncmp(sqlstate, "42", 2) == 0 || strncmp(sqlstate, "P0", 2) == 0));
     if (malformed) {
         uint64_t lost = blocks_in(b->sending.e + b->pos, b->chunk);
         b->st.dropped += lost;

@@ -62,9 +62,14 @@ static void render_db(FILE *out, const sitr_db_t *db)
             "# TYPE sitr_db_timeouts_total counter\nsitr_db_timeouts_total %llu\n"
             "# HELP sitr_db_refused_total Statements the database refused for their data "
             "(SQLSTATE 22, 23 or sitr's own); not failures.\n"
-            "# TYPE sitr_db_refused_total counter\nsitr_db_refused_total %llu\n",
+            "# TYPE sitr_db_refused_total counter\nsitr_db_refused_total %llu\n"
+            "# HELP sitr_db_unreachable 1 while the pool counts the database unreachable "
+            "(writes answer 503 at once).\n"
+            "# TYPE sitr_db_unreachable gauge\nsitr_db_unreachable %d\n"
+            "# HELP sitr_db_outages_total Times the database became unreachable.\n"
+            "# TYPE sitr_db_outages_total counter\nsitr_db_outages_total %llu\n",
             st.connections, st.connected, st.busy, st.queued, st.submitted, st.failed, st.timeouts,
-            st.refused);
+            st.refused, st.unreachable, st.outages);
 }
 
 int sitr_api_metrics(sitr_req_t *req)

@@ -27,7 +27,11 @@ void sitr_api_reply_db_error(sitr_req_t *req, int rc)
                              "the request was refused: one of its values is not acceptable", NULL);
         return;
     }
-    if (sitr_req_failure_is_transient(rc))
+    /* A database known to be unreachable was logged once by the pool (the
+     * answer's own line says 503): no warning per request. */
+    if (rc == SITR_EUNAVAIL)
+        sitr_log(SITR_LOG_DEBUG, sitr_req_log_ids(req), "database unreachable");
+    else if (sitr_req_failure_is_transient(rc))
         sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "database unavailable: %s",
                  sitr_strerror(rc));
     else

@@ -19,17 +19,23 @@
  *   uv_poll_t; the old one is closed before the socket can be reused;
  * - a uv_poll_t is always closed before PQfinish;
  * - a lost connection is re-established with exponential backoff
- *   (100 ms .. 5 s); a query running on it fails with SITR_EDB, 08006;
+ *   (100 ms .. 1 s); a query running on it fails with SITR_EDB, 08006;
  * - a statement the server refused for its data (SQLSTATE classes 22 and
  *   23, and our own SI codes) ends with SITR_EREFUSED and is counted apart
  *   (refused, not failed): it says something about the request, nothing
  *   about the database's health;
+ * - the pool's view of the database (reach: starting, up, down) changes in
+ *   set_reach only: down when a pool connection fails while none is
+ *   connected, up when one connects; while down, submissions fail at once
+ *   (SITR_EUNAVAIL) and the queue is emptied the same way, so no caller
+ *   waits a timeout for a database known to be gone;
  * - the struct is freed only when every libuv handle it owns is closed.
  *
  * Listeners (sitr_db_listen) use the same machinery on connections of
  * their own that never take pool queries. */
 #include "db/db.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +47,7 @@
 #include "core/log.h"
 
 #define BACKOFF_MIN_MS     100u
-#define BACKOFF_MAX_MS     5000u
+#define BACKOFF_MAX_MS     1000u
 #define CONNECT_TIMEOUT_MS 10000u
 /* The server aborts a statement this long after the client gave up on it. */
 #define SERVER_TIMEOUT_SLACK_MS 1000u
@@ -53,6 +59,8 @@ typedef enum conn_state {
     CONN_BUSY,       /* one query in flight */
     CONN_CLOSED      /* pool closing: never used again */
 } conn_state_t;
+
+typedef enum reach { REACH_STARTING = 0, REACH_UP, REACH_DOWN } reach_t;
 
 typedef struct query query_t;
 typedef struct dbconn dbconn_t;
@@ -105,6 +113,8 @@ struct sitr_db {
     void *on_closed_arg;
     sitr_db_stats_t st;
     char last_error[256];
+    reach_t reach;
+    uint64_t down_since; /* uv_now when it became unreachable */
 };
 
 static void conn_connect(dbconn_t *c);
@@ -169,11 +179,59 @@ static void record_error(sitr_db_t *db, const char *msg)
     size_t n = strlen(db->last_error);
     while (n > 0 && (db->last_error[n - 1] == '\n' || db->last_error[n - 1] == ' '))
         db->last_error[--n] = '\0';
+    /* One log line per event: libpq's multi-line messages become one. */
+    for (size_t i = 0; i < n; i++)
+        if (db->last_error[i] == '\n' || db->last_error[i] == '\t')
+            db->last_error[i] = ' ';
 }
 
 const char *sitr_db_last_error(const sitr_db_t *db)
 {
     return db->last_error;
+}
+
+static int pool_connected(const sitr_db_t *db)
+{
+    int n = 0;
+    for (int i = 0; i < db->pool_size; i++)
+        n += db->conns[i].state == CONN_IDLE || db->conns[i].state == CONN_BUSY;
+    return n;
+}
+
+static void query_finish(query_t *q, int rc, PGresult *res, const char *sqlstate);
+static query_t *queue_pop(sitr_db_t *db);
+
+/* The one place the pool's view of the database changes; each change is
+ * logged once (not per connection or retry). */
+static void set_reach(sitr_db_t *db, reach_t to)
+{
+    reach_t from = db->reach;
+    if (from == to || db->closing)
+        return;
+    db->reach = to;
+    uint64_t now = uv_now(db->loop);
+    if (to == REACH_DOWN) {
+        db->down_since = now;
+        db->st.outages++;
+        if (from == REACH_STARTING)
+            sitr_log(SITR_LOG_WARN, NULL,
+                     "database unreachable at start-up: %s (retrying; writes answer 503 until it "
+                     "is reachable)",
+                     db->last_error[0] ? db->last_error : "connection failed");
+        else
+            sitr_log(SITR_LOG_WARN, NULL,
+                     "database unreachable: %s (retrying; writes answer 503 until it is back)",
+                     db->last_error[0] ? db->last_error : "connection lost");
+        /* Nothing waiting for a connection can get one soon. */
+        query_t *q;
+        while ((q = queue_pop(db)) != NULL)
+            query_finish(q, SITR_EUNAVAIL, NULL, NULL);
+    } else if (from == REACH_DOWN) {
+        sitr_log(SITR_LOG_INFO, NULL, "database reachable again after %.1f s",
+                 (double)(now - db->down_since) / 1000.0);
+    } else {
+        sitr_log(SITR_LOG_INFO, NULL, "database connected");
+    }
 }
 
 /* ---- handles ---------------------------------------------------------- */
@@ -310,7 +368,7 @@ static void query_finish(query_t *q, int rc, PGresult *res, const char *sqlstate
 {
     sitr_db_t *db = q->db;
     uv_timer_stop(&q->timer);
-    if (rc == SITR_EDB)
+    if (rc == SITR_EDB || rc == SITR_EUNAVAIL)
         db->st.failed++;
     else if (rc == SITR_EREFUSED)
         db->st.refused++;
@@ -496,6 +554,8 @@ static void conn_ready(dbconn_t *c)
         conn_fail(c, "cannot watch the database socket");
         return;
     }
+    if (!is_listener(c))
+        set_reach(db, REACH_UP);
     if (is_listener(c)) {
         /* (Re)subscribe; the listener learns it may have missed
          * notifications when the LISTEN completes (see on_listen_done). */
@@ -559,6 +619,8 @@ static void conn_fail(dbconn_t *c, const char *why)
         q->conn = NULL;
         query_finish(q, SITR_EDB, NULL, "08006");
     }
+    if (!is_listener(c) && !db->closing && pool_connected(db) == 0)
+        set_reach(db, REACH_DOWN);
 }
 
 static void conn_close(dbconn_t *c)
@@ -759,6 +821,8 @@ int sitr_db_submit(sitr_db_t *db, const char *sql, int nparams, const char *cons
         return SITR_ECLOSED;
     if (nparams < 0 || (nparams > 0 && !values) || !sql)
         return SITR_EINVAL;
+    if (db->reach == REACH_DOWN)
+        return SITR_EUNAVAIL;
     /* Queued means waiting: a query that can start now never counts. */
     if (db->queued >= db->max_queue && !(db->head == NULL && idle_conn(db)))
         return SITR_EBUSY;
@@ -790,6 +854,7 @@ void sitr_db_stats(const sitr_db_t *db, sitr_db_stats_t *out)
             out->busy++;
     }
     out->queued = db->queued;
+    out->unreachable = db->reach == REACH_DOWN;
 }
 
 void sitr_db_close(sitr_db_t *db, void (*on_closed)(void *arg), void *arg)

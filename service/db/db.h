@@ -41,14 +41,25 @@ int sitr_db_sqlstate_refused(const char *sqlstate);
 
 /* Queues one statement.  values[i] are NUL-terminated text (borrowed only for
  * the duration of this call: they are copied).  Returns 0 and then calls cb
- * exactly once, or < 0 (SITR_EBUSY when the queue is full, SITR_ECLOSED
- * after close) without ever calling cb. */
+ * exactly once, or < 0 (SITR_EBUSY when the queue is full, SITR_EUNAVAIL
+ * while the database is known to be unreachable, SITR_ECLOSED after close)
+ * without ever calling cb.
+ *
+ * Reachability: the pool counts the database unreachable from the moment a
+ * connection attempt or a connection fails while none of its connections is
+ * connected, until one connects again.  Meanwhile submissions fail at once
+ * with SITR_EUNAVAIL and queries waiting for a connection end with
+ * SITR_EUNAVAIL instead of their timeout; the connections keep retrying
+ * (backoff 100 ms doubling to 1 s).  The first failure at start-up and
+ * every change (unreachable, reachable again) are logged once each. */
 SITR_MUST_CHECK int sitr_db_submit(sitr_db_t *db, const char *sql, int nparams,
                                    const char *const *values, sitr_db_cb cb, void *arg);
 
 /* Pool state for /readyz and /metrics. */
 typedef struct sitr_db_stats {
     int connections, connected, busy, queued;
+    int unreachable;            /* 1 while the pool counts the database unreachable (above) */
+    unsigned long long outages; /* times it became unreachable */
     unsigned long long submitted, failed, timeouts;
     unsigned long long refused; /* ended with SITR_EREFUSED (not in failed) */
 } sitr_db_stats_t;

@@ -336,13 +336,16 @@ static void on_pkeys(int rc, PGresult *res, const char *sqlstate, void *arg)
          * tell otherwise); the poll timer retries. */
         r->pkeys_stale = 1;
         r->pkeys_reload_errors++;
-        sitr_log(SITR_LOG_WARN, NULL, "reloading the platform keys failed: %s (retrying)",
-                 sitr_strerror(rc));
+        if (!r->warned_pkeys)
+            sitr_log(SITR_LOG_WARN, NULL, "reloading the platform keys failed: %s (retrying)",
+                     sitr_strerror(rc));
+        r->warned_pkeys = 1;
         return;
     }
     sitr_pkeys_free(r->pkeys);
     r->pkeys = k;
     r->pkeys_reloads++;
+    r->warned_pkeys = 0;
     sitr_log(SITR_LOG_INFO, NULL, "platform keys reloaded: %zu platforms", sitr_pkeys_size(k));
     if (r->pkeys_stale)
         sitr_replica_reload_pkeys(r); /* changed again while this one ran */

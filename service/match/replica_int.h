@@ -95,7 +95,7 @@ struct sitr_replica {
     /* platform keys (pkeys.h): the set in use (loop thread), the one the
      * load job built; a reload is due (stale) or in flight through the pool */
     sitr_pkeys_t *pkeys, *load_pkeys;
-    int pkeys_stale, pkeys_inflight;
+    int pkeys_stale, pkeys_inflight, warned_pkeys;
     unsigned long long pkeys_reloads, pkeys_reload_errors;
 
     /* apply job */

@@ -581,6 +581,7 @@ int sitr_req_failure_is_transient(int rc)
     case SITR_ETIMEOUT:
     case SITR_EDB:
     case SITR_ECLOSED:
+    case SITR_EUNAVAIL:
         return 1;
     default:
         return 0;

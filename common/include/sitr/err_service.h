@@ -25,7 +25,8 @@
     X(PROTO, "protocol error")                                                                     \
     X(CLOSED, "connection closed")                                                                 \
     X(CONFIG, "invalid configuration")                                                             \
-    X(REFUSED, "the database refused the statement's data")
+    X(REFUSED, "the database refused the statement's data")                                        \
+    X(UNAVAIL, "database unreachable")
 
 enum {
 #define SITR_ERR_SVC_ENUM_(name, msg) SITR_ERR_SVC_IDX_##name,

@@ -1,5 +1,6 @@
 /* The asynchronous pool against a real PostgreSQL (the `pg` fixture): results
- * and errors, queueing beyond the pool size, queue overflow, timeouts,
+ * and errors, queueing beyond the pool size, queue overflow, timeouts, an
+ * unreachable server failing queries at once (SITR_EUNAVAIL),
  * reconnection after the server drops every connection, LISTEN, and a clean
  * shutdown (uv_loop_close() == 0 after every test).  Each test has its own
  * loop and its own database. */
@@ -210,12 +211,24 @@ static void test_unreachable_server(void **state)
     sitr_db_t *db =
         open_pool(&loop, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", 2, 4, 300);
     result_t r = {0};
+    /* Queued before the first attempt failed: it ends as soon as the pool
+     * knows, with SITR_EUNAVAIL, not at its timeout. */
     assert_int_equal(sitr_db_submit(db, "SELECT 1", 0, NULL, on_result, &r), 0);
     run_until(&loop, &r.done, 1);
-    assert_int_equal(r.rc, SITR_ETIMEOUT);
+    assert_int_equal(r.rc, SITR_EUNAVAIL);
+    sitr_db_stats_t st;
+    sitr_db_stats(db, &st);
+    assert_int_equal(st.unreachable, 1);
+    assert_int_equal(st.outages, 1);
+    assert_int_equal(st.timeouts, 0);
+    /* From then on a submission is refused at once, its callback never
+     * called. */
+    result_t r2 = {0};
+    assert_int_equal(sitr_db_submit(db, "SELECT 1", 0, NULL, on_result, &r2), SITR_EUNAVAIL);
     assert_true(strlen(sitr_db_last_error(db)) > 0);
     assert_null(strstr(sitr_db_last_error(db), "nobody@"));
     close_pool(&loop, db);
+    assert_int_equal(r2.done, 0);
 }
 
 static void test_close_fails_queued(void **state)
