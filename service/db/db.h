@@ -25,7 +25,7 @@ typedef struct sitr_db_options {
 
 /* Completion: res is the last PGresult (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
  * on success, NULL on failure with rc < 0 (SITR_EDB, SITR_EREFUSED,
- * SITR_ETIMEOUT, SITR_ECLOSED) and, for SITR_EDB and SITR_EREFUSED, sqlstate
+ * SITR_ETIMEOUT, SITR_EUNAVAIL, SITR_ECLOSED) and, for SITR_EDB and SITR_EREFUSED, sqlstate
  * set when the server sent one (e.g. "23505"), else NULL.
  * res is borrowed: it is cleared after the callback returns. */
 typedef void (*sitr_db_cb)(int rc, PGresult *res, const char *sqlstate, void *arg);
