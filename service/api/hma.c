@@ -9,11 +9,13 @@
  * header X-Sitr-Pdq-Ignored); a vPDQ lookup spends one more token of the
  * platform's rate per SITR_API_FRAMES_PER_TOKEN frames; the search is
  * match/msearch.h's over this replica's memory (in the thread pool for a
- * video); the matched case images and videos are recorded as "upload
- * blocked" on their cases by the same SQL function /v1/match calls
- * (sitr_match_record_blocked), and the answer leaves after that commit (if
- * the database cannot take it the answer still leaves, with the header
- * X-Sitr-Recorded: false, as /v1/match says "recorded":false).
+ * video); each matched case image and video is recorded as "upload
+ * blocked" on its case through the block queue /v1/match uses
+ * (api/blocks.h: queued in memory, aggregated per item, platform and UTC
+ * day, written by its writer), and the answer never waits for the
+ * database (a block that could not be queued, the queue being full, is
+ * said with the header X-Sitr-Recorded: false, as /v1/match says
+ * "recorded":false).
  *
  * The platform receives per matched case image or video a bank_content_id
  * (sitr/opaque.h: keyed, per platform, 53 bits), never a hash, case or row
@@ -33,6 +35,7 @@
 #include <sitr/opaque.h>
 
 #include "api/auth.h"
+#include "api/blocks.h"
 #include "api/hma_json.h"
 #include "api/platform.h"
 #include "api/state.h"
@@ -55,10 +58,8 @@ typedef struct hma_job {
     long found;
     sitr_msearch_match_t hits[SITR_PLATFORM_MAX_MATCHES];
     json_t *body;
-    /* "{id,...}" lists for sitr_match_record_blocked */
-    char blocked[SITR_PLATFORM_MAX_MATCHES * 21 + 3],
-        blocked_videos[SITR_PLATFORM_MAX_MATCHES * 21 + 3];
-    size_t nblocked, nblocked_videos;
+    sitr_blocks_t *blocks; /* the API's block queue */
+    size_t nblocked, nblocked_videos, unrecorded;
 } hma_job_t;
 
 static unsigned pooled_inflight;
@@ -143,11 +144,6 @@ static void distance_str(const sitr_msearch_match_t *h, char *out, size_t cap)
         snprintf(out, cap, "%d", h->distance);
 }
 
-static void append_id(char *list, size_t *pos, size_t count, int64_t id)
-{
-    *pos += (size_t)sprintf(list + *pos, "%s%lld", count ? "," : "", (long long)id);
-}
-
 static int build_answer(hma_job_t *j)
 {
     sitr_server_t *srv = sitr_req_server(j->req);
@@ -156,9 +152,6 @@ static int build_answer(hma_job_t *j)
         (size_t)(j->found < SITR_PLATFORM_MAX_MATCHES ? j->found : SITR_PLATFORM_MAX_MATCHES);
     json_t *list = json_array();
     int bad = !list;
-    size_t pos = 0, vpos = 0;
-    j->blocked[pos++] = '{';
-    j->blocked_videos[vpos++] = '{';
     for (size_t k = 0; k < shown && !bad; k++) {
         const sitr_msearch_match_t *h = &j->hits[k];
         int video = h->kind == SITR_MSEARCH_VIDEO;
@@ -169,15 +162,11 @@ static int build_answer(hma_job_t *j)
                                    : json_pack("{s:I,s:s}", "bank_content_id", (json_int_t)cid,
                                                "distance", dist);
         bad |= json_array_append_new(list, m) < 0;
-        if (video)
-            append_id(j->blocked_videos, &vpos, j->nblocked_videos++, h->id);
-        else
-            append_id(j->blocked, &pos, j->nblocked++, h->id);
+        j->unrecorded += !sitr_blocks_record(j->blocks, platform,
+                                             video ? SITR_BLOCK_VIDEO : SITR_BLOCK_IMAGE, h->id);
+        j->nblocked_videos += video;
+        j->nblocked += !video;
     }
-    j->blocked[pos++] = '}';
-    j->blocked[pos] = '\0';
-    j->blocked_videos[vpos++] = '}';
-    j->blocked_videos[vpos] = '\0';
     if (bad) {
         json_decref(list);
         return SITR_ENOMEM;
@@ -204,20 +193,6 @@ static void reply(hma_job_t *j, int recorded)
     j->body = NULL;
 }
 
-static void on_recorded(int rc, PGresult *res, const char *sqlstate, void *arg)
-{
-    (void)res;
-    (void)sqlstate;
-    hma_job_t *j = arg;
-    if (!sitr_req_gone(j->req)) {
-        if (rc < 0)
-            sitr_log(SITR_LOG_WARN, sitr_req_log_ids(j->req),
-                     "upload-blocked events not recorded: %s", sitr_strerror(rc));
-        reply(j, rc == 0);
-    }
-    job_done(j);
-}
-
 static void finish(hma_job_t *j)
 {
     sitr_req_t *req = j->req;
@@ -236,23 +211,11 @@ static void finish(hma_job_t *j)
     sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req),
              "hma lookup (%s): %zu case images and %zu case videos matched",
              sitr_hma_type_name(j->sig.type), j->nblocked, j->nblocked_videos);
-    if (j->nblocked == 0 && j->nblocked_videos == 0) {
-        reply(j, 1);
-        job_done(j);
-        return;
-    }
-    char platform[24];
-    snprintf(platform, sizeof platform, "%lld", (long long)sitr_req_platform_id(req));
-    const char *params[3] = {platform, j->blocked, j->blocked_videos};
-    rc = sitr_db_submit(sitr_req_server(req)->db,
-                        "SELECT sitr_match_record_blocked($1::bigint, $2::bigint[], $3::bigint[])",
-                        3, params, on_recorded, j);
-    if (rc < 0) {
-        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req), "upload-blocked events not recorded: %s",
-                 sitr_strerror(rc));
-        reply(j, 0);
-        job_done(j);
-    }
+    if (j->unrecorded)
+        sitr_log(SITR_LOG_WARN, sitr_req_log_ids(req),
+                 "%zu matches not recorded: the block queue is full", j->unrecorded);
+    reply(j, j->unrecorded == 0);
+    job_done(j);
 }
 
 static void work_cb(uv_work_t *w)
@@ -450,6 +413,7 @@ static int lookup(sitr_req_t *req, lookup_mode_t mode)
     }
     j->req = req;
     j->counters = &api->counters;
+    j->blocks = api->blocks;
     j->mode = mode;
     j->ix = sitr_replica_indexes(api->replica);
     j->radius = (int)srv->cfg->match_threshold;

@@ -549,6 +549,8 @@ static void test_auth(void **state)
 static void test_recorded(void **state)
 {
     (void)state;
+    /* The blocks reach the database through sitrd's block queue. */
+    assert_int_equal(sitr_e2e_wait_blocks_written(&W.srv, DEADLINE_MS), 0);
     json_t *st = call(&W.srv, "GET", W.case_path, W.case_auth, NULL, 200, NULL);
     size_t i;
     json_t *e;
