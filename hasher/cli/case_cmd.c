@@ -16,6 +16,14 @@
  * when the case is created, and written to a file only with --save.
  * Text from the server (messages, platform names) is printed with control
  * characters replaced, so a hostile server cannot drive the terminal.
+ *
+ * Every word is in the language of i18n.h (English, French or Arabic):
+ * errors say what happened and what to do, and the HTTP status, error
+ * code and the server's message follow only under --verbose.  The server
+ * is never guessed (server.h): --server, SITR_SERVER or the file create
+ * writes, and each command names it.  Withdrawal says that the evidence
+ * report goes with the case and offers to save it before asking for the
+ * confirmation word (in her language; the English word works too).
  * Main thread only, apart from the hashing pool. */
 #include "case_cmd.h"
 
@@ -26,6 +34,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -37,9 +47,11 @@
 
 #include "client.h"
 #include "hashpool.h"
+#include "i18n.h"
 #include "media.h"
 #include "progress.h"
 #include "secret.h"
+#include "server.h"
 #include "walk.h"
 
 #define DEFAULT_BATCH 100
@@ -59,149 +71,93 @@ static const char *const verb_names[] = {"create", "add", "status", "withdraw", 
 typedef struct opts {
     verb_t verb;
     char prog[32]; /* "sitr case create", for messages */
-    const char *server, *secret_file, *save, *html, *lang;
+    const char *server, *secret_file, *save, *html;
+    sitr_server_choice_t srv;
     int json, yes, jobs;
     size_t batch;
 } opts_t;
 
 void sitr_case_cmd_usage(FILE *f)
 {
-    fputs("Usage: sitr case create [OPTIONS] PATH...\n"
-          "       sitr case add [OPTIONS] CASE PATH...\n"
-          "       sitr case status [OPTIONS] CASE\n"
-          "       sitr case withdraw [OPTIONS] CASE\n"
-          "       sitr case report [OPTIONS] CASE [--html FILE] [--lang en|fr|ar]\n"
-          "\n"
-          "Open and follow a case on a sitr server.  Images and videos are hashed on this\n"
-          "computer and only their hashes are sent (PDQ, quality, its 8 rotations and\n"
-          "flips, MD5, SHA-256; for a video the same for 5 frames a second with their\n"
-          "times): never an image, a video, a file name or a path.\n"
-          "\n"
-          "  create    hash the image and video files and folders, open a case with the\n"
-          "            hashes, and print the case number and its secret.  The secret is\n"
-          "            shown ONCE and\n"
-          "            cannot be recovered: write it down or keep it in a password manager.\n"
-          "  add       hash more images or videos and add them to a case\n"
-          "  status    what was found and done: counts and a timeline, by platform\n"
-          "  withdraw  withdraw the case: every hash of it is erased at once (asks first)\n"
-          "  report    the evidence report for the police (in Morocco: the Iblagh\n"
-          "            platform): times, platforms, their upload ids and URLs, takedown\n"
-          "            outcomes.  Printed as JSON, or with --html FILE written as a\n"
-          "            printable page (open it in a browser and print it)\n"
-          "\n"
-          "CASE is the case number (SITR-XXXX-...).  The commands other than create need\n"
-          "the case secret.  It is never taken as a command-line argument, because the\n"
-          "arguments of a command can be seen by every user of the computer (ps).\n"
-          "It is read, in this order, from:\n"
-          "  --secret-file FILE       the first line of FILE (keep it private: chmod 600)\n"
-          "  SITR_CASE_SECRET         the environment variable\n"
-          "  the terminal             you are asked for it; what you type is not shown\n"
-          "\n"
-          "Options:\n"
-          "  -s, --server URL         the sitr server (default: $SITR_SERVER, or\n"
-          "                           " SITR_CLIENT_DEFAULT_SERVER ")\n"
-          "      --secret-file FILE   read the case secret from FILE (all but create)\n"
-          "      --save FILE          create: also write the secret to FILE, a new file that\n"
-          "                           only you can read (mode 0600); never done otherwise\n"
-          "      --json               print the answer as JSON (create, add, status, report)\n"
-          "      --html FILE          report: write the printable page to FILE (readable\n"
-          "                           only by you; '-' for standard output)\n"
-          "      --lang LANG          report: the page's language, en (default), fr or ar\n"
-          "  -y, --yes                withdraw without asking for confirmation\n"
-          "  -j, --jobs N             hash N images at a time, or a video with N threads\n"
-          "                           (default: the number of CPUs)\n"
-          "      --batch N            send at most N images per request (default 100; halved\n"
-          "                           automatically when the server asks for fewer)\n"
-          "  -h, --help               show this help\n"
-          "\n"
-          "A file that cannot be hashed is reported and left out; the others are sent.\n"
-          "Videos are recognised by their content and hashed 5 frames a second (so that\n"
-          "an excerpt or a re-encode of them is found), with the frames' rotations and\n"
-          "flips and, when a frame has black bars, its hash without them; each video is\n"
-          "sent in a request of its own.  A video whose frames are all too plain (PDQ\n"
-          "quality below 50) is kept by its MD5/SHA-256 only.  A recording longer than\n"
-          "the server takes at 5 frames a second (12 minutes by default) is sent with\n"
-          "every other frame, again until it fits, and a line says so.\n"
-          "An image whose PDQ quality is below 50 is too featureless to match safely: it\n"
-          "is sent with its MD5/SHA-256 only (exact copies) and a warning is printed.\n"
-          "The connection is checked with TLS for https:// servers; a request gives up\n"
-          "after 120 seconds; answers over 4 MiB (64 MiB for the report page) are refused.\n"
-          "\n"
-          "Exit status: 0 done, 1 failure (a file that could not be hashed while nothing\n"
-          "could be sent, the server unreachable or refusing, a wrong secret), 2 usage\n"
-          "error (including withdraw without --yes and no terminal to ask).\n",
-          f);
+    sitr_tr_put(f, SITR_TX_CLI_CASE_USAGE, "variable", SITR_SERVER_ENV, NULL);
 }
 
-__attribute__((format(printf, 2, 3))) static int usage_error(const opts_t *o, const char *fmt, ...)
+/* "<prog>: <text t>\nTry 'sitr case --help'.\n" on stderr; returns the
+ * usage exit status. */
+__attribute__((sentinel)) static int usage_error(const opts_t *o, sitr_text_t t, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
     fprintf(stderr, "%s: ", o->prog);
-    vfprintf(stderr, fmt, ap);
+    va_list ap;
+    va_start(ap, t);
+    sitr_tr_vput(stderr, t, ap);
     va_end(ap);
-    fputs("\nTry 'sitr case --help'.\n", stderr);
+    fputc('\n', stderr);
+    sitr_tr_put(stderr, SITR_TX_CLI_TRY_CASE_HELP, NULL);
+    fputc('\n', stderr);
     return EXIT_USAGE;
 }
 
-/* Prints server-provided text with control characters (terminal escapes)
- * replaced by '?'. */
-static void put_safe(FILE *f, const char *s)
+/* "for --x" usage errors: the option only some commands take. */
+static int option_error(const opts_t *o, const char *option, const char *commands)
 {
-    for (; s != NULL && *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        putc(c < 0x20 || c == 0x7f ? '?' : c, f);
-    }
+    return usage_error(o, SITR_TX_CLI_ERR_OPTION_FOR, "option", option, "commands", commands, NULL);
 }
 
-/* Explains an answer that is not a success, or a request that got none. */
+static void put_safe(FILE *f, const char *s)
+{
+    sitr_i18n_put_safe(f, s);
+}
+
+/* Explains an answer that is not a success, or a request that got none:
+ * what happened and what to do, in plain words; the HTTP status, the error
+ * code and the server's own message only under --verbose. */
 static void print_failure(const opts_t *o, sitr_client_t *cl, int rc, const sitr_client_resp_t *r)
 {
-    FILE *f = stderr;
-    fprintf(f, "%s: ", o->prog);
+    const char *server = sitr_client_server(cl);
+    char secs[32] = "";
+    if (rc == 0 && r->retry_after >= 0)
+        snprintf(secs, sizeof secs, "%ld", r->retry_after);
     if (rc < 0) {
-        fputs("no answer from the server at ", f);
-        put_safe(f, sitr_client_server(cl));
-        fputs(": ", f);
-        put_safe(f, r->transport);
-        fputc('\n', f);
+        sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_NO_ANSWER, "server", server, NULL);
+        sitr_tr_detail(r->transport);
         return;
     }
-    if (strcmp(r->code, "case_not_found") == 0) {
-        fputs("no case matches this case number and secret.  Check both; a withdrawn\n"
-              "case is gone for good.  (Each wrong try counts against a limit.)\n",
-              f);
-    } else if (strcmp(r->code, "too_many_failures") == 0) {
-        fputs("too many wrong secrets were tried from this address", f);
-        if (r->retry_after >= 0)
-            fprintf(f, "; try again in %ld seconds", r->retry_after);
-        fputs(".\n", f);
-    } else if (strcmp(r->code, "rate_limited") == 0) {
-        fputs("the server refused: ", f);
-        put_safe(f, r->message);
-        if (r->retry_after >= 0)
-            fprintf(f, "; try again in %ld seconds", r->retry_after);
-        fputs(".\n", f);
-    } else if (r->code[0] != '\0') {
-        fprintf(f, "the server refused the request (HTTP %ld, ", r->status);
-        put_safe(f, r->code);
-        fputs("): ", f);
-        put_safe(f, r->message);
-        if (r->field[0] != '\0') {
-            fputs(" [", f);
-            put_safe(f, r->field);
-            fputc(']', f);
-        }
-        fputc('\n', f);
-    } else {
-        fputs("unexpected answer from ", f);
-        put_safe(f, sitr_client_server(cl));
-        fprintf(f, " (HTTP %ld); is this a sitr server?\n", r->status);
+    const char *code = r->code;
+    if (strcmp(code, "case_not_found") == 0)
+        sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_NOT_FOUND, NULL);
+    else if (strcmp(code, "too_many_failures") == 0)
+        sitr_tr_err(o->prog, secs[0] ? SITR_TX_CLI_FAIL_LOCKED_FOR : SITR_TX_CLI_FAIL_LOCKED,
+                    "seconds", secs, NULL);
+    else if (strcmp(code, "rate_limited") == 0 || r->status == 429)
+        sitr_tr_err(o->prog, secs[0] ? SITR_TX_CLI_FAIL_BUSY_FOR : SITR_TX_CLI_FAIL_BUSY, "seconds",
+                    secs, NULL);
+    else if (strcmp(code, "invalid_secret") == 0 || strcmp(code, "case_secret_required") == 0)
+        sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_BAD_SECRET, NULL);
+    else if (strcmp(code, "invalid_reference") == 0)
+        sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_BAD_REFERENCE, NULL);
+    else if (strcmp(code, "too_many_images") == 0 || strcmp(code, "too_many_videos") == 0 ||
+             strcmp(code, "case_full") == 0)
+        sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_CASE_FULL, NULL);
+    else if (r->status == 503 || strcmp(code, "overloaded") == 0 ||
+             strcmp(code, "unavailable") == 0)
+        sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_UNAVAILABLE, NULL);
+    else if (code[0] == '\0' && (r->status < 400 || r->status >= 500))
+        sitr_tr_err(o->prog, r->status >= 500 ? SITR_TX_CLI_FAIL_SERVER : SITR_TX_CLI_FAIL_NOT_SITR,
+                    "server", server, NULL);
+    else if (r->status >= 500)
+        sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_SERVER, "server", server, NULL);
+    else
+        sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_REFUSED, NULL);
+    if (sitr_i18n_verbose()) {
+        char detail[600];
+        snprintf(detail, sizeof detail, "HTTP %ld%s%s%s%s%s%s", r->status, code[0] ? ", " : "",
+                 code, r->message[0] ? ": " : "", r->message, r->field[0] ? " / " : "", r->field);
+        sitr_tr_detail(detail);
     }
     if (r->request_id[0] != '\0') {
-        fputs("  (request id ", f);
-        put_safe(f, r->request_id);
-        fputs(", if you ask the operator for help)\n", f);
+        fputs("  ", stderr);
+        sitr_tr_put(stderr, SITR_TX_CLI_REQUEST_ID, "id", r->request_id, NULL);
+        fputc('\n', stderr);
     }
 }
 
@@ -217,7 +173,7 @@ typedef struct collected {
     const opts_t *o;
     json_t *items;  /* the image objects to send, in input order */
     json_t *videos; /* the video objects to send, in input order */
-    size_t failed, low_quality;
+    size_t failed, not_media, low_quality;
 } collected_t;
 
 static void hex_of(const uint8_t *b, size_t n, char *out)
@@ -314,21 +270,22 @@ static int collect_cb(void *ctx, const sitr_hashpool_result_t *r)
     collected_t *c = ctx;
     if (r->rc < 0) {
         sitr_progress_clear(r->progress);
-        fprintf(stderr, "%s: %s: %s (left out)\n", c->o->prog, r->file->path, r->msg);
+        sitr_tr_file_failed(c->o->prog, r->file->path, r->rc, r->msg);
         c->failed++;
+        c->not_media += sitr_i18n_file_problem(r->rc) == SITR_TX_CLI_FILE_NOT_MEDIA;
         return 0;
     }
     if (r->img->pdq.quality < SITR_PDQ_MIN_QUALITY) {
         sitr_progress_clear(r->progress);
-        fprintf(stderr,
-                "%s: warning: %s: PDQ quality %d is below %d, too featureless to match safely; "
-                "only its MD5/SHA-256 (exact copies) are sent\n",
-                c->o->prog, r->file->path, r->img->pdq.quality, SITR_PDQ_MIN_QUALITY);
+        char q[16];
+        snprintf(q, sizeof q, "%d", r->img->pdq.quality);
+        sitr_tr_err(c->o->prog, SITR_TX_CLI_CASE_LOW_QUALITY, "path", r->file->path, NULL);
+        sitr_tr_detail(q);
         c->low_quality++;
     }
     json_t *item = image_json(r->img);
     if (item == NULL || json_array_append_new(c->items, item) != 0) {
-        fprintf(stderr, "%s: out of memory\n", c->o->prog);
+        sitr_tr_err(c->o->prog, SITR_TX_CLI_OUT_OF_MEMORY, NULL);
         return SITR_ENOMEM;
     }
     return 0;
@@ -348,30 +305,22 @@ static int hash_video(collected_t *c, const char *path)
     memset(&err, 0, sizeof(err));
     int rc = sitr_video_hash_file(path, &vopt, &v, &err);
     if (rc < 0) {
-        fprintf(stderr, "%s: ", c->o->prog);
-        put_safe(stderr, path);
-        fputs(": ", stderr);
-        put_safe(stderr, err.msg[0] != '\0' ? err.msg : sitr_strerror(rc));
-        fputs(" (left out)\n", stderr);
+        sitr_tr_file_failed(c->o->prog, path, rc, err.msg);
         c->failed++;
+        c->not_media += sitr_i18n_file_problem(rc) == SITR_TX_CLI_FILE_NOT_MEDIA;
         return 0;
     }
     size_t usable = 0;
     for (size_t i = 0; i < v->count; i++)
         usable += v->frames[i].pdq.quality >= SITR_PDQ_MIN_QUALITY;
     if (usable == 0) {
-        fprintf(stderr, "%s: warning: ", c->o->prog);
-        put_safe(stderr, path);
-        fprintf(stderr,
-                ": no frame has PDQ quality %d or more, too featureless to match safely; only "
-                "its MD5/SHA-256 (exact copies) are kept by the server\n",
-                SITR_PDQ_MIN_QUALITY);
+        sitr_tr_err(c->o->prog, SITR_TX_CLI_CASE_LOW_QUALITY_VIDEO, "path", path, NULL);
         c->low_quality++;
     }
     json_t *o = video_json(v);
     sitr_video_free(v);
     if (o == NULL || json_array_append_new(c->videos, o) != 0) {
-        fprintf(stderr, "%s: out of memory\n", c->o->prog);
+        sitr_tr_err(c->o->prog, SITR_TX_CLI_OUT_OF_MEMORY, NULL);
         return SITR_ENOMEM;
     }
     return 0;
@@ -387,7 +336,7 @@ static int hash_paths(const opts_t *o, char **paths, int npaths, const char *arg
     sitr_walk_list_t files = {0};
     for (int i = 0; i < npaths; i++) {
         if (sitr_walk_add(&files, paths[i]) < 0) {
-            fprintf(stderr, "%s: out of memory while listing files\n", o->prog);
+            sitr_tr_err(o->prog, SITR_TX_CLI_OUT_OF_MEMORY, NULL);
             sitr_walk_list_free(&files);
             return SITR_ENOMEM;
         }
@@ -402,7 +351,7 @@ static int hash_paths(const opts_t *o, char **paths, int npaths, const char *arg
                  ? SITR_ENOMEM
                  : 0;
     if (rc == 0 && files.n == 0) {
-        fprintf(stderr, "%s: no files found in the paths given\n", o->prog);
+        sitr_tr_err(o->prog, SITR_TX_CLI_NO_FILES, NULL);
         rc = SITR_EEMPTY;
     }
     size_t nvideos = rc == 0 ? sitr_media_classify(&files, kinds) : 0;
@@ -411,7 +360,7 @@ static int hash_paths(const opts_t *o, char **paths, int npaths, const char *arg
             images.v[images.n++] = files.v[i];
     if (rc == 0 && images.n > 0) {
         if (sitr_image_init(argv0) < 0) {
-            fprintf(stderr, "%s: cannot initialise the image decoder (libvips)\n", o->prog);
+            sitr_tr_err(o->prog, SITR_TX_CLI_DECODER_INIT, NULL);
             rc = SITR_EINTERNAL;
         } else {
             rc = sitr_hashpool_run(&images, SITR_PDQ_WANT_DIHEDRAL, o->jobs, collect_cb, c);
@@ -425,11 +374,14 @@ static int hash_paths(const opts_t *o, char **paths, int npaths, const char *arg
     free(kinds);
     sitr_walk_list_free(&files);
     size_t hashed = json_array_size(c->items) + json_array_size(c->videos);
-    if (rc == 0 && c->failed > 0)
-        fprintf(stderr, "%s: warning: %zu of %zu files could not be hashed and are left out\n",
-                o->prog, c->failed, c->failed + hashed);
+    if (rc == 0 && c->failed > 0 && hashed > 0) {
+        char nf[32], nt[32];
+        snprintf(nf, sizeof nf, "%zu", c->failed);
+        snprintf(nt, sizeof nt, "%zu", c->failed + hashed);
+        sitr_tr_err(o->prog, SITR_TX_CLI_CASE_LEFT_OUT, "n", nf, "total", nt, NULL);
+    }
     if (rc == 0 && hashed == 0) {
-        fprintf(stderr, "%s: no image or video could be hashed: nothing was sent\n", o->prog);
+        sitr_tr_err(o->prog, SITR_TX_CLI_CASE_NOTHING_HASHED, NULL);
         rc = SITR_EEMPTY;
     }
     if (rc < 0) {
@@ -489,7 +441,7 @@ static int send_one(const opts_t *o, sitr_client_t *cl, json_t *body, size_t k, 
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     if (text == NULL) {
-        fprintf(stderr, "%s: out of memory\n", o->prog);
+        sitr_tr_err(o->prog, SITR_TX_CLI_OUT_OF_MEMORY, NULL);
         return -1;
     }
     int creating = s->ref[0] == '\0';
@@ -527,7 +479,7 @@ static int send_one(const opts_t *o, sitr_client_t *cl, json_t *body, size_t k, 
     if (creating) {
         if (r.status != 201 || answer_str(r.json, "case", s->ref, sizeof(s->ref)) < 0 ||
             answer_str(r.json, "secret", s->secret, sizeof(s->secret)) < 0) {
-            fprintf(stderr, "%s: the server's answer holds no case number and secret\n", o->prog);
+            sitr_tr_err(o->prog, SITR_TX_CLI_FAIL_NOT_SITR, "server", sitr_client_server(cl), NULL);
             sitr_client_resp_clear(&r);
             return -1;
         }
@@ -571,10 +523,10 @@ static int thin_frames(const opts_t *o, json_t *video)
         }
     if (kept == NULL || json_object_set_new(video, "frames", kept) != 0)
         return -1;
-    fprintf(stderr,
-            "%s: the server takes fewer frames of a video than were hashed; sending %zu of "
-            "%zu frames of it\n",
-            o->prog, json_array_size(kept), n);
+    char nk[32], nn[32];
+    snprintf(nk, sizeof nk, "%zu", json_array_size(kept));
+    snprintf(nn, sizeof nn, "%zu", n);
+    sitr_tr_err(o->prog, SITR_TX_CLI_CASE_THINNED, "n", nk, "total", nn, NULL);
     return 0;
 }
 
@@ -622,11 +574,7 @@ static int send_items(const opts_t *o, sitr_client_t *cl, const collected_t *c, 
         }
         if (rc != 0) {
             if (rc == 2)
-                fprintf(stderr,
-                        "%s: the server refused a video as too large even with few frames; "
-                        "its operator can raise SITR_MAX_VIDEO_FRAMES or SITR_MAX_BODY_BYTES, "
-                        "or send a shorter cut of it\n",
-                        o->prog);
+                sitr_tr_err(o->prog, SITR_TX_CLI_CASE_VIDEO_TOO_LONG, NULL);
             return -1;
         }
     }
@@ -634,6 +582,11 @@ static int send_items(const opts_t *o, sitr_client_t *cl, const collected_t *c, 
 }
 
 /* ---- subcommands ------------------------------------------------------------ */
+
+static void zu(char *buf, size_t size, size_t v)
+{
+    snprintf(buf, size, "%zu", v);
+}
 
 static void print_created(const opts_t *o, sitr_client_t *cl, const sent_t *s, int saved)
 {
@@ -649,22 +602,27 @@ static void print_created(const opts_t *o, sitr_client_t *cl, const sent_t *s, i
         fflush(stdout);
         return;
     }
-    printf("Case created on ");
-    put_safe(stdout, sitr_client_server(cl));
-    printf(" with %zu image%s", s->total, s->total == 1 ? "" : "s");
-    if (s->videos_total > 0)
-        printf(" and %zu video%s", s->videos_total, s->videos_total == 1 ? "" : "s");
-    printf(".\nOnly hashes were sent: no image, no video and no file name left this "
-           "computer.\n\n");
-    printf("    Case number:  %s\n", s->ref);
-    printf("    Secret:       %s\n\n", s->secret);
-    puts("KEEP THE SECRET SAFE.  It is shown only this once and nobody can recover it,\n"
-         "not even the people who run the service.  Write the case number and the secret\n"
-         "down now, on paper or in a password manager.  Whoever has both can see this\n"
-         "case and withdraw it, so do not share them with anyone you do not trust.");
-    if (saved)
-        printf("The secret was also written to %s (readable only by you).\n", o->save);
-    printf("\nTo follow the case:  sitr case status %s\n", s->ref);
+    char images[32], videos[32];
+    zu(images, sizeof images, s->total);
+    zu(videos, sizeof videos, s->videos_total);
+    sitr_tr_put(stdout, SITR_TX_CLI_CASE_CREATED, "server", sitr_client_server(cl), "images",
+                images, "videos", videos, NULL);
+    fputc('\n', stdout);
+    sitr_tr_put(stdout, SITR_TX_CLI_ONLY_HASHES, NULL);
+    fputs("\n\n    ", stdout);
+    sitr_tr_put(stdout, SITR_TX_CASE_LABEL, NULL);
+    printf(":  %s\n    ", s->ref);
+    sitr_tr_put(stdout, SITR_TX_SECRET_LABEL, NULL);
+    printf(":  %s\n\n", s->secret);
+    sitr_tr_put(stdout, SITR_TX_CREATED_WARNING, NULL);
+    fputc('\n', stdout);
+    if (saved) {
+        sitr_tr_put(stdout, SITR_TX_CLI_CASE_SAVED_TO, "file", o->save, NULL);
+        fputc('\n', stdout);
+    }
+    fputc('\n', stdout);
+    sitr_tr_put(stdout, SITR_TX_CLI_CASE_FOLLOW, "case", s->ref, NULL);
+    fputc('\n', stdout);
     fflush(stdout);
 }
 
@@ -706,12 +664,22 @@ static int cmd_create(const opts_t *o, sitr_client_t *cl, char **paths, int npat
             status = EXIT_FAIL; /* the secret is still printed below */
     }
     print_created(o, cl, &s, saved);
-    if (rc < 0)
-        fprintf(stderr,
-                "%s: the case was created, but only %zu of %zu images and %zu of %zu videos "
-                "were sent; add the rest with: sitr case add %s PATH...\n",
-                o->prog, s.sent, n, s.videos_sent, nv, s.ref);
+    if (rc < 0) {
+        char a[32], b[32], c2[32], d[32];
+        zu(a, sizeof a, s.sent);
+        zu(b, sizeof b, n);
+        zu(c2, sizeof c2, s.videos_sent);
+        zu(d, sizeof d, nv);
+        sitr_tr_err(o->prog, SITR_TX_CLI_CASE_PARTIAL, "sent", a, "n", b, "videos_sent", c2,
+                    "videos", d, "case", s.ref, NULL);
+    }
     explicit_bzero(s.secret, sizeof(s.secret));
+    /* The next commands about this case find the same server without
+     * --server: remember it (only its URL). */
+    if (o->srv.from != SITR_SERVER_CONFIG && sitr_server_save(o->prog, &o->srv) == 0) {
+        sitr_tr_put(stderr, SITR_TX_CLI_SERVER_SAVED, "file", o->srv.config, NULL);
+        fputc('\n', stderr);
+    }
     return status;
 }
 
@@ -734,12 +702,18 @@ static int cmd_add(const opts_t *o, sitr_client_t *cl, const char *ref, char **p
     json_decref(c.items);
     json_decref(c.videos);
     explicit_bzero(secret, sizeof(secret));
+    char a[32], b[32], c2[32], d[32], e[32], f[32];
     if (rc < 0) {
-        if (s.sent > 0 || s.videos_sent > 0)
-            fprintf(stderr,
-                    "%s: %zu of %zu images and %zu of %zu videos were sent before the failure "
-                    "(%zu images and %zu videos added)\n",
-                    o->prog, s.sent, n, s.videos_sent, nv, s.stored, s.videos_stored);
+        if (s.sent > 0 || s.videos_sent > 0) {
+            zu(a, sizeof a, s.sent);
+            zu(b, sizeof b, n);
+            zu(c2, sizeof c2, s.videos_sent);
+            zu(d, sizeof d, nv);
+            zu(e, sizeof e, s.stored);
+            zu(f, sizeof f, s.videos_stored);
+            sitr_tr_err(o->prog, SITR_TX_CLI_ADD_PARTIAL, "sent", a, "n", b, "videos_sent", c2,
+                        "videos", d, "added", e, "videos_added", f, NULL);
+        }
         return EXIT_FAIL;
     }
     if (o->json) {
@@ -753,38 +727,54 @@ static int cmd_add(const opts_t *o, sitr_client_t *cl, const char *ref, char **p
             json_decref(j);
         }
     } else {
-        printf("Added %zu image%s", s.stored, s.stored == 1 ? "" : "s");
-        if (nv > 0)
-            printf(" and %zu video%s", s.videos_stored, s.videos_stored == 1 ? "" : "s");
-        printf(" to case %s", s.ref);
-        if (s.duplicates > 0)
-            printf(" (%zu already known, skipped)", s.duplicates);
-        printf("; it now holds %zu image%s", s.total, s.total == 1 ? "" : "s");
-        if (nv > 0 || s.videos_total > 0)
-            printf(" and %zu video%s", s.videos_total, s.videos_total == 1 ? "" : "s");
-        printf(".\nOnly hashes were sent: no image, no video and no file name left this "
-               "computer.\n");
+        zu(a, sizeof a, s.stored);
+        zu(b, sizeof b, s.videos_stored);
+        zu(c2, sizeof c2, s.duplicates);
+        zu(d, sizeof d, s.total);
+        zu(e, sizeof e, s.videos_total);
+        sitr_tr_put(stdout, SITR_TX_CLI_CASE_ADDED, "case", s.ref, "images", a, "videos", b,
+                    "duplicates", c2, "total", d, "videos_total", e, NULL);
+        fputc('\n', stdout);
+        sitr_tr_put(stdout, SITR_TX_CLI_ONLY_HASHES, NULL);
+        fputc('\n', stdout);
     }
     return EXIT_OK;
 }
 
-/* "2026-11-28T21:03:11.482113+00:00" -> "2026-11-28 21:03:11 +00:00";
+/* "2026-11-28T21:03:11.482113+00:00" -> the same moment in this computer's
+ * time zone, to the second, with the zone: "2026-11-28 22:03:11 +0100";
  * anything else is printed safely as it came. */
 static void put_time(FILE *f, const char *at)
 {
-    if (at == NULL) {
-        fputs("                          ", f);
+    if (at == NULL)
         return;
-    }
-    size_t n = strlen(at);
-    if (n >= 19 && at[10] == 'T') {
-        const char *zone = at + 19;
-        if (*zone == '.')
-            while (isdigit((unsigned char)*++zone))
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int used = 0;
+    if (sscanf(at, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &used) == 6) {
+        const char *z = at + used;
+        if (*z == '.')
+            while (isdigit((unsigned char)*++z))
                 ;
-        fprintf(f, "%.10s %.8s ", at, at + 11);
-        put_safe(f, *zone != '\0' ? zone : "");
-        return;
+        long off = 0;
+        int zh, zm, ok = 0;
+        if (strcmp(z, "Z") == 0) {
+            ok = 1;
+        } else if ((z[0] == '+' || z[0] == '-') && sscanf(z + 1, "%2d:%2d", &zh, &zm) == 2) {
+            off = (z[0] == '-' ? -1 : 1) * (zh * 3600L + zm * 60L);
+            ok = 1;
+        }
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        time_t t = timegm(&tm) - off;
+        struct tm local;
+        char buf[64];
+        if (ok && localtime_r(&t, &local) != NULL &&
+            strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z", &local) > 0) {
+            fputs(buf, f);
+            return;
+        }
     }
     put_safe(f, at);
 }
@@ -793,65 +783,88 @@ static void put_event(FILE *f, const json_t *ev)
 {
     const char *what = json_string_value(json_object_get(ev, "event"));
     const char *platform = json_string_value(json_object_get(ev, "platform"));
-    json_int_t count = json_integer_value(json_object_get(ev, "count"));
-    /* "<before><count><after> <platform>" */
+    char count[32];
+    snprintf(count, sizeof count, "%lld",
+             (long long)json_integer_value(json_object_get(ev, "count")));
+    /* The page's own words for each event (texts.json "ev_*"): one
+     * vocabulary for the page, the report and the command. */
     static const struct {
-        const char *event, *before, *after;
+        const char *event;
+        sitr_text_t text;
     } texts[] = {
-        {"case_created", "case created with ", " image(s)"},
-        {"images_added", "", " image(s) added"},
-        {"videos_added", "", " video(s) added"},
-        {"match_found", "", " match(es) found on"},
-        {"upload_blocked", "", " upload(s) blocked by"},
-        {"takedown_requested", "", " takedown(s) requested from"},
-        {"takedown_removed", "", " removed by"},
-        {"takedown_rejected", "", " takedown(s) rejected by"},
-        {"takedown_not_found", "", " no longer found by"},
-        {"takedown_cancelled", "", " takedown(s) cancelled at"},
+        {"case_created", SITR_TX_EV_CASE_CREATED},
+        {"images_added", SITR_TX_EV_IMAGES_ADDED},
+        {"videos_added", SITR_TX_EV_VIDEOS_ADDED},
+        {"match_found", SITR_TX_EV_MATCH_FOUND},
+        {"upload_blocked", SITR_TX_EV_UPLOAD_BLOCKED},
+        {"takedown_requested", SITR_TX_EV_TAKEDOWN_REQUESTED},
+        {"takedown_removed", SITR_TX_EV_TAKEDOWN_REMOVED},
+        {"takedown_rejected", SITR_TX_EV_TAKEDOWN_REJECTED},
+        {"takedown_not_found", SITR_TX_EV_TAKEDOWN_NOT_FOUND},
+        {"takedown_cancelled", SITR_TX_EV_TAKEDOWN_CANCELLED},
     };
+    sitr_text_t t = SITR_TX_EV_UNKNOWN;
+    for (size_t i = 0; what != NULL && i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (strcmp(what, texts[i].event) == 0)
+            t = texts[i].text;
     fputs("  ", f);
     put_time(f, json_string_value(json_object_get(ev, "at")));
     fputs("  ", f);
-    for (size_t i = 0; what != NULL && i < sizeof(texts) / sizeof(texts[0]); i++) {
-        if (strcmp(what, texts[i].event) == 0) {
-            fprintf(f, "%s%lld%s", texts[i].before, (long long)count, texts[i].after);
-            if (platform != NULL) {
-                fputc(' ', f);
-                put_safe(f, platform);
-            }
-            fputc('\n', f);
-            return;
-        }
-    }
-    put_safe(f, what != NULL ? what : "event");
-    if (platform != NULL) {
-        fputs(", ", f);
-        put_safe(f, platform);
-    }
-    fprintf(f, ": %lld\n", (long long)count);
+    sitr_tr_put(f, t, "count", count, "platform", platform != NULL ? platform : "-", NULL);
+    fputc('\n', f);
+}
+
+/* "  <label>: <n>" */
+static void put_count(sitr_text_t label, const json_t *j, const char *key)
+{
+    printf("  ");
+    sitr_tr_put(stdout, label, NULL);
+    printf(": %zu\n", answer_count(j, key));
 }
 
 static void print_status(const json_t *j)
 {
     const json_t *td = json_object_get(j, "takedowns");
-    fputs("Case ", stdout);
-    put_safe(stdout, json_string_value(json_object_get(j, "case")));
-    fputs("\n  created           ", stdout);
+    sitr_tr_put(stdout, SITR_TX_CLI_STATUS_TITLE, "case",
+                json_string_value(json_object_get(j, "case")), NULL);
+    fputs("\n  ", stdout);
+    sitr_tr_put(stdout, SITR_TX_CREATED_AT, NULL);
+    fputs(": ", stdout);
     put_time(stdout, json_string_value(json_object_get(j, "created_at")));
-    printf("\n  images            %lld\n", (long long)answer_count(j, "images"));
-    printf("  videos            %lld\n", (long long)answer_count(j, "videos"));
-    printf("  matches found     %lld  (copies found among platforms' uploads)\n",
-           (long long)answer_count(j, "matches"));
-    printf("  uploads blocked   %lld  (platforms stopped an upload of a copy)\n",
-           (long long)answer_count(j, "uploads_blocked"));
-    printf("  takedowns         %lld requested: %lld removed, %lld pending, %lld rejected, "
-           "%lld not found, %lld cancelled\n",
-           (long long)answer_count(td, "requested"), (long long)answer_count(td, "removed"),
-           (long long)answer_count(td, "pending"), (long long)answer_count(td, "rejected"),
-           (long long)answer_count(td, "not_found"), (long long)answer_count(td, "cancelled"));
+    fputc('\n', stdout);
+    put_count(SITR_TX_N_IMAGES, j, "images");
+    put_count(SITR_TX_N_VIDEOS, j, "videos");
+    put_count(SITR_TX_N_MATCHES, j, "matches");
+    put_count(SITR_TX_N_BLOCKED, j, "uploads_blocked");
+    if (json_is_object(td)) {
+        /* the requests, by what became of them */
+        static const struct {
+            sitr_text_t label;
+            const char *key;
+        } outcomes[] = {
+            {SITR_TX_N_REMOVED, "removed"},         {SITR_TX_N_PENDING, "pending"},
+            {SITR_TX_N_REJECTED, "rejected"},       {SITR_TX_N_NOT_FOUND, "not_found"},
+            {SITR_TX_CLI_N_CANCELLED, "cancelled"},
+        };
+        printf("  ");
+        sitr_tr_put(stdout, SITR_TX_N_TAKEDOWNS, NULL);
+        printf(": %zu\n", answer_count(td, "requested"));
+        for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++) {
+            printf("    ");
+            sitr_tr_put(stdout, outcomes[i].label, NULL);
+            printf(": %zu\n", answer_count(td, outcomes[i].key));
+        }
+    }
     const json_t *tl = json_object_get(j, "timeline");
     size_t n = json_array_size(tl);
-    printf("\nTimeline (oldest first, %zu event%s):\n", n, n == 1 ? "" : "s");
+    fputc('\n', stdout);
+    sitr_tr_put(stdout, SITR_TX_TIMELINE, NULL);
+    fputs(":\n", stdout);
+    if (n == 0) {
+        fputs("  ", stdout);
+        sitr_tr_put(stdout, SITR_TX_TIMELINE_EMPTY, NULL);
+        fputc('\n', stdout);
+    }
     for (size_t i = 0; i < n; i++)
         put_event(stdout, json_array_get(tl, i));
 }
@@ -879,71 +892,136 @@ static int cmd_status(const opts_t *o, sitr_client_t *cl, const char *ref)
     return status;
 }
 
+static int fetch_report_page(const opts_t *o, sitr_client_t *cl, const char *ref,
+                             const char *secret, const char *file);
+
+/* Withdrawal erases the case and its evidence report with it: before the
+ * confirmation word, she is told so and offered to save the report (Enter
+ * takes a default file name in the current folder).  --html FILE saves it
+ * without asking; --yes skips the questions. */
 static int cmd_withdraw(const opts_t *o, sitr_client_t *cl, const char *ref)
 {
     char secret[SITR_SECRET_MAX_LEN + 1], path[MAX_REF_LEN + 16];
     if (sitr_secret_read(o->prog, o->secret_file, ref, secret) < 0)
         return EXIT_FAIL;
+    int status = EXIT_OK;
+    const char *report = o->html;
+    char file[1024];
     if (!o->yes) {
-        char q[256];
-        snprintf(q, sizeof(q),
-                 "Withdraw case %s?  Every hash of it is erased at once, platforms stop\n"
-                 "finding these images, and the case cannot be opened again.\n"
-                 "Type 'withdraw' to confirm: ",
-                 ref);
-        int yes = sitr_secret_confirm(o->prog, q, "withdraw");
-        if (yes <= 0) {
-            explicit_bzero(secret, sizeof(secret));
-            if (yes == 0)
-                fprintf(stderr, "%s: not confirmed; the case was left as it is\n", o->prog);
-            return yes < 0 ? EXIT_USAGE : EXIT_FAIL;
+        char q[2048], answer[1024], def[MAX_REF_LEN + 32];
+        snprintf(def, sizeof def, "sitr-report-%s.html", ref);
+        sitr_tr_put(stderr, SITR_TX_CLI_WITHDRAW_WARNING, "case", ref, NULL);
+        fputs("\n", stderr);
+        int n = 0;
+        if (report == NULL) {
+            sitr_tr_snprintf(q, sizeof q, SITR_TX_CLI_WITHDRAW_SAVE_ASK, "file", def, "skip",
+                             sitr_tr(SITR_TX_CLI_WORD_SKIP), NULL);
+            n = sitr_secret_ask(o->prog, q, answer, sizeof answer);
+            if (n < 0) {
+                status = EXIT_USAGE;
+                goto out;
+            }
+            if (n == 0) {
+                snprintf(file, sizeof file, "%s", def);
+                report = file;
+            } else if (strcasecmp(answer, sitr_tr(SITR_TX_CLI_WORD_SKIP)) != 0 &&
+                       strcasecmp(answer, "no") != 0) {
+                snprintf(file, sizeof file, "%s", answer);
+                report = file;
+            }
         }
+        if (report != NULL && fetch_report_page(o, cl, ref, secret, report) < 0) {
+            sitr_tr_err(o->prog, SITR_TX_CLI_WITHDRAW_KEPT, NULL);
+            status = EXIT_FAIL;
+            goto out;
+        }
+        const char *word = sitr_tr(SITR_TX_CLI_WITHDRAW_WORD);
+        const char *words[] = {word, "withdraw"};
+        sitr_tr_snprintf(q, sizeof q, SITR_TX_CLI_WITHDRAW_CONFIRM, "case", ref, "word", word,
+                         NULL);
+        int yes = sitr_secret_confirm(o->prog, q, words, 2);
+        if (yes <= 0) {
+            if (yes == 0)
+                sitr_tr_err(o->prog, SITR_TX_CLI_WITHDRAW_NOT_CONFIRMED, NULL);
+            status = yes < 0 ? EXIT_USAGE : EXIT_FAIL;
+            goto out;
+        }
+    } else if (report != NULL && fetch_report_page(o, cl, ref, secret, report) < 0) {
+        sitr_tr_err(o->prog, SITR_TX_CLI_WITHDRAW_KEPT, NULL);
+        status = EXIT_FAIL;
+        goto out;
     }
     snprintf(path, sizeof(path), "/v1/cases/%s", ref);
     sitr_client_resp_t r;
     int rc = sitr_client_call(cl, "DELETE", path, secret, NULL, &r);
-    explicit_bzero(secret, sizeof(secret));
-    int status = EXIT_OK;
     if (rc < 0 || r.status != 200) {
         print_failure(o, cl, rc, &r);
         status = EXIT_FAIL;
     } else {
-        printf("Case %s is withdrawn: every hash of it has been erased, pending takedowns are\n"
-               "cancelled, and the case number and secret no longer open anything.\n",
-               ref);
+        sitr_tr_put(stdout, SITR_TX_CLI_WITHDRAWN, "case", ref, NULL);
+        fputc('\n', stdout);
     }
     sitr_client_resp_clear(&r);
+out:
+    explicit_bzero(secret, sizeof(secret));
     return status;
 }
 
-/* Writes the page to path ('-': stdout), private to its owner: the report
+/* Writes the page to file ('-': stdout), private to its owner: the report
  * names the platforms that held the images and where. */
-static int write_page(const opts_t *o, const char *body, size_t len)
+static int write_page(const opts_t *o, const char *file, const char *body, size_t len)
 {
-    int to_stdout = strcmp(o->html, "-") == 0;
+    int to_stdout = strcmp(file, "-") == 0;
     int fd = to_stdout ? STDOUT_FILENO
-                       : open(o->html, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", o->prog, o->html, strerror(errno));
-        return -1;
-    }
+                       : open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int e = errno;
     size_t off = 0;
-    int rc = 0;
-    while (off < len) {
+    int rc = fd < 0 ? -1 : 0;
+    while (rc == 0 && off < len) {
         ssize_t n = write(fd, body + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
+            e = errno;
             rc = -1;
             break;
         }
         off += (size_t)n;
     }
-    if (!to_stdout && close(fd) != 0)
+    if (fd >= 0 && !to_stdout && close(fd) != 0 && rc == 0) {
+        e = errno;
         rc = -1;
-    if (rc < 0)
-        fprintf(stderr, "%s: cannot write %s: %s\n", o->prog, o->html, strerror(errno));
+    }
+    if (rc < 0) {
+        sitr_tr_err(o->prog, SITR_TX_CLI_CANNOT_WRITE, "file", file, NULL);
+        sitr_tr_detail(strerror(e));
+    }
     return rc;
+}
+
+/* Fetches the printable report in the command's language and writes it to
+ * file.  0, or -1 after printing why. */
+static int fetch_report_page(const opts_t *o, sitr_client_t *cl, const char *ref,
+                             const char *secret, const char *file)
+{
+    char path[MAX_REF_LEN + 64];
+    snprintf(path, sizeof(path), "/v1/cases/%s/report?format=html&lang=%s", ref, sitr_i18n_code());
+    sitr_client_set_max_answer(cl, MAX_REPORT_PAGE);
+    sitr_client_resp_t r;
+    int rc = sitr_client_call(cl, "GET", path, secret, NULL, &r);
+    sitr_client_set_max_answer(cl, SITR_CLIENT_MAX_ANSWER);
+    int status = 0;
+    if (rc < 0 || r.status != 200) {
+        print_failure(o, cl, rc, &r);
+        status = -1;
+    } else if (write_page(o, file, r.body, r.body_len) < 0) {
+        status = -1;
+    } else if (strcmp(file, "-") != 0) {
+        sitr_tr_put(stderr, SITR_TX_CLI_REPORT_WRITTEN, "case", ref, "file", file, NULL);
+        fputc('\n', stderr);
+    }
+    sitr_client_resp_clear(&r);
+    return status;
 }
 
 static int cmd_report(const opts_t *o, sitr_client_t *cl, const char *ref)
@@ -952,29 +1030,17 @@ static int cmd_report(const opts_t *o, sitr_client_t *cl, const char *ref)
     if (sitr_secret_read(o->prog, o->secret_file, ref, secret) < 0)
         return EXIT_FAIL;
     if (o->html != NULL) {
-        snprintf(path, sizeof(path), "/v1/cases/%s/report?format=html&lang=%s", ref,
-                 o->lang != NULL ? o->lang : "en");
-        sitr_client_set_max_answer(cl, MAX_REPORT_PAGE);
-    } else {
-        snprintf(path, sizeof(path), "/v1/cases/%s/report", ref);
+        int rc = fetch_report_page(o, cl, ref, secret, o->html);
+        explicit_bzero(secret, sizeof(secret));
+        return rc < 0 ? EXIT_FAIL : EXIT_OK;
     }
+    snprintf(path, sizeof(path), "/v1/cases/%s/report", ref);
     sitr_client_resp_t r;
     int rc = sitr_client_call(cl, "GET", path, secret, NULL, &r);
     explicit_bzero(secret, sizeof(secret));
     int status = EXIT_OK;
-    if (rc < 0 || r.status != 200) {
+    if (rc < 0 || r.status != 200 || !json_is_object(r.json)) {
         print_failure(o, cl, rc, &r);
-        status = EXIT_FAIL;
-    } else if (o->html != NULL) {
-        if (write_page(o, r.body, r.body_len) < 0)
-            status = EXIT_FAIL;
-        else if (strcmp(o->html, "-") != 0)
-            fprintf(stderr,
-                    "The evidence report of case %s was written to %s (readable only by you).\n"
-                    "Open it in a web browser to read or print it.\n",
-                    ref, o->html);
-    } else if (!json_is_object(r.json)) {
-        fprintf(stderr, "%s: the server's report is not JSON\n", o->prog);
         status = EXIT_FAIL;
     } else {
         json_dumpf(r.json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -1005,17 +1071,13 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
     while (vi < nv && strcmp(v, verb_names[vi]) != 0)
         vi++;
     if (vi == nv)
-        return usage_error(&o, "unknown command '%s' (use create, add, status, withdraw or report)",
-                           v);
+        return usage_error(&o, SITR_TX_CLI_ERR_VERB, "command", v, NULL);
     o.verb = (verb_t)vi;
     snprintf(o.prog, sizeof(o.prog), "sitr case %s", verb_names[vi]);
     o.jobs = sitr_hashpool_default_jobs();
     o.batch = DEFAULT_BATCH;
-    o.server = getenv("SITR_SERVER");
-    if (o.server == NULL || o.server[0] == '\0')
-        o.server = SITR_CLIENT_DEFAULT_SERVER;
 
-    enum { OPT_SECRET_FILE = 256, OPT_SAVE, OPT_JSON, OPT_BATCH, OPT_HTML, OPT_LANG };
+    enum { OPT_SECRET_FILE = 256, OPT_SAVE, OPT_JSON, OPT_BATCH, OPT_HTML };
     static const struct option longopts[] = {
         {"server", required_argument, NULL, 's'},
         {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
@@ -1025,7 +1087,6 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
         {"jobs", required_argument, NULL, 'j'},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"html", required_argument, NULL, OPT_HTML},
-        {"lang", required_argument, NULL, OPT_LANG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1033,6 +1094,7 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
     opterr = 0;
     optind = 1;
     int c;
+    char num[16];
     /* argv + 1: getopt sees the verb as its program name, so the option
      * getopt just read, (argv + 1)[optind - 1], is argv[optind]. */
     while ((c = getopt_long(argc - 1, argv + 1, ":s:yj:h", longopts, NULL)) != -1) {
@@ -1042,52 +1104,49 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
             break;
         case OPT_SECRET_FILE:
             if (o.verb == V_CREATE)
-                return usage_error(&o, "%s", "--secret-file is for add, status, withdraw, report");
+                return option_error(&o, "--secret-file", "add, status, withdraw, report");
             o.secret_file = optarg;
             break;
         case OPT_SAVE:
             if (o.verb != V_CREATE)
-                return usage_error(&o, "%s", "--save is for create");
+                return option_error(&o, "--save", "create");
             o.save = optarg;
             break;
         case OPT_JSON:
             if (o.verb == V_WITHDRAW)
-                return usage_error(&o, "%s", "--json is for create, add, status and report");
+                return option_error(&o, "--json", "create, add, status, report");
             o.json = 1;
             break;
         case OPT_HTML:
-            if (o.verb != V_REPORT)
-                return usage_error(&o, "%s", "--html is for report");
+            if (o.verb != V_REPORT && o.verb != V_WITHDRAW)
+                return option_error(&o, "--html", "report, withdraw");
             o.html = optarg;
-            break;
-        case OPT_LANG:
-            if (o.verb != V_REPORT)
-                return usage_error(&o, "%s", "--lang is for report");
-            if (strcmp(optarg, "en") != 0 && strcmp(optarg, "fr") != 0 && strcmp(optarg, "ar") != 0)
-                return usage_error(&o, "unknown language '%s' (use en, fr or ar)", optarg);
-            o.lang = optarg;
             break;
         case 'y':
             if (o.verb != V_WITHDRAW)
-                return usage_error(&o, "%s", "--yes is for withdraw");
+                return option_error(&o, "--yes", "withdraw");
             o.yes = 1;
             break;
         case 'j':
             if (!hashes)
-                return usage_error(&o, "%s", "--jobs is for create and add");
-            if (sitr_hashpool_parse_jobs(optarg, &o.jobs) < 0)
-                return usage_error(&o, "--jobs wants a whole number from 1 to %d, not '%s'",
-                                   SITR_HASHPOOL_MAX_JOBS, optarg);
+                return option_error(&o, "--jobs", "create, add");
+            if (sitr_hashpool_parse_jobs(optarg, &o.jobs) < 0) {
+                snprintf(num, sizeof num, "%d", SITR_HASHPOOL_MAX_JOBS);
+                return usage_error(&o, SITR_TX_CLI_ERR_NUMBER, "option", "--jobs", "max", num,
+                                   "value", optarg, NULL);
+            }
             break;
         case OPT_BATCH: {
             if (!hashes)
-                return usage_error(&o, "%s", "--batch is for create and add");
+                return option_error(&o, "--batch", "create, add");
             char *end;
             errno = 0;
             long b = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || b < 1 || b > MAX_BATCH)
-                return usage_error(&o, "--batch wants a whole number from 1 to %d, not '%s'",
-                                   MAX_BATCH, optarg);
+            if (errno != 0 || end == optarg || *end != '\0' || b < 1 || b > MAX_BATCH) {
+                snprintf(num, sizeof num, "%d", MAX_BATCH);
+                return usage_error(&o, SITR_TX_CLI_ERR_NUMBER, "option", "--batch", "max", num,
+                                   "value", optarg, NULL);
+            }
             o.batch = (size_t)b;
             break;
         }
@@ -1095,59 +1154,65 @@ int sitr_case_cmd_run(int argc, char **argv, const char *argv0)
             sitr_case_cmd_usage(stdout);
             return EXIT_OK;
         case ':':
-            return usage_error(&o, "option '%s' needs a value", argv[optind]);
+            return usage_error(&o, SITR_TX_CLI_ERR_NEEDS_VALUE, "option", argv[optind], NULL);
         default:
-            if (optopt != 0)
-                return usage_error(&o, "unknown option '-%c'", optopt);
-            return usage_error(&o, "unknown option '%s'", argv[optind]);
+            if (optopt != 0) {
+                char opt[3] = {'-', (char)optopt, '\0'};
+                return usage_error(&o, SITR_TX_CLI_ERR_UNKNOWN_OPTION, "option", opt, NULL);
+            }
+            return usage_error(&o, SITR_TX_CLI_ERR_UNKNOWN_OPTION, "option", argv[optind], NULL);
         }
     }
     char **rest = argv + 1 + optind;
     int nrest = argc - 1 - optind;
 
     /* The case number is checked with the server's own rule (sitr/token.h:
-     * alphabet, length and check symbol), so a mistyped symbol is caught
-     * here, before anything is sent; the canonical form goes into the
-     * URL. */
+     * alphabet, length and check symbol, read the tolerant way), so a
+     * mistyped symbol is caught here, before anything is sent; the
+     * canonical form goes into the URL. */
     const char *ref = NULL;
     char canonical_ref[SITR_TOKEN_REFERENCE_LEN + 1];
     if (o.verb != V_CREATE) {
         if (nrest < 1)
-            return usage_error(&o, "%s", "no CASE given: name the case number (SITR-...)");
+            return usage_error(&o, SITR_TX_CLI_ERR_NO_CASE, NULL);
         if (sitr_token_parse(SITR_TOKEN_REFERENCE, rest[0], strlen(rest[0]), canonical_ref,
-                             sizeof canonical_ref) < 0) {
-            fprintf(stderr, "%s: '", o.prog);
-            put_safe(stderr, rest[0]);
-            fprintf(stderr, "' is not a case number: SITR- then 28 letters and digits in groups "
-                            "of four, the last one a check symbol (is a symbol mistyped?)\n"
-                            "Try 'sitr case --help'.\n");
-            return EXIT_USAGE;
-        }
+                             sizeof canonical_ref) < 0)
+            return usage_error(&o, SITR_TX_CLI_ERR_NOT_CASE_NUMBER, "case", rest[0], NULL);
         ref = canonical_ref;
         rest++;
         nrest--;
     }
-    if (o.lang != NULL && o.html == NULL)
-        return usage_error(&o, "%s", "--lang is for the printable page: add --html FILE");
     if (o.html != NULL && o.json)
-        return usage_error(&o, "%s", "choose --html or --json");
+        return usage_error(&o, SITR_TX_CLI_ERR_HTML_JSON, NULL);
     if (hashes && nrest < 1)
-        return usage_error(&o, "%s", "no PATH given: name image files or folders to hash");
+        return usage_error(&o, SITR_TX_CLI_ERR_NO_PATH, NULL);
     if (!hashes && nrest > 0)
-        return usage_error(&o, "unexpected argument '%s'%s", rest[0],
-                           " (the secret is never given as an argument: see --help)");
+        return usage_error(&o, SITR_TX_CLI_ERR_EXTRA_ARG, "arg", rest[0], NULL);
 
+    /* Never a guess: --server, SITR_SERVER, or the file create wrote. */
+    if (sitr_server_choose(o.prog, o.server, &o.srv) < 0)
+        return EXIT_USAGE;
+    if (o.srv.from == SITR_SERVER_NONE) {
+        sitr_tr_err(o.prog, SITR_TX_CLI_SERVER_NONE, "variable", SITR_SERVER_ENV, NULL);
+        return EXIT_USAGE;
+    }
     if (sitr_client_global_init() < 0) {
-        fprintf(stderr, "%s: cannot initialise libcurl\n", o.prog);
+        sitr_tr_err(o.prog, SITR_TX_CLI_ERR_CURL, NULL);
         return EXIT_FAIL;
     }
     sitr_err_t err = {0};
-    sitr_client_t *cl = sitr_client_new(o.server, &err);
+    sitr_client_t *cl = sitr_client_new(o.srv.url, &err);
     int status;
     if (cl == NULL) {
-        fprintf(stderr, "%s: %s\n", o.prog, err.msg);
-        status = err.code == SITR_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+        if (err.code == SITR_EINVAL) {
+            sitr_tr_err(o.prog, SITR_TX_CLI_ERR_URL, "server", o.srv.url, NULL);
+            status = EXIT_USAGE;
+        } else {
+            sitr_tr_err(o.prog, SITR_TX_CLI_ERR_CURL, NULL);
+            status = EXIT_FAIL;
+        }
     } else {
+        sitr_server_announce(&o.srv);
         switch (o.verb) {
         case V_CREATE:
             status = cmd_create(&o, cl, rest, nrest, argv0);

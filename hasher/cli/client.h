@@ -16,7 +16,6 @@
 #include <sitr/err.h>
 #include <sitr/err_service.h>
 
-#define SITR_CLIENT_DEFAULT_SERVER     "http://127.0.0.1:8080"
 #define SITR_CLIENT_MAX_ANSWER         ((size_t)4 << 20)
 #define SITR_CLIENT_CONNECT_TIMEOUT_MS 15000L
 #define SITR_CLIENT_TIMEOUT_MS         120000L

@@ -25,6 +25,7 @@
 #include <sitr/video.h>
 
 #include "hashpool.h"
+#include "i18n.h"
 #include "media.h"
 #include "output.h"
 #include "progress.h"
@@ -32,71 +33,21 @@
 
 void sitr_hash_cmd_usage(FILE *f)
 {
-    fputs("Usage: sitr hash [OPTIONS] PATH...\n"
-          "\n"
-          "Compute the PDQ perceptual hash (Meta's 256-bit image hash) of image files,\n"
-          "and the vPDQ hashes (PDQ of video frames, Meta's video hash) of video files.\n"
-          "Everything happens on this computer: no image or video leaves it.  Folders are\n"
-          "hashed recursively, in name order; hidden entries (names starting with '.')\n"
-          "inside a folder are skipped.  Images: JPEG, PNG, WebP, GIF, TIFF, HEIC/AVIF.\n"
-          "Videos: MP4/MOV/3GP, Matroska/WebM, AVI, MPEG-TS holding H.264, HEVC, VP8, VP9,\n"
-          "AV1, MPEG-4 or MJPEG.  Files are recognised by their content, not their name.\n"
-          "Paths are printed as given, joined with the path inside a folder argument.\n"
-          "\n"
-          "Options:\n"
-          "  -f, --format FORMAT  text (default), csv, jsonl or vpdq\n"
-          "  -d, --dihedral       also print the 8 hashes of the rotated and flipped image\n"
-          "                       (of each hashed frame, for a video in csv and jsonl)\n"
-          "  -j, --jobs N         hash N images at a time, or a video with N threads\n"
-          "                       (default: the number of CPUs)\n"
-          "      --seconds-per-hash S\n"
-          "                       hash one video frame every S seconds (default 1, as\n"
-          "                       Meta's HMA; 0: every frame); S may be a fraction\n"
-          "  -h, --help           show this help\n"
-          "\n"
-          "Output, one record per file, in the order of the arguments:\n"
-          "  text   <pdq>,<quality>,<path>      (the line of Meta's pdq-photo-hasher)\n"
-          "         with --dihedral:\n"
-          "         <orig>,<rot90>,<rot180>,<rot270>,<flipx>,<flipy>,<flipplus1>,<flipminus1>,\n"
-          "         <quality>,<path>            (one line; orig is the plain hash)\n"
-          "         a video: video,<hashed frames>,<duration in seconds>,<path>\n"
-          "  csv    a header, then path,pdq,quality,md5,sha256; with --dihedral 8 more\n"
-          "         columns orig,rot90,rot180,rot270,flipx,flipy,flipplus1,flipminus1;\n"
-          "         when there is a video, two more columns frame,timestamp and one row\n"
-          "         per hashed frame of the video (empty for an image)\n"
-          "  jsonl  {\"type\":\"image\",\"path\",\"pdq\",\"quality\",\"dihedral\":[8 "
-          "hashes],\"md5\",\n"
-          "         \"sha256\"}, or for a video {\"type\":\"video\",\"path\",\"md5\",\"sha256\",\n"
-          "         "
-          "\"duration\",\"fps\",\"width\",\"height\",\"frames\":[{\"n\",\"t\",\"pdq\",\"quality\"}]"
-          "}\n"
-          "         (each frame with \"dihedral\" if asked, and \"trimmed\":{\"pdq\",\"quality\"}\n"
-          "         when the frame has black bars: its hash without them), or\n"
-          "         {\"path\",\"error\":{\"code\",\"message\"}} for a file that failed\n"
-          "  vpdq   <frame>,<quality>,<pdq>,<seconds> per hashed frame: the lines of\n"
-          "         Meta's vpdq-hash-video, for exactly one video file\n"
-          "  pdq is 64 hex digits, quality 0..100.  Dihedral order (Meta's): orig, rot90\n"
-          "  (90 degrees counter-clockwise), rot180, rot270, flipx (top<->bottom), flipy\n"
-          "  (left<->right), flipplus1 (transpose), flipminus1 (anti-transpose).  Frame\n"
-          "  numbers count decoded frames from 0; times are in seconds.\n"
-          "\n"
-          "A hash of quality below 50 is printed with a warning on stderr: the image is\n"
-          "too featureless to match safely (for a video: when most of its frames are).\n"
-          "A file that cannot be hashed is reported on stderr and the others are still\n"
-          "hashed; a video is hashed whole or not at all.\n"
-          "\n"
-          "Exit status: 0 every file hashed, 1 some file failed, 2 usage error.\n",
-          f);
+    sitr_tr_put(f, SITR_TX_CLI_HASH_USAGE, NULL);
 }
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+/* "sitr hash: <text t>\nTry 'sitr hash --help'.\n" on stderr; returns the
+ * usage exit status. */
+__attribute__((sentinel)) static int usage_error(sitr_text_t t, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
     fputs("sitr hash: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    va_list ap;
+    va_start(ap, t);
+    sitr_tr_vput(stderr, t, ap);
     va_end(ap);
-    fputs("\nTry 'sitr hash --help'.\n", stderr);
+    fputc('\n', stderr);
+    sitr_tr_put(stderr, SITR_TX_CLI_TRY_HASH_HELP, NULL);
+    fputc('\n', stderr);
     return 2;
 }
 
@@ -117,8 +68,9 @@ static const char *shown(const char *path, char *buf, size_t size)
 /* Reports a write failure of the output; returns SITR_EIO. */
 static int output_failed(int rc)
 {
-    fprintf(stderr, "sitr: cannot write output: %s\n",
-            rc == SITR_EIO ? strerror(errno) : sitr_strerror(rc));
+    int e = errno;
+    sitr_tr_err("sitr", SITR_TX_CLI_OUTPUT_FAILED, NULL);
+    sitr_tr_detail(rc == SITR_EIO ? strerror(e) : sitr_strerror(rc));
     return SITR_EIO;
 }
 
@@ -137,24 +89,24 @@ static int print_cb(void *ctx, const sitr_hashpool_result_t *r)
     int rc;
     if (r->rc < 0) {
         sitr_progress_clear(r->progress);
-        fprintf(stderr, "sitr: %s: %s\n", shown(path, safe, sizeof safe), r->msg);
+        sitr_tr_file_failed("sitr", path, r->rc, r->msg);
         pr->failed = 1;
         rc = sitr_output_error(pr->out, path, r->rc, r->msg);
     } else {
         if (r->img->pdq.quality < SITR_PDQ_MIN_QUALITY) {
             sitr_progress_clear(r->progress);
-            fprintf(stderr,
-                    "sitr: warning: %s: quality %d is below %d: too featureless to match safely\n",
-                    shown(path, safe, sizeof safe), r->img->pdq.quality, SITR_PDQ_MIN_QUALITY);
+            char q[16], min[16];
+            snprintf(q, sizeof q, "%d", r->img->pdq.quality);
+            snprintf(min, sizeof min, "%d", SITR_PDQ_MIN_QUALITY);
+            sitr_tr_err("sitr", SITR_TX_CLI_HASH_LOW_QUALITY, "path",
+                        shown(path, safe, sizeof safe), "quality", q, "min", min, NULL);
         }
         rc = sitr_output_result(pr->out, path, r->img);
         if (rc == SITR_EINVAL) {
             /* This file only: the others are still printed. */
             sitr_progress_clear(r->progress);
-            fprintf(stderr,
-                    "sitr: %s: the file name holds a line break, which the text format cannot "
-                    "print; use --format csv or jsonl\n",
-                    shown(path, safe, sizeof safe));
+            sitr_tr_err("sitr", SITR_TX_CLI_HASH_LINE_BREAK, "path", shown(path, safe, sizeof safe),
+                        NULL);
             pr->failed = 1;
             return 0;
         }
@@ -183,7 +135,7 @@ static int hash_video(printer_t *pr, const char *path, const sitr_video_options_
     char safe[4096];
     if (rc < 0) {
         const char *msg = err.msg[0] != '\0' ? err.msg : sitr_strerror(rc);
-        fprintf(stderr, "sitr: %s: %s\n", shown(path, safe, sizeof safe), msg);
+        sitr_tr_file_failed("sitr", path, rc, msg);
         pr->failed = 1;
         rc = sitr_output_video_error(pr->out, path, rc, msg);
         return rc < 0 ? output_failed(rc) : 0;
@@ -191,18 +143,19 @@ static int hash_video(printer_t *pr, const char *path, const sitr_video_options_
     size_t good = 0;
     for (size_t i = 0; i < v->count; i++)
         good += v->frames[i].pdq.quality >= SITR_PDQ_MIN_QUALITY;
-    if (good * 2 < v->count)
-        fprintf(stderr,
-                "sitr: warning: %s: only %zu of %zu hashed frames reach quality %d: the others "
-                "are too featureless to match safely\n",
-                shown(path, safe, sizeof safe), good, v->count, SITR_PDQ_MIN_QUALITY);
+    if (good * 2 < v->count) {
+        char g[32], n[32], min[16];
+        snprintf(g, sizeof g, "%zu", good);
+        snprintf(n, sizeof n, "%zu", v->count);
+        snprintf(min, sizeof min, "%d", SITR_PDQ_MIN_QUALITY);
+        sitr_tr_err("sitr", SITR_TX_CLI_HASH_LOW_QUALITY_VIDEO, "path",
+                    shown(path, safe, sizeof safe), "good", g, "frames", n, "min", min, NULL);
+    }
     rc = sitr_output_video(pr->out, path, v);
     sitr_video_free(v);
     if (rc == SITR_EINVAL) {
-        fprintf(stderr,
-                "sitr: %s: the file name holds a line break, which the text format cannot "
-                "print; use --format csv or jsonl\n",
-                shown(path, safe, sizeof safe));
+        sitr_tr_err("sitr", SITR_TX_CLI_HASH_LINE_BREAK, "path", shown(path, safe, sizeof safe),
+                    NULL);
         pr->failed = 1;
         return 0;
     }
@@ -216,7 +169,9 @@ static int run_batch(const sitr_walk_list_t *files, const unsigned char *kinds,
                      const sitr_output_t *out, int jobs, const sitr_video_options_t *vopt)
 {
     if (sitr_output_begin(out) < 0) {
-        fprintf(stderr, "sitr: cannot write output: %s\n", strerror(errno));
+        int e = errno;
+        sitr_tr_err("sitr", SITR_TX_CLI_OUTPUT_FAILED, NULL);
+        sitr_tr_detail(strerror(e));
         return 1;
     }
     printer_t pr = {.out = out};
@@ -246,21 +201,18 @@ static int check_vpdq(const sitr_walk_list_t *files, const unsigned char *kinds)
 {
     char safe[4096];
     if (files->n != 1) {
-        fprintf(stderr,
-                "sitr hash: --format vpdq prints the frames of one video: give exactly one "
-                "video file (these paths hold %zu files; use --format jsonl for several)\n"
-                "Try 'sitr hash --help'.\n",
-                files->n);
-        return 2;
+        char n[32];
+        snprintf(n, sizeof n, "%zu", files->n);
+        return usage_error(SITR_TX_CLI_HASH_VPDQ_ONE, "n", n, NULL);
     }
     const sitr_walk_entry_t *e = &files->v[0];
     if (e->err < 0) {
-        fprintf(stderr, "sitr: %s: %s\n", shown(e->path, safe, sizeof safe), e->msg);
+        sitr_tr_file_failed("sitr", e->path, e->err, e->msg);
         return 1;
     }
     if (!kinds[0]) {
-        fprintf(stderr, "sitr: %s: not a video: --format vpdq is for videos\n",
-                shown(e->path, safe, sizeof safe));
+        sitr_tr_err("sitr", SITR_TX_CLI_HASH_VPDQ_NOT_VIDEO, "path",
+                    shown(e->path, safe, sizeof safe), NULL);
         return 1;
     }
     return -1;
@@ -289,48 +241,49 @@ int sitr_hash_cmd_run(int argc, char **argv, const char *argv0)
         switch (c) {
         case 'f':
             if (sitr_output_parse_format(optarg, &out.format) < 0)
-                return usage_error("unknown format '%s' (use text, csv, jsonl or vpdq)", optarg);
+                return usage_error(SITR_TX_CLI_HASH_ERR_FORMAT, "format", optarg, NULL);
             break;
         case 'd':
             out.dihedral = 1;
             break;
         case 'j':
             if (sitr_hashpool_parse_jobs(optarg, &jobs) < 0)
-                return usage_error("--jobs wants a whole number from 1 to 256, not '%s'", optarg);
+                return usage_error(SITR_TX_CLI_ERR_NUMBER, "option", "--jobs", "max", "256",
+                                   "value", optarg, NULL);
             break;
         case OPT_SECONDS:
             if (sitr_video_parse_seconds(optarg, &vopt.seconds_per_hash) < 0)
-                return usage_error("--seconds-per-hash wants a number of seconds from 0 (every "
-                                   "frame) to 3600, not '%s'",
-                                   optarg);
+                return usage_error(SITR_TX_CLI_HASH_ERR_SECONDS, "value", optarg, NULL);
             break;
         case 'h':
             sitr_hash_cmd_usage(stdout);
             return 0;
         case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
+            return usage_error(SITR_TX_CLI_ERR_NEEDS_VALUE, "option", argv[optind - 1], NULL);
         default:
-            if (optopt != 0)
-                return usage_error("unknown option '-%c'", optopt);
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            if (optopt != 0) {
+                char opt[3] = {'-', (char)optopt, '\0'};
+                return usage_error(SITR_TX_CLI_ERR_UNKNOWN_OPTION, "option", opt, NULL);
+            }
+            return usage_error(SITR_TX_CLI_ERR_UNKNOWN_OPTION, "option", argv[optind - 1], NULL);
         }
     }
     if (optind >= argc)
-        return usage_error("%s", "no PATH given: name image or video files or folders to hash");
+        return usage_error(SITR_TX_CLI_HASH_ERR_NO_PATH, NULL);
     if (out.format == SITR_OUTPUT_VPDQ && out.dihedral)
-        return usage_error("%s", "--dihedral has no place in the vpdq format (use jsonl or csv)");
+        return usage_error(SITR_TX_CLI_HASH_ERR_VPDQ_DIHEDRAL, NULL);
 
     sitr_walk_list_t files = {0};
     for (int i = optind; i < argc; i++) {
         if (sitr_walk_add(&files, argv[i]) < 0) {
-            fputs("sitr: out of memory while listing files\n", stderr);
+            sitr_tr_err("sitr", SITR_TX_CLI_OUT_OF_MEMORY, NULL);
             sitr_walk_list_free(&files);
             return 1;
         }
     }
     unsigned char *kinds = calloc(files.n ? files.n : 1, 1);
     if (kinds == NULL) {
-        fputs("sitr: out of memory while listing files\n", stderr);
+        sitr_tr_err("sitr", SITR_TX_CLI_OUT_OF_MEMORY, NULL);
         sitr_walk_list_free(&files);
         return 1;
     }
@@ -346,10 +299,10 @@ int sitr_hash_cmd_run(int argc, char **argv, const char *argv0)
     if (status >= 0) {
         /* vpdq refused the files: nothing to hash */
     } else if (files.n == 0) {
-        fputs("sitr: no files found to hash\n", stderr);
+        sitr_tr_err("sitr", SITR_TX_CLI_NO_FILES, NULL);
         status = 0;
     } else if (videos < files.n && sitr_image_init(argv0) < 0) {
-        fputs("sitr: cannot initialise the image decoder (libvips)\n", stderr);
+        sitr_tr_err("sitr", SITR_TX_CLI_DECODER_INIT, NULL);
         status = 1;
     } else {
         status = run_batch(&files, kinds, &out, jobs, &vopt);

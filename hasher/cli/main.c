@@ -1,6 +1,11 @@
 /* The `sitr` command: dispatches to subcommands and answers --help and
  * --version.  Each subcommand parses its own options and returns the exit
- * status (0 success, 1 failure, 2 usage error). */
+ * status (0 success, 1 failure, 2 usage error).
+ *
+ * The language (i18n.h) is chosen here before anything is printed: from
+ * the environment, or --lang en|fr|ar; --lang and --verbose are taken out
+ * of the arguments wherever they stand (before "--"), so every subcommand
+ * accepts them and none has to know. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,31 +13,52 @@
 
 #include "case_cmd.h"
 #include "hash_cmd.h"
+#include "i18n.h"
 
 static void usage(FILE *f)
 {
-    fputs("Usage: sitr COMMAND [ARGS...]\n"
-          "\n"
-          "sitr helps take intimate images off platforms without the images ever\n"
-          "leaving your computer: only their hashes do.\n"
-          "\n"
-          "Commands:\n"
-          "  hash     compute PDQ hashes of image files and vPDQ hashes of video files\n"
-          "           and folders, locally\n"
-          "  case     open a case on a sitr server with those hashes (never the images\n"
-          "           or videos), then check it, add images or videos to it or withdraw it:\n"
-          "             sitr case create PATH...      sitr case status CASE\n"
-          "             sitr case add CASE PATH...    sitr case withdraw CASE\n"
-          "             sitr case report CASE [--html FILE] (the evidence report)\n"
-          "\n"
-          "Options:\n"
-          "  -h, --help     show this help\n"
-          "  -V, --version  show the version\n"
-          "\n"
-          "Run 'sitr COMMAND --help' for the options of a command.\n"
-          "\n"
-          "Exit status: 0 done, 1 failure, 2 usage error.\n",
-          f);
+    sitr_tr_put(f, SITR_TX_CLI_USAGE, NULL);
+}
+
+/* Removes --lang L, --lang=L, --verbose and -v from argv (argv[0] kept).
+ * Returns the new argc, or -1 after printing why for a bad --lang. */
+static int take_global_options(int argc, char **argv)
+{
+    int out = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            while (i < argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            sitr_i18n_set_verbose(1);
+            continue;
+        }
+        const char *value = NULL;
+        if (strcmp(a, "--lang") == 0) {
+            if (i + 1 >= argc) {
+                sitr_tr_put(stderr, SITR_TX_CLI_ERR_LANG_MISSING, NULL);
+                return -1;
+            }
+            value = argv[++i];
+        } else if (strncmp(a, "--lang=", 7) == 0) {
+            value = a + 7;
+        }
+        if (value != NULL) {
+            sitr_lang_t l;
+            if (sitr_i18n_parse(value, &l) < 0) {
+                sitr_tr_put(stderr, SITR_TX_CLI_ERR_LANG, "lang", value, NULL);
+                return -1;
+            }
+            sitr_i18n_set(l);
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    argv[out] = NULL;
+    return out;
 }
 
 int main(int argc, char **argv)
@@ -40,6 +66,10 @@ int main(int argc, char **argv)
     /* The server's answer to `sitr case create` holds the case secret:
      * jansson's copies of it are wiped when freed. */
     sitr_secmem_json_init();
+    sitr_i18n_init();
+    argc = take_global_options(argc, argv);
+    if (argc < 0)
+        return 2;
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -66,7 +96,7 @@ int main(int argc, char **argv)
             sitr_case_cmd_usage(stdout);
             return 0;
         }
-        fprintf(stderr, "sitr: unknown command '%s'\nTry 'sitr --help'.\n", argv[2]);
+        sitr_tr_put(stderr, SITR_TX_CLI_ERR_COMMAND, "command", argv[2], NULL);
         return 2;
     }
     if (strcmp(cmd, "hash") == 0)
@@ -74,8 +104,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "case") == 0)
         return sitr_case_cmd_run(argc - 1, argv + 1, argv[0]);
     if (cmd[0] == '-')
-        fprintf(stderr, "sitr: unknown option '%s'\nTry 'sitr --help'.\n", cmd);
+        sitr_tr_put(stderr, SITR_TX_CLI_ERR_OPTION, "option", cmd, NULL);
     else
-        fprintf(stderr, "sitr: unknown command '%s'\nTry 'sitr --help'.\n", cmd);
+        sitr_tr_put(stderr, SITR_TX_CLI_ERR_COMMAND, "command", cmd, NULL);
     return 2;
 }

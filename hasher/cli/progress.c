@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
+
 #define BAR_WIDTH 30
 
 static long long now_ms(void)
@@ -48,12 +50,22 @@ static void draw(sitr_progress_t *p)
     for (size_t i = 0; i < BAR_WIDTH; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[BAR_WIDTH] = '\0';
-    if (!p->seconds)
-        fprintf(p->f, "\r[%s] %zu/%zu files", bar, p->done, p->total);
-    else if (p->sec_total > 0)
-        fprintf(p->f, "\r[%s] %.0f/%.0f s of video", bar, p->sec_done, p->sec_total);
-    else
-        fprintf(p->f, "\r%.0f s of video", p->sec_done);
+    char done[32], total[32];
+    if (p->seconds) {
+        snprintf(done, sizeof done, "%.0f", p->sec_done);
+        snprintf(total, sizeof total, "%.0f", p->sec_total);
+    } else {
+        snprintf(done, sizeof done, "%zu", p->done);
+        snprintf(total, sizeof total, "%zu", p->total);
+    }
+    fputc('\r', p->f);
+    if (p->seconds && p->sec_total <= 0) {
+        sitr_tr_put(p->f, SITR_TX_CLI_PROGRESS_SECONDS, "done", done, NULL);
+    } else {
+        fprintf(p->f, "[%s] ", bar);
+        sitr_tr_put(p->f, p->seconds ? SITR_TX_CLI_PROGRESS_VIDEO : SITR_TX_CLI_PROGRESS_FILES,
+                    "done", done, "total", total, NULL);
+    }
     fflush(p->f);
     p->shown = 1;
 }

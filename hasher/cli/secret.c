@@ -19,6 +19,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <sitr/token.h>
+
+#include "i18n.h"
+
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -26,39 +30,34 @@ static void on_signal(int sig)
     interrupted = sig;
 }
 
-/* Trims white space around in[0..len) into out; -1 when what remains is
- * empty, too long or not printable ASCII. */
+/* Reads in[0..len) with the shared typing rule (sitr/token.h: spaces,
+ * hyphens, lower case, O for 0, I or L for 1, Arabic digits) into the
+ * canonical secret; -1 when it is not a case secret. */
 static int clean_secret(const char *in, size_t len, char out[SITR_SECRET_MAX_LEN + 1])
 {
-    while (len > 0 && isspace((unsigned char)in[len - 1]))
-        len--;
-    while (len > 0 && isspace((unsigned char)*in)) {
-        in++;
-        len--;
-    }
-    if (len == 0 || len > SITR_SECRET_MAX_LEN)
-        return -1;
+    return sitr_token_parse(SITR_TOKEN_SECRET, in, len, out, SITR_SECRET_MAX_LEN + 1) == 0 ? 0 : -1;
+}
+
+static int only_space(const char *in, size_t len)
+{
     for (size_t i = 0; i < len; i++)
-        if (in[i] < 0x21 || in[i] > 0x7e)
-            return -1;
-    memcpy(out, in, len);
-    out[len] = '\0';
-    return 0;
+        if (!isspace((unsigned char)in[i]))
+            return 0;
+    return 1;
 }
 
 static int from_file(const char *prog, const char *path, char out[SITR_SECRET_MAX_LEN + 1])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr, "%s: cannot open the secret file %s: %s\n", prog, path, strerror(errno));
+        int e = errno;
+        sitr_tr_err(prog, SITR_TX_CLI_SECRET_FILE_OPEN, "file", path, NULL);
+        sitr_tr_detail(strerror(e));
         return SITR_ENOENT;
     }
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
-        fprintf(stderr,
-                "%s: warning: the secret file %s can be read by other users of this computer; "
-                "make it private with: chmod 600 %s\n",
-                prog, path, path);
+        sitr_tr_err(prog, SITR_TX_CLI_SECRET_FILE_OPEN_TO_ALL, "file", path, NULL);
     char buf[512];
     size_t len = 0;
     for (;;) {
@@ -77,8 +76,7 @@ static int from_file(const char *prog, const char *path, char out[SITR_SECRET_MA
     int rc = clean_secret(buf, line, out);
     explicit_bzero(buf, sizeof(buf));
     if (rc < 0) {
-        fprintf(stderr, "%s: the secret file %s does not hold a case secret on its first line\n",
-                prog, path);
+        sitr_tr_err(prog, SITR_TX_CLI_SECRET_FILE_BAD, "file", path, NULL);
         return SITR_EINVAL;
     }
     return 0;
@@ -147,68 +145,92 @@ int sitr_secret_read(const char *prog, const char *file, const char *case_ref,
     const char *env = getenv(SITR_SECRET_ENV);
     if (env != NULL && env[0] != '\0') {
         if (clean_secret(env, strlen(env), out) < 0) {
-            fprintf(stderr, "%s: %s does not hold a case secret\n", prog, SITR_SECRET_ENV);
+            sitr_tr_err(prog, SITR_TX_CLI_SECRET_ENV_BAD, "variable", SITR_SECRET_ENV, NULL);
             return SITR_EINVAL;
         }
         return 0;
     }
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr,
-                "%s: no case secret: give it with --secret-file FILE or the environment variable "
-                "%s, or run this on a terminal to be asked for it\n",
-                prog, SITR_SECRET_ENV);
+        sitr_tr_err(prog, SITR_TX_CLI_SECRET_NONE, "variable", SITR_SECRET_ENV, NULL);
         return SITR_EINVAL;
     }
-    char prompt[160], buf[SITR_SECRET_MAX_LEN * 2 + 2];
-    snprintf(prompt, sizeof(prompt),
-             "Secret of case %s (it will not show as you type): ", case_ref);
-    ssize_t n = tty_line(fd, prompt, 1, buf, sizeof(buf));
+    /* A frightened person mistypes: three tries on the terminal, each
+     * checked offline by the check symbol before anything is sent. */
+    char prompt[512], buf[SITR_SECRET_MAX_LEN * 4 + 2];
+    sitr_tr_snprintf(prompt, sizeof prompt, SITR_TX_CLI_SECRET_PROMPT, "case", case_ref, NULL);
+    int rc = -1;
+    for (int attempt = 0; attempt < 3 && rc < 0; attempt++) {
+        ssize_t n = tty_line(fd, prompt, 1, buf, sizeof(buf));
+        if (n < 0 || only_space(buf, (size_t)n)) {
+            sitr_tr_err(prog, SITR_TX_CLI_SECRET_EMPTY, NULL);
+            break;
+        }
+        rc = clean_secret(buf, (size_t)n, out);
+        if (rc < 0)
+            sitr_tr_err(prog, SITR_TX_CLI_SECRET_TYPO, NULL);
+    }
     close(fd);
-    int rc = n < 0 ? -1 : clean_secret(buf, (size_t)n, out);
     explicit_bzero(buf, sizeof(buf));
-    if (rc < 0) {
-        fprintf(stderr, "%s: no case secret was typed\n", prog);
-        return SITR_EINVAL;
-    }
-    return 0;
+    return rc < 0 ? SITR_EINVAL : 0;
 }
 
-int sitr_secret_confirm(const char *prog, const char *question, const char *word)
+int sitr_secret_ask(const char *prog, const char *question, char *buf, size_t cap)
 {
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr,
-                "%s: cannot ask for confirmation without a terminal; add --yes to confirm\n", prog);
+        sitr_tr_err(prog, SITR_TX_CLI_CONFIRM_NO_TTY, NULL);
         return SITR_EINVAL;
     }
-    char buf[64];
-    ssize_t n = tty_line(fd, question, 0, buf, sizeof(buf));
+    ssize_t n = tty_line(fd, question, 0, buf, cap);
     close(fd);
-    if (n < 0)
+    if (n < 0) {
+        buf[0] = '\0';
         return 0;
+    }
+    /* Trim white space around the answer. */
     char *s = buf;
     while (isspace((unsigned char)*s))
         s++;
     size_t len = strlen(s);
     while (len > 0 && isspace((unsigned char)s[len - 1]))
-        s[--len] = '\0';
-    return strcasecmp(s, word) == 0 ? 1 : 0;
+        len--;
+    memmove(buf, s, len);
+    buf[len] = '\0';
+    return (int)len;
+}
+
+int sitr_secret_confirm(const char *prog, const char *question, const char *const *words,
+                        size_t nwords)
+{
+    char buf[128];
+    int n = sitr_secret_ask(prog, question, buf, sizeof buf);
+    if (n < 0)
+        return n;
+    for (size_t i = 0; i < nwords; i++)
+        if (strcasecmp(buf, words[i]) == 0)
+            return 1;
+    return 0;
 }
 
 int sitr_secret_save_open(const char *prog, const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        if (errno == EEXIST)
-            fprintf(stderr, "%s: %s already exists; give --save a new file name\n", prog, path);
-        else
-            fprintf(stderr, "%s: cannot create %s: %s\n", prog, path, strerror(errno));
+        int e = errno;
+        if (e == EEXIST) {
+            sitr_tr_err(prog, SITR_TX_CLI_SAVE_EXISTS, "file", path, NULL);
+        } else {
+            sitr_tr_err(prog, SITR_TX_CLI_SAVE_CREATE, "file", path, NULL);
+            sitr_tr_detail(strerror(e));
+        }
         return -1;
     }
     /* The umask can only remove bits; make sure nothing else was added. */
     if (fchmod(fd, 0600) != 0) {
-        fprintf(stderr, "%s: cannot make %s private: %s\n", prog, path, strerror(errno));
+        int e = errno;
+        sitr_tr_err(prog, SITR_TX_CLI_SAVE_CREATE, "file", path, NULL);
+        sitr_tr_detail(strerror(e));
         close(fd);
         unlink(path);
         return -1;
@@ -237,7 +259,10 @@ int sitr_secret_save_write(const char *prog, int fd, const char *path, const cha
         rc = -1;
     if (close(fd) != 0)
         rc = -1;
-    if (rc < 0)
-        fprintf(stderr, "%s: could not write the secret to %s: %s\n", prog, path, strerror(errno));
+    if (rc < 0) {
+        int e = errno;
+        sitr_tr_err(prog, SITR_TX_CLI_SAVE_WRITE, "file", path, NULL);
+        sitr_tr_detail(strerror(e));
+    }
     return rc;
 }

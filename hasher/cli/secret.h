@@ -13,17 +13,26 @@
 
 /* Reads the secret from file (when non-NULL; its first line), else from
  * the environment variable SITR_CASE_SECRET, else by asking on the
- * controlling terminal without echo (prompt names the case).  Surrounding
- * white space is dropped; the result must be printable ASCII.  Returns 0,
+ * controlling terminal without echo (prompt names the case; three tries).
+ * What was typed is read with the shared rule of sitr/token.h (spaces,
+ * hyphens, lower case, O/0 and I/L/1 confusions, Arabic digits) and
+ * checked by its check symbol; out gets the canonical secret.  Returns 0,
  * or a negative code after printing why on stderr (prefixed with prog).
  * The caller wipes out with explicit_bzero when done. */
 SITR_MUST_CHECK int sitr_secret_read(const char *prog, const char *file, const char *case_ref,
                                      char out[SITR_SECRET_MAX_LEN + 1]);
 
-/* Asks question on the controlling terminal and returns 1 when the answer
- * is word, 0 for any other answer, or a negative code (printed) when there
- * is no terminal to ask. */
-int sitr_secret_confirm(const char *prog, const char *question, const char *word);
+/* Asks question on the controlling terminal (echo on) and puts the answer,
+ * white space trimmed, into buf.  Returns its length (0 for an empty
+ * answer or end of input), or a negative code (printed: it says --yes)
+ * when there is no terminal to ask. */
+int sitr_secret_ask(const char *prog, const char *question, char *buf, size_t cap);
+
+/* Asks question and returns 1 when the answer is one of words (ASCII case
+ * ignored), 0 for any other answer, or a negative code (printed) when
+ * there is no terminal to ask. */
+int sitr_secret_confirm(const char *prog, const char *question, const char *const *words,
+                        size_t nwords);
 
 /* Creates path for the secret, exclusively (an existing file or link is
  * never overwritten) and readable by its owner only (mode 0600).

@@ -19,12 +19,14 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pty.h>
 #include <sodium.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -90,30 +92,47 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
-/* Runs sitr with args (NULL-terminated) in a new session without a
- * terminal, stdin from /dev/null, with the environment minus SITR_* plus
- * extra_env (NULL-terminated, may be NULL). */
+typedef struct cmdline {
+    char *argv[64];
+    char *envp[512];
+} cmdline_t;
+
+/* sitr's argv from args (NULL-terminated), and its environment: this
+ * process's minus SITR_*, the language variables and XDG_CONFIG_HOME,
+ * plus XDG_CONFIG_HOME in this test's folder (the file `sitr case create`
+ * writes stays there), both overridden by extra_env (NULL-terminated, may
+ * be NULL).  So a
+ * test speaks English unless it says otherwise. */
+static void make_cmdline(cmdline_t *c, const char *const *extra_env, const char *const *args)
+{
+    size_t na = 0;
+    c->argv[na++] = (char *)SITR_BIN;
+    for (size_t i = 0; args[i] != NULL && na < 63; i++)
+        c->argv[na++] = (char *)args[i];
+    c->argv[na] = NULL;
+    static char xdg[600];
+    snprintf(xdg, sizeof xdg, "XDG_CONFIG_HOME=%s/config", W.tmpdir);
+    /* extra_env first: getenv takes the first of two same names. */
+    size_t ne = 0;
+    for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && ne < 30; i++)
+        c->envp[ne++] = (char *)extra_env[i];
+    c->envp[ne++] = xdg;
+    for (char **e = environ; *e != NULL && ne < 510; e++)
+        if (strncmp(*e, "SITR_", 5) != 0 && strncmp(*e, "LANG", 4) != 0 &&
+            strncmp(*e, "LC_", 3) != 0 && strncmp(*e, "XDG_CONFIG_HOME=", 16) != 0)
+            c->envp[ne++] = *e;
+    c->envp[ne] = NULL;
+}
+
+/* Runs sitr (make_cmdline) in a new session without a terminal, stdin
+ * from /dev/null. */
 static run_t run_sitr(const char *const *extra_env, const char *const *args)
 {
     char out_path[600], err_path[600];
     snprintf(out_path, sizeof out_path, "%s/out", W.tmpdir);
     snprintf(err_path, sizeof err_path, "%s/err", W.tmpdir);
-
-    char *argv[64];
-    size_t na = 0;
-    argv[na++] = (char *)SITR_BIN;
-    for (size_t i = 0; args[i] != NULL; i++)
-        argv[na++] = (char *)args[i];
-    argv[na] = NULL;
-
-    char *envp[512];
-    size_t ne = 0;
-    for (char **e = environ; *e != NULL && ne < 480; e++)
-        if (strncmp(*e, "SITR_", 5) != 0)
-            envp[ne++] = *e;
-    for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
-        envp[ne++] = (char *)extra_env[i];
-    envp[ne] = NULL;
+    cmdline_t cl;
+    make_cmdline(&cl, extra_env, args);
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -124,7 +143,7 @@ static run_t run_sitr(const char *const *extra_env, const char *const *args)
     posix_spawnattr_init(&at);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
     pid_t pid;
-    int rc = posix_spawn(&pid, SITR_BIN, &fa, &at, argv, envp);
+    int rc = posix_spawn(&pid, SITR_BIN, &fa, &at, cl.argv, cl.envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0)
@@ -155,6 +174,80 @@ static void expect_contains(const char *hay, const char *needle)
 {
     if (strstr(hay, needle) == NULL)
         fail_msg("'%s' not found in:\n%s", needle, hay);
+}
+
+/* ---- sitr at a terminal --------------------------------------------------------- */
+
+/* sitr running with a pseudo-terminal as its controlling terminal, in
+ * this test's folder: what it prints and asks is read from the pty, the
+ * answers are typed into it. */
+typedef struct tty_run {
+    pid_t pid;
+    int fd;
+    char out[1 << 16];
+    size_t len, seen;
+} tty_run_t;
+
+static void tty_start(tty_run_t *t, const char *const *extra_env, const char *const *args)
+{
+    cmdline_t cl;
+    make_cmdline(&cl, extra_env, args);
+    memset(t, 0, sizeof *t);
+    t->pid = forkpty(&t->fd, NULL, NULL, NULL);
+    assert_true(t->pid >= 0);
+    if (t->pid == 0) {
+        if (chdir(W.tmpdir) == 0)
+            execve(SITR_BIN, cl.argv, cl.envp);
+        _exit(127);
+    }
+}
+
+/* Reads until the output after the last expectation holds want.  Fails
+ * at the end of the output, or when nothing comes for 60 s (a prompt that
+ * never appears, not a measure of speed). */
+static void tty_expect(tty_run_t *t, const char *want)
+{
+    for (;;) {
+        t->out[t->len] = '\0';
+        const char *at = strstr(t->out + t->seen, want);
+        if (at != NULL) {
+            t->seen = (size_t)(at - t->out) + strlen(want);
+            return;
+        }
+        struct pollfd p = {.fd = t->fd, .events = POLLIN};
+        ssize_t n = -1;
+        if (poll(&p, 1, 60000) > 0 && t->len + 1 < sizeof t->out)
+            n = read(t->fd, t->out + t->len, sizeof t->out - 1 - t->len);
+        if (n <= 0)
+            fail_msg("'%s' never came; the terminal shows:\n%s", want, t->out);
+        t->len += (size_t)n;
+    }
+}
+
+static void tty_type(tty_run_t *t, const char *line)
+{
+    assert_int_equal(write(t->fd, line, strlen(line)), (ssize_t)strlen(line));
+    assert_int_equal(write(t->fd, "\r", 1), 1);
+}
+
+/* Reads the rest of the output and returns the exit status. */
+static int tty_finish(tty_run_t *t)
+{
+    for (;;) {
+        struct pollfd p = {.fd = t->fd, .events = POLLIN};
+        ssize_t n = -1;
+        if (poll(&p, 1, 60000) > 0 && t->len + 1 < sizeof t->out)
+            n = read(t->fd, t->out + t->len, sizeof t->out - 1 - t->len);
+        if (n <= 0)
+            break; /* EIO once sitr has closed the terminal */
+        t->len += (size_t)n;
+    }
+    t->out[t->len] = '\0';
+    close(t->fd);
+    int ws;
+    while (waitpid(t->pid, &ws, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 
 /* ---- the database ------------------------------------------------------------ */
@@ -301,17 +394,32 @@ static void test_create_matches_hash(void **state)
                                               W.secret_file, BRIDGE, NULL});
     expect_status(&c, 0);
     expect_contains(c.out, "shown only this once");
-    expect_contains(c.out, "Write the case number and the secret");
+    expect_contains(c.out, "Write down these two codes now");
     char with[64];
-    snprintf(with, sizeof with, "with %d images", N_BRIDGE);
+    snprintf(with, sizeof with, "with %d picture(s)", N_BRIDGE);
     expect_contains(c.out, with);
     const char *p = strstr(c.out, "Case number:");
     assert_non_null(p);
     assert_int_equal(sscanf(p, "Case number: %127s", W.ref), 1);
-    p = strstr(c.out, "Secret:");
+    p = strstr(c.out, "Secret code:");
     assert_non_null(p);
     char shown[128];
-    assert_int_equal(sscanf(p, "Secret: %127s", shown), 1);
+    assert_int_equal(sscanf(p, "Secret code: %127s", shown), 1);
+    /* It says which server it used, and saves that server (its URL only,
+     * never the case number or the secret) for the next commands. */
+    char from[200];
+    snprintf(from, sizeof from, "Server: %s (from --server)", W.server_url);
+    expect_contains(c.err, from);
+    char cfg[700];
+    snprintf(cfg, sizeof cfg, "%s/config/sitr/server", W.tmpdir);
+    struct stat cst;
+    assert_int_equal(stat(cfg, &cst), 0);
+    assert_int_equal(cst.st_mode & 0777, 0600);
+    char *cfg_text = read_file(cfg, NULL);
+    expect_contains(cfg_text, W.server_url);
+    assert_null(strstr(cfg_text, W.ref));
+    assert_null(strstr(cfg_text, shown));
+    free(cfg_text);
 
     /* --save: the secret alone, in a file only its owner can read. */
     struct stat st;
@@ -378,11 +486,11 @@ static void test_status(void **state)
     snprintf(want, sizeof want, "Case %s", W.ref);
     expect_contains(r.out, want);
     char images[64];
-    snprintf(images, sizeof images, "images            %d", N_BRIDGE);
+    snprintf(images, sizeof images, "Pictures protected: %d", N_BRIDGE);
     expect_contains(r.out, images);
-    expect_contains(r.out, "Timeline (oldest first");
-    expect_contains(r.out, "case created with ");
-    expect_contains(r.out, "image(s) added");
+    expect_contains(r.out, "What happened:");
+    expect_contains(r.out, "Case created with ");
+    expect_contains(r.out, "picture(s) added.");
     run_free(&r);
 
     /* From a file, as JSON; the server URL from SITR_SERVER. */
@@ -425,11 +533,39 @@ static void test_status(void **state)
     assert_string_equal(r.out, "");
     run_free(&r);
 
-    /* A malformed secret: the server's own words. */
+    /* A malformed secret: caught here by the check symbol, nothing sent. */
     r = run_sitr((const char *[]){"SITR_CASE_SECRET=not-a-secret", NULL},
                  (const char *[]){"case", "status", "--server", W.server_url, W.ref, NULL});
     expect_status(&r, 1);
-    expect_contains(r.err, "invalid_secret");
+    expect_contains(r.err, "SITR_CASE_SECRET does not hold a case secret code");
+    run_free(&r);
+
+    /* The secret as written on paper: lower case, spaces, O for 0 and L
+     * for 1; and the case number the same way. */
+    char typed[64], typed_ref[64];
+    size_t k = 0;
+    for (const char *q = W.secret; *q && k + 1 < sizeof typed; q++)
+        typed[k++] = *q == '-' ? ' ' : *q == '0' ? 'o' : *q == '1' ? 'L' : (char)tolower(*q);
+    typed[k] = '\0';
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", typed);
+    k = 0;
+    for (const char *q = W.ref; *q && k + 1 < sizeof typed_ref; q++)
+        typed_ref[k++] = *q == '-' ? ' ' : (char)tolower(*q);
+    typed_ref[k] = '\0';
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "status", "--server", W.server_url, typed_ref, NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, W.ref);
+    run_free(&r);
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+
+    /* Technical detail only under --verbose. */
+    r = run_sitr(
+        (const char *[]){wrong_env, NULL},
+        (const char *[]){"case", "status", "--verbose", "--server", W.server_url, W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "no case matches");
+    expect_contains(r.err, "HTTP 404, case_not_found");
     run_free(&r);
 
     /* No secret and no terminal to ask: says how to give it. */
@@ -450,7 +586,7 @@ static void test_status(void **state)
     r = run_sitr((const char *[]){env_secret, NULL},
                  (const char *[]){"case", "status", "--server", "http://127.0.0.1:1", W.ref, NULL});
     expect_status(&r, 1);
-    expect_contains(r.err, "no answer from the server at http://127.0.0.1:1");
+    expect_contains(r.err, "no answer from the server http://127.0.0.1:1.");
     run_free(&r);
 }
 
@@ -466,10 +602,9 @@ static void test_add(void **state)
                  (const char *[]){"case", "add", "--server", W.server_url, W.ref,
                                   PDQ_DIR "/misc-images/small.jpg", BRIDGE "/aaa-orig.jpg", NULL});
     expect_status(&r, 0);
-    expect_contains(r.out, "Added 1 image to case");
-    expect_contains(r.out, "1 already known");
+    expect_contains(r.out, "1 picture(s) and 0 video(s) (1 already in it, skipped)");
     char holds[64];
-    snprintf(holds, sizeof holds, "it now holds %d", N_BRIDGE + 1);
+    snprintf(holds, sizeof holds, "It now holds %d picture(s)", N_BRIDGE + 1);
     expect_contains(r.out, holds);
     run_free(&r);
     assert_int_equal(live_images(id), N_BRIDGE + 1);
@@ -485,7 +620,7 @@ static void test_add(void **state)
     r = run_sitr((const char *[]){env_secret, NULL},
                  (const char *[]){"case", "add", "--server", W.server_url, W.ref, junk, NULL});
     expect_status(&r, 1);
-    expect_contains(r.err, "left out");
+    expect_contains(r.err, "notes.txt: not a picture or a video that sitr can read: refused");
     expect_contains(r.err, "nothing was sent");
     run_free(&r);
     assert_int_equal(live_images(id), N_BRIDGE + 1);
@@ -506,8 +641,8 @@ static void test_add_video(void **state)
         run_sitr((const char *[]){env_secret, NULL},
                  (const char *[]){"case", "add", "--server", W.server_url, W.ref, video, NULL});
     expect_status(&r, 0);
-    expect_contains(r.out, "Added 0 images and 1 video to case");
-    expect_contains(r.out, "and 1 video.");
+    expect_contains(r.out, "0 picture(s) and 1 video(s) (0 already in it, skipped)");
+    expect_contains(r.out, "and 1 video(s).");
     expect_contains(r.out, "no video and no file name left");
     run_free(&r);
     char sql[512];
@@ -539,7 +674,7 @@ static void test_add_video(void **state)
     r = run_sitr((const char *[]){env_secret, NULL},
                  (const char *[]){"case", "add", "--server", W.server_url, W.ref, video, NULL});
     expect_status(&r, 0);
-    expect_contains(r.out, "Added 0 images and 0 videos to case");
+    expect_contains(r.out, "0 picture(s) and 0 video(s) (");
     run_free(&r);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM case_videos WHERE case_id = %lld", id);
     assert_int_equal(pgt_scalar(W.db_url, sql), 1);
@@ -547,7 +682,7 @@ static void test_add_video(void **state)
     r = run_sitr((const char *[]){env_secret, NULL},
                  (const char *[]){"case", "status", "--server", W.server_url, W.ref, NULL});
     expect_status(&r, 0);
-    expect_contains(r.out, "videos            1");
+    expect_contains(r.out, "Videos protected: 1");
     expect_contains(r.out, "1 video(s) added");
     run_free(&r);
 }
@@ -603,7 +738,7 @@ static void test_report(void **state)
                  (const char *[]){"case", "report", "--server", W.server_url, "--html", page,
                                   "--lang", "fr", W.ref, NULL});
     expect_status(&r, 0);
-    expect_contains(r.err, "Open it in a web browser");
+    expect_contains(r.err, "Ouvrez-le dans un navigateur web");
     run_free(&r);
     struct stat st;
     assert_int_equal(stat(page, &st), 0);
@@ -623,6 +758,219 @@ static void test_report(void **state)
                  (const char *[]){"case", "report", "--server", W.server_url, W.ref, NULL});
     expect_status(&r, 1);
     run_free(&r);
+}
+
+/* The server is never guessed: none named is a usage error that says how;
+ * SITR_SERVER and the file create wrote are used and named; a config file
+ * others could change is refused. */
+static void test_server_choice(void **state)
+{
+    (void)state;
+    char env_secret[200], empty_cfg[700], server_env[128], want[1200];
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+    snprintf(empty_cfg, sizeof empty_cfg, "XDG_CONFIG_HOME=%s/empty-config", W.tmpdir);
+    run_t r = run_sitr((const char *[]){env_secret, empty_cfg, NULL},
+                       (const char *[]){"case", "status", W.ref, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "no server named");
+    expect_contains(r.err, "--server URL");
+    assert_null(strstr(r.err, "127.0.0.1"));
+    run_free(&r);
+
+    snprintf(server_env, sizeof server_env, "SITR_SERVER=%s", W.server_url);
+    r = run_sitr((const char *[]){env_secret, empty_cfg, server_env, NULL},
+                 (const char *[]){"case", "status", W.ref, NULL});
+    expect_status(&r, 0);
+    snprintf(want, sizeof want, "Server: %s (from SITR_SERVER)", W.server_url);
+    expect_contains(r.err, want);
+    run_free(&r);
+
+    /* The file create writes (test_create_matches_hash checks that it
+     * does; later creates in this suite used other servers). */
+    char cfg[700];
+    snprintf(cfg, sizeof cfg, "%s/config/sitr/server", W.tmpdir);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "# a comment\n\n  %s  \n", W.server_url);
+    fclose(f);
+    assert_int_equal(chmod(cfg, 0600), 0);
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "status", W.ref, NULL});
+    expect_status(&r, 0);
+    snprintf(want, sizeof want, "Server: %s (saved in %s/config/sitr/server", W.server_url,
+             W.tmpdir);
+    expect_contains(r.err, want);
+    run_free(&r);
+
+    assert_int_equal(chmod(cfg, 0666), 0);
+    r = run_sitr((const char *[]){env_secret, NULL},
+                 (const char *[]){"case", "status", W.ref, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "cannot be trusted");
+    run_free(&r);
+    assert_int_equal(chmod(cfg, 0600), 0);
+}
+
+/* Help, errors and withdrawal in Arabic and French, from LANG (locales
+ * that need not be installed: the words are compiled in), LANGUAGE, and
+ * --lang; the confirmation word in the language. */
+static void test_languages(void **state)
+{
+    (void)state;
+    char env_secret[200], wrong_env[200];
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", W.secret);
+    char wrong[SITR_TOKEN_MAX_LEN + 1];
+    assert_int_equal(sitr_token_generate(SITR_TOKEN_SECRET, wrong, sizeof wrong), 0);
+    snprintf(wrong_env, sizeof wrong_env, "SITR_CASE_SECRET=%s", wrong);
+
+    run_t r = run_sitr((const char *[]){"LANG=ar_MA.UTF-8", NULL},
+                       (const char *[]){"case", "--help", NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, "فتح ملف لدى خدمة sitr ومتابعته.");
+    expect_contains(r.out, "لا يُخمَّن الخادم أبدًا.");
+    run_free(&r);
+    r = run_sitr((const char *[]){"LANG=fr_FR.UTF-8", NULL}, (const char *[]){"--help", NULL});
+    expect_status(&r, 0);
+    expect_contains(r.out, "Utilisation : sitr [--lang en|fr|ar]");
+    run_free(&r);
+
+    /* A wrong secret, in plain words, no HTTP jargon. */
+    r = run_sitr((const char *[]){"LANG=ar_MA.UTF-8", wrong_env, NULL},
+                 (const char *[]){"case", "status", W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "لا يوجد ملف بهذا الرقم وهذا الرمز السري.");
+    assert_null(strstr(r.err, "HTTP"));
+    assert_null(strstr(r.err, "case_not_found"));
+    run_free(&r);
+    r = run_sitr((const char *[]){"LC_ALL=C.UTF-8", "LANGUAGE=fr:en", wrong_env, NULL},
+                 (const char *[]){"case", "status", W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err,
+                    "aucun dossier ne correspond à ce numéro de dossier et à ce code secret");
+    run_free(&r);
+    /* --lang wins over the environment. */
+    r = run_sitr((const char *[]){"LANG=fr_FR.UTF-8", wrong_env, NULL},
+                 (const char *[]){"case", "status", "--lang", "ar", W.ref, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "لا يوجد ملف بهذا الرقم");
+    run_free(&r);
+    r = run_sitr(NULL, (const char *[]){"--lang", "de", "case", "status", W.ref, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "unknown language 'de'");
+    run_free(&r);
+
+    /* Withdrawal without a terminal, in French: refused, and it says how. */
+    r = run_sitr((const char *[]){"LANG=fr_FR.UTF-8", env_secret, NULL},
+                 (const char *[]){"case", "withdraw", W.ref, NULL});
+    expect_status(&r, 2);
+    expect_contains(r.err, "Le rapport de preuves (dates, sites, ce qu'ils ont fait) disparaîtra");
+    expect_contains(r.err, "ajoutez --yes pour retirer sans questions");
+    run_free(&r);
+    /* A file that is not a picture, in Arabic. */
+    char junk[600];
+    snprintf(junk, sizeof junk, "%s/notes.txt", W.tmpdir);
+    r = run_sitr((const char *[]){"LANG=ar_MA.UTF-8", NULL}, (const char *[]){"hash", junk, NULL});
+    expect_status(&r, 1);
+    expect_contains(r.err, "ليس صورة ولا فيديو يستطيع sitr قراءته: مرفوض.");
+    run_free(&r);
+}
+
+/* A case of one picture created in lang; its number and secret. */
+static void small_case(const char *lang_env, char *ref, char *secret)
+{
+    run_t r = run_sitr((const char *[]){lang_env, NULL},
+                       (const char *[]){"case", "create", "--json", "--server", W.server_url,
+                                        PDQ_DIR "/misc-images/small.jpg", NULL});
+    expect_status(&r, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    snprintf(ref, 64, "%s", json_string_value(json_object_get(j, "case")));
+    snprintf(secret, 64, "%s", json_string_value(json_object_get(j, "secret")));
+    json_decref(j);
+    run_free(&r);
+}
+
+static long long live_cases(const char *ref)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cases WHERE reference = '%s' AND withdrawn_at IS NULL", ref);
+    return pgt_scalar(W.db_url, sql);
+}
+
+/* Withdrawal at a terminal, as she would do it: in Arabic, told that the
+ * report goes with the case, Enter saves it under the default name, the
+ * Arabic word confirms.  In French: the secret typed at the prompt (a typo
+ * first, then as on paper), the report saved under a name she types, a
+ * wrong word keeps the case; then no report and the English word. */
+static void test_withdraw_terminal(void **state)
+{
+    (void)state;
+    char ref[64], secret[64], env_secret[128], server_env[128];
+    snprintf(server_env, sizeof server_env, "SITR_SERVER=%s", W.server_url);
+    small_case("LANG=ar_MA.UTF-8", ref, secret);
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", secret);
+
+    tty_run_t t;
+    tty_start(&t, (const char *[]){"LANG=ar_MA.UTF-8", env_secret, server_env, NULL},
+              (const char *[]){"case", "withdraw", ref, NULL});
+    tty_expect(&t, "وسيزول تقرير الإثبات أيضًا");
+    tty_expect(&t, "هل تحفظ تقرير الإثبات أولًا؟");
+    tty_type(&t, "");
+    tty_expect(&t, "كُتب تقرير الإثبات للملف");
+    tty_expect(&t, "اكتب سحب: ");
+    tty_type(&t, "سحب");
+    tty_expect(&t, "سُحب الملف");
+    assert_int_equal(tty_finish(&t), 0);
+    assert_int_equal(live_cases(ref), 0);
+    char page[700];
+    snprintf(page, sizeof page, "%s/sitr-report-%s.html", W.tmpdir, ref);
+    struct stat st;
+    assert_int_equal(stat(page, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char *html = read_file(page, NULL);
+    expect_contains(html, "lang=\"ar\"");
+    expect_contains(html, ref);
+    free(html);
+
+    small_case("LANG=fr_FR.UTF-8", ref, secret);
+    tty_start(&t, (const char *[]){"LANG=fr_FR.UTF-8", server_env, NULL},
+              (const char *[]){"case", "withdraw", ref, NULL});
+    tty_expect(&t, "Code secret du dossier");
+    tty_type(&t, "abcde");
+    tty_expect(&t, "ce n'est pas un code secret");
+    tty_expect(&t, "Code secret du dossier");
+    char typed[64];
+    size_t k = 0;
+    for (const char *q = secret; *q && k + 1 < sizeof typed; q++)
+        typed[k++] = *q == '-' ? ' ' : (char)tolower(*q);
+    typed[k] = '\0';
+    tty_type(&t, typed);
+    tty_expect(&t, "Le rapport de preuves (dates, sites, ce qu'ils ont fait) disparaîtra aussi.");
+    tty_expect(&t, "Enregistrer d'abord le rapport de preuves ?");
+    tty_type(&t, "rapport.html");
+    tty_expect(&t, "Le rapport de preuves du dossier");
+    tty_expect(&t, "tapez retirer : ");
+    tty_type(&t, "peut-être");
+    tty_expect(&t, "non confirmé : le dossier a été laissé tel quel.");
+    assert_int_equal(tty_finish(&t), 1);
+    assert_null(strstr(t.out, secret)); /* never echoed */
+    assert_int_equal(live_cases(ref), 1);
+    snprintf(page, sizeof page, "%s/rapport.html", W.tmpdir);
+    html = read_file(page, NULL);
+    expect_contains(html, "lang=\"fr\"");
+    free(html);
+
+    snprintf(env_secret, sizeof env_secret, "SITR_CASE_SECRET=%s", secret);
+    tty_start(&t, (const char *[]){"LANG=fr_FR.UTF-8", env_secret, server_env, NULL},
+              (const char *[]){"case", "withdraw", ref, NULL});
+    tty_expect(&t, "Enregistrer d'abord le rapport de preuves ?");
+    tty_type(&t, "non");
+    tty_expect(&t, "tapez retirer : ");
+    tty_type(&t, "WITHDRAW");
+    tty_expect(&t, "est retiré");
+    assert_int_equal(tty_finish(&t), 0);
+    assert_int_equal(live_cases(ref), 0);
 }
 
 static void test_withdraw(void **state)
@@ -954,6 +1302,9 @@ int main(void)
         cmocka_unit_test(test_add_video),
         cmocka_unit_test(test_create_video_thinned),
         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_server_choice),
+        cmocka_unit_test(test_languages),
+        cmocka_unit_test(test_withdraw_terminal),
         cmocka_unit_test(test_withdraw),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

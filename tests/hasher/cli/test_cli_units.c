@@ -1,8 +1,10 @@
 /* Unit tests of the `sitr` command's helpers that need no image decoder:
  * the folder walk (order, path joining, hidden entries, symlink loops,
  * missing paths) and the output formats (text, CSV quoting, JSONL
- * escaping, error objects, UTF-8 repair).  Each test builds its own file
- * tree under a fresh temporary folder. */
+ * escaping, error objects, UTF-8 repair), and the language machinery
+ * (which language the environment asks for, placeholders, control
+ * characters in values).  Each test builds its own file tree under a fresh
+ * temporary folder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "output.h"
 #include "walk.h"
 
@@ -361,6 +364,58 @@ static void test_utf8_sanitize(void **state)
     }
 }
 
+/* gettext's order: LANGUAGE (unless the locale is C or POSIX), then the
+ * first of LC_ALL, LC_MESSAGES, LANG; a language we lack is passed over. */
+static void test_i18n_pick(void **state)
+{
+    (void)state;
+    assert_int_equal(sitr_i18n_pick(NULL, NULL, NULL, NULL), SITR_LANG_EN);
+    assert_int_equal(sitr_i18n_pick(NULL, NULL, NULL, "ar_MA.UTF-8"), SITR_LANG_AR);
+    assert_int_equal(sitr_i18n_pick(NULL, NULL, NULL, "fr_FR@euro"), SITR_LANG_FR);
+    assert_int_equal(sitr_i18n_pick(NULL, NULL, "fr_BE.UTF-8", "ar_MA.UTF-8"), SITR_LANG_FR);
+    assert_int_equal(sitr_i18n_pick(NULL, "ar", "fr_BE.UTF-8", "en_US.UTF-8"), SITR_LANG_AR);
+    assert_int_equal(sitr_i18n_pick(NULL, "", "", "fr"), SITR_LANG_FR);
+    assert_int_equal(sitr_i18n_pick("de:fr:ar", NULL, NULL, "en_GB.UTF-8"), SITR_LANG_FR);
+    assert_int_equal(sitr_i18n_pick("ar_TN", NULL, NULL, "C.UTF-8"), SITR_LANG_AR);
+    assert_int_equal(sitr_i18n_pick("fr", "C", NULL, NULL), SITR_LANG_EN);
+    assert_int_equal(sitr_i18n_pick("fr", NULL, NULL, "POSIX"), SITR_LANG_EN);
+    assert_int_equal(sitr_i18n_pick("fr", NULL, NULL, NULL), SITR_LANG_EN);
+    assert_int_equal(sitr_i18n_pick(NULL, NULL, NULL, "de_DE.UTF-8"), SITR_LANG_EN);
+    assert_int_equal(sitr_i18n_pick(NULL, NULL, NULL, "fra_FR"), SITR_LANG_EN);
+    sitr_lang_t l;
+    assert_int_equal(sitr_i18n_parse("AR", &l), 0);
+    assert_int_equal(l, SITR_LANG_AR);
+    assert_int_equal(sitr_i18n_parse("ar_MA", &l), -1);
+    assert_int_equal(sitr_i18n_parse(NULL, &l), -1);
+}
+
+/* Placeholders are filled by name in each language; a value's control
+ * characters (C0, DEL and C1 as UTF-8) never reach the terminal; an
+ * unknown placeholder stays as written. */
+static void test_i18n_fill(void **state)
+{
+    (void)state;
+    char out[512];
+    sitr_i18n_set(SITR_LANG_FR);
+    sitr_tr_snprintf(out, sizeof out, SITR_TX_CLI_WITHDRAW_CONFIRM, "case", "SITR-X", "word",
+                     sitr_tr(SITR_TX_CLI_WITHDRAW_WORD), NULL);
+    assert_string_equal(out, "Pour retirer maintenant le dossier SITR-X, tapez retirer : ");
+    sitr_i18n_set(SITR_LANG_AR);
+    assert_string_equal(sitr_i18n_code(), "ar");
+    sitr_tr_snprintf(out, sizeof out, SITR_TX_CLI_STATUS_TITLE, "case",
+                     "a\x1b[31m\xc2\x9b"
+                     "b",
+                     NULL);
+    assert_string_equal(out, "الملف a?[31m?b");
+    sitr_i18n_set(SITR_LANG_EN);
+    sitr_tr_snprintf(out, sizeof out, SITR_TX_CLI_STATUS_TITLE, NULL);
+    assert_string_equal(out, "Case {case}");
+    /* Truncated, always terminated; the wanted length is returned. */
+    size_t want = sitr_tr_snprintf(out, 6, SITR_TX_CLI_STATUS_TITLE, "case", "SITR-1", NULL);
+    assert_int_equal(want, strlen("Case SITR-1"));
+    assert_string_equal(out, "Case ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +428,8 @@ int main(void)
         cmocka_unit_test(test_output_jsonl),
         cmocka_unit_test(test_formats_and_names),
         cmocka_unit_test(test_utf8_sanitize),
+        cmocka_unit_test(test_i18n_pick),
+        cmocka_unit_test(test_i18n_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

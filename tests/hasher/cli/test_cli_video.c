@@ -659,7 +659,7 @@ static void test_case_bad_videos_nothing_sent(void **state)
     assert_contains(r.err, "/c/b.jpg: ");
     assert_contains(r.err, "/c/c?[31m.mp4: ");
     assert_null(strchr(r.err, '\x1b'));
-    assert_contains(r.err, "(left out)");
+    assert_contains(r.err, "the file is damaged or incomplete and cannot be read.");
     assert_contains(r.err, "nothing was sent");
     assert_null(strstr(r.err, "do not accept videos"));
     struct pollfd pfd = {.fd = ls, .events = POLLIN};
@@ -680,6 +680,13 @@ static void test_case_bad_videos_nothing_sent(void **state)
 
 int main(void)
 {
+    /* English, whatever the machine's language; and the file `sitr case
+     * create` writes after a case kept out of the home folder. */
+    unsetenv("LANGUAGE");
+    unsetenv("LC_ALL");
+    unsetenv("LC_MESSAGES");
+    setenv("LANG", "C.UTF-8", 1);
+    setenv("XDG_CONFIG_HOME", SITR_BINARY_DIR "/cli_video-config", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_vpdq_matches_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_videos, setup, teardown),
