@@ -11,6 +11,12 @@
  * pairs; a value is printed with control characters replaced, so a file
  * name or a server's words cannot drive the terminal.
  *
+ * To add a text: add "cli_<name>" to "en", "fr" and "ar" in texts.json
+ * (test_texts checks that every language has it with the same
+ * placeholders; sitrd leaves cli_* keys out of the page's copy) and print
+ * it with sitr_tr_put(f, SITR_TX_CLI_<NAME>, "placeholder", value, ...,
+ * NULL).
+ *
  * The language is chosen once in main (sitr_i18n_init, then --lang) and
  * read by everything that prints.  Main thread only. */
 #ifndef SITR_CLI_I18N_H
