@@ -810,7 +810,14 @@ static void put_event(FILE *f, const json_t *ev)
     fputs("  ", f);
     put_time(f, json_string_value(json_object_get(ev, "at")));
     fputs("  ", f);
-    sitr_tr_put(f, t, "count", count, "platform", platform != NULL ? platform : "-", NULL);
+    /* Blocks come one entry per platform and UTC day ("date"). */
+    const char *day = json_string_value(json_object_get(ev, "date"));
+    char at_day[16] = "";
+    const char *at = json_string_value(json_object_get(ev, "at"));
+    if (day == NULL && at != NULL)
+        snprintf(at_day, sizeof at_day, "%.10s", at);
+    sitr_tr_put(f, t, "count", count, "platform", platform != NULL ? platform : "-", "date",
+                day != NULL ? day : at_day, NULL);
     fputc('\n', f);
 }
 
