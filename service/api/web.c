@@ -8,6 +8,11 @@
  * or escape in a URL can reach another file.  A missing or oversized file
  * is a start-up error naming it.
  *
+ * texts.json is served without its "cli_*" keys: they are the `sitr`
+ * command's words (compiled into it at build time from the same file, so a
+ * translator edits one place) and would more than double what a phone
+ * downloads.
+ *
  * Every answer carries a strict Content-Security-Policy (same-origin
  * scripts, styles and requests only; images from blob: for previews; no
  * framing), no referrer, an ETag (BLAKE2b of the bytes) and
@@ -18,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include <sitr/err_service.h>
@@ -79,6 +85,50 @@ void sitr_api_web_free(sitr_web_t *web)
     free(web);
 }
 
+/* Drops the "cli_*" texts from each language of the catalogue in
+ * buf[0..*len) and writes it back compact.  0, or SITR_ECONFIG when the
+ * file is not a JSON object of objects. */
+static int strip_cli_texts(uint8_t **buf, size_t *len, sitr_err_t *err)
+{
+    json_error_t je;
+    json_t *cat = json_loadb((const char *)*buf, *len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(cat)) {
+        json_decref(cat);
+        return sitr_err_set(err, SITR_ECONFIG, "web page: texts.json line %d: %s", je.line,
+                            je.text);
+    }
+    const char *lang;
+    json_t *table;
+    json_object_foreach(cat, lang, table)
+    {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        if (!json_is_object(table)) {
+            json_decref(cat);
+            return sitr_err_set(err, SITR_ECONFIG, "web page: texts.json: \"%s\" is not an object",
+                                lang);
+        }
+        json_object_foreach_safe(table, tmp, key, v)
+        {
+            if (strncmp(key, "cli_", 4) == 0)
+                json_object_del(table, key);
+        }
+    }
+    size_t n = json_dumpb(cat, NULL, 0, JSON_COMPACT);
+    uint8_t *out = n ? malloc(n) : NULL;
+    if (!out || json_dumpb(cat, (char *)out, n, JSON_COMPACT) != n) {
+        free(out);
+        json_decref(cat);
+        return sitr_err_set(err, SITR_ENOMEM, "out of memory");
+    }
+    json_decref(cat);
+    free(*buf);
+    *buf = out;
+    *len = n;
+    return 0;
+}
+
 static int read_file(const char *dir, const char *name, web_file_t *out, sitr_err_t *err)
 {
     char path[4096];
@@ -102,6 +152,13 @@ static int read_file(const char *dir, const char *name, web_file_t *out, sitr_er
                             failed ? "unreadable"
                             : n    ? "larger than 1 MiB"
                                    : "empty");
+    }
+    if (strcmp(name, "texts.json") == 0) {
+        int rc = strip_cli_texts(&buf, &n, err);
+        if (rc < 0) {
+            free(buf);
+            return rc;
+        }
     }
     uint8_t *shrunk = realloc(buf, n);
     out->data = shrunk ? shrunk : buf;
