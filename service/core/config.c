@@ -55,7 +55,14 @@ static const option_t options[] = {
     {"db-timeout-ms", "SITR_DB_TIMEOUT_MS", "5000", "MS", "timeout per database query", K_UINT,
      OFF(db_timeout_ms), 1, 3600000},
     {"max-connections", "SITR_MAX_CONNECTIONS", "1024", "N",
-     "open client connections (beyond: 503 and close)", K_UINT, OFF(max_connections), 1, 1000000},
+     "open client connections; at the limit a new one replaces the longest idle one (or one "
+     "whose request head has been arriving for over a second), else it gets 503 and is closed",
+     K_UINT, OFF(max_connections), 1, 1000000},
+    {"max-connections-per-address", "SITR_MAX_CONNECTIONS_PER_ADDRESS", "512", "N",
+     "open connections per client address, an IPv6 /64 counting as one (beyond: 429 and "
+     "close); from --trusted-proxy, counted per forwarded address while a request is under "
+     "way; 0 disables",
+     K_UINT, OFF(max_connections_per_address), 0, 1000000},
     {"max-header-bytes", "SITR_MAX_HEADER_BYTES", "16384", "BYTES",
      "request line and headers (beyond: 431)", K_BYTES, OFF(max_header_bytes), 1024, 1024 * 1024},
     {"max-body-bytes", "SITR_MAX_BODY_BYTES", "4194304", "BYTES",
@@ -67,6 +74,17 @@ static const option_t options[] = {
      "close idle keep-alive connections and clients too slow to send a request or read a "
      "response",
      K_UINT, OFF(idle_timeout_ms), 100, 86400000},
+    {"head-timeout-ms", "SITR_HEAD_TIMEOUT_MS", "10000", "MS",
+     "time a request line and its headers may take to arrive, from their first byte, however "
+     "steadily they trickle in (beyond: 408 and close)",
+     K_UINT, OFF(head_timeout_ms), 100, 3600000},
+    {"min-body-rate", "SITR_MIN_BODY_RATE", "1024", "BYTES",
+     "slowest average rate, in bytes a second, at which a request body may arrive once "
+     "--body-grace-ms has passed (beyond: 408 and close); 0 disables",
+     K_UINT, OFF(min_body_rate), 0, 1000000000},
+    {"body-grace-ms", "SITR_BODY_GRACE_MS", "10000", "MS",
+     "time a request body has, from the end of its headers, before --min-body-rate applies", K_UINT,
+     OFF(body_grace_ms), 0, 3600000},
     {"shutdown-timeout-ms", "SITR_SHUTDOWN_TIMEOUT_MS", "10000", "MS",
      "on SIGTERM/SIGINT, how long requests in flight may take before connections are cut", K_UINT,
      OFF(shutdown_timeout_ms), 0, 3600000},

@@ -26,8 +26,12 @@ typedef struct sitr_config {
     char *database_url; /* libpq conninfo or URL (required) */
     unsigned db_pool, db_queue, db_timeout_ms;
     unsigned max_connections;
+    unsigned max_connections_per_address; /* 0 = no cap; IPv6 per /64 */
     size_t max_header_bytes, max_body_bytes;
     unsigned idle_timeout_ms, shutdown_timeout_ms;
+    unsigned head_timeout_ms; /* request line and headers, from their first byte */
+    unsigned min_body_rate;   /* bytes per second a body must average; 0 = no floor */
+    unsigned body_grace_ms;   /* before the floor applies */
     unsigned max_images_per_request, max_images_per_case;
     unsigned max_video_frames;    /* frames in one video (case, match item, upload) */
     unsigned max_videos_per_case; /* videos in one case */

@@ -103,7 +103,7 @@ size_t sitr_ratelimit_size(const sitr_ratelimit_t *rl)
 /* The grouping key: IPv4 as ::ffff:a.b.c.d, IPv6 cut to its /64 (IPv4-mapped
  * IPv6 kept whole, it is one IPv4 host).  Anything unparseable (should not
  * happen: the text comes from the socket) is hashed so it still groups. */
-static void address_key(const char *addr, uint8_t key[16])
+void sitr_ratelimit_address_key(const char *addr, uint8_t key[16])
 {
     struct in_addr v4;
     struct in6_addr v6;
@@ -254,7 +254,7 @@ unsigned sitr_ratelimit_take(sitr_ratelimit_t *rl, const char *addr, uint64_t no
 unsigned sitr_ratelimit_check(sitr_ratelimit_t *rl, const char *addr, uint64_t now_ms)
 {
     uint8_t key[16];
-    address_key(addr, key);
+    sitr_ratelimit_address_key(addr, key);
     return decide(rl, key, 1, now_ms, 0);
 }
 
@@ -262,7 +262,7 @@ unsigned sitr_ratelimit_take_n(sitr_ratelimit_t *rl, const char *addr, unsigned 
                                uint64_t now_ms)
 {
     uint8_t key[16];
-    address_key(addr, key);
+    sitr_ratelimit_address_key(addr, key);
     return decide(rl, key, cost, now_ms, 1);
 }
 

@@ -66,6 +66,11 @@ unsigned sitr_ratelimit_take_n(sitr_ratelimit_t *rl, const char *addr, unsigned 
 unsigned sitr_ratelimit_take_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost, uint64_t now_ms);
 unsigned sitr_ratelimit_check_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost, uint64_t now_ms);
 
+/* The 16-byte key addresses are grouped by (see above): an IPv4 address
+ * whole, an IPv6 address by its /64.  Also used for per-address connection
+ * counts (net/peers.h), so both group alike. */
+void sitr_ratelimit_address_key(const char *addr, uint8_t key[16]);
+
 /* Addresses currently remembered (for tests and metrics). */
 size_t sitr_ratelimit_size(const sitr_ratelimit_t *rl);
 

@@ -14,10 +14,20 @@
  * while, so that the client reads our answer instead of a reset.
  *
  * One timer per connection: while waiting for or receiving a request it
- * bounds how long the request may take to arrive (idle and slowloris), while
- * writing it bounds how long the client may take to read, while lingering it
- * bounds the linger.  It is stopped while a handler works (the database has
- * its own timeouts).  Loop thread only. */
+ * fires at the earliest of three deadlines: the idle timeout after the last
+ * byte (or the last answer), the head deadline counted from a request's
+ * first byte however steadily it trickles in, and, for a body, the minimum
+ * average rate after a grace period (receive_deadline).  A client that
+ * misses one gets 408 and the connection closes.  While writing it bounds
+ * how long the client may take to read, while lingering it bounds the
+ * linger.  It is stopped while a handler works (the database has its own
+ * timeouts).
+ *
+ * Each connection counts against its client address (srv->peers); over
+ * cfg->max_connections_per_address a new one is answered 429 and closed.
+ * A connection from the trusted proxy is counted instead under the
+ * forwarded client address of the request it carries, while one is under
+ * way.  Loop thread only. */
 #include "net/conn.h"
 
 #include <stdlib.h>
@@ -30,8 +40,10 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/ratelimit.h"
 #include "net/dispatch.h"
 #include "net/framing.h"
+#include "net/peers.h"
 
 #define LINGER_MS        2000u
 #define LINGER_MAX_BYTES (1u << 20)
@@ -60,6 +72,7 @@ static void maybe_dispatch(sitr_conn_t *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_timer(uv_timer_t *t);
+static void arm_receive_timer(sitr_conn_t *c);
 static void io_send(sitr_req_t *req, char *buf, size_t len, int close);
 static int io_will_close(sitr_req_t *req);
 
@@ -92,6 +105,46 @@ static void set_state(sitr_conn_t *c, sitr_conn_state_t s)
 static uint64_t idle_ms(const sitr_conn_t *c)
 {
     return c->srv->cfg ? c->srv->cfg->idle_timeout_ms : 30000;
+}
+
+static uint64_t now_ms(const sitr_conn_t *c)
+{
+    return c->srv->loop ? uv_now(c->srv->loop) : 0;
+}
+
+static unsigned per_address_cap(const sitr_conn_t *c)
+{
+    return c->srv->cfg ? c->srv->cfg->max_connections_per_address : 0;
+}
+
+/* Gives back the connection's count in srv->peers, if it holds one. */
+static void release_peer(sitr_conn_t *c)
+{
+    if (!c->counted)
+        return;
+    sitr_peers_remove(c->srv->peers, c->peer_key);
+    c->counted = 0;
+}
+
+/* Counts the connection under key (the peer, or a forwarded client);
+ * returns -1 when the address already has its cap of connections.  Counted
+ * even without a cap: eviction at the connection limit uses the counts. */
+static int count_peer(sitr_conn_t *c, const uint8_t key[16])
+{
+    unsigned cap = per_address_cap(c);
+    if (!c->srv->peers || (c->counted && memcmp(key, c->peer_key, 16) == 0))
+        return 0;
+    release_peer(c);
+    if (cap && sitr_peers_count(c->srv->peers, key) >= cap) {
+        c->srv->counters.address_limited++;
+        return -1;
+    }
+    /* Out of memory: the connection goes uncounted rather than refused. */
+    if (sitr_peers_add(c->srv->peers, key) == 0) {
+        memcpy(c->peer_key, key, 16);
+        c->counted = 1;
+    }
+    return 0;
 }
 
 static void update_reading(sitr_conn_t *c)
@@ -133,14 +186,20 @@ static void on_handle_closed(uv_handle_t *h)
     srv->nconns--;
     if (c->overflow)
         srv->noverflow--;
+    else
+        srv->nclosing--;
+    release_peer(c);
     sitr_log_conn(SITR_LOG_DEBUG, c->id, "closed");
     free(c);
     sitr_server_conn_closed(srv);
 }
 
+/* A connection the server never linked: freed with its last handle. */
 static void on_unlinked_closed(uv_handle_t *h)
 {
-    free(h->data);
+    sitr_conn_t *c = h->data;
+    if (--c->handles == 0)
+        free(c);
 }
 
 static void drop_req(sitr_req_t *req)
@@ -154,6 +213,8 @@ void sitr_conn_close(sitr_conn_t *c)
     if (c->state == SITR_CONN_CLOSING)
         return;
     set_state(c, SITR_CONN_CLOSING);
+    if (!c->overflow)
+        c->srv->nclosing++;
     uv_timer_stop(&c->timer);
     if (c->active) {
         drop_req(c->active);
@@ -249,6 +310,7 @@ static int fail_current(sitr_conn_t *c, int status, const char *code, const char
     enqueue(c, c->cur);
     c->cur = NULL;
     c->parse_dead = 1;
+    c->rx = SITR_CONN_RX_NONE;
     return -1;
 }
 
@@ -301,6 +363,10 @@ static int on_message_begin(http_parser *p)
     c->last_value = 0;
     if (c->state == SITR_CONN_IDLE)
         set_state(c, SITR_CONN_RECEIVING);
+    if (c->rx == SITR_CONN_RX_NONE) { /* a pipelined request, parsed after the previous one */
+        c->rx = SITR_CONN_RX_HEAD;
+        c->rx_since_ms = now_ms(c);
+    }
     return 0;
 }
 
@@ -404,10 +470,21 @@ static int on_headers_complete(http_parser *p)
     }
     const char *problem =
         sitr_framing_check_head(req->headers, req->nheaders, req->http_major, req->http_minor);
-    if (problem)
+    if (problem) {
+        c->srv->counters.strict_refused++;
         return fail_current(c, 400, "bad_request", problem);
+    }
     if (sitr_http_req_route(req) < 0)
         return fail_current(c, 400, req->early_code, req->early_msg);
+    if (c->via_proxy) {
+        /* Routing read X-Forwarded-For: req->client is who the proxy
+         * speaks for. */
+        uint8_t key[16];
+        sitr_ratelimit_address_key(req->client, key);
+        if (count_peer(c, key) < 0)
+            return fail_current(c, 429, "too_many_connections",
+                                "too many connections from this address; retry later");
+    }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > req->body_cap)
         return fail_current(c, 413, "body_too_large", "the request body exceeds the limit");
     const char *expect = sitr_req_header(req, "Expect");
@@ -428,12 +505,16 @@ static int on_headers_complete(http_parser *p)
     }
     sitr_framing_body(&c->framing, (p->flags & F_CHUNKED) != 0,
                       (p->flags & F_CONTENTLENGTH) ? p->content_length : 0);
+    c->rx = SITR_CONN_RX_BODY;
+    c->rx_since_ms = now_ms(c);
+    c->rx_body_bytes = 0;
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     sitr_conn_t *c = p->data;
+    c->rx_body_bytes += len;
     int rc = sitr_http_req_append_body(c->cur, at, len);
     if (rc == SITR_ETOOBIG)
         return fail_current(c, 413, "body_too_large", "the request body exceeds the limit");
@@ -449,6 +530,7 @@ static int on_message_complete(http_parser *p)
     req->keep_alive = http_should_keep_alive(p) != 0;
     enqueue(c, req);
     c->cur = NULL;
+    c->rx = SITR_CONN_RX_NONE;
     if (!req->keep_alive || c->srv->stopping) {
         /* Whatever follows a "Connection: close" request is not for us, nor
          * anything sent after shutdown began. */
@@ -489,6 +571,7 @@ static void parse_input(sitr_conn_t *c)
             const char *why =
                 c->framing.error ? c->framing.error : "the request is not valid HTTP/1.1";
             sitr_log_conn(SITR_LOG_DEBUG, c->id, "strict syntax: %s", why);
+            c->srv->counters.strict_refused++;
             fail_current(c, 400, "bad_request", why);
             break;
         }
@@ -517,6 +600,45 @@ static void parse_input(sitr_conn_t *c)
         c->inlen = 0;
         c->checked = 0;
     }
+}
+
+/* ---- deadlines ---- */
+
+typedef enum deadline_kind { DL_IDLE, DL_HEAD, DL_BODY } deadline_kind_t;
+
+/* When the request being received must be in by, and which rule says so:
+ * the idle timeout after the last activity, the head timeout from the
+ * head's first byte, or, for a body, the grace period plus the time its
+ * bytes so far are worth at the minimum rate. */
+static uint64_t receive_deadline(const sitr_conn_t *c, deadline_kind_t *kind)
+{
+    const sitr_config_t *cfg = c->srv->cfg;
+    uint64_t d = c->active_ms + idle_ms(c);
+    *kind = DL_IDLE;
+    if (!cfg)
+        return d;
+    if (c->rx == SITR_CONN_RX_HEAD) {
+        uint64_t h = c->rx_since_ms + cfg->head_timeout_ms;
+        if (h < d) {
+            d = h;
+            *kind = DL_HEAD;
+        }
+    } else if (c->rx == SITR_CONN_RX_BODY && cfg->min_body_rate) {
+        uint64_t b =
+            c->rx_since_ms + cfg->body_grace_ms + c->rx_body_bytes * 1000 / cfg->min_body_rate;
+        if (b < d) {
+            d = b;
+            *kind = DL_BODY;
+        }
+    }
+    return d;
+}
+
+static void arm_receive_timer(sitr_conn_t *c)
+{
+    deadline_kind_t kind;
+    uint64_t d = receive_deadline(c, &kind), now = now_ms(c);
+    uv_timer_start(&c->timer, on_timer, d > now ? d - now : 0, 0);
 }
 
 /* ---- answers ---- */
@@ -636,8 +758,12 @@ static void maybe_dispatch(sitr_conn_t *c)
         /* Idle keep-alive connections hold no input buffer. */
         wipe_free(c->in, SITR_CONN_INBUF);
         c->in = NULL;
+        /* A proxy's idle connection speaks for nobody. */
+        if (c->via_proxy)
+            release_peer(c);
     }
-    uv_timer_start(&c->timer, on_timer, idle_ms(c), 0);
+    c->active_ms = now_ms(c);
+    arm_receive_timer(c);
     update_reading(c);
 }
 
@@ -694,6 +820,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         sitr_conn_close(c);
         return;
     }
+    c->active_ms = now_ms(c);
+    if (c->rx == SITR_CONN_RX_NONE) { /* the first byte of a request head */
+        c->rx = SITR_CONN_RX_HEAD;
+        c->rx_since_ms = c->active_ms;
+    }
     c->inlen += (size_t)nread;
     parse_input(c);
     update_reading(c);
@@ -717,16 +848,32 @@ static void on_timer(uv_timer_t *t)
         sitr_conn_close(c);
         return;
     }
-    if (c->active)
+    if (c->active || c->qhead)
         return;
+    deadline_kind_t kind;
+    if (now_ms(c) < receive_deadline(c, &kind)) {
+        arm_receive_timer(c); /* a deadline moved (a body's bytes buy time) */
+        return;
+    }
+    const char *msg = "the request was not received in time";
+    if (kind == DL_HEAD) {
+        c->srv->counters.head_timeouts++;
+        msg = "the request line and headers were not received in time";
+    } else if (kind == DL_BODY) {
+        c->srv->counters.body_too_slow++;
+        msg = "the request body arrived too slowly";
+    } else if (c->cur || c->inlen > 0) {
+        c->srv->counters.idle_timeouts++;
+    }
     if (c->cur || c->inlen > 0) {
-        sitr_log_conn(SITR_LOG_INFO, c->id, "request not received in time: 408");
-        fail_current(c, 408, "request_timeout", "the request was not received in time");
+        sitr_log_conn(SITR_LOG_INFO, c->id, "%s: 408", msg);
+        fail_current(c, 408, "request_timeout", msg);
         update_reading(c);
         maybe_dispatch(c);
         return;
     }
-    sitr_log_conn(SITR_LOG_DEBUG, c->id, "idle timeout");
+    /* Nothing to answer: idle, or only empty lines sent. */
+    sitr_log_conn(SITR_LOG_DEBUG, c->id, kind == DL_HEAD ? "head timeout" : "idle timeout");
     sitr_conn_close(c);
 }
 
@@ -753,7 +900,6 @@ sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int ove
         return NULL;
     c->srv = srv;
     c->id = ++srv->next_conn_id;
-    c->overflow = overflow != 0;
     c->io.send = io_send;
     c->io.will_close = io_will_close;
     c->io.arg = c;
@@ -773,6 +919,26 @@ sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int ove
     }
     c->timer.data = c;
     c->handles = 2;
+    peer_name(c);
+    const sitr_config_t *cfg = srv->cfg;
+    c->via_proxy = cfg && cfg->trusted_proxy && cfg->trusted_proxy[0] &&
+                   strcmp(cfg->trusted_proxy, c->peer) == 0;
+    int limited = 0;
+    if (!overflow && !c->via_proxy) {
+        uint8_t key[16];
+        sitr_ratelimit_address_key(c->peer, key);
+        limited = count_peer(c, key) < 0;
+        if (limited && srv->noverflow >= SITR_SERVER_MAX_OVERFLOW) {
+            /* Too many being refused already: close without a word. */
+            c->state = SITR_CONN_CLOSING;
+            uv_close((uv_handle_t *)&c->timer, on_unlinked_closed);
+            uv_close((uv_handle_t *)&c->tcp, on_unlinked_closed);
+            return NULL;
+        }
+        if (limited)
+            overflow = 1;
+    }
+    c->overflow = overflow != 0;
     /* Linked from here on; on_handle_closed unlinks it. */
     c->next = srv->conns;
     if (srv->conns)
@@ -784,20 +950,83 @@ sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int ove
     if (srv->metrics)
         sitr_metrics_conn_opened(srv->metrics);
     uv_tcp_nodelay(&c->tcp, 1);
-    peer_name(c);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     sitr_framing_init(&c->framing);
+    c->active_ms = now_ms(c);
+    if (srv->nconns > srv->conn_peak)
+        srv->conn_peak = srv->nconns;
     sitr_log_conn(SITR_LOG_DEBUG, c->id, "accepted");
     if (overflow) {
-        fail_current(c, 503, "overloaded", "too many connections; retry later");
+        if (limited)
+            fail_current(c, 429, "too_many_connections",
+                         "too many connections from this address; retry later");
+        else
+            fail_current(c, 503, "overloaded", "too many connections; retry later");
         maybe_dispatch(c);
         update_reading(c);
         return c;
     }
-    uv_timer_start(&c->timer, on_timer, idle_ms(c), 0);
+    arm_receive_timer(c);
     update_reading(c);
     return c;
+}
+
+/* A request head still arriving after this long may be cut at the
+ * connection limit (real clients send theirs in one round trip). */
+#define EVICT_SLOW_HEAD_MS 1000
+
+/* How much c deserves to be the one closed at the connection limit: 0 if
+ * it must not be (a request is being handled, queued, answered, or has
+ * been arriving briefly), else higher for an address holding more
+ * connections (so a client with one connection is the last to lose it to
+ * a crowd of them), then for an idle one over a slow head. */
+static uint64_t eviction_score(const sitr_conn_t *c, uint64_t now)
+{
+    if (c->overflow || c->active || c->writing || c->qhead || c->close_after ||
+        (c->state != SITR_CONN_IDLE && c->state != SITR_CONN_RECEIVING))
+        return 0;
+    uint64_t kind;
+    if (c->rx == SITR_CONN_RX_NONE && !c->cur && c->inlen == 0)
+        kind = 2;
+    else if (c->rx == SITR_CONN_RX_HEAD && now - c->rx_since_ms >= EVICT_SLOW_HEAD_MS)
+        kind = 1;
+    else
+        return 0;
+    uint64_t n = c->counted ? sitr_peers_count(c->srv->peers, c->peer_key) : 1;
+    return n * 4 + kind;
+}
+
+static uint64_t waiting_since(const sitr_conn_t *c)
+{
+    return c->rx == SITR_CONN_RX_NONE ? c->active_ms : c->rx_since_ms;
+}
+
+int sitr_conn_evict(sitr_server_t *srv)
+{
+    sitr_conn_t *victim = NULL;
+    uint64_t best = 0, now = uv_now(srv->loop);
+    for (sitr_conn_t *c = srv->conns; c; c = c->next) {
+        uint64_t score = eviction_score(c, now);
+        /* Ties: the one idle (or arriving) for longest; the list runs from
+         * the newest connection, so "<=" ends on the oldest. */
+        if (score &&
+            (score > best || (score == best && waiting_since(c) <= waiting_since(victim)))) {
+            victim = c;
+            best = score;
+        }
+    }
+    if (!victim)
+        return 0;
+    int idle = victim->rx == SITR_CONN_RX_NONE;
+    if (idle)
+        srv->counters.evicted_idle++;
+    else
+        srv->counters.evicted_slow++;
+    sitr_log_conn(SITR_LOG_DEBUG, victim->id, "closed at the connection limit (%s)",
+                  idle ? "idle" : "slow request head");
+    sitr_conn_close(victim);
+    return 1;
 }
 
 /* ---- parsing without a socket (tests, fuzzing) ---- */

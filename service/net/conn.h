@@ -23,6 +23,13 @@ typedef enum sitr_conn_state {
     SITR_CONN_CLOSING    /* uv_close called; waiting for the close callbacks */
 } sitr_conn_state_t;
 
+/* What is arriving, for the head deadline and the body rate. */
+typedef enum sitr_conn_rx {
+    SITR_CONN_RX_NONE = 0, /* nothing of a request yet */
+    SITR_CONN_RX_HEAD,     /* bytes of a request line or headers */
+    SITR_CONN_RX_BODY      /* the head is in; its body is arriving */
+} sitr_conn_rx_t;
+
 #define SITR_CONN_INBUF        (64 * 1024)
 #define SITR_CONN_MAX_PIPELINE 32
 
@@ -54,18 +61,34 @@ struct sitr_conn {
     int nh;         /* header name/value strings started */
     int last_value; /* last callback was a header value */
 
+    /* slow clients (conn.c, on_timer): times are uv_now milliseconds */
+    sitr_conn_rx_t rx;
+    uint64_t active_ms;     /* last byte read, or last time ready for a request */
+    uint64_t rx_since_ms;   /* when the current head, or body, began */
+    uint64_t rx_body_bytes; /* body bytes received so far */
+    uint8_t peer_key[16];   /* counted in srv->peers under this key (counted set) */
+
     size_t linger_bytes;
     unsigned reading : 1, paused : 1, parse_dead : 1, peer_eof : 1, close_after : 1, writing : 1,
-        overflow : 1, detached : 1; /* detached: no socket (parse_buffer) */
+        overflow : 1, detached : 1, /* detached: no socket (parse_buffer) */
+        counted : 1,                /* holds one count in srv->peers */
+        via_proxy : 1;              /* the peer is cfg->trusted_proxy */
     char peer[64];
 };
 
 /* Accepts one pending connection from listener.  With overflow set, the
- * connection is answered 503 and closed (too many connections).  Returns the
- * connection (already reading) or NULL if the accept failed. */
+ * connection is answered 503 and closed (too many connections); over the
+ * per-address cap it is answered 429 and closed.  Returns the connection
+ * (already reading) or NULL if the accept failed or the connection was
+ * closed without an answer. */
 sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int overflow);
 /* Closes at once: requests in flight are marked gone. */
 void sitr_conn_close(sitr_conn_t *c);
+/* At the connection limit: closes the connection idle for longest (no
+ * request under way), or else the one whose request head has been
+ * arriving for longest, if for over a second.  Returns 1 if one was
+ * closed (its slot is free), 0 if none qualifies. */
+int sitr_conn_evict(sitr_server_t *srv);
 /* Graceful shutdown: stop reading new requests, answer the ones received,
  * then close.  Idle connections close now. */
 void sitr_conn_drain(sitr_conn_t *c);

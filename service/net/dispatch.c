@@ -30,7 +30,7 @@ void sitr_dispatch(sitr_req_t *req)
         req->srv->oversize_hook(req, req->match.route))
         goto out;
     if (req->early_status) {
-        if (req->early_status == 503)
+        if (req->early_status == 503 || req->early_status == 429)
             sitr_req_add_header(req, "Retry-After", "1");
         sitr_req_reply_error(req, req->early_status, req->early_code, req->early_msg, NULL);
         goto out;

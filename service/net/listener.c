@@ -1,6 +1,6 @@
-/* The listening socket of sitrd: accepting connections (503 past
- * cfg->max_connections), SIGTERM/SIGINT, and the start of the graceful
- * shutdown.
+/* The listening socket of sitrd: accepting connections (at
+ * cfg->max_connections an idle or slow one is evicted for the new one, else
+ * 503), SIGTERM/SIGINT, and the start of the graceful shutdown.
  *
  * Shutdown (first SIGTERM/SIGINT or sitr_server_stop): close the listener,
  * tell every connection to drain (idle ones close at once, busy ones after
@@ -16,8 +16,6 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/conn.h"
-
-#define MAX_OVERFLOW 64 /* rejected connections being answered 503 at once */
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -40,10 +38,16 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     if (srv->stopping)
         return;
-    int overflow = srv->nconns - srv->noverflow >= srv->cfg->max_connections;
+    /* Connections already closing free their slot: only their close
+     * callbacks are pending. */
+    int overflow = srv->nconns - srv->noverflow - srv->nclosing >= srv->cfg->max_connections;
+    /* At the limit, a new client is worth more than one that holds a
+     * connection without using it. */
+    if (overflow && sitr_conn_evict(srv))
+        overflow = 0;
     if (overflow) {
         sitr_metrics_conn_rejected(srv->metrics);
-        if (srv->noverflow >= MAX_OVERFLOW) {
+        if (srv->noverflow >= SITR_SERVER_MAX_OVERFLOW) {
             /* Too many even to answer politely: take it off the backlog and
              * close it. */
             uv_tcp_t *t = malloc(sizeof *t);

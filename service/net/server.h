@@ -19,6 +19,23 @@
 #include "net/router.h"
 
 typedef struct sitr_conn sitr_conn_t;
+typedef struct sitr_peers sitr_peers_t;
+
+/* Connections answered 503 or 429 at once because of a connection limit,
+ * at most this many at a time; beyond, they are closed without an answer. */
+#define SITR_SERVER_MAX_OVERFLOW 64
+
+/* What the connection layer did to slow and greedy clients, for /metrics. */
+typedef struct sitr_net_counters {
+    unsigned long long head_timeouts;   /* 408: the head took over head_timeout_ms */
+    unsigned long long body_too_slow;   /* 408: the body fell below min_body_rate */
+    unsigned long long idle_timeouts;   /* 408: no byte of a started request for idle_timeout */
+    unsigned long long address_limited; /* 429: over max_connections_per_address */
+    unsigned long long evicted_idle;    /* closed at the connection limit: idle */
+    unsigned long long evicted_slow;    /* closed at the connection limit: slow head */
+    unsigned long long strict_refused;  /* 400: not strict HTTP/1.1 (framing.c) */
+    unsigned long long memory_trims;    /* freed memory handed back after a burst */
+} sitr_net_counters_t;
 /* The database pool (db/db.h): created and closed by main.c, used by the
  * handlers; the server itself never calls it. */
 typedef struct sitr_db sitr_db_t;
@@ -56,6 +73,10 @@ struct sitr_server {
     int listening, shutdown_done, signals;
     sitr_conn_t *conns; /* doubly linked list of open connections */
     unsigned nconns, noverflow;
+    unsigned nclosing;   /* connections (not overflow ones) closed, not yet gone */
+    unsigned conn_peak;  /* most connections open since memory was last trimmed */
+    sitr_peers_t *peers; /* open connections per client address */
+    sitr_net_counters_t counters;
     int exit_code;
 };
 
@@ -80,7 +101,9 @@ void sitr_server_shutdown_done(sitr_server_t *srv);
 /* Once no connection is left during shutdown: the shutdown hook runs (once). */
 void sitr_server_finish_shutdown(sitr_server_t *srv);
 /* Called by conn.c when a connection has unlinked itself from srv->conns:
- * counts it, and finishes the shutdown after the last one. */
+ * counts it, hands freed memory back to the system when the connections
+ * fall well below their peak (after a burst), and finishes the shutdown
+ * after the last one. */
 void sitr_server_conn_closed(sitr_server_t *srv);
 
 #endif

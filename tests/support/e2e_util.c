@@ -202,10 +202,24 @@ int sitr_e2e_wait_log(const sitr_e2e_server_t *s, const char *needle, int timeou
 
 int sitr_e2e_connect(const sitr_e2e_server_t *s, sitr_e2e_client_t *c)
 {
+    return sitr_e2e_connect_from(s, c, NULL);
+}
+
+int sitr_e2e_connect_from(const sitr_e2e_server_t *s, sitr_e2e_client_t *c, const char *src)
+{
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
         return -1;
+    if (src) {
+        struct sockaddr_in from = {.sin_family = AF_INET};
+        if (inet_pton(AF_INET, src, &from.sin_addr) != 1 ||
+            bind(c->fd, (struct sockaddr *)&from, sizeof from) < 0) {
+            close(c->fd);
+            c->fd = -1;
+            return -1;
+        }
+    }
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)s->port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

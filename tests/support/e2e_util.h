@@ -57,6 +57,9 @@ int sitr_e2e_wait_log(const sitr_e2e_server_t *s, const char *needle, int timeou
 
 /* 0 or -1. */
 int sitr_e2e_connect(const sitr_e2e_server_t *s, sitr_e2e_client_t *c);
+/* The same from the local IPv4 address src (e.g. "127.0.0.7": all of
+ * 127/8 is loopback), so that one test can be many clients. */
+int sitr_e2e_connect_from(const sitr_e2e_server_t *s, sitr_e2e_client_t *c, const char *src);
 void sitr_e2e_close(sitr_e2e_client_t *c);
 int sitr_e2e_send(sitr_e2e_client_t *c, const void *data, size_t len);
 int sitr_e2e_send_str(sitr_e2e_client_t *c, const char *s);
