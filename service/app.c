@@ -53,6 +53,7 @@ static void holder_free(app_holder_t *h)
 {
     sitr_ratelimit_free(h->api.case_rate);
     sitr_ratelimit_free(h->api.auth_fail);
+    sitr_ratelimit_free(h->api.auth_fail_target);
     sitr_ratelimit_free(h->api.client_rate);
     sitr_ratelimit_free(h->api.platform_rate);
     sitr_blocks_close(h->api.blocks);
@@ -224,8 +225,12 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     int rc = sitr_ratelimit_new(cfg->case_rate, cfg->case_rate, SITR_API_RATELIMIT_ENTRIES,
                                 &h->api.case_rate);
     if (rc == 0)
+        rc = sitr_ratelimit_new(SITR_API_AUTH_FAIL_ADDRESS_PER_HOUR,
+                                SITR_API_AUTH_FAIL_ADDRESS_BURST, SITR_API_RATELIMIT_ENTRIES,
+                                &h->api.auth_fail);
+    if (rc == 0)
         rc = sitr_ratelimit_new(SITR_API_AUTH_FAIL_PER_HOUR, SITR_API_AUTH_FAIL_BURST,
-                                SITR_API_RATELIMIT_ENTRIES, &h->api.auth_fail);
+                                SITR_API_RATELIMIT_ENTRIES, &h->api.auth_fail_target);
     if (rc == 0)
         rc = sitr_ratelimit_new_per_second(cfg->client_rate, cfg->client_burst,
                                            SITR_API_RATELIMIT_ENTRIES, &h->api.client_rate);

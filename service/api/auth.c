@@ -4,9 +4,12 @@
  * Invariants: secrets and keys never leave this file except as keyed
  * BLAKE2b digests (a case secret's sent as a query parameter, a platform
  * key's looked up in the replica's memory); the digests are wiped once
- * compared.  Every failed lookup spends a token of the client address's
- * failure budget, checked before the next lookup, so guessing costs the
- * guesser time and the database nothing.
+ * compared.  Every failed lookup spends a token of the failure budget of
+ * the (client address, target) pair (the case reference tried, or the
+ * presented key's digest) and one of the address's overall budget, ten
+ * times larger; both are checked before the next lookup.  So guessing costs
+ * the guesser time and the database nothing, and one person's mistakes
+ * lock out only what they tried, not everyone behind the same address.
  *
  * Rate limits (contract in auth.h): every request of an authenticated route
  * spends a token of its client address's bucket before anything else, and a
@@ -59,28 +62,54 @@ static void reply_rate_limited(sitr_req_t *req, unsigned wait, const char *code,
     sitr_req_reply_error(req, 429, code, message, NULL);
 }
 
-/* Answers 429 when addr has no failure budget left; returns 1 then. */
-static int over_failure_budget(sitr_req_t *req)
+/* What a failed authentication was aimed at: the case reference, or the
+ * keyed digest of the API key presented.  Failures are counted per (client
+ * address, target) and per address over all targets (state.h). */
+typedef struct target {
+    const void *bytes;
+    size_t len;
+    const char *refusal; /* the 429 message when this target's budget is spent */
+} target_t;
+
+/* Answers 429 when the client address has no failure budget left for
+ * target, or none at all; returns 1 then. */
+static int over_failure_budget(sitr_req_t *req, const target_t *t)
 {
     sitr_api_t *api = api_of(req);
     if (!api)
         return 0;
-    unsigned wait = sitr_ratelimit_check(api->auth_fail, sitr_req_client_addr(req), now_ms(req));
+    const char *addr = sitr_req_client_addr(req);
+    const char *msg = t->refusal;
+    unsigned wait =
+        sitr_ratelimit_check_pair(api->auth_fail_target, addr, t->bytes, t->len, now_ms(req));
+    if (!wait) {
+        wait = sitr_ratelimit_check(api->auth_fail, addr, now_ms(req));
+        msg = "too many failed authentications from this address; retry later";
+    }
     if (!wait)
         return 0;
     api->counters.rate_limited++;
-    reply_rate_limited(req, wait, "too_many_failures",
-                       "too many failed authentications from this address; retry later");
+    reply_rate_limited(req, wait, "too_many_failures", msg);
     return 1;
 }
 
-static void spend_failure(sitr_req_t *req)
+static void spend_failure(sitr_req_t *req, const target_t *t)
 {
     sitr_api_t *api = api_of(req);
     if (!api)
         return;
     api->counters.auth_failures++;
-    (void)sitr_ratelimit_take(api->auth_fail, sitr_req_client_addr(req), now_ms(req));
+    const char *addr = sitr_req_client_addr(req);
+    (void)sitr_ratelimit_take_pair(api->auth_fail_target, addr, t->bytes, t->len, now_ms(req));
+    (void)sitr_ratelimit_take(api->auth_fail, addr, now_ms(req));
+}
+
+static const char case_refusal[] =
+    "too many failed attempts for this case from this address; retry later";
+
+static target_t case_target(const auth_ctx_t *ctx)
+{
+    return (target_t){ctx->reference, strlen(ctx->reference), case_refusal};
 }
 
 /* Returns the credentials after "<scheme> " in the Authorization header,
@@ -170,7 +199,8 @@ static void on_case_lookup(int rc, PGresult *res, const char *sqlstate, void *ar
     if (!sitr_api_db_ok(req, rc))
         goto out;
     if (!found || !same || withdrawn || case_id <= 0) {
-        spend_failure(req);
+        target_t t = case_target(ctx);
+        spend_failure(req, &t);
         sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "case authentication failed");
         sitr_api_reply_case_not_found(req);
         goto out;
@@ -212,7 +242,8 @@ static int auth_case(sitr_req_t *req, const sitr_route_t *route)
                              "Authorization");
         return 0;
     }
-    if (over_failure_budget(req)) {
+    target_t t = case_target(ctx);
+    if (over_failure_budget(req, &t)) {
         sodium_memzero(secret, sizeof secret);
         return 0;
     }
@@ -354,18 +385,25 @@ static int auth_platform(sitr_req_t *req, const sitr_route_t *route)
         reply_bearer_failure(req, "invalid_api_key", "the API key is malformed");
         return 0;
     }
-    if (over_failure_budget(req)) {
-        sodium_memzero(copy, sizeof copy);
-        return 0;
-    }
     sitr_api_t *api = api_of(req);
     const sitr_server_t *srv = sitr_req_server(req);
     uint8_t digest[SITR_KEYS_DIGEST_BYTES];
     sitr_keys_digest(srv->cfg->digest_key, copy, digest);
     sodium_memzero(copy, sizeof copy);
+    /* The key's own failures are counted under its keyed digest: a client
+     * stuck with a revoked key locks out that key, not its neighbours. */
+    const target_t t = {digest, sizeof digest,
+                        "too many failed attempts with this API key from this address; retry "
+                        "later"};
+    if (over_failure_budget(req, &t)) {
+        sodium_memzero(digest, sizeof digest);
+        return 0;
+    }
     int64_t id = 0;
     char name[SITR_PKEYS_NAME_MAX + 1];
     int found = sitr_replica_find_platform(api ? api->replica : NULL, digest, &id, name);
+    if (found == 0)
+        spend_failure(req, &t);
     sodium_memzero(digest, sizeof digest);
     if (found < 0) {
         /* Before the initial load there is no key to check against; the
@@ -378,7 +416,6 @@ static int auth_platform(sitr_req_t *req, const sitr_route_t *route)
         return 0;
     }
     if (!found) {
-        spend_failure(req);
         sitr_log(SITR_LOG_INFO, sitr_req_log_ids(req), "platform authentication failed");
         reply_bearer_failure(req, "invalid_api_key", "the API key is unknown or revoked");
         return 0;

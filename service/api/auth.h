@@ -7,13 +7,16 @@
  *    digests in constant time and calls the handler only for a live case
  *    whose secret matches.  A wrong secret, an unknown case and a withdrawn
  *    case get one identical answer (404 case_not_found), and each such
- *    failure spends a token of the client address's failure budget.
+ *    failure spends a token of the failure budget of the (client address,
+ *    case) pair and one of the address's overall budget (state.h).
  *  - SITR_AUTH_PLATFORM: "Authorization: Bearer <api key>", looked up by
  *    keyed digest in the replica's memory among platforms not revoked
  *    (match/replica.h: loaded with the indexes, reloaded on each
  *    'platform_changed' change, no database work per request); 401 with
  *    WWW-Authenticate otherwise, and the failure spends a token of the
- *    address's failure budget; 503 not_ready before the initial load.  The
+ *    failure budget of the (client address, presented key) pair and one of
+ *    the address's overall budget; 503 not_ready before the initial load.
+ *    Either budget spent: 429 too_many_failures before any lookup.  The
  *    handler finds the platform in sitr_req_platform_id().
  *
  * Rate limits in the hook (429 rate_limited with Retry-After, before any

@@ -11,11 +11,19 @@
 #include "net/req.h"
 #include "net/router.h"
 
-/* Failed case authentications allowed per client address: a burst, then a
- * steady rate per hour.  Secrets have 145 bits, so this is not what makes
- * guessing hopeless; it keeps guessers from loading the database. */
-#define SITR_API_AUTH_FAIL_BURST    20
-#define SITR_API_AUTH_FAIL_PER_HOUR 60
+/* Failed authentications allowed per (client address, target): a burst,
+ * then a steady rate per hour; the target is the case reference tried, or
+ * the API key presented (its keyed digest).  So one person's mistakes lock
+ * out only what they tried, not everyone behind the same address (a shared
+ * NAT, a helpline's office).  Over all targets, one address has a ceiling
+ * ten times higher.  Secrets have 145 bits and keys 256, so these limits
+ * are not what makes guessing hopeless; they keep guessers from loading the
+ * database and make one case's secret as slow to guess from an address as
+ * before (docs/SECURITY.md gives the arithmetic). */
+#define SITR_API_AUTH_FAIL_BURST            20
+#define SITR_API_AUTH_FAIL_PER_HOUR         60
+#define SITR_API_AUTH_FAIL_ADDRESS_BURST    200
+#define SITR_API_AUTH_FAIL_ADDRESS_PER_HOUR 600
 /* Client addresses remembered by each limiter. */
 #define SITR_API_RATELIMIT_ENTRIES 65536
 /* Platforms remembered by the per-platform limiter (beyond: the least
@@ -36,8 +44,9 @@ typedef struct sitr_api_counters {
 
 typedef struct sitr_api {
     sitr_server_t *srv;
-    sitr_ratelimit_t *case_rate;   /* case creations per address (cfg->case_rate per hour) */
-    sitr_ratelimit_t *auth_fail;   /* failed case/platform authentications per address */
+    sitr_ratelimit_t *case_rate;        /* case creations per address (cfg->case_rate per hour) */
+    sitr_ratelimit_t *auth_fail;        /* failed authentications per address, all targets */
+    sitr_ratelimit_t *auth_fail_target; /* failed authentications per (address, target) */
     sitr_ratelimit_t *client_rate; /* authenticated /v1 requests per address (cfg->client_rate/s) */
     sitr_ratelimit_t *platform_rate; /* platform requests per platform id (cfg->platform_rate/s) */
 

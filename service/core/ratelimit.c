@@ -266,6 +266,33 @@ unsigned sitr_ratelimit_take_n(sitr_ratelimit_t *rl, const char *addr, unsigned 
     return decide(rl, key, cost, now_ms, 1);
 }
 
+static void pair_key(const char *addr, const void *target, size_t len, uint8_t key[16])
+{
+    uint8_t a[16];
+    crypto_generichash_state st;
+    sitr_ratelimit_address_key(addr, a);
+    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_update(&st, a, sizeof a);
+    crypto_generichash_update(&st, target, len);
+    crypto_generichash_final(&st, key, 16);
+}
+
+unsigned sitr_ratelimit_take_pair(sitr_ratelimit_t *rl, const char *addr, const void *target,
+                                  size_t len, uint64_t now_ms)
+{
+    uint8_t key[16];
+    pair_key(addr, target, len, key);
+    return decide(rl, key, 1, now_ms, 1);
+}
+
+unsigned sitr_ratelimit_check_pair(sitr_ratelimit_t *rl, const char *addr, const void *target,
+                                   size_t len, uint64_t now_ms)
+{
+    uint8_t key[16];
+    pair_key(addr, target, len, key);
+    return decide(rl, key, 1, now_ms, 0);
+}
+
 unsigned sitr_ratelimit_take_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost, uint64_t now_ms)
 {
     uint8_t key[16];

@@ -14,8 +14,8 @@
  * work into large or small requests therefore never changes the long-run
  * rate, and a large request is never refused forever.
  *
- * One limiter should be used with one kind of key (addresses or ids): the
- * two kinds share the table and are not told apart.
+ * One limiter should be used with one kind of key (addresses, address and
+ * target pairs, or ids): the kinds share the table and are not told apart.
  *
  * Addresses are grouped the way one party usually holds them: an IPv4
  * address on its own, an IPv6 address by its /64 (one home or phone gets a
@@ -61,6 +61,15 @@ unsigned sitr_ratelimit_check(sitr_ratelimit_t *rl, const char *addr, uint64_t n
  * beyond the burst.  Same return as sitr_ratelimit_take. */
 unsigned sitr_ratelimit_take_n(sitr_ratelimit_t *rl, const char *addr, unsigned cost,
                                uint64_t now_ms);
+
+/* The same for a (client address, target) pair: target is len bytes naming
+ * what the client tried (a case reference, the keyed digest of a presented
+ * credential); the address is grouped as above.  The pair is remembered as
+ * a 16-byte BLAKE2b of both, never the target itself. */
+unsigned sitr_ratelimit_take_pair(sitr_ratelimit_t *rl, const char *addr, const void *target,
+                                  size_t len, uint64_t now_ms);
+unsigned sitr_ratelimit_check_pair(sitr_ratelimit_t *rl, const char *addr, const void *target,
+                                   size_t len, uint64_t now_ms);
 
 /* The same for an integer identity instead of an address (a platform id). */
 unsigned sitr_ratelimit_take_id(sitr_ratelimit_t *rl, int64_t id, unsigned cost, uint64_t now_ms);

@@ -8,9 +8,11 @@
  * another platform's key is unaffected; a /v1/match batch costs its number
  * of items, so one batch larger than the burst leaves the platform in debt
  * and its next request is refused; the refusals show in /metrics; failed
- * platform authentications spend the client address's failure budget, until
- * even a valid key from that address gets 429 too_many_failures (last,
- * since it locks the address out).  A second sitrd with a tiny per-address
+ * failed logins count per (address, target): a wrong secret tried for one
+ * case locks out that case from that address only, a wrong API key only
+ * that key, until the address's ten-times-higher ceiling is spent and even a
+ * valid key from it gets 429 too_many_failures (last, since it locks the
+ * address out).  A second sitrd with a tiny per-address
  * budget refuses requests before authentication with 429 rate_limited.
  *
  * Requests are sent back to back and counted until the first 429 within a
@@ -29,6 +31,7 @@
 #include <jansson.h>
 
 #include "e2e_api.h"
+#include "e2e_img.h"
 #include "e2e_util.h"
 #include "e2e_world.h"
 #include "db_support.h"
@@ -47,6 +50,7 @@ typedef struct world {
     char url_var[1200];
     sitr_e2e_server_t srv;
     char key_a[80], key_b[80], key_c[80], key_d[80];
+    int case_failures; /* failed logins spent by test_failed_logins_per_case */
 } world_t;
 
 static world_t W;
@@ -124,8 +128,13 @@ static int setup(void **state)
     static char burst[64], batch[64];
     snprintf(burst, sizeof burst, "SITR_PLATFORM_BURST=%d", BURST);
     snprintf(batch, sizeof batch, "SITR_MATCH_BATCH=%d", BATCH);
-    const char *env[] = {W.url_var, "SITR_PLATFORM_RATE=1", burst,
-                         batch,     "SITR_CASE_RATE=0",     "SITR_DIGEST_KEY=" TEST_DIGEST_KEY,
+    const char *env[] = {W.url_var,
+                         "SITR_PLATFORM_RATE=1",
+                         burst,
+                         batch,
+                         "SITR_CASE_RATE=0",
+                         "SITR_DIGEST_KEY=" TEST_DIGEST_KEY,
+                         "SITR_TRUSTED_PROXY=127.0.0.1",
                          NULL};
     if (sitr_e2e_start(&W.srv, env) < 0)
         return -1;
@@ -228,6 +237,57 @@ static void test_metrics(void **state)
     sitr_e2e_resp_free(&r);
 }
 
+/* A case created through the API: its path and "Case <secret>". */
+typedef struct made {
+    char path[96], auth[96];
+} made_t;
+
+static made_t make_case(unsigned seed)
+{
+    sitr_e2e_img_t m = sitr_e2e_new_img(&seed);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"images\":[{\"pdq\":\"%s\",\"quality\":90,\"md5\":\"%s\",\"sha256\":\"%s\"}]}",
+             m.pdq, m.md5, m.sha);
+    json_t *j = sitr_e2e_call_json(&W.srv, "POST", "/v1/cases", NULL, body, 201);
+    made_t c;
+    snprintf(c.path, sizeof c.path, "/v1/cases/%s", json_string_value(json_object_get(j, "case")));
+    snprintf(c.auth, sizeof c.auth, "Case %s", json_string_value(json_object_get(j, "secret")));
+    json_decref(j);
+    return c;
+}
+
+/* Failed logins count per (address, case): someone mistyping a secret at a
+ * shared address (a NAT, a helpline's office) locks out that case from
+ * that address, not the other victims there, and not that case from
+ * elsewhere. */
+static void test_failed_logins_per_case(void **state)
+{
+    (void)state;
+    made_t a = make_case(101), b = make_case(202);
+    sitr_e2e_resp_t r;
+    /* b's secret is well-formed, wrong for a: looked up, 404, until the
+     * (address, a) budget is spent */
+    int failed = until_429(&W.srv, "GET", a.path, b.auth, NULL, 404, &r);
+    assert_true(failed >= 20);
+    W.case_failures = failed;
+    assert_429(&r, "too_many_failures");
+    assert_non_null(strstr(r.body, "this case"));
+    sitr_e2e_resp_free(&r);
+    /* a itself, even with its right secret, waits from this address */
+    call(&W.srv, "GET", a.path, a.auth, NULL, &r);
+    assert_429(&r, "too_many_failures");
+    sitr_e2e_resp_free(&r);
+    /* another victim at the same address is not locked out */
+    call(&W.srv, "GET", b.path, b.auth, NULL, &r);
+    assert_int_equal(r.status, 200);
+    sitr_e2e_resp_free(&r);
+    /* nor is a from another address (behind the trusted proxy) */
+    sitr_e2e_call(&W.srv, "GET", a.path, a.auth, "X-Forwarded-For: 198.51.100.20\r\n", NULL, &r);
+    assert_int_equal(r.status, 200);
+    sitr_e2e_resp_free(&r);
+}
+
 /* Last: it spends this address's whole failure budget. */
 static void test_failed_keys_spend_failure_budget(void **state)
 {
@@ -239,12 +299,34 @@ static void test_failed_keys_spend_failure_budget(void **state)
     bad[n - 1] = bad[n - 1] == 'a' ? 'b' : 'a';
     sitr_e2e_resp_t r;
     int failed = until_429(&W.srv, "GET", "/v1/takedowns", bad, NULL, 401, &r);
-    /* The budget's burst (20) of failures at least (more only if a token
-     * refilled meanwhile: one a minute), then refusal without a lookup. */
+    /* The burst (20) of failures for this key at least (more only if a
+     * token refilled meanwhile: one a minute), then refusal without a
+     * lookup. */
     assert_true(failed >= 20);
     assert_429(&r, "too_many_failures");
+    assert_non_null(strstr(r.body, "this API key"));
     sitr_e2e_resp_free(&r);
-    /* Now even a valid key from this address waits. */
+    /* A valid key from this address is still served: one client stuck
+     * with a wrong key does not lock out its neighbours. */
+    call(&W.srv, "GET", "/v1/takedowns", W.key_b, NULL, &r);
+    assert_int_equal(r.status, 200);
+    sitr_e2e_resp_free(&r);
+    /* A guesser trying ever new keys meets the address's ceiling (200 at
+     * once, counting the failures above); then even a valid key waits. */
+    int total = failed + W.case_failures; /* the address's failures so far */
+    for (int i = 0; i < 400; i++) {
+        snprintf(bad + n - 3, 4, "%03d", i);
+        call(&W.srv, "GET", "/v1/takedowns", bad, NULL, &r);
+        if (r.status == 429)
+            break;
+        assert_int_equal(r.status, 401);
+        sitr_e2e_resp_free(&r);
+        total++;
+    }
+    assert_429(&r, "too_many_failures");
+    assert_non_null(strstr(r.body, "from this address"));
+    sitr_e2e_resp_free(&r);
+    assert_true(total >= 200);
     call(&W.srv, "GET", "/v1/takedowns", W.key_b, NULL, &r);
     assert_429(&r, "too_many_failures");
     sitr_e2e_resp_free(&r);
@@ -286,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_video_costs_frames),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_per_address_limit),
+        cmocka_unit_test(test_failed_logins_per_case),
         cmocka_unit_test(test_failed_keys_spend_failure_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,8 +1,8 @@
 /* Unit tests for the token buckets, with an injected clock: burst, refill,
  * Retry-After values, check without spending, address grouping (IPv4, IPv6
  * /64), the memory bound and LRU eviction, costs (including costs beyond
- * the burst, which leave a debt), integer identities and rates per
- * second. */
+ * the burst, which leave a debt), integer identities, (address, target)
+ * pairs and rates per second. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,6 +256,36 @@ static void test_per_second_bounds(void **state)
     sitr_ratelimit_free(rl);
 }
 
+/* (address, target) pairs: each pair has its own bucket; the address is
+ * grouped as usual (an IPv6 /64); checking spends nothing; a target is any
+ * bytes, so a digest with a NUL inside is fine. */
+static void test_pairs(void **state)
+{
+    (void)state;
+    sitr_ratelimit_t *rl = make(60, 3, 100);
+    const char x[] = "SITR-AAAA", y[] = "SITR-BBBB";
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sitr_ratelimit_take_pair(rl, "192.0.2.1", x, sizeof x - 1, 0), 0);
+    assert_int_equal(sitr_ratelimit_check_pair(rl, "192.0.2.1", x, sizeof x - 1, 0), 60);
+    assert_int_equal(sitr_ratelimit_take_pair(rl, "192.0.2.1", x, sizeof x - 1, 0), 60);
+    /* another target from the same address, the same target elsewhere */
+    assert_int_equal(sitr_ratelimit_check_pair(rl, "192.0.2.1", y, sizeof y - 1, 0), 0);
+    assert_int_equal(sitr_ratelimit_check_pair(rl, "192.0.2.2", x, sizeof x - 1, 0), 0);
+    /* a prefix of the target is another target */
+    assert_int_equal(sitr_ratelimit_check_pair(rl, "192.0.2.1", x, sizeof x - 2, 0), 0);
+    /* the plain address bucket is not the pair's */
+    assert_int_equal(sitr_ratelimit_check(rl, "192.0.2.1", 0), 0);
+    /* one /64 is one address for pairs too */
+    const uint8_t digest[4] = {1, 0, 2, 0};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sitr_ratelimit_take_pair(rl, "2001:db8:1:2::1", digest, 4, 0), 0);
+    assert_true(sitr_ratelimit_check_pair(rl, "2001:db8:1:2:ffff::9", digest, 4, 0) > 0);
+    assert_int_equal(sitr_ratelimit_check_pair(rl, "2001:db8:1:3::1", digest, 4, 0), 0);
+    /* refill: one a minute */
+    assert_int_equal(sitr_ratelimit_take_pair(rl, "192.0.2.1", x, sizeof x - 1, 60000), 0);
+    sitr_ratelimit_free(rl);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -271,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_cost_beyond_burst_leaves_debt),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_per_second_bounds),
+        cmocka_unit_test(test_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
