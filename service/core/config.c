@@ -55,8 +55,9 @@ static const option_t options[] = {
     {"db-timeout-ms", "SITR_DB_TIMEOUT_MS", "5000", "MS", "timeout per database query", K_UINT,
      OFF(db_timeout_ms), 1, 3600000},
     {"max-connections", "SITR_MAX_CONNECTIONS", "1024", "N",
-     "open client connections; at the limit a new one replaces the longest idle one (or one "
-     "whose request head has been arriving for over a second), else it gets 503 and is closed",
+     "open client connections; at the limit a new one replaces an idle one (or one whose request "
+     "head, or body below --min-body-rate, has been arriving for over a second), else it gets "
+     "503 and is closed",
      K_UINT, OFF(max_connections), 1, 1000000},
     {"max-connections-per-address", "SITR_MAX_CONNECTIONS_PER_ADDRESS", "512", "N",
      "open connections per client address, an IPv6 /64 counting as one (beyond: 429 and "

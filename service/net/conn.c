@@ -972,24 +972,31 @@ sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int ove
     return c;
 }
 
-/* A request head still arriving after this long may be cut at the
- * connection limit (real clients send theirs in one round trip). */
-#define EVICT_SLOW_HEAD_MS 1000
+/* A request head still arriving after this long, or a body arriving slower
+ * than the minimum rate for this long (its grace period does not count
+ * then), may be cut at the connection limit: real clients send their head
+ * in one round trip and their body at network speed. */
+#define EVICT_SLOW_MS 1000
 
 /* How much c deserves to be the one closed at the connection limit: 0 if
- * it must not be (a request is being handled, queued, answered, or has
- * been arriving briefly), else higher for an address holding more
+ * it must not be (a request is being handled, queued, answered, or
+ * arriving at a fair pace), else higher for an address holding more
  * connections (so a client with one connection is the last to lose it to
- * a crowd of them), then for an idle one over a slow head. */
+ * a crowd of them), then for an idle one over a slow head over a slow
+ * body. */
 static uint64_t eviction_score(const sitr_conn_t *c, uint64_t now)
 {
     if (c->overflow || c->active || c->writing || c->qhead || c->close_after ||
         (c->state != SITR_CONN_IDLE && c->state != SITR_CONN_RECEIVING))
         return 0;
-    uint64_t kind;
+    const sitr_config_t *cfg = c->srv->cfg;
+    uint64_t age = now - c->rx_since_ms, kind;
     if (c->rx == SITR_CONN_RX_NONE && !c->cur && c->inlen == 0)
+        kind = 3;
+    else if (c->rx == SITR_CONN_RX_HEAD && age >= EVICT_SLOW_MS)
         kind = 2;
-    else if (c->rx == SITR_CONN_RX_HEAD && now - c->rx_since_ms >= EVICT_SLOW_HEAD_MS)
+    else if (c->rx == SITR_CONN_RX_BODY && age >= EVICT_SLOW_MS && cfg && cfg->min_body_rate &&
+             c->rx_body_bytes * 1000 < age * cfg->min_body_rate)
         kind = 1;
     else
         return 0;
@@ -1021,10 +1028,14 @@ int sitr_conn_evict(sitr_server_t *srv)
     int idle = victim->rx == SITR_CONN_RX_NONE;
     if (idle)
         srv->counters.evicted_idle++;
+    else if (victim->rx == SITR_CONN_RX_HEAD)
+        srv->counters.evicted_slow_head++;
     else
-        srv->counters.evicted_slow++;
+        srv->counters.evicted_slow_body++;
     sitr_log_conn(SITR_LOG_DEBUG, victim->id, "closed at the connection limit (%s)",
-                  idle ? "idle" : "slow request head");
+                  idle                              ? "idle"
+                  : victim->rx == SITR_CONN_RX_HEAD ? "slow head"
+                                                    : "slow body");
     sitr_conn_close(victim);
     return 1;
 }

@@ -84,10 +84,11 @@ struct sitr_conn {
 sitr_conn_t *sitr_conn_accept(sitr_server_t *srv, uv_stream_t *listener, int overflow);
 /* Closes at once: requests in flight are marked gone. */
 void sitr_conn_close(sitr_conn_t *c);
-/* At the connection limit: closes the connection idle for longest (no
- * request under way), or else the one whose request head has been
- * arriving for longest, if for over a second.  Returns 1 if one was
- * closed (its slot is free), 0 if none qualifies. */
+/* At the connection limit: closes one connection that is idle (no request
+ * under way), or whose request head, or body below the minimum rate, has
+ * been arriving for over a second; from the client address holding the
+ * most connections, the longest waiting.  Returns 1 if one was closed (its
+ * slot is free), 0 if none qualifies. */
 int sitr_conn_evict(sitr_server_t *srv);
 /* Graceful shutdown: stop reading new requests, answer the ones received,
  * then close.  Idle connections close now. */

@@ -70,10 +70,12 @@ static void render_counters(FILE *out, void *arg)
             "# TYPE sitr_http_connections_address_limited_total counter\n"
             "sitr_http_connections_address_limited_total %llu\n"
             "# HELP sitr_http_connections_evicted_total Connections closed at the connection "
-            "limit to make room for a new one: idle, or a request head arriving slowly.\n"
+            "limit to make room for a new one: idle, or a request head or body arriving "
+            "slowly.\n"
             "# TYPE sitr_http_connections_evicted_total counter\n"
             "sitr_http_connections_evicted_total{reason=\"idle\"} %llu\n"
             "sitr_http_connections_evicted_total{reason=\"slow_head\"} %llu\n"
+            "sitr_http_connections_evicted_total{reason=\"slow_body\"} %llu\n"
             "# HELP sitr_http_client_addresses Client addresses (IPv6: /64) with open "
             "connections, as the per-address cap counts them.\n"
             "# TYPE sitr_http_client_addresses gauge\n"
@@ -87,8 +89,8 @@ static void render_counters(FILE *out, void *arg)
             "# TYPE sitr_memory_trims_total counter\n"
             "sitr_memory_trims_total %llu\n",
             k->head_timeouts, k->body_too_slow, k->idle_timeouts, k->address_limited,
-            k->evicted_idle, k->evicted_slow, sitr_peers_addresses(srv->peers), k->strict_refused,
-            k->memory_trims);
+            k->evicted_idle, k->evicted_slow_head, k->evicted_slow_body,
+            sitr_peers_addresses(srv->peers), k->strict_refused, k->memory_trims);
 }
 
 int sitr_server_init(sitr_server_t *srv, uv_loop_t *loop, const sitr_config_t *cfg, sitr_err_t *err)

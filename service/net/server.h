@@ -27,14 +27,15 @@ typedef struct sitr_peers sitr_peers_t;
 
 /* What the connection layer did to slow and greedy clients, for /metrics. */
 typedef struct sitr_net_counters {
-    unsigned long long head_timeouts;   /* 408: the head took over head_timeout_ms */
-    unsigned long long body_too_slow;   /* 408: the body fell below min_body_rate */
-    unsigned long long idle_timeouts;   /* 408: no byte of a started request for idle_timeout */
-    unsigned long long address_limited; /* 429: over max_connections_per_address */
-    unsigned long long evicted_idle;    /* closed at the connection limit: idle */
-    unsigned long long evicted_slow;    /* closed at the connection limit: slow head */
-    unsigned long long strict_refused;  /* 400: not strict HTTP/1.1 (framing.c) */
-    unsigned long long memory_trims;    /* freed memory handed back after a burst */
+    unsigned long long head_timeouts;     /* 408: the head took over head_timeout_ms */
+    unsigned long long body_too_slow;     /* 408: the body fell below min_body_rate */
+    unsigned long long idle_timeouts;     /* 408: no byte of a started request for idle_timeout */
+    unsigned long long address_limited;   /* 429: over max_connections_per_address */
+    unsigned long long evicted_idle;      /* closed at the connection limit: idle */
+    unsigned long long evicted_slow_head; /* closed at the connection limit: slow head */
+    unsigned long long evicted_slow_body; /* closed at the connection limit: slow body */
+    unsigned long long strict_refused;    /* 400: not strict HTTP/1.1 (framing.c) */
+    unsigned long long memory_trims;      /* freed memory handed back after a burst */
 } sitr_net_counters_t;
 /* The database pool (db/db.h): created and closed by main.c, used by the
  * handlers; the server itself never calls it. */
