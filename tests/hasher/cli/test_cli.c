@@ -153,14 +153,25 @@ static const char *csv_value(const char *csvname, const char *rel, int col)
     return csv_value_in(PDQ_DIR, csvname, rel, col);
 }
 
+/* Copies the reference PDQ of file rel of the corpus in dir into hex: 64
+ * hex digits, or the test fails (a short or long field is a broken CSV). */
+static void expected_pdq_in(const char *dir, const char *rel, char hex[65])
+{
+    const char *v = csv_value_in(dir, "expected.csv", rel, 1);
+    assert_int_equal(strlen(v), 64);
+    memcpy(hex, v, 65);
+}
+
 /* Meta's pdq-photo-hasher line for file rel of the corpus in dir, printed
- * as path. */
+ * as path.  A line that does not fit in buf fails the test instead of
+ * being compared cut short. */
 static void expected_line_in(const char *dir, char *buf, size_t size, const char *rel,
                              const char *path)
 {
     char hex[65];
-    snprintf(hex, sizeof(hex), "%s", csv_value_in(dir, "expected.csv", rel, 1));
-    snprintf(buf, size, "%s,%s,%s\n", hex, csv_value_in(dir, "expected.csv", rel, 2), path);
+    expected_pdq_in(dir, rel, hex);
+    int n = snprintf(buf, size, "%s,%s,%s\n", hex, csv_value_in(dir, "expected.csv", rel, 2), path);
+    assert_true(n > 0 && (size_t)n < size);
 }
 
 static void expected_line(char *buf, size_t size, const char *rel, const char *path)
@@ -458,8 +469,8 @@ static void test_csv(void **state)
     assert_int_equal(r.status, 0);
     char want[2000];
     char h1[65], h2[65];
-    snprintf(h1, sizeof(h1), "%s", csv_value("expected.csv", "bridge-mods/aaa-orig.jpg", 1));
-    snprintf(h2, sizeof(h2), "%s", csv_value("expected.csv", "bridge-mods/square-128x128.jpg", 1));
+    expected_pdq_in(PDQ_DIR, "bridge-mods/aaa-orig.jpg", h1);
+    expected_pdq_in(PDQ_DIR, "bridge-mods/square-128x128.jpg", h2);
     snprintf(want, sizeof(want),
              "path,pdq,quality,md5,sha256\n"
              "%s,%s,100,%s,%s\n"
