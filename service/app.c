@@ -268,7 +268,7 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     /* The migration files too (blocking, small): every schema check, the
      * retries after a database failure included, compares against this one
      * scan instead of reading the folder again on the loop thread. */
-    rc = sitr_schema_scan(SITR_MIGRATIONS_DIR, &h->app.migrations, err);
+    rc = sitr_schema_scan(cfg->migrations_dir, &h->app.migrations, err);
     if (rc < 0) {
         holder_free(h);
         return rc;

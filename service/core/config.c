@@ -19,10 +19,22 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include <sitr/datadir.h>
 #include <sitr/err_service.h>
 #include <sitr/hex.h>
 
-typedef enum kind { K_STRING, K_UINT, K_BYTES, K_LEVEL, K_KEY, K_KEYFILE, K_BOOL } kind_t;
+/* K_DATADIR: a string whose default is sitr_data_dir(min), the installed
+ * folder or, for a sitrd run from its build tree, the source tree's. */
+typedef enum kind {
+    K_STRING,
+    K_UINT,
+    K_BYTES,
+    K_LEVEL,
+    K_KEY,
+    K_KEYFILE,
+    K_BOOL,
+    K_DATADIR
+} kind_t;
 
 typedef struct option {
     const char *flag; /* without the leading "--" */
@@ -36,12 +48,6 @@ typedef struct option {
 } option_t;
 
 #define OFF(field) offsetof(sitr_config_t, field)
-
-/* The build defines the source tree's service/web; unit tests compiling
- * this file alone get a relative default. */
-#ifndef SITR_WEB_DIR
-#define SITR_WEB_DIR "web"
-#endif
 
 static const option_t options[] = {
     {"listen", "SITR_LISTEN", "127.0.0.1:8080", "HOST:PORT",
@@ -135,8 +141,12 @@ static const option_t options[] = {
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
      "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)", K_STRING,
      OFF(trusted_proxy), 0, 0},
-    {"web-dir", "SITR_WEB_DIR", SITR_WEB_DIR, "PATH",
-     "folder of the victims' web page (read once at start-up)", K_STRING, OFF(web_dir), 0, 0},
+    {"web-dir", "SITR_WEB_DIR", NULL, "PATH",
+     "folder of the victims' web page (read once at start-up)", K_DATADIR, OFF(web_dir),
+     SITR_DATA_WEB, 0},
+    {"migrations-dir", "SITR_MIGRATIONS_DIR", NULL, "PATH",
+     "folder of the migrations the database schema is checked against (read once at start-up)",
+     K_DATADIR, OFF(migrations_dir), SITR_DATA_MIGRATIONS, 0},
     {"hma-bank", "SITR_HMA_BANK", "SITR", "NAME",
      "bank name answered by the HMA-compatible /m routes (HMA's rule: capital letters, digits "
      "and _, not starting with a digit, at most 64)",
@@ -172,6 +182,11 @@ static const option_t options[] = {
 
 #define NOPTIONS (sizeof options / sizeof options[0])
 
+static const char *option_default(const option_t *o)
+{
+    return o->kind == K_DATADIR ? sitr_data_dir((sitr_data_t)o->min) : o->def;
+}
+
 void sitr_config_usage(FILE *out, const char *argv0)
 {
     fprintf(out,
@@ -183,8 +198,9 @@ void sitr_config_usage(FILE *out, const char *argv0)
         const option_t *o = &options[i];
         char lhs[64];
         snprintf(lhs, sizeof lhs, "--%s=%s", o->flag, o->meta);
+        const char *def = option_default(o);
         fprintf(out, "  %-34s %s\n  %-34s env %s, default %s\n", lhs, o->help, "", o->env,
-                o->def ? (o->def[0] ? o->def : "(empty)") : "(none)");
+                def ? (def[0] ? def : "(empty)") : "(none)");
     }
     fprintf(out, "  %-34s %s\n  %-34s %s\n", "--help", "show this text and exit", "--version",
             "print the version and exit");
@@ -314,7 +330,8 @@ static int apply(sitr_config_t *cfg, const option_t *o, const char *value, const
     char *base = (char *)cfg;
     unsigned long long v;
     switch (o->kind) {
-    case K_STRING: {
+    case K_STRING:
+    case K_DATADIR: {
         char **slot = (char **)(base + o->off);
         char *copy = strdup(value);
         if (!copy)
@@ -421,8 +438,7 @@ int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_conf
             snprintf(origin, sizeof origin, "--%s", o->flag);
         } else if ((val = env(o->env)) != NULL) {
             snprintf(origin, sizeof origin, "%s", o->env);
-        } else if (o->def) {
-            val = o->def;
+        } else if ((val = option_default(o)) != NULL) {
             snprintf(origin, sizeof origin, "default of --%s", o->flag);
         } else {
             continue;
@@ -480,7 +496,9 @@ void sitr_config_free(sitr_config_t *cfg)
     free(cfg->trusted_proxy);
     free(cfg->web_dir);
     free(cfg->hma_bank);
-    cfg->listen = cfg->database_url = cfg->trusted_proxy = cfg->web_dir = cfg->hma_bank = NULL;
+    free(cfg->migrations_dir);
+    cfg->listen = cfg->database_url = cfg->trusted_proxy = cfg->web_dir = cfg->hma_bank =
+        cfg->migrations_dir = NULL;
     sodium_memzero(cfg->digest_key, sizeof cfg->digest_key);
     cfg->have_digest_key = 0;
 }

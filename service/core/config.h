@@ -49,9 +49,10 @@ typedef struct sitr_config {
     unsigned webhooks;    /* 1: send takedown webhooks (on the matcher's replica) */
     unsigned webhook_timeout_ms, webhook_concurrency, webhook_retry_min_ms, webhook_retry_max_ms,
         webhook_max_attempts, webhook_poll_ms;
-    char *trusted_proxy; /* peer IP whose X-Forwarded-For is believed; "" = none */
-    char *web_dir;       /* the victims' web page files, read once at start-up */
-    char *hma_bank;      /* the one bank name of the HMA-compatible /m routes */
+    char *trusted_proxy;  /* peer IP whose X-Forwarded-For is believed; "" = none */
+    char *web_dir;        /* the victims' web page files, read once at start-up */
+    char *migrations_dir; /* the migration files, read once at start-up */
+    char *hma_bank;       /* the one bank name of the HMA-compatible /m routes */
     sitr_log_level_t log_level;
     uint8_t digest_key[SITR_DIGEST_KEY_BYTES];
     int have_digest_key;

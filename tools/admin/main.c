@@ -9,11 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin.h"
+#include <sitr/datadir.h>
 
-#ifndef SITR_MIGRATIONS_DIR
-#define SITR_MIGRATIONS_DIR "migrations"
-#endif
+#include "admin.h"
 
 static void usage(FILE *f)
 {
@@ -36,12 +34,13 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "  --database-url URL   libpq URL or conninfo (default: $SITR_DATABASE_URL)\n"
-            "  --dir DIR            migrations directory (default: %s)\n"
+            "  --dir DIR            migrations directory (default: $SITR_MIGRATIONS_DIR,\n"
+            "                       then %s)\n"
             "  --digest-key-file F  file with the 64-hex-digit digest key (default:\n"
             "                       $SITR_DIGEST_KEY, then $SITR_DIGEST_KEY_FILE)\n"
             "  --webhook URL        with platform add: http(s) URL for takedown webhooks\n"
             "  -h, --help           this help\n",
-            SITR_MIGRATIONS_DIR);
+            sitr_data_dir(SITR_DATA_MIGRATIONS));
 }
 
 /* Accepts "--name value" and "--name=value". */
@@ -69,7 +68,7 @@ int main(int argc, char **argv)
     admin_opts_t o = {.database_url = getenv("SITR_DATABASE_URL"),
                       .dir = getenv("SITR_MIGRATIONS_DIR")};
     if (!o.dir || !*o.dir)
-        o.dir = SITR_MIGRATIONS_DIR;
+        o.dir = sitr_data_dir(SITR_DATA_MIGRATIONS);
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos = 0;
     if (!pos)
