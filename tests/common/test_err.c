@@ -31,12 +31,14 @@ static void test_service_codes_have_their_own_range(void **state)
 {
     (void)state;
     assert_int_equal(SITR_EDB, -SITR_ERR_SERVICE_BASE - 1);
-    assert_int_equal(SITR_EREFUSED, -SITR_ERR_SERVICE_BASE - SITR_ERR_SERVICE_COUNT_);
+    assert_int_equal(SITR_EREFUSED, -SITR_ERR_SERVICE_BASE - SITR_ERR_SERVICE_COUNT_ + 1);
+    assert_int_equal(SITR_EUNAVAIL, -SITR_ERR_SERVICE_BASE - SITR_ERR_SERVICE_COUNT_);
     assert_string_equal(sitr_strerror(SITR_EDB), "database error");
     assert_string_equal(sitr_strerror(SITR_ETIMEOUT), "timed out");
     assert_string_equal(sitr_strerror(SITR_ECLOSED), "connection closed");
     assert_string_equal(sitr_strerror(SITR_ECONFIG), "invalid configuration");
     assert_string_equal(sitr_strerror(SITR_EREFUSED), "the database refused the statement's data");
+    assert_string_equal(sitr_strerror(SITR_EUNAVAIL), "database unreachable");
     assert_string_equal(sitr_strerror(-SITR_ERR_SERVICE_BASE), "unknown error");
     assert_string_equal(sitr_strerror(-SITR_ERR_SERVICE_BASE - SITR_ERR_SERVICE_COUNT_ - 1),
                         "unknown error");
