@@ -228,7 +228,19 @@ static int free_port(void)
 
 /* Starts sitrd on a free port (18000-18999) and waits until it answers
  * /healthz (not /readyz: PostgreSQL may be down on purpose). */
+static int sitrd_start_once(sitrd_t *d, const char *name);
+
+/* A few attempts: the free port may be taken before sitrd binds it. */
 static int sitrd_start(sitrd_t *d, const char *name)
+{
+    for (int attempt = 0; attempt < 3; attempt++)
+        if (sitrd_start_once(d, name) == 0)
+            return 0;
+    fail("sitrd did not start (log %s)", d->s.log_path);
+    return -1;
+}
+
+static int sitrd_start_once(sitrd_t *d, const char *name)
 {
     memset(d, 0, sizeof *d);
     d->s.port = free_port();
@@ -268,10 +280,12 @@ static int sitrd_start(sitrd_t *d, const char *name)
         }
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             d->s.pid = 0;
-            break;
+            return -1;
         }
     }
-    fail("sitrd did not start (log %s)", d->s.log_path);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    d->s.pid = 0;
     return -1;
 }
 
@@ -762,8 +776,14 @@ static int setup_world(void)
         perror("mkdtemp");
         return -1;
     }
-    G.pg_port = free_port();
-    if (pg_start() != 0) {
+    /* The port was free when tried; another program may take it before
+     * PostgreSQL binds it: then try another. */
+    int started = -1;
+    for (int attempt = 0; attempt < 5 && started != 0; attempt++) {
+        G.pg_port = free_port();
+        started = pg_start();
+    }
+    if (started != 0) {
         fail("PostgreSQL did not start");
         return -1;
     }
