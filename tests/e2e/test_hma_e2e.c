@@ -144,7 +144,8 @@ static void lookup_path(const char *signal, const char *type, const char *more, 
 {
     char enc[4096];
     urlenc(signal, enc, sizeof enc);
-    snprintf(out, cap, "/m/lookup?signal=%s&signal_type=%s%s", enc, type, more ? more : "");
+    int n = snprintf(out, cap, "/m/lookup?signal=%s&signal_type=%s%s", enc, type, more ? more : "");
+    assert_true(n > 0 && (size_t)n < cap); /* a cut path would test another request */
 }
 
 /* ---- fixture ------------------------------------------------------------------------ */
