@@ -14,6 +14,7 @@
 #include "case_cmd.h"
 #include "hash_cmd.h"
 #include "i18n.h"
+#include "report_cmd.h"
 
 static void usage(FILE *f)
 {
@@ -96,6 +97,10 @@ int main(int argc, char **argv)
             sitr_case_cmd_usage(stdout);
             return 0;
         }
+        if (strcmp(argv[2], "report") == 0) {
+            sitr_report_cmd_usage(stdout);
+            return 0;
+        }
         sitr_tr_put(stderr, SITR_TX_CLI_ERR_COMMAND, "command", argv[2], NULL);
         return 2;
     }
@@ -103,6 +108,8 @@ int main(int argc, char **argv)
         return sitr_hash_cmd_run(argc - 1, argv + 1, argv[0]);
     if (strcmp(cmd, "case") == 0)
         return sitr_case_cmd_run(argc - 1, argv + 1, argv[0]);
+    if (strcmp(cmd, "report") == 0)
+        return sitr_report_cmd_run(argc - 1, argv + 1);
     if (cmd[0] == '-')
         sitr_tr_put(stderr, SITR_TX_CLI_ERR_OPTION, "option", cmd, NULL);
     else

@@ -43,6 +43,25 @@
 
 #define REPORT_CSP "default-src 'none'; style-src 'unsafe-inline'"
 
+/* The report, the platforms taking part (not revoked), and for each
+ * takedown which of the case's pictures and videos were found, numbered as
+ * she added them (1 = the first picture of the case, erased ones keep their
+ * number).  One statement, so one snapshot. */
+#define REPORT_SQL                                                                                 \
+    "WITH imgs AS (SELECT id, row_number() OVER (ORDER BY id) AS no FROM case_images "             \
+    "WHERE case_id = $1::bigint), "                                                                \
+    "vids AS (SELECT id, row_number() OVER (ORDER BY id) AS no FROM case_videos "                  \
+    "WHERE case_id = $1::bigint) "                                                                 \
+    "SELECT sitr_case_report($1::bigint, $2::int)::text, "                                         \
+    "(SELECT coalesce(json_agg(p.name ORDER BY p.name), '[]') FROM platforms p "                   \
+    "WHERE p.revoked_at IS NULL)::text, "                                                          \
+    "(SELECT coalesce(json_object_agg(t.id::text, json_build_object("                              \
+    "'images', (SELECT coalesce(json_agg(DISTINCT i.no ORDER BY i.no), '[]') FROM matches m "      \
+    "JOIN imgs i ON i.id = m.case_image_id WHERE m.upload_id = t.upload_id), "                     \
+    "'videos', (SELECT coalesce(json_agg(DISTINCT v.no ORDER BY v.no), '[]') FROM matches m "      \
+    "JOIN vids v ON v.id = m.case_video_id WHERE m.upload_id = t.upload_id))), '{}') "             \
+    "FROM takedowns t WHERE t.case_id = $1::bigint)::text"
+
 typedef struct report_op {
     sitr_req_t *req;
     char case_id[24];
@@ -162,6 +181,12 @@ static sitr_report_lang_t accept_language(const char *header)
 
 /* ---- JSON ---------------------------------------------------------------------- */
 
+static const char *jstr_or_empty(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s ? s : "";
+}
+
 static void copy_fields(json_t *dst, const json_t *src, const char *const *names)
 {
     for (size_t i = 0; names[i]; i++) {
@@ -172,7 +197,30 @@ static void copy_fields(json_t *dst, const json_t *src, const char *const *names
 
 /* The report as sent: fixed member order, the platform's case token added
  * to each takedown, internal members dropped.  NULL on allocation failure. */
-static json_t *shape_report(const report_op_t *op, const json_t *db)
+/* The operator's texts: "" when not configured (development only). */
+static json_t *operator_json(const sitr_config_t *cfg)
+{
+    json_t *help = json_array();
+    const char *p = cfg->help ? cfg->help : "";
+    while (help && *p) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        size_t a = 0;
+        while (a < n && p[a] == ' ')
+            a++;
+        while (n > a && p[n - 1] == ' ')
+            n--;
+        if (n > a)
+            json_array_append_new(help, json_stringn(p + a, n - a));
+        p = bar ? bar + 1 : p + strlen(p);
+    }
+    return json_pack("{s:s,s:s,s:s,s:o*}", "name", cfg->operator_name ? cfg->operator_name : "",
+                     "contact", cfg->operator_contact ? cfg->operator_contact : "", "address",
+                     cfg->operator_address ? cfg->operator_address : "", "help", help);
+}
+
+static json_t *shape_report(const report_op_t *op, const json_t *db, const json_t *platforms,
+                            const json_t *found)
 {
     static const char *const top[] = {"created_at", "generated_at", "images",
                                       "videos",     "summary",      NULL};
@@ -184,6 +232,7 @@ static json_t *shape_report(const report_op_t *op, const json_t *db)
     static const char *const td_video[] = {"coverage", "run_seconds", NULL};
     static const char *const td_tail[] = {"found_at",     "matches",    "status",  "note",
                                           "requested_at", "updated_at", "history", NULL};
+    static const char *const found_kinds[] = {"images", "videos", NULL};
     const sitr_config_t *cfg = sitr_req_server(op->req)->cfg;
     json_t *out = json_object();
     json_t *tds = json_array();
@@ -214,6 +263,15 @@ static json_t *shape_report(const report_op_t *op, const json_t *db)
                 json_object_set(o, td_video[k], v);
         }
         copy_fields(o, t, td_tail);
+        /* Which of her pictures and videos, by their numbers in the case. */
+        const json_t *mine = json_object_get(found, jstr_or_empty(json_object_get(t, "id")));
+        json_t *items = json_object();
+        for (size_t k = 0; items && found_kinds[k]; k++) {
+            json_t *v = json_object_get(mine, found_kinds[k]);
+            json_object_set_new(items, found_kinds[k],
+                                json_is_array(v) ? json_incref(v) : json_array());
+        }
+        json_object_set_new(o, "case_items", items ? items : json_null());
         json_array_append_new(tds, o);
     }
     json_object_set_new(out, "takedowns", tds);
@@ -222,6 +280,9 @@ static json_t *shape_report(const report_op_t *op, const json_t *db)
     json_t *tr = json_object_get(db, "truncated");
     json_object_set_new(out, "truncated", json_boolean(json_is_true(tr)));
     json_object_set_new(out, "match_threshold", json_integer(cfg->match_threshold));
+    json_object_set(out, "platforms",
+                    json_is_array(platforms) ? (json_t *)platforms : json_array());
+    json_object_set_new(out, "operator", operator_json(cfg));
     if (json_array_size(tds) != json_array_size(json_object_get(db, "takedowns"))) {
         json_decref(out);
         return NULL;
@@ -242,7 +303,7 @@ static void on_report(int rc, PGresult *res, const char *sqlstate, void *arg)
 {
     report_op_t *op = arg;
     sitr_req_t *req = op->req;
-    json_t *db = NULL, *out = NULL;
+    json_t *db = NULL, *out = NULL, *platforms = NULL, *found = NULL;
     if (sitr_req_gone(req))
         goto done;
     if (rc < 0) {
@@ -269,8 +330,18 @@ static void on_report(int rc, PGresult *res, const char *sqlstate, void *arg)
         sitr_api_reply_case_not_found(req);
         goto done;
     }
-    out = shape_report(op, db);
+    platforms = PQnfields(res) >= 3 ? json_loads(PQgetvalue(res, 0, 1), 0, &jerr) : NULL;
+    found = PQnfields(res) >= 3 ? json_loads(PQgetvalue(res, 0, 2), 0, &jerr) : NULL;
+    out = shape_report(op, db, platforms, found);
     if (!out) {
+        sitr_api_reply_db_error(req, SITR_ENOMEM);
+        goto done;
+    }
+    /* Signed by the operator's key (sitr/report_sign.h), JSON and HTML
+     * alike: the page carries the signed JSON. */
+    const sitr_config_t *cfg = sitr_req_server(req)->cfg;
+    if (cfg->have_report_key && sitr_report_sign(out, &cfg->report_key) < 0) {
+        sitr_log(SITR_LOG_ERROR, sitr_req_log_ids(req), "case report could not be signed");
         sitr_api_reply_db_error(req, SITR_ENOMEM);
         goto done;
     }
@@ -303,6 +374,8 @@ static void on_report(int rc, PGresult *res, const char *sqlstate, void *arg)
 done:
     json_decref(db);
     json_decref(out);
+    json_decref(platforms);
+    json_decref(found);
     op_done(op);
 }
 
@@ -345,9 +418,7 @@ int sitr_api_cases_report(sitr_req_t *req)
     snprintf(op->case_id, sizeof op->case_id, "%lld", (long long)id);
     const char *params[2] = {op->case_id, REPORT_MAX_ROWS};
     sitr_req_ref(req);
-    int rc = sitr_db_submit(sitr_req_server(req)->db,
-                            "SELECT sitr_case_report($1::bigint, $2::int)::text", 2, params,
-                            on_report, op);
+    int rc = sitr_db_submit(sitr_req_server(req)->db, REPORT_SQL, 2, params, on_report, op);
     if (rc < 0) {
         free(op);
         sitr_req_unref(req);

@@ -96,7 +96,30 @@ const char *const sitr_report_lang_code[SITR_REPORT_NLANGS] = {"en", "fr", "ar"}
     X(P3, "evidence_p3")                                                                           \
     X(P4, "evidence_p4")                                                                           \
     X(P5, "evidence_p5")                                                                           \
-    X(FOOTER, "evidence_footer")
+    X(FOOTER, "evidence_footer")                                                                   \
+    X(F_ANSWERED, "evidence_f_answered")                                                           \
+    X(F_ITEMS, "evidence_f_items")                                                                 \
+    X(ITEM_IMAGE, "evidence_item_image")                                                           \
+    X(ITEM_VIDEO, "evidence_item_video")                                                           \
+    X(PLATFORMS, "evidence_platforms")                                                             \
+    X(PLATFORMS_INTRO, "evidence_platforms_intro")                                                 \
+    X(NO_PLATFORMS, "evidence_no_platforms")                                                       \
+    X(OPERATOR, "evidence_operator")                                                               \
+    X(O_NAME, "evidence_o_name")                                                                   \
+    X(O_CONTACT, "evidence_o_contact")                                                             \
+    X(O_ADDRESS, "evidence_o_address")                                                             \
+    X(OPERATOR_UNSET, "evidence_operator_unset")                                                   \
+    X(HELP, "evidence_help")                                                                       \
+    X(HELP_POLICE, "evidence_help_police")                                                         \
+    X(HELP_LIST, "evidence_help_list")                                                             \
+    X(NEXT, "evidence_next")                                                                       \
+    X(SIG_TITLE, "evidence_sig_title")                                                             \
+    X(SIG_INTRO, "evidence_sig_intro")                                                             \
+    X(SIG_CODE, "evidence_sig_code")                                                               \
+    X(SIG_KEY, "evidence_sig_key")                                                                 \
+    X(SIG_PUBLIC, "evidence_sig_public")                                                           \
+    X(SIG_VALUE, "evidence_sig_value")                                                             \
+    X(SIG_UNSIGNED, "evidence_sig_unsigned")
 
 typedef enum word {
 #define WORD_ENUM_(name, key) W_##name,
@@ -170,10 +193,19 @@ static const char STYLE[] =
     "font-size:.85em}.note{white-space:pre-wrap;overflow-wrap:anywhere}article{border:1px solid "
     "#bbb;padding:.8rem 1rem;margin:1rem 0}.warn{border:2px solid #333;padding:.5rem "
     ".8rem}footer{margin-top:2rem;font-size:.85rem;color:#444;border-top:1px solid "
-    "#999;padding-top:.5rem}@page{size:A4;margin:15mm}@media "
+    "#999;padding-top:.5rem}time{white-space:nowrap}.local{display:inline-block}ul{padding-inline-"
+    "start:1.2rem}"
+    "@page{size:A4;margin:15mm 15mm 18mm;@bottom-center{content:counter(page) \" / \" "
+    "counter(pages);font-size:9pt}}@media "
     "print{body{margin:0;max-width:none;font-size:10pt}h2,h3,h4{break-after:avoid;page-break-after:"
-    "avoid}article,tr{break-inside:avoid;page-break-inside:avoid}thead{display:table-header-group}"
-    "th{background:none}}";
+    "avoid}table,article,tr,li{break-inside:avoid;page-break-inside:avoid}thead{display:table-"
+    "header-group}th{background:none}}@media(max-width:30rem){body{margin:1rem auto;padding:0 "
+    ".5rem}th,td{padding:.25rem .3rem}table.kv th{width:45%}}";
+
+const char *sitr_report_page_style(void)
+{
+    return STYLE;
+}
 
 static const char *jstr(const json_t *o, const char *key)
 {
@@ -200,6 +232,26 @@ static void put_num(sitr_html_t *h, sitr_report_lang_t l, word_t w, long long n)
         return;
     }
     sitr_html_rawf(h, "%.*s%lld%s", (int)(at - s), s, n, at + 3);
+}
+
+static void put_ltr(sitr_html_t *h, const char *value);
+
+/* A time of the report ("2026-12-04T18:03:11.482Z") as
+ * "2026-12-04 18:03:11 UTC" in a <time> that never breaks (the page that
+ * saves the report adds the local time beside it), or a dash. */
+static void put_time(sitr_html_t *h, const char *iso)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    size_t i = 0;
+    for (; iso && i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? iso[i] < '0' || iso[i] > '9' : iso[i] != shape[i])
+            break;
+    if (!iso || i < sizeof shape - 1) {
+        put_ltr(h, iso); /* not the database's shape: shown as it is */
+        return;
+    }
+    sitr_html_rawf(h, "<time dir=\"ltr\" datetime=\"%.19sZ\">%.10s %.8s UTC</time>", iso, iso,
+                   iso + 11);
 }
 
 /* A value that reads left to right in any page (identifiers, URLs,
@@ -252,16 +304,43 @@ static int status_word(const char *status)
     return -1;
 }
 
-/* The status in words, with its code (as in the JSON and the platforms'
- * API) for cross-checking. */
+/* The status in the page's language only (the JSON carries the code). */
 static void put_status(sitr_html_t *h, sitr_report_lang_t l, const char *status)
 {
     int w = status_word(status);
     if (w >= 0)
         sitr_html_raw(h, text((word_t)w, l));
-    sitr_html_raw(h, " <span dir=\"ltr\" class=\"code\">(");
-    sitr_html_text(h, status);
-    sitr_html_raw(h, ")</span>");
+    else
+        put_ltr(h, status);
+}
+
+static void row_time(sitr_html_t *h, sitr_report_lang_t l, word_t label, const char *iso)
+{
+    row_open(h, l, label);
+    put_time(h, iso);
+    sitr_html_raw(h, "</td></tr>");
+}
+
+/* "picture No. 1, picture No. 3, video No. 2": which of her pictures and
+ * videos the platform held, numbered as she added them. */
+static void put_items(sitr_html_t *h, sitr_report_lang_t l, const json_t *items)
+{
+    int any = 0;
+    static const char *const kinds[] = {"images", "videos"};
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        json_t *n;
+        json_array_foreach(json_object_get(items, kinds[k]), i, n)
+        {
+            if (!json_is_integer(n))
+                continue;
+            if (any++)
+                sitr_html_raw(h, l == SITR_REPORT_AR ? "، " : ", ");
+            put_num(h, l, k ? W_ITEM_VIDEO : W_ITEM_IMAGE, (long long)json_integer_value(n));
+        }
+    }
+    if (!any)
+        sitr_html_raw(h, "—");
 }
 
 static void put_match(sitr_html_t *h, sitr_report_lang_t l, const char *signal, long long distance)
@@ -293,6 +372,9 @@ static void render_takedown(sitr_html_t *h, sitr_report_lang_t l, size_t index, 
     row_open(h, l, W_F_PLATFORM);
     sitr_html_text(h, jstr(t, "platform"));
     sitr_html_raw(h, "</td></tr>");
+    row_open(h, l, W_F_ITEMS);
+    put_items(h, l, json_object_get(t, "case_items"));
+    sitr_html_raw(h, "</td></tr>");
     /* What the platform held: a picture or a video. */
     const char *kind = jstr(up, "kind");
     if (kind) {
@@ -302,8 +384,8 @@ static void render_takedown(sitr_html_t *h, sitr_report_lang_t l, size_t index, 
     }
     row_ltr(h, l, W_F_UPLOAD_ID, jstr(up, "id"));
     row_ltr(h, l, W_F_URL, jstr(up, "url"));
-    row_ltr(h, l, W_F_REPORTED, jstr(up, "reported_at"));
-    row_ltr(h, l, W_F_FOUND_AT, jstr(t, "found_at"));
+    row_time(h, l, W_F_REPORTED, jstr(up, "reported_at"));
+    row_time(h, l, W_F_FOUND_AT, jstr(t, "found_at"));
     row_open(h, l, W_F_MATCH);
     put_match(h, l, jstr(t, "signal"), jint(t, "distance"));
     sitr_html_raw(h, "</td></tr>");
@@ -323,12 +405,20 @@ static void render_takedown(sitr_html_t *h, sitr_report_lang_t l, size_t index, 
     }
     row_num(h, l, W_F_MATCHED, (long long)json_array_size(json_object_get(t, "matches")));
     row_ltr(h, l, W_F_REQUEST, jstr(t, "id"));
-    row_ltr(h, l, W_F_REQUESTED, jstr(t, "requested_at"));
+    row_time(h, l, W_F_REQUESTED, jstr(t, "requested_at"));
     row_ltr(h, l, W_F_TOKEN, jstr(t, "platform_case"));
     row_open(h, l, W_F_STATUS);
     put_status(h, l, jstr(t, "status"));
     sitr_html_raw(h, "</td></tr>");
-    row_ltr(h, l, W_F_DELETED, jstr(up, "removed_at"));
+    /* When the platform gave that answer; and, only when it happened, when
+     * it declared the upload itself deleted (DELETE /v1/uploads): a dash
+     * there beside "Removed" read as a contradiction. */
+    const char *status = jstr(t, "status");
+    if (status && strcmp(status, "pending") != 0)
+        row_time(h, l, W_F_ANSWERED, jstr(t, "updated_at"));
+    const char *deleted = jstr(up, "removed_at");
+    if (deleted && *deleted)
+        row_time(h, l, W_F_DELETED, deleted);
     sitr_html_raw(h, "</table><h4>");
     put(h, l, W_HISTORY);
     sitr_html_raw(h, "</h4><table><thead><tr><th>");
@@ -343,7 +433,7 @@ static void render_takedown(sitr_html_t *h, sitr_report_lang_t l, size_t index, 
     json_array_foreach(json_object_get(t, "history"), i, e)
     {
         sitr_html_raw(h, "<tr><td>");
-        put_ltr(h, jstr(e, "at"));
+        put_time(h, jstr(e, "at"));
         sitr_html_raw(h, "</td><td>");
         put_status(h, l, jstr(e, "status"));
         sitr_html_raw(h, "</td><td>");
@@ -391,12 +481,142 @@ static void render_blocked(sitr_html_t *h, sitr_report_lang_t l, const json_t *l
         sitr_html_raw(h, "</td><td>");
         sitr_html_text(h, jstr(b, "platform"));
         sitr_html_rawf(h, "</td><td>%lld</td><td>", jint(b, "count"));
-        put_ltr(h, jstr(b, "first_at"));
+        put_time(h, jstr(b, "first_at"));
         sitr_html_raw(h, "</td><td>");
-        put_ltr(h, jstr(b, "last_at"));
+        put_time(h, jstr(b, "last_at"));
         sitr_html_raw(h, "</td></tr>");
     }
     sitr_html_raw(h, "</tbody></table>");
+}
+
+/* Who issued the report: the operator's name, contact and address as
+ * configured (SITR_OPERATOR_*), or a plain warning that this service has
+ * not named one (possible only outside production mode). */
+static void render_operator(sitr_html_t *h, sitr_report_lang_t l, const json_t *op)
+{
+    const char *name = jstr(op, "name");
+    sitr_html_raw(h, "<section><h2>");
+    put(h, l, W_OPERATOR);
+    sitr_html_raw(h, "</h2>");
+    if (!name || !*name) {
+        sitr_html_raw(h, "<p class=\"warn\">");
+        put(h, l, W_OPERATOR_UNSET);
+        sitr_html_raw(h, "</p></section>");
+        return;
+    }
+    sitr_html_raw(h, "<table class=\"kv\">");
+    static const struct {
+        word_t label;
+        const char *key;
+    } rows[] = {{W_O_NAME, "name"}, {W_O_CONTACT, "contact"}, {W_O_ADDRESS, "address"}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        row_open(h, l, rows[i].label);
+        sitr_html_raw(h, "<bdi>");
+        sitr_html_text(h, jstr(op, rows[i].key));
+        sitr_html_raw(h, "</bdi></td></tr>");
+    }
+    sitr_html_raw(h, "</table></section>");
+}
+
+/* The platforms taking part: those that check uploads against the case. */
+static void render_platforms(sitr_html_t *h, sitr_report_lang_t l, const json_t *list)
+{
+    sitr_html_raw(h, "<section><h2>");
+    put(h, l, W_PLATFORMS);
+    sitr_html_raw(h, "</h2><p>");
+    if (json_array_size(list) == 0) {
+        put(h, l, W_NO_PLATFORMS);
+        sitr_html_raw(h, "</p></section>");
+        return;
+    }
+    put(h, l, W_PLATFORMS_INTRO);
+    sitr_html_raw(h, "</p><ul>");
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        sitr_html_raw(h, "<li><bdi>");
+        sitr_html_text(h, json_string_value(p));
+        sitr_html_raw(h, "</bdi></li>");
+    }
+    sitr_html_raw(h, "</ul><p>");
+    put(h, l, W_NEXT);
+    sitr_html_raw(h, "</p></section>");
+}
+
+/* Reporting to the police (Iblagh in Morocco) and where to get help: the
+ * operator's list (SITR_HELP). */
+static void render_help(sitr_html_t *h, sitr_report_lang_t l, const json_t *op)
+{
+    sitr_html_raw(h, "<section><h2>");
+    put(h, l, W_HELP);
+    sitr_html_raw(h, "</h2><p>");
+    put(h, l, W_HELP_POLICE);
+    sitr_html_raw(h, "</p>");
+    const json_t *list = json_object_get(op, "help");
+    if (json_array_size(list)) {
+        sitr_html_raw(h, "<p>");
+        put(h, l, W_HELP_LIST);
+        sitr_html_raw(h, "</p><ul>");
+        size_t i;
+        json_t *e;
+        json_array_foreach(list, i, e)
+        {
+            sitr_html_raw(h, "<li><bdi>");
+            sitr_html_text(h, json_string_value(e));
+            sitr_html_raw(h, "</bdi></li>");
+        }
+        sitr_html_raw(h, "</ul>");
+    }
+    sitr_html_raw(h, "</section>");
+}
+
+/* The signature in words and, for the verifiers (sitr report verify, the
+ * /verify page), the signed JSON itself in a data block that never runs
+ * (type application/json; "<", ">" and "&" escaped so no text of a
+ * platform can close it). */
+static void render_signature(sitr_html_t *h, sitr_report_lang_t l, const json_t *r)
+{
+    const json_t *sig = json_object_get(r, "signature");
+    sitr_html_raw(h, "<section class=\"sig\"><h2>");
+    put(h, l, W_SIG_TITLE);
+    sitr_html_raw(h, "</h2>");
+    if (!json_is_object(sig)) {
+        sitr_html_raw(h, "<p class=\"warn\">");
+        put(h, l, W_SIG_UNSIGNED);
+        sitr_html_raw(h, "</p></section>");
+        return;
+    }
+    sitr_html_raw(h, "<p>");
+    put(h, l, W_SIG_INTRO);
+    sitr_html_raw(h, "</p><table class=\"kv\">");
+    row_open(h, l, W_SIG_CODE);
+    sitr_html_raw(h, "<strong dir=\"ltr\" class=\"v\">");
+    sitr_html_text(h, jstr(sig, "code"));
+    sitr_html_raw(h, "</strong></td></tr>");
+    row_ltr(h, l, W_SIG_KEY, jstr(sig, "key_id"));
+    row_ltr(h, l, W_SIG_PUBLIC, jstr(sig, "public_key"));
+    row_ltr(h, l, W_SIG_VALUE, jstr(sig, "value"));
+    sitr_html_raw(h, "</table>");
+    char *json = json_dumps(r, JSON_COMPACT);
+    if (json) {
+        sitr_html_raw(h, "<script type=\"application/json\" id=\"sitr-report\">");
+        const char *run = json;
+        for (const char *p = json; *p; p++) {
+            const char *esc = *p == '<'   ? "\\u003c"
+                              : *p == '>' ? "\\u003e"
+                              : *p == '&' ? "\\u0026"
+                                          : NULL;
+            if (!esc)
+                continue;
+            sitr_html_rawf(h, "%.*s%s", (int)(p - run), run, esc);
+            run = p + 1;
+        }
+        sitr_html_raw(h, run);
+        sitr_html_raw(h, "</script>");
+        free(json);
+    }
+    sitr_html_raw(h, "</section>");
 }
 
 char *sitr_report_page(const json_t *r, sitr_report_lang_t l, size_t *len)
@@ -426,13 +646,14 @@ char *sitr_report_page(const json_t *r, sitr_report_lang_t l, size_t *len)
     put(&h, l, W_CASE);
     sitr_html_raw(&h, "</h2><table class=\"kv\">");
     row_ltr(&h, l, W_REFERENCE, jstr(r, "case"));
-    row_ltr(&h, l, W_CREATED, jstr(r, "created_at"));
+    row_time(&h, l, W_CREATED, jstr(r, "created_at"));
     row_num(&h, l, W_IMAGES, jint(r, "images"));
     row_num(&h, l, W_VIDEOS, jint(r, "videos"));
-    row_ltr(&h, l, W_GENERATED, jstr(r, "generated_at"));
+    row_time(&h, l, W_GENERATED, jstr(r, "generated_at"));
     sitr_html_raw(&h, "</table><p>");
     put(&h, l, W_UTC);
     sitr_html_raw(&h, "</p></section>");
+    render_operator(&h, l, json_object_get(r, "operator"));
 
     sitr_html_raw(&h, "<section><h2>");
     put(&h, l, W_SUMMARY);
@@ -473,6 +694,8 @@ char *sitr_report_page(const json_t *r, sitr_report_lang_t l, size_t *len)
     sitr_html_raw(&h, "</h2>");
     render_blocked(&h, l, json_object_get(r, "uploads_blocked"));
     sitr_html_raw(&h, "</section>");
+    render_platforms(&h, l, json_object_get(r, "platforms"));
+    render_help(&h, l, json_object_get(r, "operator"));
 
     sitr_html_raw(&h, "<section class=\"explain\"><h2>");
     put(&h, l, W_POLICE);
@@ -486,12 +709,14 @@ char *sitr_report_page(const json_t *r, sitr_report_lang_t l, size_t *len)
     put(&h, l, W_P4);
     sitr_html_raw(&h, "</p><p>");
     put(&h, l, W_P5);
-    sitr_html_raw(&h, "</p></section><footer>");
+    sitr_html_raw(&h, "</p></section>");
+    render_signature(&h, l, r);
+    sitr_html_raw(&h, "<footer>");
     put(&h, l, W_TITLE);
     sitr_html_raw(&h, " — ");
     put_ltr(&h, jstr(r, "case"));
     sitr_html_raw(&h, " — ");
-    put_ltr(&h, jstr(r, "generated_at"));
+    put_time(&h, jstr(r, "generated_at"));
     sitr_html_raw(&h, "<br>");
     put(&h, l, W_FOOTER);
     sitr_html_raw(&h, "</footer></body></html>\n");

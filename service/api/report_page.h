@@ -33,4 +33,8 @@ void sitr_report_page_free_texts(void);
  * frees it, *len bytes. */
 char *sitr_report_page(const json_t *r, sitr_report_lang_t l, size_t *len);
 
+/* The page's one inline style sheet (static text), whose hash the web
+ * page's Content-Security-Policy allows. */
+const char *sitr_report_page_style(void);
+
 #endif

@@ -71,6 +71,8 @@ static const row_t rows[] = {
      CAP_SMALL},
     {SITR_GET, "/", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_web_index, CAP_SMALL},
     {SITR_GET, "/static/{file}", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_web_static, CAP_SMALL},
+    {SITR_GET, "/favicon.ico", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_web_favicon, CAP_SMALL},
+    {SITR_GET, "/verify", SITR_AUTH_NONE, SITR_COST_ONE, sitr_api_web_verify, CAP_SMALL},
 };
 
 #define NROWS (sizeof rows / sizeof rows[0])

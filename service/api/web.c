@@ -18,6 +18,7 @@
  * framing), no referrer, an ETag (BLAKE2b of the bytes) and
  * Cache-Control: no-cache, so browsers revalidate and get 304 while the
  * file is unchanged.  Loop thread only. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <sitr/err_service.h>
 
 #include "api/web.h"
+#include "api/report_page.h"
 #include "api/state.h"
 #include "net/server.h"
 
@@ -36,9 +38,12 @@
  * mistake (a wrong folder), not a page. */
 #define WEB_MAX_FILE_BYTES (1024 * 1024)
 
-#define WEB_CSP                                                                                    \
+/* The page's policy; "%s" is the hash of the evidence report's one inline
+ * style (report_page.c), so that the page can print the report it fetched
+ * in a frame of its own (app.js printReport) and nothing else inline. */
+#define WEB_CSP_FMT                                                                                \
     "default-src 'self'; img-src 'self' blob:; connect-src 'self'; script-src 'self'; "            \
-    "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "style-src 'self' 'sha256-%s'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 typedef struct web_file_def {
     const char *name; /* file name in the web folder and after /static/ */
@@ -62,9 +67,18 @@ static const web_file_def_t web_files[] = {
      * the three languages: the one file a translator edits. */
     {"texts.json", "application/json; charset=utf-8"},
     {"style.css", "text/css; charset=utf-8"},
+    /* GET /verify: checks a report's signature in the browser. */
+    {"verify.html", "text/html; charset=utf-8"},
+    {"verify.js", "text/javascript; charset=utf-8"},
+    /* The tab's icon (also answered at /favicon.ico). */
+    {"icon.svg", "image/svg+xml"},
 };
 
 #define WEB_NFILES (sizeof web_files / sizeof web_files[0])
+
+/* The icon is the last entry, the /verify page and its script before it. */
+#define WEB_ICON   (WEB_NFILES - 1)
+#define WEB_VERIFY (WEB_NFILES - 3)
 
 typedef struct web_file {
     uint8_t *data;
@@ -74,7 +88,19 @@ typedef struct web_file {
 
 struct sitr_web {
     web_file_t files[WEB_NFILES];
+    char csp[sizeof WEB_CSP_FMT + 48];
 };
+
+/* The Content-Security-Policy of the page, with the report style's hash. */
+static void build_csp(sitr_web_t *web)
+{
+    const char *style = sitr_report_page_style();
+    uint8_t digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const uint8_t *)style, strlen(style));
+    char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof b64, digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(web->csp, sizeof web->csp, WEB_CSP_FMT, b64);
+}
 
 void sitr_api_web_free(sitr_web_t *web)
 {
@@ -186,6 +212,7 @@ int sitr_api_web_load(const char *dir, sitr_web_t **out, sitr_err_t *err)
             return rc;
         }
     }
+    build_csp(web);
     *out = web;
     return 0;
 }
@@ -231,7 +258,7 @@ static int serve(sitr_req_t *req, size_t index)
         return 0;
     }
     const web_file_t *file = &api->web->files[index];
-    sitr_req_add_header(req, "Content-Security-Policy", WEB_CSP);
+    sitr_req_add_header(req, "Content-Security-Policy", api->web->csp);
     sitr_req_add_header(req, "Referrer-Policy", "no-referrer");
     sitr_req_add_header(req, "X-Frame-Options", "DENY");
     sitr_req_add_header(req, "Cross-Origin-Opener-Policy", "same-origin");
@@ -253,12 +280,25 @@ int sitr_api_web_index(sitr_req_t *req)
     return serve(req, 0);
 }
 
+int sitr_api_web_verify(sitr_req_t *req)
+{
+    assert(strcmp(web_files[WEB_VERIFY].name, "verify.html") == 0);
+    return serve(req, WEB_VERIFY);
+}
+
+int sitr_api_web_favicon(sitr_req_t *req)
+{
+    assert(strcmp(web_files[WEB_ICON].name, "icon.svg") == 0);
+    return serve(req, WEB_ICON);
+}
+
 int sitr_api_web_static(sitr_req_t *req)
 {
     const char *name = sitr_req_param(req, "file");
-    /* index 0 is the page itself, only served at "/". */
+    /* index 0 is the page itself, only served at "/", and verify.html
+     * only at "/verify". */
     for (size_t i = 1; name && i < WEB_NFILES; i++)
-        if (strcmp(name, web_files[i].name) == 0)
+        if (i != WEB_VERIFY && strcmp(name, web_files[i].name) == 0)
             return serve(req, i);
     sitr_req_reply_error(req, 404, "not_found", "no such file", NULL);
     return 0;

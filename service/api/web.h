@@ -17,5 +17,9 @@ void sitr_api_web_free(sitr_web_t *web);
 const uint8_t *sitr_api_web_file(const sitr_web_t *web, const char *name, size_t *len);
 int sitr_api_web_index(sitr_req_t *req);
 int sitr_api_web_static(sitr_req_t *req);
+/* GET /favicon.ico: the page's icon (an SVG), so no browser logs a 404. */
+int sitr_api_web_favicon(sitr_req_t *req);
+/* GET /verify: the page that checks a report's signature in the browser. */
+int sitr_api_web_verify(sitr_req_t *req);
 
 #endif

@@ -7,10 +7,12 @@
  * cfg->digest_key and wiped by sitr_config_free; it is never printed. */
 #include "core/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -178,6 +180,27 @@ static const option_t options[] = {
      "file containing the 64 hex characters of the digest key", K_KEYFILE, 0, 0, 0},
     {"log-level", "SITR_LOG_LEVEL", "info", "LEVEL", "error, warn, info or debug", K_LEVEL,
      OFF(log_level), 0, 0},
+    {"env", "SITR_ENV", "development", "development|production",
+     "production: the operator below is required (also whenever --listen is not a loopback "
+     "address)",
+     K_STRING, OFF(env), 0, 0},
+    {"operator-name", "SITR_OPERATOR_NAME", "", "TEXT",
+     "who runs this service, printed on every evidence report (required in production)", K_STRING,
+     OFF(operator_name), 0, 0},
+    {"operator-contact", "SITR_OPERATOR_CONTACT", "", "TEXT",
+     "how the police reach the operator: e-mail, telephone (required in production)", K_STRING,
+     OFF(operator_contact), 0, 0},
+    {"operator-address", "SITR_OPERATOR_ADDRESS", "", "TEXT",
+     "the operator's postal address (required in production)", K_STRING, OFF(operator_address), 0,
+     0},
+    {"report-key-file", "SITR_REPORT_KEY_FILE", NULL, "PATH",
+     "the operator's Ed25519 key that signs every evidence report (sitr-admin key generate; "
+     "mode 0600; required in production)",
+     K_STRING, OFF(report_key_file), 0, 0},
+    {"help-list", "SITR_HELP", "", "TEXT",
+     "where victims get help, printed on reports: entries separated by \" | \" (hotlines, "
+     "NGOs)",
+     K_STRING, OFF(help), 0, 0},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -389,6 +412,8 @@ static const char *getenv_default(const char *name)
     return getenv(name);
 }
 
+static int check_operator(sitr_config_t *cfg, sitr_err_t *err);
+
 int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_config_getenv_fn env,
                      sitr_config_action_t *action, sitr_err_t *err)
 {
@@ -484,6 +509,75 @@ int sitr_config_load(sitr_config_t *cfg, int argc, char *const argv[], sitr_conf
         return sitr_err_set(err, SITR_ECONFIG,
                             "the digest key is required: set SITR_DIGEST_KEY (64 hex characters) "
                             "or SITR_DIGEST_KEY_FILE");
+    return check_operator(cfg, err);
+}
+
+/* An operator text printed on reports: at most SITR_OPERATOR_TEXT_MAX
+ * bytes of UTF-8 with no control character. */
+static int check_text(const char *value, const char *what, sitr_err_t *err)
+{
+    size_t n = strlen(value);
+    if (n > SITR_OPERATOR_TEXT_MAX)
+        return sitr_err_set(err, SITR_ECONFIG, "%s: longer than %d bytes", what,
+                            SITR_OPERATOR_TEXT_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return sitr_err_set(err, SITR_ECONFIG, "%s: holds a control character", what);
+    return 0;
+}
+
+/* Production: SITR_ENV=production, or listening on an address that is not
+ * loopback (127.0.0.0/8, ::1). */
+static int production_mode(const sitr_config_t *cfg)
+{
+    if (strcmp(cfg->env, "production") == 0)
+        return 1;
+    const struct sockaddr_storage *a = &cfg->listen_addr;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+        return (ntohl(in->sin_addr.s_addr) >> 24) != 127;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
+        return !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return 1;
+}
+
+static int check_operator(sitr_config_t *cfg, sitr_err_t *err)
+{
+    if (strcmp(cfg->env, "production") != 0 && strcmp(cfg->env, "development") != 0)
+        return sitr_err_set(err, SITR_ECONFIG, "SITR_ENV: \"%s\" is not development or production",
+                            cfg->env);
+    const struct {
+        const char *value, *what;
+    } texts[] = {{cfg->operator_name, "SITR_OPERATOR_NAME"},
+                 {cfg->operator_contact, "SITR_OPERATOR_CONTACT"},
+                 {cfg->operator_address, "SITR_OPERATOR_ADDRESS"},
+                 {cfg->help, "SITR_HELP"}};
+    int rc;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if ((rc = check_text(texts[i].value, texts[i].what, err)) < 0)
+            return rc;
+    cfg->production = production_mode(cfg);
+    if (cfg->report_key_file && cfg->report_key_file[0]) {
+        if ((rc = sitr_sign_key_load(cfg->report_key_file, &cfg->report_key, err)) < 0)
+            return rc;
+        cfg->have_report_key = 1;
+    }
+    if (!cfg->production)
+        return 0;
+    for (size_t i = 0; i < 3; i++)
+        if (!texts[i].value[0])
+            return sitr_err_set(err, SITR_ECONFIG,
+                                "production mode (SITR_ENV=production or a listen address that "
+                                "is not loopback): set %s; the evidence reports name the "
+                                "operator, its contact and its address",
+                                texts[i].what);
+    if (!cfg->have_report_key)
+        return sitr_err_set(err, SITR_ECONFIG,
+                            "production mode: set SITR_REPORT_KEY_FILE (make the key with "
+                            "sitr-admin key generate); every evidence report is signed with it");
     return 0;
 }
 
@@ -497,8 +591,19 @@ void sitr_config_free(sitr_config_t *cfg)
     free(cfg->web_dir);
     free(cfg->hma_bank);
     free(cfg->migrations_dir);
+    free(cfg->env);
+    free(cfg->operator_name);
+    free(cfg->operator_contact);
+    free(cfg->operator_address);
+    free(cfg->help);
+    free(cfg->report_key_file);
+    cfg->report_key_file = NULL;
+    sitr_sign_key_wipe(&cfg->report_key);
+    cfg->have_report_key = 0;
     cfg->listen = cfg->database_url = cfg->trusted_proxy = cfg->web_dir = cfg->hma_bank =
         cfg->migrations_dir = NULL;
+    cfg->env = cfg->operator_name = cfg->operator_contact = cfg->operator_address = cfg->help =
+        NULL;
     sodium_memzero(cfg->digest_key, sizeof cfg->digest_key);
     cfg->have_digest_key = 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <sitr/err.h>
+#include <sitr/report_sign.h>
 #include <sitr/err_service.h>
 
 #include "core/log.h"
@@ -53,10 +54,22 @@ typedef struct sitr_config {
     char *web_dir;        /* the victims' web page files, read once at start-up */
     char *migrations_dir; /* the migration files, read once at start-up */
     char *hma_bank;       /* the one bank name of the HMA-compatible /m routes */
+    char *env;            /* "development" or "production" */
+    /* Who runs the service, printed on every evidence report; "" when not
+     * set (allowed only outside production).  help: where victims get help,
+     * entries separated by " | ". */
+    char *operator_name, *operator_contact, *operator_address, *help;
+    int production;             /* SITR_ENV=production or a listen address not loopback */
+    char *report_key_file;      /* SITR_REPORT_KEY_FILE, or NULL */
+    sitr_sign_key_t report_key; /* read at start-up when report_key_file is set */
+    int have_report_key;
     sitr_log_level_t log_level;
     uint8_t digest_key[SITR_DIGEST_KEY_BYTES];
     int have_digest_key;
 } sitr_config_t;
+
+/* Longest operator text (name, contact, address, help list). */
+#define SITR_OPERATOR_TEXT_MAX 1024
 
 typedef enum sitr_config_action {
     SITR_CONFIG_RUN = 0,

@@ -18,7 +18,7 @@
 import { jpegExifOrientation, pdqFromRgba, undoOrientation } from './pdq.js';
 import { md5Hex } from './md5.js';
 import { sniffVideo } from './mp4.js';
-import { LANGS, STRINGS, pickLanguage, t } from './i18n.js';
+import { ERROR_TEXTS, LANGS, STRINGS, pickLanguage, t } from './i18n.js';
 import { parseToken } from './token.js';
 
 const MIN_QUALITY = 50; // below this the service refuses a PDQ (featureless image)
@@ -35,6 +35,8 @@ const $ = (id) => document.getElementById(id);
 let lang = 'en';
 let session = null; // {ref, secret} of the case shown, in memory only
 let lastStatus = null; // the last GET /v1/cases answer, re-rendered on language change
+let lastAction = null; // the control used last: messages appear right after it
+let lastMessage = null; // {box, key, params} of the message shown, re-said on language change
 const picked = { new: [], add: [] }; // fingerprints ready to send
 const running = { new: null, add: null }; // the hashing under way: {cancelled, worker}
 
@@ -64,24 +66,61 @@ function setLanguage(code, remember) {
     }
     if (lastStatus) renderStatus(lastStatus);
     for (const which of ['new', 'add']) renderSummary(which);
+    if (lastMessage) $(lastMessage.box).textContent = t(lang, lastMessage.key, lastMessage.params);
 }
 
 // ---- messages ----
 
+// A message goes where the eye is: right after the control the person used
+// (or at the top of the step on screen), scrolled into view; an error also
+// takes the focus, so a screen reader reads it and a phone shows it even
+// when the keyboard covered half the screen.  Both boxes are live regions.
+function place(box) {
+    const el = $(box);
+    const anchor = lastAction && lastAction.isConnected && lastAction.getClientRects().length ? lastAction : null;
+    let after = anchor && anchor.closest('.choices, .code-actions, .report-actions, .case-head, .progress, label');
+    if (!after && anchor) after = anchor;
+    if (after) {
+        if (after.nextElementSibling !== el) after.after(el);
+    } else {
+        const step = document.querySelector('main > section:not([hidden])');
+        const head = step && step.querySelector('h2');
+        if (head) head.after(el);
+        else $('main').prepend(el);
+    }
+    return el;
+}
+
+function visible(el) {
+    const r = el.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= (window.innerHeight || document.documentElement.clientHeight);
+}
+
 function say(key, params) {
     $('error').textContent = '';
-    $('status').textContent = key ? t(lang, key, params) : '';
+    const el = $('status');
+    lastMessage = key ? { box: 'status', key, params } : null;
+    el.textContent = key ? t(lang, key, params) : '';
+    if (key) {
+        place('status');
+        if (!visible(el)) el.scrollIntoView({ block: 'nearest' });
+    }
 }
 
 function fail(key, params) {
     $('status').textContent = '';
-    $('error').textContent = t(lang, key, params);
+    const el = place('error');
+    lastMessage = { box: 'error', key, params };
+    el.textContent = t(lang, key, params);
+    el.scrollIntoView({ block: 'center' });
+    el.focus({ preventScroll: true });
 }
 
 // One step at a time; the introduction (with its two choices) stays above
 // the first steps, and goes away once a case is on screen.
 function show(sectionId) {
     for (const id of ['new', 'created', 'check', 'case', 'withdrawn']) $(id).hidden = id !== sectionId;
+    $('danger').hidden = sectionId !== 'case';
     $('intro').hidden = !['intro', 'new', 'check'].includes(sectionId);
 }
 
@@ -167,16 +206,35 @@ async function fingerprint(file) {
     return { image, kind };
 }
 
-// True when the file is a video: by its first bytes (a container sitr
-// knows), else by the type the system gives it.
-async function isVideo(file) {
-    try {
-        const head = new Uint8Array(await file.slice(0, 512).arrayBuffer());
-        if (sniffVideo(head)) return true;
-    } catch {
-        // unreadable: the image path reports it
+// What a file is by its first bytes: 'video' (a container sitr knows),
+// 'heic' (an iPhone photo: HEIC/HEIF), 'image' (JPEG, PNG, GIF, WebP, BMP,
+// TIFF, AVIF), or null (unknown: then only what the system calls it and
+// whether this browser can open it decide; see fingerprintAll).
+const HEIF_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1']);
+export function sniffMedia(head) {
+    const b = head;
+    const ascii = (o, n) => String.fromCharCode(...b.subarray(o, o + n));
+    if (b.length >= 12 && ascii(4, 4) === 'ftyp') {
+        const major = ascii(8, 4);
+        if (HEIF_BRANDS.has(major)) return 'heic';
+        if (major === 'avif' || major === 'avis') return 'image';
     }
-    return (file.type || '').startsWith('video/');
+    if (sniffVideo(b)) return 'video';
+    if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image';
+    if (b.length >= 8 && b[0] === 0x89 && ascii(1, 3) === 'PNG') return 'image';
+    if (b.length >= 6 && (ascii(0, 6) === 'GIF87a' || ascii(0, 6) === 'GIF89a')) return 'image';
+    if (b.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WEBP') return 'image';
+    if (b.length >= 2 && ascii(0, 2) === 'BM') return 'image';
+    if (b.length >= 4 && (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*')) return 'image';
+    return null;
+}
+
+async function mediaKind(file) {
+    try {
+        return sniffMedia(new Uint8Array(await file.slice(0, 512).arrayBuffer()));
+    } catch {
+        return null; // unreadable: the image path reports it
+    }
 }
 
 // One video in a Worker: resolves {video} or {code} (the worker's error
@@ -243,7 +301,9 @@ async function fingerprintAll(files, which) {
     for (let k = 0; k < list.length && !run.cancelled; k++) {
         const file = list[k];
         try {
-            if (await isVideo(file)) {
+            const kind = await mediaKind(file);
+            const type = file.type || '';
+            if (kind === 'video' || (!kind && type.startsWith('video/'))) {
                 say('hashing_video', { n: k + 1, total: list.length, pct: 0 });
                 const r = await fingerprintVideo(file, run, (fraction) => {
                     if (run.cancelled) return;
@@ -252,9 +312,15 @@ async function fingerprintAll(files, which) {
                 });
                 if (r.code === 'cancelled') break;
                 out.push(r.video ? { kind: 'video', name: file.name, video: r.video } : { kind: 'video_failed', code: r.code });
-            } else {
+            } else if (kind || type.startsWith('image/')) {
                 say('hashing', { n: k + 1, total: list.length });
-                out.push(await fingerprint(file));
+                const f = await fingerprint(file);
+                // Neither its bytes nor this browser say it is a picture: a
+                // document, a text, an archive... refused, never sent.
+                if (!kind && f.kind === 'undecoded') out.push({ kind: 'refused', name: file.name });
+                else out.push(kind === 'heic' && f.kind === 'undecoded' ? { ...f, kind: 'heic' } : f);
+            } else {
+                out.push({ kind: 'refused', name: file.name });
             }
         } catch {
             out.push(null);
@@ -274,11 +340,15 @@ async function fingerprintAll(files, which) {
     picked[which] = out.filter(Boolean);
     say('');
     renderSummary(which);
+    const refused = picked[which].filter((x) => x.kind === 'refused');
+    if (refused.length) fail('not_media', { n: refused.length, names: refused.map((x) => x.name).join(', ') });
 }
+
+const isImage = (x) => x.kind !== 'video' && x.kind !== 'video_failed' && x.kind !== 'refused';
 
 // The images to send.
 function imagesOf(which) {
-    return picked[which].filter((x) => x.kind !== 'video' && x.kind !== 'video_failed').map((x) => x.image);
+    return picked[which].filter(isImage).map((x) => x.image);
 }
 
 // The videos to send: their fingerprints as `sitr hash --format jsonl
@@ -299,7 +369,7 @@ async function sendAll(ref, secret, images, videos) {
         const r = ref
             ? await api('POST', caseUrl(ref, '/images'), body, secret)
             : await api('POST', '/v1/cases', body);
-        if (!r.ok) return { ...out, ok: false, key: r.key };
+        if (!r.ok) return { ...out, ok: false, key: r.key, params: r.params };
         if (!ref) {
             out.first = r.json;
             ref = r.json.case;
@@ -319,7 +389,7 @@ function renderSummary(which) {
     const button = $(which === 'new' ? 'create' : 'add');
     const ul = $(which === 'new' ? 'new-videos' : 'add-videos');
     const list = picked[which];
-    const images = list.filter((x) => x.kind !== 'video' && x.kind !== 'video_failed');
+    const images = list.filter(isImage);
     const videos = list.filter((x) => x.kind === 'video');
     const failed = list.filter((x) => x.kind === 'video_failed').length;
     el.textContent = '';
@@ -330,8 +400,12 @@ function renderSummary(which) {
     if (images.length) lines.push(t(lang, 'ready', { n: images.length }));
     const low = images.filter((x) => x.kind === 'low').length;
     const undecoded = images.filter((x) => x.kind === 'undecoded').length;
+    const heic = images.filter((x) => x.kind === 'heic').length;
+    const refused = list.filter((x) => x.kind === 'refused').length;
     if (low) lines.push(t(lang, 'low_quality', { n: low }));
     if (undecoded) lines.push(t(lang, 'not_decoded', { n: undecoded }));
+    if (heic) lines.push(t(lang, 'heic_not_decoded', { n: heic }));
+    if (refused) lines.push(t(lang, 'refused_files', { n: refused }));
     if (videos.length) lines.push(t(lang, 'videos_ready', { n: videos.length }));
     if (failed) lines.push(t(lang, 'videos_failed', { n: failed }));
     for (const line of lines) {
@@ -405,18 +479,32 @@ async function api(method, url, body, secret, accept = 'application/json') {
     } catch {
         // Not our error shape (a proxy's page): fall back on the status.
     }
-    return { ok: false, status: res.status, code, key: errorKey(res.status, code) };
+    const out = { ok: false, status: res.status, code, key: errorKey(res.status, code) };
+    // A lock-out says how long: Retry-After is in seconds (RFC 9110 10.2.3).
+    const wait = Number.parseInt(res.headers.get('Retry-After') || '', 10);
+    if (res.status === 429 && wait > 0) {
+        out.key = 'err_rate_limited_wait';
+        out.params = { wait: waitText(wait) };
+    }
+    return out;
 }
 
+// The page's text for a server error code (texts.json "error_codes", one
+// entry for every code docs/openapi.yaml lists for the victims' routes:
+// tests/web/error_texts.py checks both ways), else one by status.
 function errorKey(status, code) {
-    if (code === 'case_not_found') return 'err_not_found';
-    if (code === 'rate_limited' || code === 'too_many_failures') return 'err_rate_limited';
-    if (code === 'invalid_reference' || code === 'invalid_secret' || code === 'secret_required')
-        return 'err_invalid';
-    if (code === 'too_many_images' || code === 'too_many_videos' || code === 'case_full') return 'err_too_many';
-    if (status === 413 || code === 'too_many_frames') return 'err_video_too_long';
-    if (status === 503 || code === 'overloaded' || code === 'unavailable') return 'err_busy';
+    if (code && ERROR_TEXTS[code]) return ERROR_TEXTS[code];
+    if (status === 429) return 'err_rate_limited';
+    if (status === 413) return 'err_video_too_long';
+    if (status === 503) return 'err_busy';
     return 'err_generic';
+}
+
+// "45 seconds", "2 minutes", "1 hour" in the page's language.
+function waitText(seconds) {
+    if (seconds < 90) return t(lang, 'wait_seconds', { n: seconds });
+    if (seconds < 90 * 60) return t(lang, 'wait_minutes', { n: Math.ceil(seconds / 60) });
+    return t(lang, 'wait_hours', { n: Math.ceil(seconds / 3600) });
 }
 
 // ---- flows ----
@@ -433,11 +521,11 @@ async function createCase() {
     const r = await sendAll(null, null, images, videos);
     if (!r.first) {
         $('create').disabled = false;
-        return fail(r.key);
+        return fail(r.key, r.params);
     }
     const ref = r.first.case;
     const secret = r.first.secret;
-    if (!r.ok) fail(r.key);
+    if (!r.ok) fail(r.key, r.params);
     picked.new = [];
     $('files').value = '';
     renderSummary('new');
@@ -452,7 +540,7 @@ async function loadCase(ref, secret) {
     say('checking');
     const r = await api('GET', caseUrl(ref), null, secret);
     if (!r.ok) {
-        fail(r.key);
+        fail(r.key, r.params);
         return false;
     }
     session = { ref: r.json.case || ref, secret };
@@ -463,13 +551,25 @@ async function loadCase(ref, secret) {
     return true;
 }
 
-function formatDate(iso) {
+// A time from the server in this device's time zone, to the second, with
+// the zone's name ("4 Dec 2026, 18:03:11 GMT+1"); shown in a <time> that
+// never breaks across lines (style.css).
+export function formatDate(iso, language = lang, timeZone = undefined) {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return iso;
     try {
-        return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+        return new Intl.DateTimeFormat(language, {
+            year: 'numeric',
+            month: 'short',
+            day: 'numeric',
+            hour: '2-digit',
+            minute: '2-digit',
+            second: '2-digit',
+            timeZoneName: 'short',
+            timeZone,
+        }).format(d);
     } catch {
-        return d.toISOString();
+        return d.toISOString().replace(/\.\d+Z$/, 'Z');
     }
 }
 
@@ -496,8 +596,9 @@ function formatDay(day) {
 function renderStatus(s) {
     $('case-ref').textContent = s.case || (session && session.ref) || '';
     const td = s.takedowns || {};
+    $('case-created').dateTime = s.created_at || '';
+    $('case-created').textContent = s.created_at ? formatDate(s.created_at) : '';
     const rows = [
-        ['created_at', formatDate(s.created_at)],
         ['n_images', s.images],
         ['n_videos', s.videos],
         ['n_matches', s.matches],
@@ -560,7 +661,7 @@ async function addImages() {
     const r = await sendAll(session.ref, session.secret, images, videos);
     if (!r.ok) {
         $('add').disabled = false;
-        return fail(r.key);
+        return fail(r.key, r.params);
     }
     const added = r.added + r.videosAdded;
     const duplicates = r.duplicates;
@@ -571,26 +672,104 @@ async function addImages() {
     say('added', { added, duplicates });
 }
 
-async function downloadReport() {
-    if (!session) return;
-    // The printable page, in the language chosen here.
+// The printable report page, in the language chosen here: its HTML text,
+// or null after saying why not.
+async function fetchReport() {
+    if (!session) return null;
     const url = caseUrl(session.ref, '/report?format=html&lang=' + encodeURIComponent(lang));
     const r = await api('GET', url, null, session.secret, 'text/html, application/json;q=0.5');
     if (!r.ok) {
-        if (r.status === 404 && r.code !== 'case_not_found') return fail('report_missing');
-        if (r.status === 405) return fail('report_missing');
-        return fail(r.key);
+        if ((r.status === 404 && r.code !== 'case_not_found') || r.status === 405) fail('report_missing');
+        else fail(r.key, r.params);
+        return null;
     }
-    const blob = r.blob || new Blob([JSON.stringify(r.json, null, 2)], { type: 'application/json' });
-    const html = (r.type || '').startsWith('text/html');
+    if (!r.blob || !(r.type || '').startsWith('text/html')) {
+        fail('report_missing');
+        return null;
+    }
+    return withLocalTimes(await r.blob.text());
+}
+
+// The report gives every time in UTC (<time datetime="...Z">); this
+// device knows her time zone, so her local time goes beside each one
+// ("18:03:11 UTC (your time: 4 Dec 2026, 19:03:11 GMT+1)").  Text only:
+// the report stays without script or link.
+function withLocalTimes(html) {
+    const doc = new DOMParser().parseFromString(html, 'text/html');
+    for (const el of doc.querySelectorAll('time[datetime]')) {
+        const local = doc.createElement('span');
+        local.className = 'local';
+        local.textContent = ' (' + t(lang, 'local_time', { t: formatDate(el.dateTime) }) + ')';
+        el.after(local);
+    }
+    return '<!DOCTYPE html>\n' + doc.documentElement.outerHTML + '\n';
+}
+
+function saveFile(name, text, type) {
     const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = 'sitr-report-' + session.ref + (html ? '.html' : '.json');
+    a.href = URL.createObjectURL(new Blob([text], { type }));
+    a.download = name;
     document.body.append(a);
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+}
+
+async function downloadReport() {
+    const html = await fetchReport();
+    if (html === null) return false;
+    saveFile('sitr-report-' + session.ref + '.html', html, 'text/html');
     say('report_ready');
+    return true;
+}
+
+// Print (or "Save as PDF" in the print dialogue, which is how a phone makes
+// a PDF): the report in a hidden frame of this page, printed on its own.
+// Its A4 layout, page numbers and headings kept with their tables are the
+// report's own print style (report_page.c), allowed here by its hash in
+// the page's Content-Security-Policy.
+async function printReport() {
+    const html = await fetchReport();
+    if (html === null) return;
+    let frame = $('print-frame');
+    if (frame) frame.remove();
+    frame = document.createElement('iframe');
+    frame.id = 'print-frame';
+    frame.className = 'print-frame';
+    frame.title = t(lang, 'report_title');
+    frame.setAttribute('aria-hidden', 'true');
+    frame.tabIndex = -1;
+    frame.addEventListener('load', () => {
+        say('report_printing');
+        try {
+            frame.contentWindow.focus();
+            frame.contentWindow.print();
+        } catch {
+            fail('print_failed');
+        }
+    });
+    frame.srcdoc = html;
+    document.body.append(frame);
+}
+
+// The two codes in a small text file, to keep somewhere safe.
+function saveCodes() {
+    const ref = $('created-case').textContent;
+    const secret = $('created-secret').textContent;
+    if (!ref || !secret) return;
+    const text = [
+        t(lang, 'codes_file_title'),
+        '',
+        t(lang, 'case_label') + ': ' + ref,
+        t(lang, 'secret_label') + ': ' + secret,
+        t(lang, 'codes_file_service') + ': ' + location.origin + '/',
+        t(lang, 'codes_file_date') + ': ' + formatDate(new Date().toISOString()),
+        '',
+        t(lang, 'created_warning'),
+        '',
+    ].join('\r\n');
+    saveFile('sitr-case-' + ref + '.txt', '\ufeff' + text, 'text/plain;charset=utf-8');
+    say('codes_saved');
 }
 
 async function withdraw() {
@@ -598,7 +777,7 @@ async function withdraw() {
     $('withdraw-yes').disabled = true;
     const r = await api('DELETE', caseUrl(session.ref), null, session.secret);
     $('withdraw-yes').disabled = false;
-    if (!r.ok) return fail(r.key);
+    if (!r.ok) return fail(r.key, r.params);
     forget();
     say('withdrawn');
     show('withdrawn');
@@ -616,6 +795,8 @@ function forget() {
     $('counts').textContent = '';
     $('timeline').textContent = '';
     $('withdraw-confirm').hidden = true;
+    const frame = $('print-frame');
+    if (frame) frame.remove();
     cancelHashing('add');
     picked.add = [];
     renderSummary('add');
@@ -638,6 +819,17 @@ async function copyCode(button) {
 }
 
 function start() {
+    // Where the person acted last, so that messages appear there.
+    document.addEventListener('click', (e) => {
+        const c = e.target.closest && e.target.closest('button, input, select');
+        if (c) lastAction = c;
+    }, true);
+    document.addEventListener('change', (e) => {
+        if (e.target.matches && e.target.matches('input[type="file"]')) lastAction = e.target;
+    }, true);
+    document.addEventListener('submit', (e) => {
+        lastAction = e.target.querySelector('button[type="submit"]') || lastAction;
+    }, true);
     setLanguage(pickLanguage(storedLanguage(), navigator.languages || [navigator.language]), false);
     $('lang').addEventListener('change', (e) => setLanguage(e.target.value, true));
     $('go-new').addEventListener('click', () => {
@@ -668,18 +860,28 @@ function start() {
         // Read the way sitr and sitrd read them (token.js): spaces, hyphens,
         // lower case, O for 0, I or L for 1, Arabic digits.  A typo caught
         // here sends nothing and counts no wrong try against her.
+        if (!$('check-case').value.trim()) return fail('err_case_required');
+        if (!$('check-secret').value.trim()) return fail('err_secret_required');
         const ref = parseToken('reference', $('check-case').value);
+        if (!ref) return fail('err_invalid_reference');
         const secret = parseToken('secret', $('check-secret').value);
-        if (!ref || !secret) return fail('err_invalid');
+        if (!secret) return fail('err_invalid_secret');
         if (await loadCase(ref, secret)) {
             $('check-form').reset();
             focusHeading('case-title');
         }
     });
     $('report').addEventListener('click', downloadReport);
+    $('report-print').addEventListener('click', printReport);
+    $('save-codes').addEventListener('click', saveCodes);
+    $('print-codes').addEventListener('click', () => window.print());
     $('withdraw').addEventListener('click', () => {
         $('withdraw-confirm').hidden = false;
-        $('withdraw-no').focus();
+        $('withdraw-confirm').scrollIntoView({ block: 'nearest' });
+        $('withdraw-save').focus();
+    });
+    $('withdraw-save').addEventListener('click', async () => {
+        if (await downloadReport()) say('report_saved_withdraw');
     });
     $('withdraw-no').addEventListener('click', () => {
         $('withdraw-confirm').hidden = true;
@@ -690,6 +892,7 @@ function start() {
         forget();
         say('');
         show('intro');
+        $('go-check').focus();
     });
     show('intro');
     document.body.dataset.ready = '1';

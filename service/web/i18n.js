@@ -6,7 +6,8 @@
 // to left (LANGS[].dir); numbers and codes stay as they are.  To add a text,
 // add its key to each of "en", "fr" and "ar" in texts.json (a missing
 // language falls back to English on the page; sitrd refuses to start when
-// an "evidence_*" key is missing in one language).
+// an "evidence_*" key is missing in one language).  "error_codes" maps the
+// server's error codes to the keys of their texts.
 
 export const LANGS = {
     en: { name: 'English', dir: 'ltr' },
@@ -14,7 +15,14 @@ export const LANGS = {
     ar: { name: 'العربية', dir: 'rtl' },
 };
 
-export const STRINGS = await loadTexts();
+const TEXTS = await loadTexts();
+
+// The tables of words, one per language of LANGS.
+export const STRINGS = Object.fromEntries(Object.keys(LANGS).map((code) => [code, TEXTS[code] || {}]));
+
+// Every error code the server may answer the page with (docs/openapi.yaml)
+// -> the key of its text; tests/web/error_texts.py keeps both in step.
+export const ERROR_TEXTS = TEXTS.error_codes || {};
 
 // texts.json sits beside this file: fetched by the page, read from disk when
 // Node imports this module (the tests).
@@ -32,10 +40,10 @@ async function loadTexts() {
 // The language to start with: the one chosen before (the only thing the
 // page stores), else the browser's preferred languages, else English.
 export function pickLanguage(stored, preferred) {
-    if (stored && STRINGS[stored]) return stored;
+    if (stored && LANGS[stored]) return stored;
     for (const tag of preferred || []) {
         const base = String(tag).toLowerCase().split('-')[0];
-        if (STRINGS[base]) return base;
+        if (LANGS[base]) return base;
     }
     return 'en';
 }

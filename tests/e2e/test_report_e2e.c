@@ -281,9 +281,21 @@ static void test_json(void **state)
     sitr_e2e_resp_free(&resp);
 
     static const char *const top[] = {
-        "case",      "created_at",      "generated_at", "images",          "videos", "summary",
-        "takedowns", "uploads_blocked", "truncated",    "match_threshold", NULL};
+        "case",      "created_at",      "generated_at", "images",          "videos",    "summary",
+        "takedowns", "uploads_blocked", "truncated",    "match_threshold", "platforms", "operator",
+        NULL};
     assert_members(r, top);
+    /* The platforms taking part (alphabetical), and the operator: none
+     * configured outside production mode. */
+    json_t *pl = json_object_get(r, "platforms");
+    assert_int_equal(json_array_size(pl), 2);
+    assert_string_equal(json_string_value(json_array_get(pl, 0)), "alpha");
+    assert_string_equal(json_string_value(json_array_get(pl, 1)), "beta");
+    json_t *op = json_object_get(r, "operator");
+    static const char *const opm[] = {"name", "contact", "address", "help", NULL};
+    assert_members(op, opm);
+    assert_string_equal(jstr(op, "name"), "");
+    assert_int_equal(json_array_size(json_object_get(op, "help")), 0);
     assert_string_equal(jstr(r, "case"), W.A.ref);
     assert_time(jstr(r, "created_at"));
     assert_time(jstr(r, "generated_at"));
@@ -313,11 +325,16 @@ static void test_json(void **state)
     json_t *tds = json_object_get(r, "takedowns");
     assert_int_equal(json_array_size(tds), 1);
     json_t *t = json_array_get(tds, 0);
-    static const char *const tdm[] = {"id",      "platform", "platform_case", "upload",
-                                      "signal",  "distance", "found_at",      "matches",
-                                      "status",  "note",     "requested_at",  "updated_at",
-                                      "history", NULL};
+    static const char *const tdm[] = {
+        "id",           "platform",   "platform_case", "upload",     "signal",
+        "distance",     "found_at",   "matches",       "status",     "note",
+        "requested_at", "updated_at", "history",       "case_items", NULL};
     assert_members(t, tdm);
+    /* Which of her pictures: the first she added (a1), none of her videos. */
+    json_t *items = json_object_get(t, "case_items");
+    assert_int_equal(json_array_size(json_object_get(items, "images")), 1);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(items, "images"), 0)), 1);
+    assert_int_equal(json_array_size(json_object_get(items, "videos")), 0);
     assert_string_equal(jstr(t, "id"), W.td_id);
     assert_string_equal(jstr(t, "platform"), "beta");
     assert_string_equal(jstr(t, "platform_case"), W.token);
@@ -444,6 +461,19 @@ static void test_html(void **state)
     assert_non_null(strstr(p, "sitr evidence report"));
     assert_non_null(strstr(p, "For the police"));
     assert_non_null(strstr(p, "distance 9 of 256 bits"));
+    /* One vocabulary: the status in words, never its code; no "deleted on
+     * —" beside "Removed"; which picture; the platforms; times to the
+     * second in UTC; no operator named in development. */
+    assert_non_null(strstr(p, "Removed"));
+    assert_null(strstr(p, "(removed)"));
+    assert_null(strstr(p, "(pending)"));
+    assert_null(strstr(p, "declared deleted"));
+    assert_non_null(strstr(p, "picture No. 1"));
+    assert_non_null(strstr(p, "<li><bdi>alpha</bdi></li><li><bdi>beta</bdi></li>"));
+    assert_non_null(strstr(p, " UTC</time>"));
+    assert_null(strstr(p, ".000Z"));
+    assert_non_null(strstr(p, "has not named its operator"));
+    assert_non_null(strstr(p, "Iblagh"));
     free(p);
 
     p = get_page("?format=html&lang=ar", NULL, "ar");
@@ -459,6 +489,9 @@ static void test_html(void **state)
     p = get_page("?format=html&lang=fr", "Accept: application/json\r\n", "fr");
     assert_non_null(strstr(p, "<html lang=\"fr\" dir=\"ltr\">"));
     assert_non_null(strstr(p, "Rapport de preuves sitr"));
+    assert_non_null(strstr(p, "Retirée"));
+    assert_null(strstr(p, "(removed)"));
+    assert_non_null(strstr(p, "image n° 1"));
     free(p);
 
     /* The language from Accept-Language when ?lang is absent. */

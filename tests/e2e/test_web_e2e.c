@@ -23,9 +23,12 @@
 #include "db_support.h"
 
 #define WEB_SRC SITR_SOURCE_DIR "/service/web"
-#define CSP                                                                                        \
+/* The page's policy around the hash of the evidence report's inline style
+ * (the one inline style the page may use, to print the report). */
+#define CSP_HEAD                                                                                   \
     "default-src 'self'; img-src 'self' blob:; connect-src 'self'; script-src 'self'; "            \
-    "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "style-src 'self' 'sha256-"
+#define CSP_TAIL "'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 static const struct {
     const char *url, *file, *type;
@@ -42,6 +45,10 @@ static const struct {
     {"/static/token.js", "token.js", "text/javascript; charset=utf-8"},
     {"/static/texts.json", "texts.json", "application/json; charset=utf-8"},
     {"/static/style.css", "style.css", "text/css; charset=utf-8"},
+    {"/static/icon.svg", "icon.svg", "image/svg+xml"},
+    {"/favicon.ico", "icon.svg", "image/svg+xml"},
+    {"/verify", "verify.html", "text/html; charset=utf-8"},
+    {"/static/verify.js", "verify.js", "text/javascript; charset=utf-8"},
 };
 #define NFILES (sizeof FILES / sizeof FILES[0])
 
@@ -83,7 +90,11 @@ static int teardown(void **state)
 
 static void expect_page_headers(const sitr_e2e_resp_t *r)
 {
-    assert_string_equal(sitr_e2e_header(r, "Content-Security-Policy"), CSP);
+    const char *csp = sitr_e2e_header(r, "Content-Security-Policy");
+    assert_non_null(csp);
+    assert_int_equal(strlen(csp), strlen(CSP_HEAD) + 44 + strlen(CSP_TAIL));
+    assert_memory_equal(csp, CSP_HEAD, strlen(CSP_HEAD));
+    assert_string_equal(csp + strlen(CSP_HEAD) + 44, CSP_TAIL);
     assert_string_equal(sitr_e2e_header(r, "Referrer-Policy"), "no-referrer");
     assert_string_equal(sitr_e2e_header(r, "X-Frame-Options"), "DENY");
     assert_string_equal(sitr_e2e_header(r, "X-Content-Type-Options"), "nosniff");
@@ -239,7 +250,8 @@ static void test_no_traversal(void **state)
         {"/static/web%2fapp.js", 404},
         {"/static/%2fetc%2fpasswd", 404},
         {"/static/app.js%00", 400},
-        {"/favicon.ico", 404},
+        {"/favicon.ico/x", 404},
+        {"/static/verify.html", 404},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sitr_e2e_resp_t r;
@@ -267,8 +279,9 @@ static void test_loaded_once(void **state)
     (void)state;
     char dir[] = "/tmp/sitr-web-e2e-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(pgt_run("cp '%s'/index.html '%s'/*.js '%s'/*.json '%s'/style.css '%s'/",
-                             WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, dir),
+    assert_int_equal(pgt_run("cp '%s'/*.html '%s'/*.js '%s'/*.json '%s'/style.css '%s'/*.svg "
+                             "'%s'/",
+                             WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, dir),
                      0);
     assert_int_equal(pgt_run("echo '<!-- marker-one -->' >> '%s/index.html'", dir), 0);
     char web_var[256];

@@ -328,7 +328,7 @@ try {
     await page.click('#check-submit');
     await page.waitForFunction(() => document.getElementById('error').textContent !== '');
     const err = await page.textContent('#error');
-    check(err === STRINGS.en.err_not_found || err === STRINGS.en.err_invalid, `wrong secret: "${err}"`);
+    check(err === STRINGS.en.err_not_found || err === STRINGS.en.err_invalid_secret, `wrong secret: "${err}"`);
     // Typed the way it was written on paper: lower case, spaces, o for 0.
     await page.fill('#check-secret', secret.toLowerCase().replace(/-/g, ' ').replace(/0/g, 'o'));
     await page.click('#check-submit');

@@ -67,8 +67,9 @@ export function freshDatabase(buildDir, prefix) {
     };
 }
 
-// sitrd on a free loopback port: {child, base, logPath, stop()}.
-export async function startSitrd(buildDir, dbUrl, tag) {
+// sitrd on a free loopback port: {child, base, logPath, stop()}; env adds
+// to (or overrides) its environment.
+export async function startSitrd(buildDir, dbUrl, tag, env = {}) {
     const port = await freePort();
     const logPath = join(buildDir, 'e2e-logs', `sitrd-${tag}-${process.pid}.log`);
     execFileSync('mkdir', ['-p', dirname(logPath)]);
@@ -80,6 +81,7 @@ export async function startSitrd(buildDir, dbUrl, tag) {
             SITR_DATABASE_URL: dbUrl,
             SITR_DIGEST_KEY: TEST_KEY,
             SITR_CASE_RATE: '1000',
+            ...env,
         },
         stdio: ['ignore', log, log],
     });

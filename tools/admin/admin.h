@@ -10,6 +10,7 @@ typedef struct admin_opts {
     const char *dir;     /* migrations */
     const char *webhook; /* platform add */
     const char *digest_key_file;
+    const char *key_file; /* key: the report signing key (--key-file, SITR_REPORT_KEY_FILE) */
 } admin_opts_t;
 
 /* Exit statuses. */
@@ -26,5 +27,6 @@ int admin_cmd(PGconn *c, const char *sql, int n, const char *const *values);
 int admin_migrate(const admin_opts_t *o);
 int admin_status(const admin_opts_t *o);
 int admin_platform(const admin_opts_t *o, int argc, char **argv);
+int admin_key(const admin_opts_t *o, int argc, char **argv);
 
 #endif

@@ -31,6 +31,12 @@ static void usage(FILE *f)
             "  platform revoke NAME         the platform's key stops working at once\n"
             "  platform rotate-key NAME     issue a new API key (printed once); the old one\n"
             "                               stops working\n"
+            "  key generate                 make the Ed25519 key that signs evidence reports\n"
+            "                               (file mode 0600, never overwritten); prints the\n"
+            "                               public key to publish\n"
+            "  key show                     the public key and key id of the key file\n"
+            "  key rotate                   retire the key (kept as FILE.retired-TIME) and\n"
+            "                               make a new one; restart sitrd afterwards\n"
             "\n"
             "options:\n"
             "  --database-url URL   libpq URL or conninfo (default: $SITR_DATABASE_URL)\n"
@@ -39,6 +45,8 @@ static void usage(FILE *f)
             "  --digest-key-file F  file with the 64-hex-digit digest key (default:\n"
             "                       $SITR_DIGEST_KEY, then $SITR_DIGEST_KEY_FILE)\n"
             "  --webhook URL        with platform add: http(s) URL for takedown webhooks\n"
+            "  --key-file PATH      with key: the report signing key file (default:\n"
+            "                       $SITR_REPORT_KEY_FILE)\n"
             "  -h, --help           this help\n",
             sitr_data_dir(SITR_DATA_MIGRATIONS));
 }
@@ -66,7 +74,8 @@ static int take_opt(int argc, char **argv, int *i, const char *name, const char 
 int main(int argc, char **argv)
 {
     admin_opts_t o = {.database_url = getenv("SITR_DATABASE_URL"),
-                      .dir = getenv("SITR_MIGRATIONS_DIR")};
+                      .dir = getenv("SITR_MIGRATIONS_DIR"),
+                      .key_file = getenv("SITR_REPORT_KEY_FILE")};
     if (!o.dir || !*o.dir)
         o.dir = sitr_data_dir(SITR_DATA_MIGRATIONS);
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -82,7 +91,8 @@ int main(int argc, char **argv)
         if (take_opt(argc, argv, &i, "--database-url", &o.database_url) ||
             take_opt(argc, argv, &i, "--dir", &o.dir) ||
             take_opt(argc, argv, &i, "--webhook", &o.webhook) ||
-            take_opt(argc, argv, &i, "--digest-key-file", &o.digest_key_file))
+            take_opt(argc, argv, &i, "--digest-key-file", &o.digest_key_file) ||
+            take_opt(argc, argv, &i, "--key-file", &o.key_file))
             continue;
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "sitr-admin: unknown option %s (see --help)\n", argv[i]);
@@ -101,6 +111,8 @@ int main(int argc, char **argv)
         rc = admin_status(&o);
     } else if (strcmp(pos[0], "platform") == 0) {
         rc = admin_platform(&o, npos - 1, pos + 1);
+    } else if (strcmp(pos[0], "key") == 0) {
+        rc = admin_key(&o, npos - 1, pos + 1);
     } else {
         fprintf(stderr, "sitr-admin: unknown command '%s' (see --help)\n", pos[0]);
         rc = ADMIN_USAGE;

@@ -50,8 +50,20 @@ static void test_every_language_has_every_text(void **state)
 {
     (void)state;
     json_t *cat = load_catalogue();
-    assert_int_equal(json_object_size(cat), 3);
+    /* The three languages, and "error_codes": the server's error codes
+     * mapped to the keys of the page's texts (tests/web/error_texts.mjs
+     * checks them against docs/openapi.yaml); each names a text. */
+    assert_int_equal(json_object_size(cat), 4);
     const json_t *en = json_object_get(cat, "en");
+    const json_t *codes = json_object_get(cat, "error_codes");
+    assert_true(json_is_object(codes));
+    const char *code;
+    const json_t *to;
+    json_object_foreach((json_t *)codes, code, to)
+    {
+        if (!json_object_get(en, json_string_value(to)))
+            fail_msg("texts.json: error_codes.%s names no text", code);
+    }
     for (size_t l = 0; l < 3; l++) {
         const json_t *table = json_object_get(cat, langs[l]);
         assert_true(json_is_object(table));

@@ -417,6 +417,78 @@ static int load(const char *const *env, int argc, char **argv, sitr_config_t *cf
     return sitr_config_load(cfg, argc, argv, table_getenv, act, err);
 }
 
+/* Production mode (SITR_ENV=production, or a listen address that is not
+ * loopback) refuses to start without the operator's name, contact and
+ * address, printed on the evidence reports; development needs none. */
+static void test_config_operator(void **state)
+{
+    (void)state;
+    sitr_config_t cfg;
+    sitr_config_action_t act;
+    sitr_err_t err = {0};
+    char *argv0[] = {"sitrd", NULL};
+
+    const char *dev[] = {"SITR_DIGEST_KEY=" KEY, DB, NULL};
+    assert_int_equal(load(dev, 1, argv0, &cfg, &act, &err), 0);
+    assert_int_equal(cfg.production, 0);
+    assert_string_equal(cfg.operator_name, "");
+    sitr_config_free(&cfg);
+
+    const char *prod[] = {"SITR_DIGEST_KEY=" KEY, DB, "SITR_ENV=production", NULL};
+    assert_int_equal(load(prod, 1, argv0, &cfg, &act, &err), SITR_ECONFIG);
+    assert_non_null(strstr(err.msg, "SITR_OPERATOR_NAME"));
+    sitr_config_free(&cfg);
+
+    const char *open_addr[] = {"SITR_DIGEST_KEY=" KEY, DB, "SITR_LISTEN=0.0.0.0:8080",
+                               "SITR_OPERATOR_NAME=Association X", NULL};
+    assert_int_equal(load(open_addr, 1, argv0, &cfg, &act, &err), SITR_ECONFIG);
+    assert_non_null(strstr(err.msg, "SITR_OPERATOR_CONTACT"));
+    sitr_config_free(&cfg);
+
+    /* Production also needs the report signing key (mode 0600). */
+    char dir[] = "/tmp/sitr-cfg-XXXXXX", key_path[64], key_var[96];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key_path, sizeof key_path, "%s/report.key", dir);
+    snprintf(key_var, sizeof key_var, "SITR_REPORT_KEY_FILE=%s", key_path);
+    sitr_sign_key_t made;
+    assert_int_equal(sitr_sign_key_create(key_path, &made, &err), 0);
+    const char *nokey[] = {"SITR_DIGEST_KEY=" KEY,
+                           DB,
+                           "SITR_LISTEN=[::]:8080",
+                           "SITR_OPERATOR_NAME=Association X",
+                           "SITR_OPERATOR_CONTACT=help@example.org, +212 5 00 00 00 00",
+                           "SITR_OPERATOR_ADDRESS=1 rue Exemple, Rabat",
+                           NULL};
+    assert_int_equal(load(nokey, 1, argv0, &cfg, &act, &err), SITR_ECONFIG);
+    assert_non_null(strstr(err.msg, "SITR_REPORT_KEY_FILE"));
+    sitr_config_free(&cfg);
+    const char *full[] = {"SITR_DIGEST_KEY=" KEY,
+                          DB,
+                          "SITR_LISTEN=[::]:8080",
+                          "SITR_OPERATOR_NAME=Association X",
+                          "SITR_OPERATOR_CONTACT=help@example.org, +212 5 00 00 00 00",
+                          "SITR_OPERATOR_ADDRESS=1 rue Exemple, Rabat",
+                          "SITR_HELP=Hotline: 8350 | NGO Y: y@example.org",
+                          key_var,
+                          NULL};
+    assert_int_equal(load(full, 1, argv0, &cfg, &act, &err), 0);
+    assert_int_equal(cfg.production, 1);
+    assert_int_equal(cfg.have_report_key, 1);
+    assert_memory_equal(cfg.report_key.pk, made.pk, sizeof made.pk);
+    assert_string_equal(cfg.operator_address, "1 rue Exemple, Rabat");
+    sitr_config_free(&cfg);
+    sitr_sign_key_wipe(&made);
+    unlink(key_path);
+    rmdir(dir);
+
+    const char *ctl[] = {"SITR_DIGEST_KEY=" KEY, DB, "SITR_OPERATOR_NAME=a\tb", NULL};
+    assert_int_equal(load(ctl, 1, argv0, &cfg, &act, &err), SITR_ECONFIG);
+    sitr_config_free(&cfg);
+    const char *badenv[] = {"SITR_DIGEST_KEY=" KEY, DB, "SITR_ENV=prod", NULL};
+    assert_int_equal(load(badenv, 1, argv0, &cfg, &act, &err), SITR_ECONFIG);
+    sitr_config_free(&cfg);
+}
+
 static void test_config(void **state)
 {
     (void)state;
@@ -602,8 +674,8 @@ int main(void)
         cmocka_unit_test(test_router_match), cmocka_unit_test(test_decode),
         cmocka_unit_test(test_query),        cmocka_unit_test(test_error_bytes),
         cmocka_unit_test(test_dispatch),     cmocka_unit_test(test_json_body),
-        cmocka_unit_test(test_config),       cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_config),       cmocka_unit_test(test_config_operator),
+        cmocka_unit_test(test_arena),        cmocka_unit_test(test_log_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
