@@ -413,34 +413,52 @@ int sitr_report_sign(json_t *report, const sitr_sign_key_t *key)
     return 0;
 }
 
-int sitr_report_verify(const json_t *report, const uint8_t *pinned, char key_id[SITR_SIGN_KEY_ID],
-                       char code[SITR_SIGN_CODE], sitr_err_t *err)
+sitr_report_verdict_t sitr_report_check(const json_t *report, const uint8_t *pinned,
+                                        char key_id[SITR_SIGN_KEY_ID], char code[SITR_SIGN_CODE])
 {
     key_id[0] = code[0] = '\0';
     const json_t *s = json_object_get(report, "signature");
     if (!json_is_object(s))
-        return sitr_err_set(err, SITR_EINVAL, "the report is not signed");
+        return SITR_REPORT_UNSIGNED;
     const char *alg = json_string_value(json_object_get(s, "alg"));
     uint8_t pk[SITR_SIGN_PK_BYTES], sig[SITR_SIGN_SIG_BYTES];
     if (!alg || strcmp(alg, "Ed25519") != 0 ||
         sitr_sign_pk_parse(json_string_value(json_object_get(s, "public_key")), pk) < 0 ||
         from_base64(json_string_value(json_object_get(s, "value")), sig, sizeof sig) < 0)
-        return sitr_err_set(err, SITR_EINVAL, "the report's signature is malformed");
+        return SITR_REPORT_MALFORMED;
     sitr_sign_key_id(pk, key_id);
     verification_code(sig, code);
     if (pinned && sodium_memcmp(pinned, pk, SITR_SIGN_PK_BYTES) != 0)
-        return sitr_err_set(err, SITR_EINVAL,
-                            "the report was signed with another key (%s), not the operator's",
-                            key_id);
+        return SITR_REPORT_OTHER_KEY;
     size_t len;
     char *msg = signed_bytes(report, &len);
     if (!msg)
-        return sitr_err_set(err, SITR_EINVAL, "the report cannot be read as signed JSON");
+        return SITR_REPORT_UNREADABLE;
     int ok = crypto_sign_verify_detached(sig, (const uint8_t *)msg, len, pk) == 0;
     free(msg);
-    if (!ok)
+    return ok ? SITR_REPORT_GENUINE : SITR_REPORT_CHANGED;
+}
+
+int sitr_report_verify(const json_t *report, const uint8_t *pinned, char key_id[SITR_SIGN_KEY_ID],
+                       char code[SITR_SIGN_CODE], sitr_err_t *err)
+{
+    switch (sitr_report_check(report, pinned, key_id, code)) {
+    case SITR_REPORT_GENUINE:
+        return 0;
+    case SITR_REPORT_UNSIGNED:
+        return sitr_err_set(err, SITR_EINVAL, "the report is not signed");
+    case SITR_REPORT_MALFORMED:
+        return sitr_err_set(err, SITR_EINVAL, "the report's signature is malformed");
+    case SITR_REPORT_OTHER_KEY:
         return sitr_err_set(err, SITR_EINVAL,
-                            "the signature does not match: the report was changed after it was "
-                            "signed, or it is not genuine");
-    return 0;
+                            "the report was signed with another key (%s), not the operator's",
+                            key_id);
+    case SITR_REPORT_UNREADABLE:
+        return sitr_err_set(err, SITR_EINVAL, "the report cannot be read as signed JSON");
+    case SITR_REPORT_CHANGED:
+        break;
+    }
+    return sitr_err_set(err, SITR_EINVAL,
+                        "the signature does not match: the report was changed after it was "
+                        "signed, or it is not genuine");
 }

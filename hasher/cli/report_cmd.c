@@ -4,7 +4,9 @@
  * report itself, an HTML file carries it in its
  * <script type="application/json" id="sitr-report"> data block, as sitrd
  * writes it.  The verdict names the key that signed, the verification code
- * printed on the report, and what was checked. */
+ * printed on the report, and what was checked, in the user's language
+ * (i18n.h): the officer or the helper checking a report reads French or
+ * Arabic as often as English. */
 #include "report_cmd.h"
 
 #include <errno.h>
@@ -16,31 +18,37 @@
 
 #include <sitr/report_sign.h>
 
+#include "i18n.h"
+
 #define REPORT_MAX_BYTES ((size_t)64 << 20)
 #define DATA_OPEN        "<script type=\"application/json\" id=\"sitr-report\">"
 
 void sitr_report_cmd_usage(FILE *f)
 {
-    fputs("Usage: sitr report verify FILE [--public-key KEY]\n"
-          "\n"
-          "Checks that an evidence report from a sitr service (the .html page or the\n"
-          ".json file) is genuine: signed by the service's operator and not changed\n"
-          "since, not one character. Works without a network.\n"
-          "\n"
-          "  --public-key KEY  the operator's published public key (base64, as\n"
-          "                    'sitr-admin key show' prints it). Without it the key the\n"
-          "                    report names is used: then compare its key id with the\n"
-          "                    one the operator publishes.\n"
-          "\n"
-          "Exit status: 0 genuine, 1 not genuine or unreadable, 2 usage error.\n",
-          f);
+    sitr_tr_put(f, SITR_TX_CLI_REPORT_USAGE, NULL);
+}
+
+/* "sitr: <text t, filled>" and the way to the help on stderr; exit 2. */
+__attribute__((sentinel)) static int usage_error(sitr_text_t t, ...)
+{
+    va_list ap;
+    va_start(ap, t);
+    fputs("sitr: ", stderr);
+    sitr_tr_vput(stderr, t, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    sitr_tr_put(stderr, SITR_TX_CLI_TRY_REPORT_HELP, NULL);
+    fputc('\n', stderr);
+    return 2;
 }
 
 static char *read_all(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "sitr: cannot open %s: %s\n", path, strerror(errno));
+        const char *why = strerror(errno);
+        sitr_tr_err("sitr", SITR_TX_CLI_REPORT_CANNOT_OPEN, "file", path, NULL);
+        sitr_tr_detail(why);
         return NULL;
     }
     char *buf = malloc(REPORT_MAX_BYTES + 1);
@@ -48,7 +56,7 @@ static char *read_all(const char *path, size_t *len)
     int bad = !buf || ferror(f) || n > REPORT_MAX_BYTES;
     fclose(f);
     if (bad) {
-        fprintf(stderr, "sitr: cannot read %s (unreadable or larger than 64 MiB)\n", path);
+        sitr_tr_err("sitr", SITR_TX_CLI_REPORT_CANNOT_READ, "file", path, NULL);
         free(buf);
         return NULL;
     }
@@ -77,13 +85,20 @@ static json_t *report_of(char *text, size_t len)
     return json_loadb(body, (size_t)(close - body), JSON_REJECT_DUPLICATES, &e);
 }
 
+static const sitr_text_t verdict_text[] = {
+    [SITR_REPORT_GENUINE] = SITR_TX_CLI_REPORT_GENUINE,
+    [SITR_REPORT_UNSIGNED] = SITR_TX_CLI_REPORT_UNSIGNED,
+    [SITR_REPORT_MALFORMED] = SITR_TX_CLI_REPORT_MALFORMED,
+    [SITR_REPORT_OTHER_KEY] = SITR_TX_CLI_REPORT_OTHER_KEY,
+    [SITR_REPORT_UNREADABLE] = SITR_TX_CLI_REPORT_UNREADABLE,
+    [SITR_REPORT_CHANGED] = SITR_TX_CLI_REPORT_CHANGED,
+};
+
 static int verify(const char *path, const char *public_key)
 {
     uint8_t pinned[SITR_SIGN_PK_BYTES];
-    if (public_key && sitr_sign_pk_parse(public_key, pinned) < 0) {
-        fprintf(stderr, "sitr: --public-key is not a public key (44 characters of base64)\n");
-        return 2;
-    }
+    if (public_key && sitr_sign_pk_parse(public_key, pinned) < 0)
+        return usage_error(SITR_TX_CLI_REPORT_ERR_KEY, NULL);
     size_t len;
     char *text = read_all(path, &len);
     if (!text)
@@ -91,32 +106,28 @@ static int verify(const char *path, const char *public_key)
     json_t *report = report_of(text, len);
     free(text);
     if (!json_is_object(report)) {
-        printf("NOT VERIFIED: %s holds no sitr report (neither its JSON nor a report page)\n",
-               path);
+        sitr_tr_put(stdout, SITR_TX_CLI_REPORT_NO_REPORT, "file", path, NULL);
         json_decref(report);
         return 1;
     }
     char id[SITR_SIGN_KEY_ID], code[SITR_SIGN_CODE];
-    sitr_err_t err = {0};
-    int rc = sitr_report_verify(report, public_key ? pinned : NULL, id, code, &err);
+    sitr_report_verdict_t v = sitr_report_check(report, public_key ? pinned : NULL, id, code);
+    if (v != SITR_REPORT_GENUINE) {
+        sitr_tr_put(stdout, verdict_text[v], "id", id, NULL);
+        json_decref(report);
+        return 1;
+    }
     const char *ref = json_string_value(json_object_get(report, "case"));
     const char *at = json_string_value(json_object_get(report, "generated_at"));
     const char *op =
         json_string_value(json_object_get(json_object_get(report, "operator"), "name"));
-    if (rc < 0) {
-        printf("NOT VERIFIED: %s\n", err.msg);
-        json_decref(report);
-        return 1;
-    }
-    printf("GENUINE: this report was signed with key %s and has not been changed.\n", id);
-    printf("  case:              %s\n", ref ? ref : "?");
-    printf("  generated:         %s\n", at ? at : "?");
-    printf("  operator:          %s\n", op && *op ? op : "(not named)");
-    printf("  verification code: %s (the same as printed on the report)\n", code);
-    if (!public_key)
-        printf("The key was taken from the report itself: check that %s is the key the\n"
-               "operator publishes, or run again with --public-key.\n",
-               id);
+    sitr_tr_put(stdout, verdict_text[v], "id", id, "case", ref ? ref : "?", "made", at ? at : "?",
+                "operator", op && *op ? op : sitr_tr(SITR_TX_CLI_REPORT_NOT_NAMED), "code", code,
+                NULL);
+    if (public_key)
+        sitr_tr_put(stdout, SITR_TX_CLI_REPORT_KEY_PINNED, NULL);
+    else
+        sitr_tr_put(stdout, SITR_TX_CLI_REPORT_KEY_FROM_REPORT, "id", id, NULL);
     json_decref(report);
     return 0;
 }
@@ -133,22 +144,23 @@ int sitr_report_cmd_run(int argc, char **argv)
         return 2;
     }
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             sitr_report_cmd_usage(stdout);
             return 0;
         }
-        if (strcmp(argv[i], "--public-key") == 0 && i + 1 < argc) {
+        if (strcmp(a, "--public-key") == 0) {
+            if (i + 1 >= argc)
+                return usage_error(SITR_TX_CLI_ERR_NEEDS_VALUE, "option", a, NULL);
             public_key = argv[++i];
-        } else if (strncmp(argv[i], "--public-key=", 13) == 0) {
-            public_key = argv[i] + 13;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "sitr: unknown option '%s'\nTry 'sitr report --help'.\n", argv[i]);
-            return 2;
+        } else if (strncmp(a, "--public-key=", 13) == 0) {
+            public_key = a + 13;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error(SITR_TX_CLI_ERR_UNKNOWN_OPTION, "option", a, NULL);
         } else if (!file) {
-            file = argv[i];
+            file = a;
         } else {
-            fprintf(stderr, "sitr: one report file at a time\n");
-            return 2;
+            return usage_error(SITR_TX_CLI_REPORT_ERR_ONE_FILE, NULL);
         }
     }
     if (!file) {
@@ -156,7 +168,7 @@ int sitr_report_cmd_run(int argc, char **argv)
         return 2;
     }
     if (sodium_init() < 0) {
-        fprintf(stderr, "sitr: libsodium could not start\n");
+        sitr_tr_err("sitr", SITR_TX_CLI_REPORT_SODIUM, NULL);
         return 1;
     }
     return verify(file, public_key);

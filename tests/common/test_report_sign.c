@@ -132,6 +132,7 @@ static void test_sign_verify(void **state)
     r2 = json_loads(out, 0, NULL);
     assert_int_equal(sitr_report_verify(r2, NULL, id, code, &err), SITR_EINVAL);
     assert_non_null(strstr(err.msg, "changed"));
+    assert_int_equal(sitr_report_check(r2, NULL, id, code), SITR_REPORT_CHANGED);
     json_decref(r2);
     free(out);
 
@@ -144,12 +145,18 @@ static void test_sign_verify(void **state)
     assert_int_equal(sitr_report_verify(r3, NULL, id, code, &err), 0);
     assert_int_equal(sitr_report_verify(r3, key.pk, id, code, &err), SITR_EINVAL);
     assert_non_null(strstr(err.msg, "another key"));
+    assert_int_equal(sitr_report_check(r3, key.pk, id, code), SITR_REPORT_OTHER_KEY);
+    assert_int_equal(sitr_report_check(r3, other.pk, id, code), SITR_REPORT_GENUINE);
     json_decref(r3);
 
     /* Unsigned: said so. */
     json_t *r4 = json_loads(text, 0, NULL);
     assert_int_equal(sitr_report_verify(r4, NULL, id, code, &err), SITR_EINVAL);
     assert_non_null(strstr(err.msg, "not signed"));
+    assert_int_equal(sitr_report_check(r4, NULL, id, code), SITR_REPORT_UNSIGNED);
+    /* A signature member that cannot be read. */
+    json_object_set_new(r4, "signature", json_pack("{s:s}", "alg", "Ed25519"));
+    assert_int_equal(sitr_report_check(r4, NULL, id, code), SITR_REPORT_MALFORMED);
     json_decref(r4);
 
     json_decref(r);

@@ -39,10 +39,16 @@ const db = freshDatabase(buildDir, 'web_verify');
 const server = await startSitrd(buildDir, db.dbUrl, 'verify', { SITR_REPORT_KEY_FILE: keyFile });
 let browser;
 
-function verifyCli(file, key) {
+// The command in the language of locale (English by default, whatever
+// the environment of the test says).
+function verifyCli(file, key, locale = 'C.UTF-8') {
     const args = ['report', 'verify', file];
     if (key) args.push('--public-key', key);
-    const r = spawnSync(sitr, args, { encoding: 'utf8' });
+    const env = { ...process.env, LANG: locale };
+    delete env.LANGUAGE;
+    delete env.LC_ALL;
+    delete env.LC_MESSAGES;
+    const r = spawnSync(sitr, args, { encoding: 'utf8', env });
     return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -97,6 +103,29 @@ try {
     for (const [name, file] of [['JSON', files.jsonBad], ['HTML', files.htmlBad]]) {
         const r = verifyCli(file);
         check(r.status === 1 && r.out.includes('NOT VERIFIED'), `sitr report verify: ${name} with one changed byte refused (${r.out.trim()})`);
+    }
+
+    // The command in French and in Arabic, as LANG asks: the verdict, the
+    // labels and the reason for a refusal in that language, no English word.
+    const spoken = {
+        'fr_FR.UTF-8': { genuine: 'AUTHENTIQUE : ce rapport a été signé avec la clé', code: 'code de vérification :',
+            changed: 'NON VÉRIFIÉ : la signature ne correspond pas', other: 'NON VÉRIFIÉ : ce rapport a été signé avec une autre clé' },
+        'ar_MA.UTF-8': { genuine: 'أصلي: وُقّع هذا التقرير بالمفتاح', code: 'رمز التحقق:',
+            changed: 'لم يتم التحقق: التوقيع غير مطابق', other: 'لم يتم التحقق: وُقّع هذا التقرير بمفتاح آخر' },
+    };
+    const english = /GENUINE|VERIFIED|signed|changed|operator|case:/;
+    for (const [locale, words] of Object.entries(spoken)) {
+        for (const [name, file, bad] of [['JSON', files.json, files.jsonBad], ['HTML', files.html, files.htmlBad]]) {
+            let r = verifyCli(file, null, locale);
+            check(r.status === 0 && r.out.includes(words.genuine) && new RegExp(`${words.code}\\s+${codes[name]}`).test(r.out) &&
+                !english.test(r.out), `${locale} sitr report verify: ${name} genuine, in that language`);
+            r = verifyCli(bad, null, locale);
+            check(r.status === 1 && r.out.includes(words.changed) && !english.test(r.out),
+                `${locale} sitr report verify: ${name} with one changed byte refused, in that language (${r.out.trim()})`);
+            r = verifyCli(file, otherPub, locale);
+            check(r.status === 1 && r.out.includes(words.other) && !english.test(r.out),
+                `${locale} sitr report verify: ${name} refused with another operator's key, in that language`);
+        }
     }
 
     // The page, offline once loaded.

@@ -62,6 +62,22 @@ SITR_MUST_CHECK int sitr_sign_pk_parse(const char *b64, uint8_t pk[SITR_SIGN_PK_
  * or SITR_EINVAL when the report cannot be canonicalised. */
 SITR_MUST_CHECK int sitr_report_sign(json_t *report, const sitr_sign_key_t *key);
 
+/* Why a report is or is not genuine (sitr_report_check). */
+typedef enum sitr_report_verdict {
+    SITR_REPORT_GENUINE = 0,
+    SITR_REPORT_UNSIGNED,   /* no "signature" member */
+    SITR_REPORT_MALFORMED,  /* the signature member cannot be read */
+    SITR_REPORT_OTHER_KEY,  /* signed with a key other than the pinned one */
+    SITR_REPORT_UNREADABLE, /* the report cannot be canonicalised */
+    SITR_REPORT_CHANGED     /* the signature does not match the data */
+} sitr_report_verdict_t;
+
+/* Checks a signed report and says why it is or is not genuine, for
+ * callers that word the verdict themselves (`sitr report verify` in the
+ * user's language).  pinned, key_id and code as for sitr_report_verify. */
+sitr_report_verdict_t sitr_report_check(const json_t *report, const uint8_t *pinned,
+                                        char key_id[SITR_SIGN_KEY_ID], char code[SITR_SIGN_CODE]);
+
 /* Checks a signed report.  pinned: the operator's public key to require,
  * or NULL to check against the key the report names (then compare key_id
  * with the operator's published one).  0 when genuine; SITR_EINVAL with
