@@ -462,7 +462,7 @@ static void test_create_matches_hash_extended(void **state)
         run_sitr(NULL, (const char *[]){"case", "create", "--server", W.server_url, folder, NULL});
     expect_status(&c, 0);
     char with[64], ref[128];
-    snprintf(with, sizeof with, "with %d images", x->bridge);
+    snprintf(with, sizeof with, "with %d picture(s)", x->bridge);
     expect_contains(c.out, with);
     const char *p = strstr(c.out, "Case number:");
     assert_non_null(p);
