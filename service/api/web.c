@@ -15,9 +15,10 @@
  *
  * Every answer carries a strict Content-Security-Policy (same-origin
  * scripts, styles and requests only; images from blob: for previews; no
- * framing), no referrer, an ETag (BLAKE2b of the bytes) and
- * Cache-Control: no-cache, so browsers revalidate and get 304 while the
- * file is unchanged.  Loop thread only. */
+ * framing; heic-worker.js alone may also compile WebAssembly), no
+ * referrer, an ETag (BLAKE2b of the bytes) and Cache-Control: no-cache,
+ * so browsers revalidate and get 304 while the file is unchanged.  Loop
+ * thread only. */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -34,16 +35,21 @@
 #include "api/state.h"
 #include "net/server.h"
 
-/* The page's files are a few tens of kilobytes; a file beyond this is a
- * mistake (a wrong folder), not a page. */
-#define WEB_MAX_FILE_BYTES (1024 * 1024)
+/* The page's files are a few tens of kilobytes, the HEIC decoder
+ * (libheif.wasm) about 1 MB; a file beyond this is a mistake (a wrong
+ * folder), not a page. */
+#define WEB_MAX_FILE_BYTES (2 * 1024 * 1024)
 
 /* The page's policy; "%s" is the hash of the evidence report's one inline
  * style (report_page.c), so that the page can print the report it fetched
  * in a frame of its own (app.js printReport) and nothing else inline. */
 #define WEB_CSP_FMT                                                                                \
-    "default-src 'self'; img-src 'self' blob:; connect-src 'self'; script-src 'self'; "            \
+    "default-src 'self'; img-src 'self' blob:; connect-src 'self'; script-src 'self'%s; "          \
     "style-src 'self' 'sha256-%s'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+/* Only the HEIC decoder's Worker (whose own answer's policy governs it) may
+ * compile WebAssembly; it cannot evaluate JavaScript from text. */
+#define WEB_CSP_WASM    " 'wasm-unsafe-eval'"
+#define WEB_WASM_WORKER "heic-worker.js"
 
 typedef struct web_file_def {
     const char *name; /* file name in the web folder and after /static/ */
@@ -60,6 +66,12 @@ static const web_file_def_t web_files[] = {
     {"mp4.js", "text/javascript; charset=utf-8"},
     {"vpdq.js", "text/javascript; charset=utf-8"},
     {"video-worker.js", "text/javascript; charset=utf-8"},
+    /* HEIC/HEIF photos: the page's module, its Worker and the decoder
+     * (libheif + libde265 in WebAssembly, vendored from libheif-js). */
+    {"heic.js", "text/javascript; charset=utf-8"},
+    {"heic-worker.js", "text/javascript; charset=utf-8"},
+    {"libheif.js", "text/javascript; charset=utf-8"},
+    {"libheif.wasm", "application/wasm"},
     {"i18n.js", "text/javascript; charset=utf-8"},
     /* How a typed case number or secret is read (common/token.c's rule). */
     {"token.js", "text/javascript; charset=utf-8"},
@@ -89,6 +101,7 @@ typedef struct web_file {
 struct sitr_web {
     web_file_t files[WEB_NFILES];
     char csp[sizeof WEB_CSP_FMT + 48];
+    char csp_wasm[sizeof WEB_CSP_FMT + sizeof WEB_CSP_WASM + 48];
 };
 
 /* The Content-Security-Policy of the page, with the report style's hash. */
@@ -99,7 +112,8 @@ static void build_csp(sitr_web_t *web)
     crypto_hash_sha256(digest, (const uint8_t *)style, strlen(style));
     char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES, sodium_base64_VARIANT_ORIGINAL)];
     sodium_bin2base64(b64, sizeof b64, digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(web->csp, sizeof web->csp, WEB_CSP_FMT, b64);
+    snprintf(web->csp, sizeof web->csp, WEB_CSP_FMT, "", b64);
+    snprintf(web->csp_wasm, sizeof web->csp_wasm, WEB_CSP_FMT, WEB_CSP_WASM, b64);
 }
 
 void sitr_api_web_free(sitr_web_t *web)
@@ -176,7 +190,7 @@ static int read_file(const char *dir, const char *name, web_file_t *out, sitr_er
         free(buf);
         return sitr_err_set(err, SITR_ECONFIG, "web page: %s is %s", path,
                             failed ? "unreadable"
-                            : n    ? "larger than 1 MiB"
+                            : n    ? "larger than 2 MiB"
                                    : "empty");
     }
     if (strcmp(name, "texts.json") == 0) {
@@ -258,7 +272,9 @@ static int serve(sitr_req_t *req, size_t index)
         return 0;
     }
     const web_file_t *file = &api->web->files[index];
-    sitr_req_add_header(req, "Content-Security-Policy", api->web->csp);
+    sitr_req_add_header(req, "Content-Security-Policy",
+                        strcmp(web_files[index].name, WEB_WASM_WORKER) == 0 ? api->web->csp_wasm
+                                                                            : api->web->csp);
     sitr_req_add_header(req, "Referrer-Policy", "no-referrer");
     sitr_req_add_header(req, "X-Frame-Options", "DENY");
     sitr_req_add_header(req, "Cross-Origin-Opener-Policy", "same-origin");

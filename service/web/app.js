@@ -17,6 +17,7 @@
 
 import { jpegExifOrientation, pdqFromRgba, undoOrientation } from './pdq.js';
 import { md5Hex } from './md5.js';
+import { decodeHeif } from './heic.js';
 import { sniffVideo } from './mp4.js';
 import { ERROR_TEXTS, LANGS, STRINGS, pickLanguage, t } from './i18n.js';
 import { parseToken } from './token.js';
@@ -181,14 +182,22 @@ async function pixels(file, bytes) {
     }
 }
 
-// One picked file to the image object the API takes.
-async function fingerprint(file) {
+// One picked file to the image object the API takes.  A HEIC/HEIF file
+// (heif) is decoded by the page's own decoder (heic.js), whatever the
+// browser could do with it, so that every browser hashes it alike.
+async function fingerprint(file, heif) {
     const bytes = await file.arrayBuffer();
     const image = {
         md5: md5Hex(bytes),
         sha256: hex(await crypto.subtle.digest('SHA-256', bytes)),
     };
-    const px = await pixels(file, new Uint8Array(bytes));
+    let px;
+    if (heif) {
+        const r = await decodeHeif(bytes, MAX_PIXELS);
+        px = r.code ? null : r;
+    } else {
+        px = await pixels(file, new Uint8Array(bytes));
+    }
     let kind = 'digests';
     if (px) {
         const h = pdqFromRgba(px.data, px.width, px.height);
@@ -314,7 +323,7 @@ async function fingerprintAll(files, which) {
                 out.push(r.video ? { kind: 'video', name: file.name, video: r.video } : { kind: 'video_failed', code: r.code });
             } else if (kind || type.startsWith('image/')) {
                 say('hashing', { n: k + 1, total: list.length });
-                const f = await fingerprint(file);
+                const f = await fingerprint(file, kind === 'heic');
                 // Neither its bytes nor this browser say it is a picture: a
                 // document, a text, an archive... refused, never sent.
                 if (!kind && f.kind === 'undecoded') out.push({ kind: 'refused', name: file.name });

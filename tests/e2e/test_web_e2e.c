@@ -29,6 +29,10 @@
     "default-src 'self'; img-src 'self' blob:; connect-src 'self'; script-src 'self'; "            \
     "style-src 'self' 'sha256-"
 #define CSP_TAIL "'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+/* The HEIC decoder's Worker alone may also compile WebAssembly. */
+#define CSP_HEAD_WASM                                                                              \
+    "default-src 'self'; img-src 'self' blob:; connect-src 'self'; "                               \
+    "script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'sha256-"
 
 static const struct {
     const char *url, *file, *type;
@@ -41,6 +45,10 @@ static const struct {
     {"/static/mp4.js", "mp4.js", "text/javascript; charset=utf-8"},
     {"/static/vpdq.js", "vpdq.js", "text/javascript; charset=utf-8"},
     {"/static/video-worker.js", "video-worker.js", "text/javascript; charset=utf-8"},
+    {"/static/heic.js", "heic.js", "text/javascript; charset=utf-8"},
+    {"/static/heic-worker.js", "heic-worker.js", "text/javascript; charset=utf-8"},
+    {"/static/libheif.js", "libheif.js", "text/javascript; charset=utf-8"},
+    {"/static/libheif.wasm", "libheif.wasm", "application/wasm"},
     {"/static/i18n.js", "i18n.js", "text/javascript; charset=utf-8"},
     {"/static/token.js", "token.js", "text/javascript; charset=utf-8"},
     {"/static/texts.json", "texts.json", "application/json; charset=utf-8"},
@@ -63,8 +71,8 @@ static char *slurp(const char *dir, const char *name, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         fail_msg("cannot open %s", path);
-    char *buf = malloc(1 << 20);
-    *len = fread(buf, 1, 1 << 20, f);
+    char *buf = malloc(2 << 20);
+    *len = fread(buf, 1, 2 << 20, f);
     fclose(f);
     return buf;
 }
@@ -88,13 +96,13 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-static void expect_page_headers(const sitr_e2e_resp_t *r)
+static void expect_headers(const sitr_e2e_resp_t *r, const char *csp_head)
 {
     const char *csp = sitr_e2e_header(r, "Content-Security-Policy");
     assert_non_null(csp);
-    assert_int_equal(strlen(csp), strlen(CSP_HEAD) + 44 + strlen(CSP_TAIL));
-    assert_memory_equal(csp, CSP_HEAD, strlen(CSP_HEAD));
-    assert_string_equal(csp + strlen(CSP_HEAD) + 44, CSP_TAIL);
+    assert_int_equal(strlen(csp), strlen(csp_head) + 44 + strlen(CSP_TAIL));
+    assert_memory_equal(csp, csp_head, strlen(csp_head));
+    assert_string_equal(csp + strlen(csp_head) + 44, CSP_TAIL);
     assert_string_equal(sitr_e2e_header(r, "Referrer-Policy"), "no-referrer");
     assert_string_equal(sitr_e2e_header(r, "X-Frame-Options"), "DENY");
     assert_string_equal(sitr_e2e_header(r, "X-Content-Type-Options"), "nosniff");
@@ -104,6 +112,11 @@ static void expect_page_headers(const sitr_e2e_resp_t *r)
     assert_int_equal(strlen(etag), 34);
     assert_int_equal(etag[0], '"');
     assert_int_equal(etag[33], '"');
+}
+
+static void expect_page_headers(const sitr_e2e_resp_t *r)
+{
+    expect_headers(r, CSP_HEAD);
 }
 
 /* texts.json as served: the file's texts without the `sitr` command's
@@ -150,7 +163,7 @@ static void test_files(void **state)
         assert_int_equal(sitr_e2e_request(&srv, "GET", FILES[i].url, NULL, NULL, &r), 0);
         assert_int_equal(r.status, 200);
         assert_string_equal(sitr_e2e_header(&r, "Content-Type"), FILES[i].type);
-        expect_page_headers(&r);
+        expect_headers(&r, strcmp(FILES[i].file, "heic-worker.js") == 0 ? CSP_HEAD_WASM : CSP_HEAD);
         if (strcmp(FILES[i].file, "texts.json") == 0) {
             expect_page_texts(r.body, r.body_len, want, len);
         } else {
@@ -280,8 +293,8 @@ static void test_loaded_once(void **state)
     char dir[] = "/tmp/sitr-web-e2e-XXXXXX";
     assert_non_null(mkdtemp(dir));
     assert_int_equal(pgt_run("cp '%s'/*.html '%s'/*.js '%s'/*.json '%s'/style.css '%s'/*.svg "
-                             "'%s'/",
-                             WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, dir),
+                             "'%s'/*.wasm '%s'/",
+                             WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, WEB_SRC, dir),
                      0);
     assert_int_equal(pgt_run("echo '<!-- marker-one -->' >> '%s/index.html'", dir), 0);
     char web_var[256];
