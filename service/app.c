@@ -15,6 +15,7 @@
 
 #include "api/auth.h"
 #include "api/blocks.h"
+#include "api/checks.h"
 #include "api/health.h"
 #include "api/hma.h"
 #include "api/match.h"
@@ -24,6 +25,7 @@
 #include "api/web.h"
 #include "core/log.h"
 #include "jobs/matcher.h"
+#include "jobs/stats.h"
 #include "match/replica.h"
 #include "db/schema.h"
 #include "jobs/webhook.h"
@@ -43,7 +45,11 @@ typedef struct app_holder {
         int replica_closing;          /* sitr_replica_close called, its done not yet run */
         sitr_matcher_t *matcher;      /* started once the replica is loaded */
         sitr_webhook_t *webhook;      /* sends only while the matcher holds the role */
+        sitr_stats_t *stats;          /* the sitr_stats_* gauges, refreshed on a timer */
         sitr_migrations_t migrations; /* scanned once at start, checked at each try */
+        int draining;                 /* writers (blocks, checks) still draining */
+        void (*drained)(void *arg);   /* sitr_app_drain's done, once both are over */
+        void *drained_arg;
     } app;
 } app_holder_t;
 
@@ -57,6 +63,8 @@ static void holder_free(app_holder_t *h)
     sitr_ratelimit_free(h->api.client_rate);
     sitr_ratelimit_free(h->api.platform_rate);
     sitr_blocks_close(h->api.blocks);
+    sitr_checks_close(h->api.checks);
+    sitr_stats_close(h->app.stats);
     sitr_api_web_free(h->api.web);
     sitr_report_page_free_texts();
     sitr_schema_free(&h->app.migrations);
@@ -245,6 +253,14 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         holder_free(h);
         return sitr_err_set(err, SITR_ENOMEM, "cannot create the block queue");
     }
+    if (sitr_checks_new(srv->loop, srv->db, &h->api.checks) < 0) {
+        holder_free(h);
+        return sitr_err_set(err, SITR_ENOMEM, "cannot create the check counter");
+    }
+    if (sitr_stats_new(srv->loop, srv->db, cfg->stats_interval, &h->app.stats) < 0) {
+        holder_free(h);
+        return sitr_err_set(err, SITR_ENOMEM, "cannot create the statistics gauges");
+    }
     rc = sitr_api_add_routes(srv);
     if (rc < 0) {
         holder_free(h);
@@ -278,11 +294,21 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     srv->app = &h->api;
     sitr_server_set_auth_hook(srv, sitr_auth_hook);
     if (sitr_metrics_add_source(srv->metrics, sitr_api_metrics_source, &h->api) < 0 ||
-        sitr_metrics_add_source(srv->metrics, sitr_blocks_metrics_source, h->api.blocks) < 0)
+        sitr_metrics_add_source(srv->metrics, sitr_blocks_metrics_source, h->api.blocks) < 0 ||
+        sitr_metrics_add_source(srv->metrics, sitr_checks_metrics_source, h->api.checks) < 0 ||
+        sitr_metrics_add_source(srv->metrics, sitr_stats_metrics_source, h->app.stats) < 0)
         sitr_log(SITR_LOG_WARN, NULL, "API metrics not exported: too many metric sources");
     sitr_server_set_ready(srv, 0, "checking the database schema");
     check_schema(h);
     return 0;
+}
+
+/* One of the two writers made its last attempt; done runs after both. */
+static void writer_drained(void *arg)
+{
+    app_holder_t *h = arg;
+    if (--h->app.draining == 0 && h->app.drained)
+        h->app.drained(h->app.drained_arg);
 }
 
 void sitr_app_drain(sitr_server_t *srv, void (*done)(void *arg), void *arg)
@@ -292,7 +318,11 @@ void sitr_app_drain(sitr_server_t *srv, void (*done)(void *arg), void *arg)
         done(arg);
         return;
     }
-    sitr_blocks_drain(h->api.blocks, done, arg);
+    h->app.draining = 2;
+    h->app.drained = done;
+    h->app.drained_arg = arg;
+    sitr_blocks_drain(h->api.blocks, writer_drained, h);
+    sitr_checks_drain(h->api.checks, writer_drained, h);
 }
 
 void sitr_app_close(sitr_server_t *srv)
@@ -305,6 +335,10 @@ void sitr_app_close(sitr_server_t *srv)
     /* Drained already (sitr_app_drain); what is left is counted as lost. */
     sitr_blocks_close(h->api.blocks);
     h->api.blocks = NULL;
+    sitr_checks_close(h->api.checks);
+    h->api.checks = NULL;
+    sitr_stats_close(h->app.stats);
+    h->app.stats = NULL;
     uv_timer_stop(&h->app.retry);
     uv_close((uv_handle_t *)&h->app.retry, on_timer_closed);
     /* Before the matcher: the sender asks it who leads. */

@@ -36,6 +36,7 @@
 
 #include "api/auth.h"
 #include "api/blocks.h"
+#include "api/checks.h"
 #include "api/hma_json.h"
 #include "api/platform.h"
 #include "api/state.h"
@@ -59,6 +60,7 @@ typedef struct hma_job {
     sitr_msearch_match_t hits[SITR_PLATFORM_MAX_MATCHES];
     json_t *body;
     sitr_blocks_t *blocks; /* the API's block queue */
+    sitr_checks_t *checks; /* the API's check counter */
     size_t nblocked, nblocked_videos, unrecorded;
 } hma_job_t;
 
@@ -179,6 +181,7 @@ static int build_answer(hma_job_t *j)
         json_decref(list);
     j->counters->hma_lookups++;
     j->counters->hma_matched += shown > 0;
+    sitr_checks_add(j->checks, platform, 1);
     return j->body ? 0 : SITR_ENOMEM;
 }
 
@@ -403,6 +406,7 @@ static int lookup(sitr_req_t *req, lookup_mode_t mode)
         job_free(j);
         api->counters.hma_lookups++;
         api->counters.hma_pdq_ignored++;
+        sitr_checks_add(api->checks, sitr_req_platform_id(req), 1);
         sitr_req_add_header(req, "X-Sitr-Pdq-Ignored", "quality_too_low");
         reply_empty(req, mode);
         return 0;
@@ -414,6 +418,7 @@ static int lookup(sitr_req_t *req, lookup_mode_t mode)
     j->req = req;
     j->counters = &api->counters;
     j->blocks = api->blocks;
+    j->checks = api->checks;
     j->mode = mode;
     j->ix = sitr_replica_indexes(api->replica);
     j->radius = (int)srv->cfg->match_threshold;

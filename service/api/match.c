@@ -44,6 +44,7 @@
 #include <sitr/opaque.h>
 
 #include "api/blocks.h"
+#include "api/checks.h"
 #include "api/platform.h"
 #include "api/reply.h"
 #include "api/state.h"
@@ -88,6 +89,7 @@ typedef struct match_job {
     long *found;                /* per item: distinct case images and videos matched */
     json_t *body;               /* the answer, built after the search */
     sitr_blocks_t *blocks;      /* the API's block queue */
+    sitr_checks_t *checks;      /* the API's check counter */
     size_t nblocked, nblocked_videos, unrecorded;
 } match_job_t;
 
@@ -203,6 +205,7 @@ static int build_answer(match_job_t *j)
         j->counters->match_pdq_ignored += j->items[i].pdq_low_quality;
     }
     j->counters->match_items += j->n;
+    sitr_checks_add(j->checks, platform, j->n);
     j->body = bad ? NULL : json_pack("{s:o}", "items", items);
     if (!j->body) {
         if (!bad)
@@ -304,6 +307,7 @@ int sitr_api_match(sitr_req_t *req)
     j->req = req;
     j->counters = &api->counters;
     j->blocks = api->blocks;
+    j->checks = api->checks;
     j->items = items;
     j->videos = videos;
     j->n = n;

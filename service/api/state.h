@@ -61,6 +61,11 @@ typedef struct sitr_api {
      * sitr_blocks_record(api->blocks, ...). */
     struct sitr_blocks *blocks;
 
+    /* Checks per (platform, UTC day) on their way to the database
+     * (checks.h); owned.  Handlers that answer a platform's check call
+     * sitr_checks_add(api->checks, ...). */
+    struct sitr_checks *checks;
+
     /* The victims' web page, read at start-up (web.c); owned. */
     struct sitr_web *web;
 } sitr_api_t;

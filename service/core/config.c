@@ -140,6 +140,9 @@ static const option_t options[] = {
      "distinct (case item, platform, day) block records held in memory until written (beyond: "
      "\"recorded\":false)",
      K_UINT, OFF(block_queue), 16, 4000000},
+    {"stats-interval", "SITR_STATS_INTERVAL", "60", "S",
+     "seconds between two reads of the sitr_stats_* gauges of /metrics from the database", K_UINT,
+     OFF(stats_interval), 1, 86400},
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
      "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)", K_STRING,
      OFF(trusted_proxy), 0, 0},

@@ -45,6 +45,8 @@ typedef struct sitr_config {
     unsigned platform_rate, platform_burst; /* platform API requests per platform per second
                                              * (a /v1/match item counts as one); 0 = no limit */
     unsigned match_threshold, match_batch;
+    /* Seconds between two reads of the sitr_stats_* gauges (jobs/stats.h). */
+    unsigned stats_interval;
     unsigned block_queue; /* distinct (case item, platform, day) block records held in memory
                            * on their way to the database (api/blocks.h) */
     unsigned webhooks;    /* 1: send takedown webhooks (on the matcher's replica) */

@@ -10,7 +10,9 @@ typedef struct admin_opts {
     const char *dir;     /* migrations */
     const char *webhook; /* platform add */
     const char *digest_key_file;
-    const char *key_file; /* key: the report signing key (--key-file, SITR_REPORT_KEY_FILE) */
+    const char *key_file;  /* key: the report signing key (--key-file, SITR_REPORT_KEY_FILE) */
+    const char *from, *to; /* stats: first and last month, YYYY-MM */
+    const char *format;    /* stats: table, csv or json */
 } admin_opts_t;
 
 /* Exit statuses. */
@@ -28,5 +30,6 @@ int admin_migrate(const admin_opts_t *o);
 int admin_status(const admin_opts_t *o);
 int admin_platform(const admin_opts_t *o, int argc, char **argv);
 int admin_key(const admin_opts_t *o, int argc, char **argv);
+int admin_stats(const admin_opts_t *o);
 
 #endif

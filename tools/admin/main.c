@@ -1,4 +1,5 @@
-/* sitr-admin: the operator's command line (migrations, platforms and keys).
+/* sitr-admin: the operator's command line (migrations, platforms, keys and
+ * statistics).
  *
  * Options may appear anywhere on the command line; the first positional
  * words select the command.  The database comes from --database-url or
@@ -37,6 +38,11 @@ static void usage(FILE *f)
             "  key show                     the public key and key id of the key file\n"
             "  key rotate                   retire the key (kept as FILE.retired-TIME) and\n"
             "                               make a new one; restart sitrd afterwards\n"
+            "  stats [--from YYYY-MM] [--to YYYY-MM] [--format table|csv|json]\n"
+            "                               figures for transparency reports, per UTC month\n"
+            "                               (default: the last 12): cases opened and\n"
+            "                               withdrawn, images and videos held, checks, blocks\n"
+            "                               and takedowns per platform, time to answer\n"
             "\n"
             "options:\n"
             "  --database-url URL   libpq URL or conninfo (default: $SITR_DATABASE_URL)\n"
@@ -47,6 +53,9 @@ static void usage(FILE *f)
             "  --webhook URL        with platform add: http(s) URL for takedown webhooks\n"
             "  --key-file PATH      with key: the report signing key file (default:\n"
             "                       $SITR_REPORT_KEY_FILE)\n"
+            "  --from YYYY-MM       with stats: the first month (default: 11 before --to)\n"
+            "  --to YYYY-MM         with stats: the last month (default: the current one)\n"
+            "  --format F           with stats: table (default), csv or json\n"
             "  -h, --help           this help\n",
             sitr_data_dir(SITR_DATA_MIGRATIONS));
 }
@@ -92,7 +101,10 @@ int main(int argc, char **argv)
             take_opt(argc, argv, &i, "--dir", &o.dir) ||
             take_opt(argc, argv, &i, "--webhook", &o.webhook) ||
             take_opt(argc, argv, &i, "--digest-key-file", &o.digest_key_file) ||
-            take_opt(argc, argv, &i, "--key-file", &o.key_file))
+            take_opt(argc, argv, &i, "--key-file", &o.key_file) ||
+            take_opt(argc, argv, &i, "--from", &o.from) ||
+            take_opt(argc, argv, &i, "--to", &o.to) ||
+            take_opt(argc, argv, &i, "--format", &o.format))
             continue;
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "sitr-admin: unknown option %s (see --help)\n", argv[i]);
@@ -113,6 +125,8 @@ int main(int argc, char **argv)
         rc = admin_platform(&o, npos - 1, pos + 1);
     } else if (strcmp(pos[0], "key") == 0) {
         rc = admin_key(&o, npos - 1, pos + 1);
+    } else if (strcmp(pos[0], "stats") == 0 && npos == 1) {
+        rc = admin_stats(&o);
     } else {
         fprintf(stderr, "sitr-admin: unknown command '%s' (see --help)\n", pos[0]);
         rc = ADMIN_USAGE;
