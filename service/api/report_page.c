@@ -322,7 +322,9 @@ static void row_time(sitr_html_t *h, sitr_report_lang_t l, word_t label, const c
 }
 
 /* "picture No. 1, picture No. 3, video No. 2": which of her pictures and
- * videos the platform held, numbered as she added them. */
+ * videos the platform held, numbered as she added them.  Each in a
+ * <span data-image="N"> (or data-video), where the victims' page puts her
+ * own thumbnail when it prints the report (app.js; never sent). */
 static void put_items(sitr_html_t *h, sitr_report_lang_t l, const json_t *items)
 {
     int any = 0;
@@ -336,7 +338,10 @@ static void put_items(sitr_html_t *h, sitr_report_lang_t l, const json_t *items)
                 continue;
             if (any++)
                 sitr_html_raw(h, l == SITR_REPORT_AR ? "، " : ", ");
+            sitr_html_rawf(h, "<span data-%s=\"%lld\">", k ? "video" : "image",
+                           (long long)json_integer_value(n));
             put_num(h, l, k ? W_ITEM_VIDEO : W_ITEM_IMAGE, (long long)json_integer_value(n));
+            sitr_html_raw(h, "</span>");
         }
     }
     if (!any)

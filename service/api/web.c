@@ -73,6 +73,8 @@ static const web_file_def_t web_files[] = {
     {"libheif.js", "text/javascript; charset=utf-8"},
     {"libheif.wasm", "application/wasm"},
     {"i18n.js", "text/javascript; charset=utf-8"},
+    /* Her thumbnails, for her own eyes (memory only, never sent). */
+    {"thumb.js", "text/javascript; charset=utf-8"},
     /* How a typed case number or secret is read (common/token.c's rule). */
     {"token.js", "text/javascript; charset=utf-8"},
     /* Every text of the page and of the evidence report (report_page.c), in

@@ -14,12 +14,21 @@
 // variables of this page (never in localStorage, URLs or history); the only
 // thing stored is the chosen language.  Requests go to this origin only
 // (the Content-Security-Policy enforces it too).
+//
+// Thumbnails: so that she sees which of her pictures was found, the page
+// keeps a small thumbnail (thumb.js) of each picture and video she hashed
+// in this visit, in memory only, beside (never inside) the fingerprints it
+// sends, and shows it next to the picture's number in her case and in the
+// report she prints.  They are never sent and never stored, and they are
+// dropped when she leaves the case screen or withdraws: the page may be
+// open on a shared phone.
 
 import { jpegExifOrientation, pdqFromRgba, undoOrientation } from './pdq.js';
 import { md5Hex } from './md5.js';
 import { decodeHeif } from './heic.js';
 import { sniffVideo } from './mp4.js';
 import { ERROR_TEXTS, LANGS, STRINGS, pickLanguage, t } from './i18n.js';
+import { thumbnail, thumbnailOfRgba } from './thumb.js';
 import { parseToken } from './token.js';
 
 const MIN_QUALITY = 50; // below this the service refuses a PDQ (featureless image)
@@ -39,6 +48,12 @@ let lastStatus = null; // the last GET /v1/cases answer, re-rendered on language
 let lastAction = null; // the control used last: messages appear right after it
 let lastMessage = null; // {box, key, params} of the message shown, re-said on language change
 const picked = { new: [], add: [] }; // fingerprints ready to send
+// This visit's thumbnails of the case on screen, by the numbers the service
+// gave her pictures and videos ("picture No. 2"): {ref, images: Map(n ->
+// Blob), videos: Map(n -> Blob), keys: Set of the fingerprints sent, urls:
+// Map(Blob -> object URL)}.  Memory only; forgetThumbs() drops them.
+let local = null;
+let lastReport = null; // the last JSON report read for the "found" list
 const running = { new: null, add: null }; // the hashing under way: {cancelled, worker}
 
 // ---- language ----
@@ -66,6 +81,7 @@ function setLanguage(code, remember) {
         }
     }
     if (lastStatus) renderStatus(lastStatus);
+    renderFound(lastReport);
     for (const which of ['new', 'add']) renderSummary(which);
     if (lastMessage) $(lastMessage.box).textContent = t(lang, lastMessage.key, lastMessage.params);
 }
@@ -144,7 +160,8 @@ function hex(buffer) {
 // take 'none', which for them means "not applied".  A 2D canvas always
 // premultiplies alpha, so the colour under fully transparent pixels is lost:
 // such images can hash differently here than with `sitr hash`.
-async function pixels(file, bytes) {
+// out.thumb gets the picture's thumbnail, as it is displayed (thumb.js).
+async function pixels(file, bytes, out) {
     let bitmap;
     let applied = true;
     const options = { colorSpaceConversion: 'none', premultiplyAlpha: 'none' };
@@ -161,6 +178,7 @@ async function pixels(file, bytes) {
     }
     try {
         const { width, height } = bitmap;
+        out.thumb = await thumbnail(bitmap, width, height);
         if (!width || !height || width * height > MAX_PIXELS) return null;
         let ctx;
         if (typeof OffscreenCanvas !== 'undefined') {
@@ -191,12 +209,14 @@ async function fingerprint(file, heif) {
         md5: md5Hex(bytes),
         sha256: hex(await crypto.subtle.digest('SHA-256', bytes)),
     };
+    const shown = { thumb: null };
     let px;
     if (heif) {
         const r = await decodeHeif(bytes, MAX_PIXELS);
         px = r.code ? null : r;
+        if (px) shown.thumb = await thumbnailOfRgba(px.data, px.width, px.height);
     } else {
-        px = await pixels(file, new Uint8Array(bytes));
+        px = await pixels(file, new Uint8Array(bytes), shown);
     }
     let kind = 'digests';
     if (px) {
@@ -212,7 +232,7 @@ async function fingerprint(file, heif) {
     } else {
         kind = 'undecoded';
     }
-    return { image, kind };
+    return { image, kind, thumb: shown.thumb };
 }
 
 // What a file is by its first bytes: 'video' (a container sitr knows),
@@ -268,7 +288,7 @@ function fingerprintVideo(file, run, onProgress) {
         worker.onmessage = (e) => {
             const m = e.data || {};
             if (m.type === 'progress') onProgress(m.fraction);
-            else if (m.type === 'done') done({ video: m.video });
+            else if (m.type === 'done') done({ video: m.video, thumb: m.thumb || null });
             else if (m.type === 'error') done({ code: m.code || 'decode_failed' });
         };
         worker.onerror = () => done({ code: 'not_supported' });
@@ -320,7 +340,7 @@ async function fingerprintAll(files, which) {
                     say('hashing_video', { n: k + 1, total: list.length, pct: Math.floor(fraction * 100) });
                 });
                 if (r.code === 'cancelled') break;
-                out.push(r.video ? { kind: 'video', name: file.name, video: r.video } : { kind: 'video_failed', code: r.code });
+                out.push(r.video ? { kind: 'video', name: file.name, video: r.video, thumb: r.thumb } : { kind: 'video_failed', code: r.code });
             } else if (kind || type.startsWith('image/')) {
                 say('hashing', { n: k + 1, total: list.length });
                 const f = await fingerprint(file, kind === 'heic');
@@ -355,30 +375,86 @@ async function fingerprintAll(files, which) {
 
 const isImage = (x) => x.kind !== 'video' && x.kind !== 'video_failed' && x.kind !== 'refused';
 
-// The images to send.
+// The pictures to send ({image, thumb} items).
 function imagesOf(which) {
-    return picked[which].filter(isImage).map((x) => x.image);
+    return picked[which].filter(isImage);
 }
 
-// The videos to send: their fingerprints as `sitr hash --format jsonl
-// --dihedral` prints them, without any name.
+// The videos to send ({video, thumb} items): the fingerprints as `sitr hash
+// --format jsonl --dihedral` prints them, without any name.
 function videosOf(which) {
-    return picked[which].filter((x) => x.kind === 'video').map((x) => x.video);
+    return picked[which].filter((x) => x.kind === 'video');
 }
 
-// Sends images (in batches) and videos (one a request) to the case at ref
+// ---- thumbnails (memory only, see the top of this file) ----
+
+function forgetThumbs() {
+    if (local) for (const url of local.urls.values()) URL.revokeObjectURL(url);
+    local = null;
+}
+
+function thumbsFor(ref) {
+    if (!local || local.ref !== ref) {
+        forgetThumbs();
+        local = { ref, images: new Map(), videos: new Map(), keys: new Set(), urls: new Map() };
+    }
+    return local;
+}
+
+function thumbUrl(blob) {
+    let url = local.urls.get(blob);
+    if (!url) {
+        url = URL.createObjectURL(blob);
+        local.urls.set(blob, url);
+    }
+    return url;
+}
+
+// The service numbers a case's pictures 1, 2, ... in the order it stores
+// them, skipping a picture whose fingerprints the case already holds (the
+// same pdq, md5 and sha256), and its videos likewise.
+const imageKey = (im) => `${im.pdq || ''}|${im.md5 || ''}|${im.sha256 || ''}`;
+
+// After the service stored a batch of pictures (stored of them, the case
+// now holding total): the numbers go to the new ones in the order sent.
+// Only when the count agrees with what this page expected; otherwise (the
+// case held some of them from another visit) no number is guessed, and
+// those pictures go without a thumbnail.
+function numberImages(l, items, stored, total) {
+    const fresh = [];
+    for (const x of items) {
+        const key = imageKey(x.image);
+        if (l.keys.has(key)) continue;
+        l.keys.add(key);
+        fresh.push(x);
+    }
+    if (fresh.length !== stored) return;
+    fresh.forEach((x, i) => {
+        if (x.thumb) l.images.set(total - stored + 1 + i, x.thumb);
+    });
+}
+
+// Sends pictures (in batches) and videos (one a request) to the case at ref
 // with secret; the first request creates the case when ref is null.
 // Returns {ok, key, first, added, duplicates, videosAdded}.
 async function sendAll(ref, secret, images, videos) {
     const out = { ok: true, first: null, added: 0, duplicates: 0, videosAdded: 0 };
-    const bodies = [];
-    for (let k = 0; k < images.length; k += BATCH) bodies.push({ images: images.slice(k, k + BATCH) });
-    for (const v of videos) bodies.push({ videos: [v] });
-    for (const body of bodies) {
+    const batches = [];
+    for (let k = 0; k < images.length; k += BATCH) batches.push({ images: images.slice(k, k + BATCH) });
+    for (const v of videos) batches.push({ videos: [v] });
+    for (const batch of batches) {
+        const body = batch.images ? { images: batch.images.map((x) => x.image) } : { videos: [batch.videos[0].video] };
         const r = ref
             ? await api('POST', caseUrl(ref, '/images'), body, secret)
             : await api('POST', '/v1/cases', body);
         if (!r.ok) return { ...out, ok: false, key: r.key, params: r.params };
+        const l = thumbsFor(ref || r.json.case);
+        if (batch.images) {
+            const stored = ref ? r.json.added : r.json.images;
+            numberImages(l, batch.images, stored || 0, r.json.images || 0);
+        } else if ((ref ? r.json.videos_added : r.json.videos) === 1 && batch.videos[0].thumb) {
+            l.videos.set(r.json.videos, batch.videos[0].thumb);
+        }
         if (!ref) {
             out.first = r.json;
             ref = r.json.case;
@@ -555,9 +631,96 @@ async function loadCase(ref, secret) {
     session = { ref: r.json.case || ref, secret };
     lastStatus = r.json;
     renderStatus(r.json);
+    await loadFound(session.ref, secret, r.json);
     say('');
     show('case');
     return true;
+}
+
+// Which of her pictures and videos were found, where, and what happened:
+// the JSON report's takedowns by her numbers (case_items), read only when
+// a removal was requested.  Without it the counts above still say it all.
+async function loadFound(ref, secret, status) {
+    lastReport = null;
+    if (((status.takedowns || {}).requested || 0) > 0) {
+        const r = await api('GET', caseUrl(ref, '/report'), null, secret);
+        if (r.ok && r.json && Array.isArray(r.json.takedowns)) lastReport = r.json;
+    }
+    renderFound(lastReport);
+}
+
+// The status in the report's words (one vocabulary: texts.json evidence_st_*).
+function statusText(code) {
+    return STRINGS.en['evidence_st_' + code] ? t(lang, 'evidence_st_' + code) : t(lang, 'ev_unknown', { platform: '' });
+}
+
+// This visit's thumbnail of her picture (kind 'image') or video number n
+// of the case on screen, or null.
+function localThumb(kind, n) {
+    if (!local || !session || local.ref !== session.ref) return null;
+    return (kind === 'image' ? local.images : local.videos).get(n) || null;
+}
+
+function renderFound(report) {
+    const list = $('found-list');
+    list.textContent = '';
+    const items = new Map();
+    for (const td of (report && report.takedowns) || []) {
+        const ci = td.case_items || {};
+        for (const [kind, numbers] of [['image', ci.images], ['video', ci.videos]]) {
+            for (const n of Array.isArray(numbers) ? numbers : []) {
+                if (!Number.isInteger(n) || n < 1) continue;
+                const k = kind + '-' + n;
+                if (!items.has(k)) items.set(k, { kind, n, where: [] });
+                items.get(k).where.push(td);
+            }
+        }
+    }
+    $('found').hidden = items.size === 0;
+    const order = [...items.values()].sort((a, b) => (a.kind === b.kind ? a.n - b.n : a.kind === 'image' ? -1 : 1));
+    for (const it of order) {
+        const li = document.createElement('li');
+        li.dataset.item = it.kind + '-' + it.n;
+        const name = t(lang, it.kind === 'image' ? 'found_image' : 'found_video', { n: formatCount(it.n) });
+        const blob = localThumb(it.kind, it.n);
+        if (blob) {
+            const img = document.createElement('img');
+            img.className = 'thumb';
+            img.src = thumbUrl(blob);
+            img.alt = t(lang, 'found_thumb_alt', { name });
+            li.append(img);
+        } else {
+            const none = document.createElement('span');
+            none.className = 'thumb none';
+            none.setAttribute('aria-hidden', 'true');
+            none.textContent = formatCount(it.n);
+            li.append(none);
+        }
+        const body = document.createElement('div');
+        const head = document.createElement('strong');
+        head.textContent = name;
+        const where = document.createElement('ul');
+        for (const td of it.where) {
+            const w = document.createElement('li');
+            const platform = document.createElement('bdi');
+            platform.textContent = td.platform || '';
+            const time = document.createElement('time');
+            time.dateTime = td.found_at || '';
+            time.textContent = td.found_at ? formatDate(td.found_at) : '';
+            // "{platform}: {status} (found {time})", the two elements put
+            // where the language puts them.
+            const parts = t(lang, 'found_where', { status: statusText(td.status) }).split(/(\{platform\}|\{time\})/);
+            for (const part of parts) {
+                if (part === '{platform}') w.append(platform);
+                else if (part === '{time}') w.append(time);
+                else if (part) w.append(part);
+            }
+            where.append(w);
+        }
+        body.append(head, where);
+        li.append(body);
+        list.append(li);
+    }
 }
 
 // A time from the server in this device's time zone, to the second, with
@@ -682,8 +845,10 @@ async function addImages() {
 }
 
 // The printable report page, in the language chosen here: its HTML text,
-// or null after saying why not.
-async function fetchReport() {
+// or null after saying why not.  withThumbs: for printing on this device,
+// her thumbnails beside her pictures' numbers (never in the saved file,
+// which she may hand on).
+async function fetchReport(withThumbs = false) {
     if (!session) return null;
     const url = caseUrl(session.ref, '/report?format=html&lang=' + encodeURIComponent(lang));
     const r = await api('GET', url, null, session.secret, 'text/html, application/json;q=0.5');
@@ -696,20 +861,34 @@ async function fetchReport() {
         fail('report_missing');
         return null;
     }
-    return withLocalTimes(await r.blob.text());
+    return withLocalTimes(await r.blob.text(), withThumbs);
 }
 
 // The report gives every time in UTC (<time datetime="...Z">); this
 // device knows her time zone, so her local time goes beside each one
 // ("18:03:11 UTC (your time: 4 Dec 2026, 19:03:11 GMT+1)").  Text only:
-// the report stays without script or link.
-function withLocalTimes(html) {
+// the report stays without script or link.  withThumbs: each of her
+// pictures and videos the report names (<span data-image="N">, report_page.c)
+// gets this visit's thumbnail of it, as a blob: image of this page.
+function withLocalTimes(html, withThumbs) {
     const doc = new DOMParser().parseFromString(html, 'text/html');
     for (const el of doc.querySelectorAll('time[datetime]')) {
-        const local = doc.createElement('span');
-        local.className = 'local';
-        local.textContent = ' (' + t(lang, 'local_time', { t: formatDate(el.dateTime) }) + ')';
-        el.after(local);
+        const span = doc.createElement('span');
+        span.className = 'local';
+        span.textContent = ' (' + t(lang, 'local_time', { t: formatDate(el.dateTime) }) + ')';
+        el.after(span);
+    }
+    for (const el of withThumbs ? doc.querySelectorAll('span[data-image], span[data-video]') : []) {
+        const kind = el.hasAttribute('data-image') ? 'image' : 'video';
+        const n = Number(el.getAttribute('data-' + kind));
+        const blob = Number.isInteger(n) ? localThumb(kind, n) : null;
+        if (!blob) continue;
+        const img = doc.createElement('img');
+        img.src = thumbUrl(blob);
+        img.alt = '';
+        img.height = 48; // attributes, not style: the report's style is fixed by its hash
+        img.setAttribute('align', 'middle');
+        el.prepend(img, ' ');
     }
     return '<!DOCTYPE html>\n' + doc.documentElement.outerHTML + '\n';
 }
@@ -738,7 +917,7 @@ async function downloadReport() {
 // report's own print style (report_page.c), allowed here by its hash in
 // the page's Content-Security-Policy.
 async function printReport() {
-    const html = await fetchReport();
+    const html = await fetchReport(true);
     if (html === null) return;
     let frame = $('print-frame');
     if (frame) frame.remove();
@@ -797,6 +976,9 @@ async function withdraw() {
 function forget() {
     session = null;
     lastStatus = null;
+    lastReport = null;
+    forgetThumbs();
+    renderFound(null);
     $('created-case').textContent = '';
     $('created-secret').textContent = '';
     $('check-form').reset();

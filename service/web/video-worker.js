@@ -10,7 +10,8 @@
 // Meta's reference does, and hashed with PDQ at full resolution with its
 // eight dihedral variants (pdq.js).  Only hashes leave this worker: the
 // result is the object `sitr hash --format jsonl --dihedral` prints for a
-// video, without the path.
+// video, without the path; beside it (never inside it) a thumbnail of one
+// frame for the victim's own eyes (thumb.js: shown on her screen only).
 //
 // Memory: the MP4 index, a window of compressed samples (at most
 // SAMPLE_WINDOW bytes), the frames the decoder holds (its queue is kept
@@ -25,6 +26,7 @@ import { MP4_LIMITS, VideoError, readMp4, sniffVideo } from './mp4.js';
 import { Md5 } from './md5.js';
 import { pdqFromLuma } from './pdq.js';
 import { Sha256 } from './sha256.js';
+import { thumbnail } from './thumb.js';
 import { formatTime, framePeriod, frameTime, lumaFromRgbaFull, lumaFromYuv, planesFor } from './vpdq.js';
 
 // As `sitr hash` (sitr_video_limits_t.max_file_bytes).  Nothing here holds
@@ -113,6 +115,10 @@ async function hashVideo(file, secondsPerHash, convert) {
     const fps = mp4.fps;
     const m = framePeriod(secondsPerHash, fps);
     const frames = [];
+    // The first hashed frame with detail (quality 50 or more: not a black
+    // or plain opening frame), else the first one.
+    let thumb = null;
+    let thumbGood = false;
     const held = []; // [{n, frame}] selected, waiting to be hashed
     let decoded = 0;
     let failure = null;
@@ -169,6 +175,13 @@ async function hashVideo(file, secondsPerHash, convert) {
                 if (w < 5 || h < 5) throw new VideoError('decode_failed', 'frame smaller than 5x5');
                 const r = pdqFromLuma(luma, h, w, true);
                 const t = frameTime(n, fps);
+                if (!thumbGood) {
+                    const good = r.quality >= 50;
+                    if (good || !thumb) {
+                        thumb = (await thumbnail(frame, frame.displayWidth, frame.displayHeight)) || thumb;
+                        thumbGood = good;
+                    }
+                }
                 frames.push({ n, t: Number(formatTime(t)), pdq: r.hex, quality: r.quality, dihedral: r.dihedral });
             } catch (e) {
                 failure = failure || (e instanceof VideoError ? e : new VideoError('decode_failed', e && e.message));
@@ -222,7 +235,7 @@ async function hashVideo(file, secondsPerHash, convert) {
     }
     if (failure) throw failure;
     if (!frames.length) throw new VideoError('no_frames');
-    return {
+    const video = {
         type: 'video',
         md5,
         sha256,
@@ -232,13 +245,14 @@ async function hashVideo(file, secondsPerHash, convert) {
         height,
         frames,
     };
+    return { video, thumb };
 }
 
 self.onmessage = (e) => {
     const { file, secondsPerHash = 1, convert = 'exact' } = e.data || {};
     const started = performance.now();
     hashVideo(file, secondsPerHash, convert).then(
-        (video) => postMessage({ type: 'done', video, ms: performance.now() - started }),
+        ({ video, thumb }) => postMessage({ type: 'done', video, thumb, ms: performance.now() - started }),
         (err) =>
             postMessage({
                 type: 'error',

@@ -13,6 +13,13 @@
 //    (a download) and says it will be gone after;
 //  * the codes can be saved in a file; no request 404s (favicon);
 //  * the report prints to A4 with page numbers (a PDF kept as artefact).
+// Then her thumbnails: three pictures (one an iPhone HEIC) and a video
+// hashed in the page, two pictures (the JPEG and the HEIC of one photo) and
+// the video found on a platform: the case lists exactly those three by
+// their numbers, each with her own thumbnail, in the three
+// languages; no request carries a thumbnail's bytes (nor a picture's);
+// the printed report shows them beside her numbers, the saved one does
+// not; nothing is stored, and leaving the screen drops them.
 // Screenshots and PDFs go to BUILD_DIR/web-artefacts/.
 //
 // Usage (CTest does this): node phone_test.mjs BUILD_DIR
@@ -21,7 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, CHROMIUM, CHROMIUM_ARGS, freshDatabase, startSitrd, sleep } from './support.mjs';
+import { bytesIndex, carriesBytes, chromium, CHROMIUM, CHROMIUM_ARGS, freshDatabase, startSitrd, sleep } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [buildDir] = process.argv.slice(2);
@@ -306,6 +313,142 @@ try {
         const d = await dl;
         const text = d ? readFileSync(await d.path(), 'utf8') : '';
         check(text.includes('SITR-TEST') && text.includes('SECRET-TEST'), 'the codes are saved in a file');
+        await context.close();
+    }
+
+    // Her thumbnails.
+    {
+        const DATA = join(here, '..', 'data');
+        const pictures = [join(DATA, 'pdq', 'bridge-mods', 'aaa-orig.jpg'), join(DATA, 'pdq', 'misc-images', 'wee.jpg'),
+            join(DATA, 'heic', 'bridge-512.heic')];
+        const video = join(DATA, 'vpdq', 'videos', 'doorknob-hd-no-bar.mp4');
+        const context = await browser.newContext({ viewport: { width: 390, height: 844 }, acceptDownloads: true, isMobile: true, hasTouch: true });
+        const page = await context.newPage();
+        const bodies = [];
+        page.on('request', (r) => bodies.push({ url: r.url(), body: r.postDataBuffer() || Buffer.alloc(0) }));
+        await page.goto(server.base + '/');
+        await page.waitForSelector('body[data-ready="1"]');
+        await page.selectOption('#lang', 'en');
+        await page.click('#go-new');
+        await page.setInputFiles('#files', [...pictures, video]);
+        await page.waitForFunction(() => !document.getElementById('create').disabled, null, { timeout: 300000 });
+        await page.click('#create');
+        await page.waitForSelector('#created:not([hidden])', { timeout: 60000 });
+        const tref = await page.textContent('#created-case');
+        const tsecret = await page.textContent('#created-secret');
+        check(/^SITR-/.test(tref), `thumbnails: the page opened case ${tref}`);
+        // The platform: the first and third pictures are the upload post-77
+        // already reported (matched against every new case: one removal
+        // request naming both); the video is uploaded now.
+        const hashed = JSON.parse(execFileSync(join(buildDir, 'hasher', 'cli', 'sitr'), ['hash', '--format', 'jsonl', video], { encoding: 'utf8' }));
+        delete hashed.path;
+        const vu = await json('POST', '/v1/uploads', { uploads: [{ id: 'clip-9', url: 'https://example.social/v/9', video: hashed }] }, 'Bearer ' + key);
+        check(vu.status === 200 || vu.status === 202, `thumbnails: the video upload reported (${vu.status})`);
+        let st = null;
+        for (let k = 0; k < 300; k++) {
+            st = await json('GET', '/v1/cases/' + encodeURIComponent(tref), null, 'Case ' + tsecret);
+            if (st.body && st.body.takedowns && st.body.takedowns.requested >= 2) break;
+            await sleep(100);
+        }
+        check(st.body && st.body.takedowns.requested === 2, `thumbnails: two removals requested (${st.body && st.body.takedowns.requested})`);
+        await page.click('#written');
+        await page.waitForSelector('#found:not([hidden])', { timeout: 15000 });
+        const items = await page.$$eval('#found-list > li', (lis) => lis.map((li) => {
+            const img = li.querySelector('img.thumb');
+            return { item: li.dataset.item, text: li.textContent, thumb: !!img && img.complete && img.naturalWidth > 0, src: img ? img.src : '' };
+        }));
+        check(items.map((x) => x.item).join(' ') === 'image-1 image-3 video-1', `thumbnails: the found list is pictures No. 1 and 3 and video No. 1 (${items.map((x) => x.item).join(' ')})`);
+        for (const x of items) {
+            check(x.thumb && x.src.startsWith('blob:'), `thumbnails: ${x.item} has her own thumbnail (${x.src.slice(0, 5)})`);
+            check(x.text.includes('example-social') && x.text.includes(STRINGS.en.evidence_st_pending), `thumbnails: ${x.item} says where and what happened ("${x.text}")`);
+        }
+        check(items.length && items[0].text.includes(STRINGS.en.found_image.replace('{n}', '1')), 'thumbnails: "Picture No. 1" named');
+        await page.screenshot({ path: join(ART, 'phone-en-found.png'), fullPage: true });
+        for (const lang of ['fr', 'ar']) {
+            await page.selectOption('#lang', lang);
+            const text = await page.textContent('#found');
+            check(text.includes(STRINGS[lang].found_image.replace('{n}', '1')) && text.includes(STRINGS[lang].found_video.replace('{n}', '1')) &&
+                text.includes(STRINGS[lang].evidence_st_pending) && text.includes(STRINGS[lang].found_title),
+            `thumbnails: the found list in ${lang}`);
+            check(!/Picture|Video No|Takedown|found \(/.test(text), `thumbnails: no English word in the ${lang} list`);
+            check(await page.$$eval('#found img.thumb', (els) => els.length) === 3, `thumbnails: still three thumbnails in ${lang}`);
+            const ns = await noSideScroll(page);
+            check(ns.ok, `thumbnails: no horizontal scroll in ${lang} (${ns.why})`);
+            await page.screenshot({ path: join(ART, `phone-${lang}-found.png`), fullPage: true });
+        }
+        await page.selectOption('#lang', 'en');
+
+        // The thumbnails' size as shown (a page's policy keeps even the test
+        // from reading blob: bytes back, so what is sent is checked below by
+        // what it may hold: fingerprints only).
+        const sizes = await page.$$eval('#found img.thumb', (els) => els.map((el) => Math.max(el.naturalWidth, el.naturalHeight)));
+        check(sizes.length === 3 && sizes.every((n) => n > 0 && n <= 96), `thumbnails: small (${sizes.join(', ')} px)`);
+
+        // Printed: her thumbnails beside her numbers.
+        await page.click('#report-print');
+        await page.waitForFunction(() => {
+            const f = document.getElementById('print-frame');
+            const d = f && f.contentDocument;
+            return d && d.querySelector('span[data-image="1"] img') && d.querySelector('span[data-image="3"] img') && d.querySelector('span[data-video="1"] img');
+        }, null, { timeout: 15000 }).catch(() => {});
+        const printed = await page.evaluate(() => {
+            const d = document.getElementById('print-frame').contentDocument;
+            const ok = (sel) => {
+                const img = d.querySelector(sel);
+                return !!img && img.complete && img.naturalWidth > 0;
+            };
+            return { image: ok('span[data-image="1"] img'), heic: ok('span[data-image="3"] img'), video: ok('span[data-video="1"] img'), all: d.querySelectorAll('img').length };
+        });
+        check(printed.image && printed.heic && printed.video && printed.all === 3, `thumbnails: the printed report shows the three beside their numbers (${JSON.stringify(printed)})`);
+        // Saved: no thumbnail in the file she may hand on.
+        const dl = page.waitForEvent('download', { timeout: 15000 }).catch(() => null);
+        await page.click('#report');
+        const d = await dl;
+        const saved = d ? readFileSync(await d.path(), 'utf8') : '';
+        check(saved.includes('data-image="1"') && !/<img/i.test(saved), 'thumbnails: the saved report names picture No. 1 and holds no image');
+
+        // Every request body is fingerprints and nothing else: JSON whose
+        // names are the API's and whose strings are hex digests (so no
+        // thumbnail in any encoding), and none holds a run of a file's bytes.
+        const NAMES = new Set(['images', 'videos', 'pdq', 'quality', 'dihedral', 'md5', 'sha256', 'type', 'duration', 'fps',
+            'width', 'height', 'frames', 'n', 't', 'trimmed']);
+        const onlyHashes = (v) => {
+            if (typeof v === 'string') return /^[0-9a-f]{1,64}$/.test(v) || v === 'video';
+            if (typeof v === 'number' || v === null || typeof v === 'boolean') return true;
+            if (Array.isArray(v)) return v.every(onlyHashes);
+            return Object.entries(v).every(([k, x]) => (NAMES.has(k) || /^\d+$/.test(k)) && onlyHashes(x));
+        };
+        const sent = bodies.filter((b) => b.body.length);
+        const odd = sent.filter((b) => {
+            try {
+                return !onlyHashes(JSON.parse(b.body.toString('utf8')));
+            } catch {
+                return true;
+            }
+        });
+        check(sent.length >= 2 && odd.length === 0, `thumbnails: ${sent.length} request bodies, each only fingerprints (${odd.map((b) => b.url).join(' ')})`);
+        const index = bytesIndex([...pictures, video]);
+        const carried = sent.filter((b) => carriesBytes(b.body, index));
+        check(carried.length === 0, `thumbnails: no request with a file's bytes (${carried.map((b) => b.url).join(' ')})`);
+        const stored = await page.evaluate(async () => ({
+            local: Object.keys(localStorage),
+            session: Object.keys(sessionStorage),
+            idb: indexedDB.databases ? (await indexedDB.databases()).length : 0,
+            caches: (await caches.keys()).length,
+        }));
+        check(stored.local.every((k) => k === 'sitr.lang') && !stored.session.length && !stored.idb && !stored.caches,
+            `thumbnails: nothing stored (${JSON.stringify(stored)})`);
+
+        // Leaving the screen drops them: their blob: URLs are revoked.
+        const urls = items.map((x) => x.src);
+        await page.click('#leave');
+        const gone = await page.evaluate((list) => Promise.all(list.map((u) => new Promise((resolve) => {
+            const img = new Image();
+            img.onload = () => resolve(false);
+            img.onerror = () => resolve(true);
+            img.src = u;
+        }))), urls);
+        check(gone.length === 3 && gone.every(Boolean), 'thumbnails: forgotten when she leaves the screen');
         await context.close();
     }
 
