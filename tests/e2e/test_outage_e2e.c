@@ -11,6 +11,8 @@
  *    (case image, platform, UTC day), the counts summing to the matched
  *    answers the test received, and the victim's timeline shows one entry
  *    per (platform, day) with that sum;
+ *  - so are the checks counted per (platform, day) during the outage
+ *    (platform_checks sums to every check this sitrd counted, none dropped);
  *  - each change of the database's state is logged once.
  * Waiting loops poll with deadlines; nothing asserts on time. */
 #include <setjmp.h>
@@ -222,9 +224,10 @@ static void test_during(void **state)
     assert_non_null(sitr_e2e_header(&r, "Retry-After"));
     sitr_e2e_resp_free(&r);
 
-    /* The blocks wait in memory. */
+    /* The blocks wait in memory, and so do the check counts. */
     assert_true(sitr_e2e_metric(&A, "sitr_blocks_pending") >= 40);
     assert_int_equal(sitr_e2e_metric(&A, "sitr_blocks_dropped_total"), 0);
+    assert_true(sitr_e2e_metric(&A, "sitr_checks_pending") >= 50);
 }
 
 /* PostgreSQL returns: the queued blocks are written, summed per item,
@@ -255,6 +258,21 @@ static void test_after(void **state)
                      pgt_scalar(url, "SELECT count(DISTINCT (case_image_id, platform_id, day)) "
                                      "FROM case_blocks"));
     assert_true(pgt_scalar(url, "SELECT count(*) FROM case_blocks") <= 4);
+
+    /* Every check counted by this sitrd, written once the database was
+     * back (the checks of the start, of the outage and the PDQ item). */
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
+    while (sitr_e2e_metric(&A, "sitr_checks_pending") != 0) {
+        if (sitr_e2e_now_ms() > end)
+            fail_msg("the check counts were never written");
+        sitr_e2e_sleep_ms(50);
+    }
+    assert_int_equal(sitr_e2e_metric(&A, "sitr_checks_dropped_total"), 0);
+    assert_true(sitr_e2e_metric(&A, "sitr_checks_write_errors_total") >= 1);
+    long long counted = sitr_e2e_metric(&A, "sitr_checks_counted_total");
+    assert_true(counted >= 53);
+    assert_int_equal(pgt_scalar(url, "SELECT coalesce(sum(checks), 0) FROM platform_checks"),
+                     counted);
 
     /* The victim's timeline: one entry per (platform, day), summed. */
     json_t *st = sitr_e2e_call_json(&A, "GET", case_path, case_auth, NULL, 200);
