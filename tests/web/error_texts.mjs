@@ -82,5 +82,23 @@ for (const code of [...listed].sort()) {
     for (const lang of LANGS) check(!!(texts[lang] && texts[lang][key]), `${code}: text ${key} in ${lang}`);
 }
 for (const code of Object.keys(mapping).sort()) check(every.has(code), `${code}: the page's code is one docs/openapi.yaml names`);
+
+// One status vocabulary: a takedown's status has the same words in the
+// page's counts (n_*), the report's summary (evidence_s_*) and its status
+// of one request (evidence_st_*; in French the same words in the singular),
+// so that "Removed" on the page is never "Not found" in the report.
+const singular = { fr: (s) => s.replace(/s\b/g, '') };
+for (const lang of LANGS) {
+    const T = texts[lang] || {};
+    for (const st of ['pending', 'removed', 'rejected', 'not_found']) {
+        check(T['n_' + st] === T['evidence_s_' + st], `${lang} ${st}: the page says what the report's summary says ("${T['n_' + st]}")`);
+        const one = singular[lang] || ((s) => s);
+        check(one(T['evidence_s_' + st] || '') === one(T['evidence_st_' + st] || ''),
+            `${lang} ${st}: the report's summary and a request's status agree ("${T['evidence_st_' + st]}")`);
+    }
+    const one = singular[lang] || ((s) => s);
+    check(!!T.evidence_st_cancelled && one(T.evidence_s_cancelled || '') === one(T.evidence_st_cancelled),
+        `${lang} cancelled: the report's summary and a request's status agree`);
+}
 console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
 process.exit(failures ? 1 : 0);
