@@ -19,6 +19,7 @@
 #include "api/health.h"
 #include "api/hma.h"
 #include "api/match.h"
+#include "api/oracle.h"
 #include "api/report_page.h"
 #include "api/routes.h"
 #include "api/state.h"
@@ -65,6 +66,7 @@ static void holder_free(app_holder_t *h)
     sitr_blocks_close(h->api.blocks);
     sitr_checks_close(h->api.checks);
     sitr_stats_close(h->app.stats);
+    sitr_oracle_free(h->api.oracle);
     sitr_api_web_free(h->api.web);
     sitr_report_page_free_texts();
     sitr_schema_free(&h->app.migrations);
@@ -261,6 +263,11 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         holder_free(h);
         return sitr_err_set(err, SITR_ENOMEM, "cannot create the statistics gauges");
     }
+    if (sitr_oracle_new(cfg->digest_key, cfg->oracle_budget, (int)cfg->match_threshold,
+                        &h->api.oracle) < 0) {
+        holder_free(h);
+        return sitr_err_set(err, SITR_ENOMEM, "cannot create the match oracle's guard");
+    }
     rc = sitr_api_add_routes(srv);
     if (rc < 0) {
         holder_free(h);
@@ -296,7 +303,8 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
     if (sitr_metrics_add_source(srv->metrics, sitr_api_metrics_source, &h->api) < 0 ||
         sitr_metrics_add_source(srv->metrics, sitr_blocks_metrics_source, h->api.blocks) < 0 ||
         sitr_metrics_add_source(srv->metrics, sitr_checks_metrics_source, h->api.checks) < 0 ||
-        sitr_metrics_add_source(srv->metrics, sitr_stats_metrics_source, h->app.stats) < 0)
+        sitr_metrics_add_source(srv->metrics, sitr_stats_metrics_source, h->app.stats) < 0 ||
+        sitr_metrics_add_source(srv->metrics, sitr_oracle_metrics_source, h->api.oracle) < 0)
         sitr_log(SITR_LOG_WARN, NULL, "API metrics not exported: too many metric sources");
     sitr_server_set_ready(srv, 0, "checking the database schema");
     check_schema(h);

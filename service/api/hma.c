@@ -19,8 +19,11 @@
  *
  * The platform receives per matched case image or video a bank_content_id
  * (sitr/opaque.h: keyed, per platform, 53 bits), never a hash, case or row
- * id.  Distances: PDQ "<bits>", digests "-" (HMA's "no distance"), vPDQ
+ * id.  Distances: PDQ the band /v1/match answers ("<bits>" of the band's
+ * upper bound, api/oracle.h), digests "-" (HMA's "no distance"), vPDQ
  * against a case video "<query %>%[<case %>%]" (HMA's VPDQSimilarityInfo).
+ * The oracle's budget counts these lookups with /v1/match's: a suspended
+ * pair's perceptual matches are left out.
  *
  * Threads: handlers, after-work and database callbacks on the loop thread;
  * a vPDQ search in uv_queue_work (the job holds a reference on the request
@@ -33,11 +36,13 @@
 
 #include <sitr/err_service.h>
 #include <sitr/opaque.h>
+#include <sodium.h>
 
 #include "api/auth.h"
 #include "api/blocks.h"
 #include "api/checks.h"
 #include "api/hma_json.h"
+#include "api/oracle.h"
 #include "api/platform.h"
 #include "api/state.h"
 #include "core/log.h"
@@ -61,6 +66,7 @@ typedef struct hma_job {
     json_t *body;
     sitr_blocks_t *blocks; /* the API's block queue */
     sitr_checks_t *checks; /* the API's check counter */
+    sitr_oracle_t *oracle; /* the API's oracle guard */
     size_t nblocked, nblocked_videos, unrecorded;
 } hma_job_t;
 
@@ -135,15 +141,17 @@ static void run_search(hma_job_t *j)
         j->found = found;
 }
 
-/* HMA's distance string for one hit. */
-static void distance_str(const sitr_msearch_match_t *h, char *out, size_t cap)
+/* HMA's distance string for one hit: a PDQ distance is the band /v1/match
+ * answers (api/oracle.h). */
+static void distance_str(const sitr_oracle_t *o, const sitr_msearch_match_t *h, char *out,
+                         size_t cap)
 {
-    if (h->signal == SITR_SIGNAL_MD5 || h->signal == SITR_SIGNAL_SHA256)
+    if (!sitr_oracle_guarded(h))
         snprintf(out, cap, "-");
     else if (h->coverage >= 0 && h->query_share >= 0)
         snprintf(out, cap, "%.0f%%[%.0f%%]", h->query_share * 100.0, h->coverage * 100.0);
     else
-        snprintf(out, cap, "%d", h->distance);
+        snprintf(out, cap, "%d", sitr_oracle_band(o, h));
 }
 
 static int build_answer(hma_job_t *j)
@@ -153,13 +161,23 @@ static int build_answer(hma_job_t *j)
     size_t shown =
         (size_t)(j->found < SITR_PLATFORM_MAX_MATCHES ? j->found : SITR_PLATFORM_MAX_MATCHES);
     json_t *list = json_array();
-    int bad = !list;
+    int bad = !list, have_fp = 0;
+    size_t listed = 0;
+    uint8_t fp[SITR_ORACLE_FP_BYTES] = {0};
     for (size_t k = 0; k < shown && !bad; k++) {
         const sitr_msearch_match_t *h = &j->hits[k];
         int video = h->kind == SITR_MSEARCH_VIDEO;
+        /* The oracle's guard, as /v1/match (api/oracle.h). */
+        if (sitr_oracle_guarded(h) && !have_fp) {
+            sitr_oracle_fingerprint(j->oracle, &j->item, fp);
+            have_fp = 1;
+        }
+        if (!sitr_oracle_admit(j->oracle, platform, h, fp, sitr_req_log_ids(j->req)))
+            continue;
+        listed++;
         uint64_t cid = sitr_opaque_content_id(srv->cfg->digest_key, platform, video, h->id);
         char dist[48];
-        distance_str(h, dist, sizeof dist);
+        distance_str(j->oracle, h, dist, sizeof dist);
         json_t *m = j->mode == RAW ? json_integer((json_int_t)cid)
                                    : json_pack("{s:I,s:s}", "bank_content_id", (json_int_t)cid,
                                                "distance", dist);
@@ -169,18 +187,19 @@ static int build_answer(hma_job_t *j)
         j->nblocked_videos += video;
         j->nblocked += !video;
     }
+    sodium_memzero(fp, sizeof fp);
     if (bad) {
         json_decref(list);
         return SITR_ENOMEM;
     }
     if (j->mode == LOOKUP)
-        j->body = shown ? json_pack("{s:o}", srv->cfg->hma_bank, list) : json_object();
+        j->body = listed ? json_pack("{s:o}", srv->cfg->hma_bank, list) : json_object();
     else
         j->body = json_pack("{s:o}", "matches", list);
-    if (j->mode == LOOKUP && !shown)
+    if (j->mode == LOOKUP && !listed)
         json_decref(list);
     j->counters->hma_lookups++;
-    j->counters->hma_matched += shown > 0;
+    j->counters->hma_matched += listed > 0;
     sitr_checks_add(j->checks, platform, 1);
     return j->body ? 0 : SITR_ENOMEM;
 }
@@ -419,6 +438,7 @@ static int lookup(sitr_req_t *req, lookup_mode_t mode)
     j->counters = &api->counters;
     j->blocks = api->blocks;
     j->checks = api->checks;
+    j->oracle = api->oracle;
     j->mode = mode;
     j->ix = sitr_replica_indexes(api->replica);
     j->radius = (int)srv->cfg->match_threshold;

@@ -12,7 +12,9 @@
  * appears once with its best signal; a video match carries coverage and
  * run_seconds.  The platform receives per target an opaque ref
  * (sitr/opaque.h: images and videos in separate namespaces), never a
- * victim's hash or frame times.
+ * victim's hash or frame times; a perceptual distance only as its band,
+ * and nothing perceptual for a (platform, target) pair the oracle's guard
+ * has suspended (api/oracle.h).
  *
  * Recording: each (item, matched case image or video) pair is one "upload
  * blocked" record, queued in memory (api/blocks.h: aggregated per item,
@@ -42,9 +44,11 @@
 
 #include <sitr/err_service.h>
 #include <sitr/opaque.h>
+#include <sodium.h>
 
 #include "api/blocks.h"
 #include "api/checks.h"
+#include "api/oracle.h"
 #include "api/platform.h"
 #include "api/reply.h"
 #include "api/state.h"
@@ -90,6 +94,7 @@ typedef struct match_job {
     json_t *body;               /* the answer, built after the search */
     sitr_blocks_t *blocks;      /* the API's block queue */
     sitr_checks_t *checks;      /* the API's check counter */
+    sitr_oracle_t *oracle;      /* the API's oracle guard */
     size_t nblocked, nblocked_videos, unrecorded;
 } match_job_t;
 
@@ -167,16 +172,28 @@ static int build_answer(match_job_t *j)
         size_t shown = (size_t)j->found[i] < SITR_PLATFORM_MAX_MATCHES ? (size_t)j->found[i]
                                                                        : SITR_PLATFORM_MAX_MATCHES;
         json_t *matches = json_array();
-        int recorded = 1;
+        int recorded = 1, have_fp = 0;
+        size_t listed = 0;
+        uint8_t fp[SITR_ORACLE_FP_BYTES] = {0};
         for (size_t k = 0; matches && k < shown && !bad; k++) {
             char ref[SITR_OPAQUE_TOKEN_LEN + 1];
             int video = h[k].kind == SITR_MSEARCH_VIDEO;
+            /* The oracle's guard: a perceptual match of a suspended pair
+             * is not shown (api/oracle.h). */
+            if (sitr_oracle_guarded(&h[k]) && !have_fp) {
+                sitr_oracle_fingerprint(j->oracle, &j->query[i], fp);
+                have_fp = 1;
+            }
+            if (!sitr_oracle_admit(j->oracle, platform, &h[k], fp, sitr_req_log_ids(j->req)))
+                continue;
+            listed++;
             if (video)
                 sitr_opaque_video_ref(srv->cfg->digest_key, platform, h[k].id, ref);
             else
                 sitr_opaque_ref(srv->cfg->digest_key, platform, h[k].id, ref);
             json_t *m = json_pack("{s:s,s:s,s:i}", "ref", ref, "signal",
-                                  sitr_msearch_signal_name(h[k].signal), "distance", h[k].distance);
+                                  sitr_msearch_signal_name(h[k].signal), "distance",
+                                  sitr_oracle_band(j->oracle, &h[k]));
             /* Video evidence, rounded: a share and a length, never a time
              * of the victim's video. */
             if (m && h[k].coverage >= 0)
@@ -192,7 +209,7 @@ static int build_answer(match_job_t *j)
             j->nblocked += !video;
         }
         json_t *it =
-            matches ? json_pack("{s:b,s:o}", "matched", shown > 0, "matches", matches) : NULL;
+            matches ? json_pack("{s:b,s:o}", "matched", listed > 0, "matches", matches) : NULL;
         if (it && (size_t)j->found[i] > shown)
             bad |= json_object_set_new(it, "more", json_true());
         if (it && !recorded)
@@ -201,7 +218,8 @@ static int build_answer(match_job_t *j)
         if (it && j->items[i].pdq_low_quality)
             bad |= json_object_set_new(it, "pdq_ignored", json_string("quality_too_low"));
         bad |= !it || json_array_append_new(items, it) < 0;
-        j->counters->match_matched += shown > 0;
+        j->counters->match_matched += listed > 0;
+        sodium_memzero(fp, sizeof fp);
         j->counters->match_pdq_ignored += j->items[i].pdq_low_quality;
     }
     j->counters->match_items += j->n;
@@ -308,6 +326,7 @@ int sitr_api_match(sitr_req_t *req)
     j->counters = &api->counters;
     j->blocks = api->blocks;
     j->checks = api->checks;
+    j->oracle = api->oracle;
     j->items = items;
     j->videos = videos;
     j->n = n;

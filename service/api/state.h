@@ -66,6 +66,10 @@ typedef struct sitr_api {
      * sitr_checks_add(api->checks, ...). */
     struct sitr_checks *checks;
 
+    /* The match oracle's guard (oracle.h): distance bands and the budget
+     * of distinct matching queries per (platform, case item); owned. */
+    struct sitr_oracle *oracle;
+
     /* The victims' web page, read at start-up (web.c); owned. */
     struct sitr_web *web;
 } sitr_api_t;

@@ -143,6 +143,11 @@ static const option_t options[] = {
     {"stats-interval", "SITR_STATS_INTERVAL", "60", "S",
      "seconds between two reads of the sitr_stats_* gauges of /metrics from the database", K_UINT,
      OFF(stats_interval), 1, 86400},
+    {"oracle-budget", "SITR_ORACLE_BUDGET", "16", "N",
+     "distinct query hashes matching one case image or video that one platform gets answered; "
+     "the next suspends that pair's perceptual matches for that platform and records an alert "
+     "(sitr-admin alerts) until the operator clears it",
+     K_UINT, OFF(oracle_budget), 1, 1000},
     {"trusted-proxy", "SITR_TRUSTED_PROXY", "", "IP",
      "reverse proxy address whose X-Forwarded-For gives the client address (empty: none)", K_STRING,
      OFF(trusted_proxy), 0, 0},

@@ -47,6 +47,9 @@ typedef struct sitr_config {
     unsigned match_threshold, match_batch;
     /* Seconds between two reads of the sitr_stats_* gauges (jobs/stats.h). */
     unsigned stats_interval;
+    /* Distinct matching query hashes answered per (platform, case item)
+     * before its perceptual matches are withheld (api/oracle.h). */
+    unsigned oracle_budget;
     unsigned block_queue; /* distinct (case item, platform, day) block records held in memory
                            * on their way to the database (api/blocks.h) */
     unsigned webhooks;    /* 1: send takedown webhooks (on the matcher's replica) */
