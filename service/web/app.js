@@ -53,7 +53,7 @@ const picked = { new: [], add: [] }; // fingerprints ready to send
 // Blob), videos: Map(n -> Blob), keys: Set of the fingerprints sent, urls:
 // Map(Blob -> object URL)}.  Memory only; forgetThumbs() drops them.
 let local = null;
-let lastReport = null; // the last JSON report read for the "found" list
+let lastReport = null; // the last JSON report read: found list, platforms, help
 const running = { new: null, add: null }; // the hashing under way: {cancelled, worker}
 
 // ---- language ----
@@ -82,6 +82,7 @@ function setLanguage(code, remember) {
     }
     if (lastStatus) renderStatus(lastStatus);
     renderFound(lastReport);
+    renderAbout(lastReport);
     for (const which of ['new', 'add']) renderSummary(which);
     if (lastMessage) $(lastMessage.box).textContent = t(lang, lastMessage.key, lastMessage.params);
 }
@@ -631,22 +632,47 @@ async function loadCase(ref, secret) {
     session = { ref: r.json.case || ref, secret };
     lastStatus = r.json;
     renderStatus(r.json);
-    await loadFound(session.ref, secret, r.json);
+    await loadFound(session.ref, secret);
     say('');
     show('case');
     return true;
 }
 
-// Which of her pictures and videos were found, where, and what happened:
-// the JSON report's takedowns by her numbers (case_items), read only when
-// a removal was requested.  Without it the counts above still say it all.
-async function loadFound(ref, secret, status) {
+// The JSON report of the case: which of her pictures and videos were
+// found, where, and what happened (its takedowns by her numbers,
+// case_items); the platforms taking part; where to get help (the
+// operator's list).  Without it the counts above still say what happened.
+async function loadFound(ref, secret) {
     lastReport = null;
-    if (((status.takedowns || {}).requested || 0) > 0) {
-        const r = await api('GET', caseUrl(ref, '/report'), null, secret);
-        if (r.ok && r.json && Array.isArray(r.json.takedowns)) lastReport = r.json;
-    }
+    const r = await api('GET', caseUrl(ref, '/report'), null, secret);
+    if (r.ok && r.json && Array.isArray(r.json.takedowns)) lastReport = r.json;
     renderFound(lastReport);
+    renderAbout(lastReport);
+}
+
+// What happens next, the platforms taking part and where to get help, as
+// the report names them.
+function renderAbout(report) {
+    $('about').hidden = !report;
+    const fill = (id, items) => {
+        const ul = $(id);
+        ul.textContent = '';
+        for (const item of items) {
+            const li = document.createElement('li');
+            const b = document.createElement('bdi');
+            b.textContent = item;
+            li.append(b);
+            ul.append(li);
+        }
+        ul.hidden = items.length === 0;
+    };
+    const strings = (v) => (Array.isArray(v) ? v.filter((x) => typeof x === 'string' && x) : []);
+    const platforms = strings(report && report.platforms);
+    $('platforms-intro').textContent = t(lang, platforms.length ? 'evidence_platforms_intro' : 'evidence_no_platforms');
+    fill('platforms', platforms);
+    const help = strings(report && report.operator && report.operator.help);
+    $('help-intro').hidden = help.length === 0;
+    fill('help-list', help);
 }
 
 // The status in the report's words (one vocabulary: texts.json evidence_st_*).
@@ -979,6 +1005,7 @@ function forget() {
     lastReport = null;
     forgetThumbs();
     renderFound(null);
+    renderAbout(null);
     $('created-case').textContent = '';
     $('created-secret').textContent = '';
     $('check-form').reset();

@@ -11,6 +11,8 @@
 //  * "leave this screen" and "withdraw my case" are apart (withdrawal in its
 //    own box below the report), and withdrawing first offers the report
 //    (a download) and says it will be gone after;
+//  * the case says what happens next, which platforms take part and where
+//    to get help (Iblagh, the operator's list);
 //  * the codes can be saved in a file; no request 404s (favicon);
 //  * the report prints to A4 with page numbers (a PDF kept as artefact).
 // Then her thumbnails: three pictures (one an iPhone HEIC) and a video
@@ -213,6 +215,18 @@ try {
                 return { leave: y('leave'), report: y('report'), withdraw: y('withdraw'), sameBox: document.getElementById('leave').closest('section') === document.getElementById('withdraw').closest('section') };
             });
             check(!pos.sameBox && pos.leave < pos.report && pos.report < pos.withdraw, `${tag}: "leave" above the report, "withdraw" in its own box below it`);
+            // What happens next, the platforms taking part and where to get
+            // help (Iblagh, the operator's list), on the case screen too.
+            const about = await page.evaluate(() => ({
+                shown: !document.getElementById('about').hidden,
+                text: document.getElementById('about').textContent,
+                platforms: [...document.querySelectorAll('#platforms li')].map((li) => li.textContent),
+                help: [...document.querySelectorAll('#help-list li')].map((li) => li.textContent),
+            }));
+            check(about.shown && about.text.includes(S.next_title) && about.text.includes(S.next_text) && about.text.includes(S.evidence_help_police),
+                `${tag}: the case says what happens next and how to report to the police`);
+            check(about.platforms.join('|') === 'example-social' && about.help.join('|') === 'Hotline 8350|Association Exemple: +212 5 22 00 00 00',
+                `${tag}: the platforms taking part and the operator's help list (${about.platforms.join('|')}; ${about.help.join('|')})`);
             check((await page.textContent('#leave')) === S.leave && S.leave !== S.withdraw, `${tag}: "${S.leave}" is not "${S.withdraw}"`);
             await shot('case');
 
