@@ -41,6 +41,7 @@ if (!buildDir) {
     process.exit(2);
 }
 const { VENDORED_PDQ, extendedPdq, withExifOrientation } = await import(join(here, 'pdq_data.mjs'));
+const { caseImages } = await import(join(here, 'support.mjs'));
 const EXTENDED_PDQ = extendedPdq(sharedDir);
 const CHROMIUM = process.env.SITR_CHROMIUM || '/usr/bin/chromium';
 const TEST_KEY = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
@@ -253,21 +254,8 @@ try {
         'focus moved to the new case heading');
 
     // The database holds exactly the CLI's hashes.
-    const caseId = psql(dbUrl, `SELECT id FROM cases WHERE reference = '${ref.replace(/'/g, '')}'`);
+    const { caseId, rows } = caseImages(dbUrl, ref);
     check(/^\d+$/.test(caseId), 'case stored');
-    const rows = psql(
-        dbUrl,
-        `SELECT encode(sha256,'hex'), encode(md5,'hex'), coalesce(encode(pdq,'hex'),''), coalesce(quality::text,''),
-                coalesce((SELECT string_agg(encode(v.pdq,'hex'), ',' ORDER BY v.variant)
-                          FROM case_image_variants v WHERE v.image_id = ci.id), '')
-         FROM case_images ci WHERE case_id = ${caseId}`,
-    )
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-            const [sha256, md5, pdq, quality, variants] = l.split('|');
-            return { sha256, md5, pdq, quality: quality === '' ? null : Number(quality), variants: variants ? variants.split(',') : [] };
-        });
     check(rows.length === cli.length, `${rows.length} images stored for ${cli.length} files`);
     let exact = 0;
     for (const want of cli) {

@@ -22,17 +22,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-    chromium,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    bytesIndex,
-    carriesBytes,
-    distance,
-    freshDatabase,
-    psql,
-    startSitrd,
-} from './support.mjs';
+import { bytesIndex, carriesBytes, caseImages, distance, freshDatabase, openPage, startSitrd } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [buildDir] = process.argv.slice(2);
@@ -84,25 +74,9 @@ const server = await startSitrd(buildDir, db.dbUrl, 'heic');
 const profile = mkdtempSync(join(tmpdir(), 'sitr-chromium-'));
 let context;
 try {
-    context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        locale: 'en-GB',
-        args: CHROMIUM_ARGS,
-    });
-    const requests = [];
-    context.on('request', (req) => requests.push(req));
-    const page = context.pages()[0] || (await context.newPage());
-    const consoleErrors = [];
-    page.on('console', (m) => {
-        if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    // Requests of the page's Workers (the decoder's fetch of libheif.wasm).
-    page.on('worker', (w) => console.log('# worker ' + new URL(w.url()).pathname));
+    let page, requests, consoleErrors;
+    ({ context, page, requests, consoleErrors } = await openPage(profile, server.base));
 
-    await page.goto(server.base + '/');
-    await page.waitForSelector('body[data-ready="1"]');
     const path = (r) => new URL(r.url()).pathname;
     check(!requests.some((r) => DECODER.includes(path(r))), 'the decoder is not loaded with the page');
 
@@ -127,20 +101,7 @@ try {
     check(/^SITR-/.test(ref), 'case created');
 
     // What PostgreSQL holds.
-    const caseId = psql(db.dbUrl, `SELECT id FROM cases WHERE reference = '${ref.replace(/'/g, '')}'`);
-    const rows = psql(
-        db.dbUrl,
-        `SELECT encode(sha256,'hex'), encode(md5,'hex'), coalesce(encode(pdq,'hex'),''), coalesce(quality::text,''),
-                coalesce((SELECT string_agg(encode(v.pdq,'hex'), ',' ORDER BY v.variant)
-                          FROM case_image_variants v WHERE v.image_id = ci.id), '')
-         FROM case_images ci WHERE case_id = ${caseId}`,
-    )
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-            const [sha256, md5, pdq, quality, variants] = l.split('|');
-            return { sha256, md5, pdq, quality: quality === '' ? null : Number(quality), variants: variants ? variants.split(',') : [] };
-        });
+    const { rows } = caseImages(db.dbUrl, ref);
     check(rows.length === picked.length, `${rows.length} images stored for ${picked.length} files`);
     let exact = 0;
     for (const want of cli) {

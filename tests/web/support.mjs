@@ -159,3 +159,50 @@ export function readVpdqLines(path) {
             return { n: Number(n), quality: Number(quality), pdq, t };
         });
 }
+
+// Debian's Chromium on a fresh profile folder, every request of the page
+// and its Workers recorded, console errors and page errors collected, the
+// page loaded from base and ready: {context, page, requests, consoleErrors}.
+export async function openPage(profile, base, options = {}) {
+    const context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        locale: 'en-GB',
+        acceptDownloads: true,
+        args: CHROMIUM_ARGS,
+        ...options,
+    });
+    const requests = [];
+    context.on('request', (req) => requests.push(req));
+    const page = context.pages()[0] || (await context.newPage());
+    const consoleErrors = [];
+    page.on('console', (m) => {
+        if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await page.goto(base + '/');
+    await page.waitForSelector('body[data-ready="1"]');
+    return { context, page, requests, consoleErrors };
+}
+
+// The pictures PostgreSQL holds for the case numbered ref: [{sha256, md5,
+// pdq ('' when none), quality (null when none), variants: [the other
+// dihedral hashes, by variant]}], and the case's id.
+export function caseImages(dbUrl, ref) {
+    const caseId = psql(dbUrl, `SELECT id FROM cases WHERE reference = '${ref.replace(/'/g, '')}'`);
+    if (!/^\d+$/.test(caseId)) return { caseId: null, rows: [] };
+    const rows = psql(
+        dbUrl,
+        `SELECT encode(sha256,'hex'), encode(md5,'hex'), coalesce(encode(pdq,'hex'),''), coalesce(quality::text,''),
+                coalesce((SELECT string_agg(encode(v.pdq,'hex'), ',' ORDER BY v.variant)
+                          FROM case_image_variants v WHERE v.image_id = ci.id), '')
+         FROM case_images ci WHERE case_id = ${caseId}`,
+    )
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+            const [sha256, md5, pdq, quality, variants] = l.split('|');
+            return { sha256, md5, pdq, quality: quality === '' ? null : Number(quality), variants: variants ? variants.split(',') : [] };
+        });
+    return { caseId, rows };
+}

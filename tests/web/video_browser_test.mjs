@@ -38,13 +38,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-    CHROMIUM,
-    CHROMIUM_ARGS,
     bytesIndex,
     carriesBytes,
-    chromium,
     distance,
     freshDatabase,
+    openPage,
     psql,
     readVpdqLines,
     startSitrd,
@@ -218,23 +216,8 @@ async function hashInWorker(page, files, secondsPerHash, convert) {
 }
 
 try {
-    context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        locale: 'en-GB',
-        acceptDownloads: true,
-        args: CHROMIUM_ARGS,
-    });
-    const requests = [];
-    context.on('request', (req) => requests.push(req));
-    const page = context.pages()[0] || (await context.newPage());
-    const consoleErrors = [];
-    page.on('console', (m) => {
-        if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    await page.goto(server.base + '/');
-    await page.waitForSelector('body[data-ready="1"]');
+    let page, requests, consoleErrors;
+    ({ context, page, requests, consoleErrors } = await openPage(profile, server.base));
     await page.click('#go-new');
 
     // Cancel: a 2-minute 720p video, stopped once the bar moves.
