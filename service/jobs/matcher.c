@@ -25,6 +25,10 @@
  * A pair's best signal is sent (exact digest, then copy, excerpt, pdq,
  * still) with the video evidence (coverage, run_seconds).
  *
+ * Partner lists (migrations/0009): an 'import_added' change names a case whose
+ * images (up to millions) are read through a cursor and matched one by one
+ * like 'case_image_added' changes, all committed with that change's seq.
+ *
  * The loop thread only starts, kicks (after the replica applied changes) and
  * stops the thread; the thread reports its exit through a uv_async_t. */
 #include "jobs/matcher.h"
@@ -185,7 +189,7 @@ static long lookup_all(sitr_matcher_t *m, sitr_digest_index_t *d, const uint8_t 
     }
 }
 
-enum { CH_NONE = 0, CH_IMAGE = 1, CH_UPLOAD = 2, CH_VIDEO = 3 };
+enum { CH_NONE = 0, CH_IMAGE = 1, CH_UPLOAD = 2, CH_VIDEO = 3, CH_IMPORT = 4 };
 
 typedef struct mchange {
     int64_t seq, entity;
@@ -457,8 +461,9 @@ static int parse_change(PGresult *res, int i, mchange_t *c)
     c->kind = strcmp(kind, "case_image_added") == 0   ? CH_IMAGE
               : strcmp(kind, "upload_added") == 0     ? CH_UPLOAD
               : strcmp(kind, "case_video_added") == 0 ? CH_VIDEO
+              : strcmp(kind, "import_added") == 0     ? CH_IMPORT
                                                       : CH_NONE;
-    if (!c->kind)
+    if (!c->kind || c->kind == CH_IMPORT)
         return 0;
     c->frames_hex = PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8);
     int k1 = hex_field(res, i, 3, c->pdq.b, sizeof c->pdq.b);
@@ -487,6 +492,88 @@ static const char FETCH_SQL[] =
     "encode(sha256, 'hex'), (SELECT string_agg(encode(x, 'hex'), ',' ORDER BY o) "
     "FROM unnest(variants) WITH ORDINALITY AS t(x, o)), encode(frames, 'hex') "
     "FROM sitr_changes_after($1::bigint, $2::int) WHERE seq <= $3::bigint ORDER BY seq";
+
+/* Appends the best candidate of each (target, upload) pair in m->cands to
+ * the commit's JSON. */
+static void emit_cands(sitr_matcher_t *m, size_t *nmatch)
+{
+    if (m->cands.n > 1) /* qsort on a NULL array is undefined, even for 0 items */
+        qsort(m->cands.v, m->cands.n, sizeof *m->cands.v, cand_cmp);
+    for (size_t k = 0; k < m->cands.n; k++) {
+        const cand_t *x = &m->cands.v[k];
+        const cand_t *p = k > 0 ? &m->cands.v[k - 1] : NULL;
+        if (p && x->video == p->video && x->target == p->target && x->upload == p->upload)
+            continue; /* the best of this pair came first */
+        sbuf_printf(&m->json,
+                    "%s{\"%s\":%" PRId64 ",\"upload_id\":%" PRId64
+                    ",\"signal\":\"%s\",\"distance\":%d",
+                    *nmatch ? "," : "", x->video ? "case_video_id" : "case_image_id", x->target,
+                    x->upload, sitr_msearch_signal_name(x->signal), x->distance);
+        if (x->coverage >= 0 && x->run_seconds >= 0)
+            sbuf_printf(&m->json, ",\"coverage\":%.4f,\"run_seconds\":%.3f", x->coverage,
+                        x->run_seconds);
+        sbuf_printf(&m->json, "}");
+        (*nmatch)++;
+    }
+}
+
+/* An 'import_added' change (migrations/0009): the live images of the
+ * import's case, read through a cursor in pages (a list may hold millions),
+ * each matched like a 'case_image_added' change.  The rows keep
+ * FETCH_SQL's column layout so that parse_change reads them. */
+#define IMPORT_PAGE 5000 /* the FETCH count below */
+static int match_import(sitr_matcher_t *m, int64_t case_id, size_t *nmatch)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, case_id);
+    const char *v[] = {id};
+    PGresult *res = exec_params(m, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+    if (!res)
+        return SITR_EDB;
+    PQclear(res);
+    res = exec_params(m,
+                      "DECLARE sitr_import_images NO SCROLL CURSOR FOR "
+                      "SELECT 0, 'case_image_added', image_id, encode(pdq, 'hex'), quality, "
+                      "encode(md5, 'hex'), encode(sha256, 'hex'), "
+                      "(SELECT string_agg(encode(x, 'hex'), ',' ORDER BY o) "
+                      "FROM unnest(variants) WITH ORDINALITY AS t(x, o)), NULL::text "
+                      "FROM index_case_images WHERE case_id = $1::bigint",
+                      1, v);
+    int rc = res ? 0 : SITR_EDB;
+    PQclear(res);
+    size_t images = 0;
+    while (rc == 0) {
+        res = exec_params(m, "FETCH 5000 FROM sitr_import_images", 0, NULL);
+        if (!res) {
+            rc = SITR_EDB;
+            break;
+        }
+        int n = PQntuples(res);
+        for (int i = 0; i < n && rc == 0; i++) {
+            mchange_t c;
+            rc = parse_change(res, i, &c);
+            if (rc < 0)
+                break;
+            m->cands.n = 0;
+            rc = match_change(m, &c);
+            wipe_change(m);
+            if (rc == 0)
+                emit_cands(m, nmatch);
+        }
+        images += (size_t)n;
+        PQclear(res);
+        if (n < IMPORT_PAGE)
+            break;
+    }
+    res = exec_params(m, rc == 0 ? "COMMIT" : "ROLLBACK", 0, NULL);
+    if (!res && rc == 0)
+        rc = SITR_EDB;
+    PQclear(res);
+    if (rc == 0)
+        sitr_log(SITR_LOG_INFO, NULL, "matcher: import %" PRId64 " searched: %zu images", case_id,
+                 images);
+    return rc;
+}
 
 /* One batch: read, match, commit.  Returns 1 if work was done, 0 if there
  * was nothing to do, < 0 on failure (the connection is then dropped). */
@@ -525,6 +612,17 @@ static int run_batch(sitr_matcher_t *m)
             break;
         }
         m->cands.n = 0;
+        if (c.kind == CH_IMPORT) {
+            /* Matched and emitted page by page; its images' frames are
+             * none, so the skip below cannot apply. */
+            rc = match_import(m, c.entity, &nmatch);
+            if (rc < 0)
+                break;
+            upto = c.seq;
+            if (nmatch >= BATCH_MATCHES)
+                break;
+            continue;
+        }
         if (c.kind)
             rc = match_change(m, &c);
         wipe_change(m);
@@ -541,24 +639,7 @@ static int run_batch(sitr_matcher_t *m)
         }
         if (rc < 0)
             break;
-        if (m->cands.n > 1) /* qsort on a NULL array is undefined, even for 0 items */
-            qsort(m->cands.v, m->cands.n, sizeof *m->cands.v, cand_cmp);
-        for (size_t k = 0; k < m->cands.n; k++) {
-            const cand_t *x = &m->cands.v[k];
-            const cand_t *p = k > 0 ? &m->cands.v[k - 1] : NULL;
-            if (p && x->video == p->video && x->target == p->target && x->upload == p->upload)
-                continue; /* the best of this pair came first */
-            sbuf_printf(&m->json,
-                        "%s{\"%s\":%" PRId64 ",\"upload_id\":%" PRId64
-                        ",\"signal\":\"%s\",\"distance\":%d",
-                        nmatch ? "," : "", x->video ? "case_video_id" : "case_image_id", x->target,
-                        x->upload, sitr_msearch_signal_name(x->signal), x->distance);
-            if (x->coverage >= 0 && x->run_seconds >= 0)
-                sbuf_printf(&m->json, ",\"coverage\":%.4f,\"run_seconds\":%.3f", x->coverage,
-                            x->run_seconds);
-            sbuf_printf(&m->json, "}");
-            nmatch++;
-        }
+        emit_cands(m, &nmatch);
         upto = c.seq;
         if (nmatch >= BATCH_MATCHES)
             break;

@@ -367,12 +367,14 @@ int sitr_digest_index_remove(sitr_digest_index_t *d, const uint8_t *key, uint64_
     return i >= 0;
 }
 
-size_t sitr_digest_index_remove_ids(sitr_digest_index_t *d, uint64_t value, uint64_t mask)
+/* Removes every pair for which drop(id, arg) is nonzero. */
+static inline size_t remove_matching(sitr_digest_index_t *d, int (*drop)(uint64_t id, void *arg),
+                                     void *arg)
 {
     size_t removed = 0;
     pthread_rwlock_wrlock(&d->lock);
     for (size_t i = 0; i < d->cap;) {
-        if (d->used[i] && (d->ids[i] & mask) == (value & mask)) {
+        if (d->used[i] && drop(d->ids[i], arg)) {
             /* A shifted-in entry may now sit at i: examine i again. */
             erase_at(d, i);
             removed++;
@@ -382,6 +384,28 @@ size_t sitr_digest_index_remove_ids(sitr_digest_index_t *d, uint64_t value, uint
     }
     pthread_rwlock_unlock(&d->lock);
     return removed;
+}
+
+typedef struct mask_match {
+    uint64_t want, mask;
+} mask_match_t;
+
+static int drop_masked(uint64_t id, void *arg)
+{
+    const mask_match_t *m = arg;
+    return (id & m->mask) == m->want;
+}
+
+size_t sitr_digest_index_remove_ids(sitr_digest_index_t *d, uint64_t value, uint64_t mask)
+{
+    mask_match_t m = {value & mask, mask};
+    return remove_matching(d, drop_masked, &m);
+}
+
+size_t sitr_digest_index_remove_if(sitr_digest_index_t *d, int (*drop)(uint64_t id, void *arg),
+                                   void *arg)
+{
+    return remove_matching(d, drop, arg);
 }
 
 size_t sitr_digest_index_lookup(sitr_digest_index_t *d, const uint8_t *key, uint64_t *out,

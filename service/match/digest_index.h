@@ -56,6 +56,11 @@ int sitr_digest_index_remove(sitr_digest_index_t *d, const uint8_t *key, uint64_
  * returns how many. */
 size_t sitr_digest_index_remove_ids(sitr_digest_index_t *d, uint64_t value, uint64_t mask);
 
+/* Removes every pair for which drop(id, arg) returns nonzero (a full scan,
+ * drop called under the exclusive lock); returns how many. */
+size_t sitr_digest_index_remove_if(sitr_digest_index_t *d, int (*drop)(uint64_t id, void *arg),
+                                   void *arg);
+
 /* Ids stored under key: the first min(total, max) go to out (order
  * unspecified); returns the total. */
 size_t sitr_digest_index_lookup(sitr_digest_index_t *d, const uint8_t *key, uint64_t *out,

@@ -778,13 +778,15 @@ int sitr_index_remove(sitr_index_t *idx, const sitr_pdq_t *hash, uint64_t id)
     return rc;
 }
 
-size_t sitr_index_remove_ids(sitr_index_t *idx, uint64_t value, uint64_t mask)
+/* Removes every entry for which drop(id, arg) is nonzero (remove_ids and
+ * remove_if).  Positions are collected without the write lock (only
+ * writers change tombstones, and we hold the writer mutex), then killed in
+ * one go. */
+static inline size_t remove_matching(sitr_index_t *idx, int (*drop)(uint64_t id, void *arg),
+                                     void *arg)
 {
     size_t removed = 0;
-    uint64_t want = value & mask;
     pthread_mutex_lock(&idx->wmu);
-    /* Collect positions without the write lock (only writers change
-     * tombstones, and we hold the writer mutex), then kill them in one go. */
     seg_t *segs[2] = {idx->main, idx->delta};
     for (int k = 0; k < 2; k++) {
         seg_t *s = segs[k];
@@ -793,7 +795,7 @@ size_t sitr_index_remove_ids(sitr_index_t *idx, uint64_t value, uint64_t mask)
         size_t cnt = 0, cap = 0;
         uint32_t *hits = NULL;
         for (size_t i = 0; i < s->n; i++) {
-            if ((s->ids[i] & mask) != want || seg_dead(s, (uint32_t)i))
+            if (!drop(s->ids[i], arg) || seg_dead(s, (uint32_t)i))
                 continue;
             if (cnt == cap) {
                 size_t nc = cap ? cap * 2 : 64;
@@ -822,7 +824,7 @@ size_t sitr_index_remove_ids(sitr_index_t *idx, uint64_t value, uint64_t mask)
     }
     pthread_rwlock_wrlock(&idx->lock);
     for (size_t i = 0; i < idx->tn;) {
-        if ((idx->tid[i] & mask) == want) {
+        if (drop(idx->tid[i], arg)) {
             size_t last = idx->tn - 1;
             memcpy(idx->th + 4 * i, idx->th + 4 * last, 4 * sizeof *idx->th);
             idx->tid[i] = idx->tid[last];
@@ -835,6 +837,87 @@ size_t sitr_index_remove_ids(sitr_index_t *idx, uint64_t value, uint64_t mask)
     pthread_rwlock_unlock(&idx->lock);
     pthread_mutex_unlock(&idx->wmu);
     return removed;
+}
+
+typedef struct mask_match {
+    uint64_t want, mask;
+} mask_match_t;
+
+static int drop_masked(uint64_t id, void *arg)
+{
+    const mask_match_t *m = arg;
+    return (id & m->mask) == m->want;
+}
+
+size_t sitr_index_remove_ids(sitr_index_t *idx, uint64_t value, uint64_t mask)
+{
+    mask_match_t m = {value & mask, mask};
+    return remove_matching(idx, drop_masked, &m);
+}
+
+size_t sitr_index_remove_if(sitr_index_t *idx, int (*drop)(uint64_t id, void *arg), void *arg)
+{
+    return remove_matching(idx, drop, arg);
+}
+
+int sitr_index_insert_bulk(sitr_index_t *idx, const sitr_index_entry_t *entries, size_t n,
+                           int threads)
+{
+    if (n == 0)
+        return 0;
+    pthread_mutex_lock(&idx->wmu);
+    int rc = 0;
+    /* Small next to the main segment: into the delta (as the tail's folds
+     * do); otherwise everything is rebuilt once. */
+    size_t lim = seg_live(idx->main) / 16;
+    int all = seg_live(idx->delta) + idx->tn + n > (lim > DELTA_MIN ? lim : DELTA_MIN);
+    size_t total = seg_live(idx->delta) + idx->tn + (all ? seg_live(idx->main) : 0) + n;
+    if (total > MAX_ENTRIES || total < n) {
+        rc = SITR_ETOOBIG;
+        goto out;
+    }
+    sitr_index_entry_t *arr = malloc(total * sizeof *arr);
+    if (!arr) {
+        rc = SITR_ENOMEM;
+        goto out;
+    }
+    size_t m = 0;
+    if (all)
+        m += seg_export(idx->main, arr + m);
+    m += seg_export(idx->delta, arr + m);
+    for (size_t i = 0; i < idx->tn; i++, m++) {
+        memcpy(arr[m].hash.b, idx->th + 4 * i, SITR_PDQ_BYTES);
+        arr[m].id = idx->tid[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* A pair already in the main segment must not enter the delta too
+         * (a full rebuild collapses duplicates by itself). */
+        uint64_t w[4];
+        load_words(&entries[i].hash, w);
+        if (!all && seg_find(idx->main, w, entries[i].id) >= 0)
+            continue;
+        arr[m++] = entries[i];
+    }
+    seg_t *s;
+    rc = seg_build(arr, m, threads, &s);
+    free(arr);
+    if (rc < 0)
+        goto out;
+    pthread_rwlock_wrlock(&idx->lock);
+    seg_t *om = all ? idx->main : NULL, *od = idx->delta;
+    if (all) {
+        idx->main = s;
+        idx->delta = NULL;
+    } else {
+        idx->delta = s;
+    }
+    idx->tn = 0;
+    pthread_rwlock_unlock(&idx->lock);
+    seg_free(om);
+    seg_free(od);
+out:
+    pthread_mutex_unlock(&idx->wmu);
+    return rc;
 }
 
 int sitr_index_compact(sitr_index_t *idx)

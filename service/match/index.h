@@ -81,6 +81,21 @@ int sitr_index_remove(sitr_index_t *idx, const sitr_pdq_t *hash, uint64_t id);
  * milliseconds at 10M entries); returns how many were removed. */
 size_t sitr_index_remove_ids(sitr_index_t *idx, uint64_t value, uint64_t mask);
 
+/* Removes every entry for which drop(id, arg) returns nonzero, e.g. all the
+ * images of one imported case: one linear scan however many go (drop runs
+ * on the calling thread, under the index's writer mutex).  Returns how
+ * many were removed. */
+size_t sitr_index_remove_if(sitr_index_t *idx, int (*drop)(uint64_t id, void *arg), void *arg);
+
+/* Adds entries[0..n) (borrowed for the call; pairs already present stay
+ * once) with one segment build instead of n inserts: into the delta segment
+ * when the batch is small next to the main one, else by rebuilding the
+ * whole index (threads as in bulk_build).  Searches running meanwhile see
+ * the old content until the swap.  SITR_ENOMEM / SITR_ETOOBIG; on error
+ * nothing changes. */
+SITR_MUST_CHECK int sitr_index_insert_bulk(sitr_index_t *idx, const sitr_index_entry_t *entries,
+                                           size_t n, int threads);
+
 /* Every live entry within Hamming distance <= radius of q.  Writes the first
  * min(found, max) hits to out (order unspecified) and the total number of
  * hits to *found.  qs (optional) receives this search's work counters.

@@ -102,6 +102,10 @@ static change_kind_t parse_kind(const char *k)
         return CH_VIDEO_REMOVED;
     if (strcmp(k, "platform_changed") == 0)
         return CH_PLATFORM;
+    if (strcmp(k, "import_added") == 0)
+        return CH_IMPORT_ADDED;
+    if (strcmp(k, "import_removed") == 0)
+        return CH_IMPORT_REMOVED;
     return CH_OTHER;
 }
 

@@ -46,7 +46,9 @@ typedef enum change_kind {
     CH_UPLOAD_REMOVED,
     CH_VIDEO_ADDED,
     CH_VIDEO_REMOVED,
-    CH_PLATFORM /* a platform added, revoked or its key rotated: reload the keys */
+    CH_PLATFORM,      /* a platform added, revoked or its key rotated: reload the keys */
+    CH_IMPORT_ADDED,  /* entity: an import's case: COPY its images, one index build */
+    CH_IMPORT_REMOVED /* entity: an import's case: every image of it leaves, one scan */
 } change_kind_t;
 
 /* One change row, decoded on the loop thread for the apply job. */
@@ -98,6 +100,10 @@ struct sitr_replica {
     int pkeys_stale, pkeys_inflight, warned_pkeys;
     unsigned long long pkeys_reloads, pkeys_reload_errors;
 
+    /* apply job: the blocking connection of the import changes (worker
+     * thread, one job at a time; NULL until the first one) */
+    PGconn *import_conn;
+
     /* apply job */
     change_t *batch;
     size_t nbatch;
@@ -124,5 +130,7 @@ void sitr_replica_on_poll(uv_timer_t *t);                            /* replica_
 int sitr_replica_present_set(bitset_t *b, int64_t id, int on);       /* replica.c */
 void sitr_replica_start_load(sitr_replica_t *r);                     /* replica_follow.c */
 void sitr_replica_reload_pkeys(sitr_replica_t *r);                   /* replica_follow.c */
+int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id);     /* replica_load.c */
+int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id);    /* replica_load.c */
 
 #endif

@@ -42,6 +42,7 @@ typedef struct stage {
     digests_t case_md5, case_sha, upload_md5, upload_sha;
     size_t images, variants, uploads, videos, video_uploads;
     sitr_vcat_t *case_videos, *upload_videos; /* filled as rows arrive (thread-safe) */
+    void *ids;                                /* sitr_replica_import_drop's id list (id_row) */
 } stage_t;
 
 static void stage_init(stage_t *s)
@@ -681,4 +682,160 @@ void sitr_replica_load_work(uv_work_t *w)
         r->load_msg[--l] = 0;
     r->load_seconds = now_s() - t0;
     r->load_stats.total_s = r->load_seconds;
+}
+
+/* ---- partner lists: one import's case (worker thread, apply job) ------- */
+
+/* The apply job's blocking connection, (re)made when needed. */
+static PGconn *import_conn(sitr_replica_t *r)
+{
+    if (r->import_conn && PQstatus(r->import_conn) == CONNECTION_OK)
+        return r->import_conn;
+    PQfinish(r->import_conn);
+    r->import_conn = PQconnectdb(r->conninfo);
+    if (PQstatus(r->import_conn) != CONNECTION_OK) {
+        sitr_log(SITR_LOG_WARN, NULL, "import changes: cannot connect: %.*s",
+                 (int)strcspn(PQerrorMessage(r->import_conn), "\n"),
+                 PQerrorMessage(r->import_conn));
+        PQfinish(r->import_conn);
+        r->import_conn = NULL;
+    }
+    return r->import_conn;
+}
+
+static int import_fail(sitr_replica_t *r, int rc, const char *msg)
+{
+    sitr_log(SITR_LOG_WARN, NULL, "import change: %s", msg);
+    /* A connection left inside a transaction or a COPY is not reused. */
+    PQfinish(r->import_conn);
+    r->import_conn = NULL;
+    return rc;
+}
+
+/* 'import_added': the live images and variants of the import's case, read
+ * in one snapshot, added with one index build per table.  A retry after a
+ * failure adds the same pairs again, which changes nothing. */
+int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id)
+{
+    PGconn *c = import_conn(r);
+    if (!c)
+        return SITR_EDB;
+    char msg[200] = "", sql[320];
+    stage_t s;
+    stage_init(&s);
+    int rc = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, msg, sizeof msg);
+    if (rc == 0) {
+        snprintf(sql, sizeof sql,
+                 "COPY (SELECT image_id, pdq, quality, md5, sha256 FROM index_case_images "
+                 "WHERE case_id = %" PRId64 ") TO STDOUT (FORMAT binary)",
+                 case_id);
+        rc = copy_rows(c, sql, 5, image_row, &s, msg, sizeof msg);
+    }
+    if (rc == 0) {
+        snprintf(sql, sizeof sql,
+                 "COPY (SELECT v.image_id, v.variant, v.pdq, ci.quality "
+                 "FROM case_image_variants v JOIN index_case_images ci ON ci.image_id = v.image_id "
+                 "WHERE ci.case_id = %" PRId64 ") TO STDOUT (FORMAT binary)",
+                 case_id);
+        rc = copy_rows(c, sql, 4, variant_row, &s, msg, sizeof msg);
+    }
+    if (rc == 0)
+        rc = exec_ok(c, "COMMIT", NULL, msg, sizeof msg);
+    if (rc < 0) {
+        stage_free(&s);
+        return import_fail(r, rc, msg);
+    }
+    rc = mark_present(r, &s);
+    if (rc == 0)
+        rc = sitr_index_insert_bulk(r->ix.case_pdq, s.case_pdq.v, s.case_pdq.n, LOAD_THREADS);
+    for (size_t i = 0; rc >= 0 && i < s.case_md5.n; i++)
+        rc = sitr_digest_index_insert(r->ix.case_md5, s.case_md5.keys + i * s.case_md5.key_len,
+                                      s.case_md5.ids[i]);
+    for (size_t i = 0; rc >= 0 && i < s.case_sha.n; i++)
+        rc = sitr_digest_index_insert(r->ix.case_sha256, s.case_sha.keys + i * s.case_sha.key_len,
+                                      s.case_sha.ids[i]);
+    sitr_log(SITR_LOG_INFO, NULL, "import %" PRId64 " applied: %zu images, %zu PDQ entries",
+             case_id, s.images, s.case_pdq.n);
+    stage_free(&s);
+    return rc < 0 ? rc : 0;
+}
+
+/* The image ids of one case, in increasing order (binary COPY rows). */
+typedef struct idlist {
+    int64_t *v;
+    size_t n, cap;
+} idlist_t;
+
+static int id_row(stage_t *s, const field_t *f)
+{
+    idlist_t *l = s->ids;
+    if (f[0].len != 8)
+        return SITR_EPROTO;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 4096;
+        int64_t *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return SITR_ENOMEM;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = be64(f[0].p);
+    return 0;
+}
+
+static int has_id(const idlist_t *l, int64_t id)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid] == id)
+            return 1;
+        if (l->v[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int drop_pdq(uint64_t id, void *arg)
+{
+    return !sitr_vid_is_frame(id) && has_id(arg, SITR_REPLICA_IMAGE_OF(id));
+}
+
+static int drop_digest(uint64_t id, void *arg)
+{
+    return !sitr_vid_is_frame(id) && has_id(arg, (int64_t)id);
+}
+
+/* 'import_removed': every image of the case (erased by now, so by id)
+ * leaves each index in one scan. */
+int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id)
+{
+    PGconn *c = import_conn(r);
+    if (!c)
+        return SITR_EDB;
+    char msg[200] = "", sql[200];
+    idlist_t ids = {0};
+    stage_t s;
+    stage_init(&s);
+    s.ids = &ids;
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT id FROM case_images WHERE case_id = %" PRId64
+             " ORDER BY id) TO STDOUT (FORMAT binary)",
+             case_id);
+    int rc = copy_rows(c, sql, 1, id_row, &s, msg, sizeof msg);
+    if (rc < 0) {
+        free(ids.v);
+        return import_fail(r, rc, msg);
+    }
+    size_t n = sitr_index_remove_if(r->ix.case_pdq, drop_pdq, &ids);
+    sitr_digest_index_remove_if(r->ix.case_md5, drop_digest, &ids);
+    sitr_digest_index_remove_if(r->ix.case_sha256, drop_digest, &ids);
+    for (size_t i = 0; i < ids.n; i++)
+        sitr_replica_present_set(&r->image_present, ids.v[i], 0);
+    sitr_log(SITR_LOG_INFO, NULL, "import %" PRId64 " withdrawn: %zu PDQ entries removed", case_id,
+             n);
+    free(ids.v);
+    return 0;
 }

@@ -10,9 +10,13 @@ typedef struct admin_opts {
     const char *dir;     /* migrations */
     const char *webhook; /* platform add */
     const char *digest_key_file;
-    const char *key_file;  /* key: the report signing key (--key-file, SITR_REPORT_KEY_FILE) */
-    const char *from, *to; /* stats: first and last month, YYYY-MM */
-    const char *format;    /* stats: table, csv or json */
+    const char *key_file;    /* key: the report signing key (--key-file, SITR_REPORT_KEY_FILE) */
+    const char *from, *to;   /* stats: first and last month, YYYY-MM */
+    const char *format;      /* stats: table, csv or json; import: auto, csv, jsonl, hma, te */
+    const char *source;      /* import: --source NAME */
+    const char *pdq_quality; /* import: --pdq-quality N (hma, te) */
+    const char *hash;        /* source withdraw: --hash HEX */
+    int skip_invalid;        /* import: --skip-invalid */
 } admin_opts_t;
 
 /* Exit statuses. */
@@ -26,10 +30,16 @@ PGresult *admin_exec(PGconn *c, const char *sql, int n, const char *const *value
 /* Statement that returns no rows; 0 or -1. */
 int admin_cmd(PGconn *c, const char *sql, int n, const char *const *values);
 
+/* 1 when s is a valid platform or source name (1-64 characters: letters,
+ * digits, and . _ - after the first), as the schema's CHECKs say. */
+int admin_valid_name(const char *s);
+
 int admin_migrate(const admin_opts_t *o);
 int admin_status(const admin_opts_t *o);
 int admin_platform(const admin_opts_t *o, int argc, char **argv);
 int admin_key(const admin_opts_t *o, int argc, char **argv);
 int admin_stats(const admin_opts_t *o);
+int admin_import(const admin_opts_t *o, const char *path);
+int admin_source(const admin_opts_t *o, int argc, char **argv);
 
 #endif

@@ -50,3 +50,18 @@ int admin_cmd(PGconn *c, const char *sql, int n, const char *const *values)
     PQclear(r);
     return 0;
 }
+
+int admin_valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 (i > 0 && (c == '.' || c == '_' || c == '-'));
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}

@@ -1,5 +1,5 @@
-/* sitr-admin: the operator's command line (migrations, platforms, keys and
- * statistics).
+/* sitr-admin: the operator's command line (migrations, platforms, keys,
+ * statistics and partner hash lists).
  *
  * Options may appear anywhere on the command line; the first positional
  * words select the command.  The database comes from --database-url or
@@ -43,6 +43,15 @@ static void usage(FILE *f)
             "                               (default: the last 12): cases opened and\n"
             "                               withdrawn, images and videos held, checks, blocks\n"
             "                               and takedowns per platform, time to answer\n"
+            "  import --source NAME FILE    load a partner's hash list (csv, jsonl, hma, te;\n"
+            "                               FILE - is stdin) as one case owned by the source;\n"
+            "                               one transaction: a refused line refuses the file\n"
+            "                               unless --skip-invalid; re-importing adds nothing\n"
+            "  source list                  sources: dates, imports, live images (no hash)\n"
+            "  source withdraw NAME [--hash HEX]\n"
+            "                               erase every hash of the source (or only the\n"
+            "                               images with that PDQ, MD5 or SHA-256) as a\n"
+            "                               victim's withdrawal does, from every replica\n"
             "\n"
             "options:\n"
             "  --database-url URL   libpq URL or conninfo (default: $SITR_DATABASE_URL)\n"
@@ -55,7 +64,15 @@ static void usage(FILE *f)
             "                       $SITR_REPORT_KEY_FILE)\n"
             "  --from YYYY-MM       with stats: the first month (default: 11 before --to)\n"
             "  --to YYYY-MM         with stats: the last month (default: the current one)\n"
-            "  --format F           with stats: table (default), csv or json\n"
+            "  --format F           with stats: table (default), csv or json; with import:\n"
+            "                       auto (default), csv, jsonl, hma or te\n"
+            "  --source NAME        with import: the list's owner (created on first use)\n"
+            "  --skip-invalid       with import: import the valid lines of a file that has\n"
+            "                       refused lines (each is still reported)\n"
+            "  --pdq-quality N      with import: the PDQ quality (50-100) to assume for hma\n"
+            "                       and te lists, which carry none (without it their PDQs\n"
+            "                       are refused)\n"
+            "  --hash HEX           with source withdraw: erase only the images with this hash\n"
             "  -h, --help           this help\n",
             sitr_data_dir(SITR_DATA_MIGRATIONS));
 }
@@ -104,9 +121,16 @@ int main(int argc, char **argv)
             take_opt(argc, argv, &i, "--key-file", &o.key_file) ||
             take_opt(argc, argv, &i, "--from", &o.from) ||
             take_opt(argc, argv, &i, "--to", &o.to) ||
-            take_opt(argc, argv, &i, "--format", &o.format))
+            take_opt(argc, argv, &i, "--format", &o.format) ||
+            take_opt(argc, argv, &i, "--source", &o.source) ||
+            take_opt(argc, argv, &i, "--pdq-quality", &o.pdq_quality) ||
+            take_opt(argc, argv, &i, "--hash", &o.hash))
             continue;
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+        if (strcmp(argv[i], "--skip-invalid") == 0) {
+            o.skip_invalid = 1;
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1] != '\0') { /* "-" alone: stdin */
             fprintf(stderr, "sitr-admin: unknown option %s (see --help)\n", argv[i]);
             free(pos);
             return ADMIN_USAGE;
@@ -127,6 +151,10 @@ int main(int argc, char **argv)
         rc = admin_key(&o, npos - 1, pos + 1);
     } else if (strcmp(pos[0], "stats") == 0 && npos == 1) {
         rc = admin_stats(&o);
+    } else if (strcmp(pos[0], "import") == 0 && npos == 2) {
+        rc = admin_import(&o, pos[1]);
+    } else if (strcmp(pos[0], "source") == 0) {
+        rc = admin_source(&o, npos - 1, pos + 1);
     } else {
         fprintf(stderr, "sitr-admin: unknown command '%s' (see --help)\n", pos[0]);
         rc = ADMIN_USAGE;

@@ -16,21 +16,6 @@
 
 #include "admin.h"
 
-static int valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 (i > 0 && (c == '.' || c == '_' || c == '-'));
-        if (!ok)
-            return 0;
-    }
-    return 1;
-}
-
 static int load_key(const admin_opts_t *o, uint8_t key[SITR_KEYS_KEY_BYTES])
 {
     sitr_err_t err;
@@ -83,7 +68,7 @@ static int change(PGconn *c, const char *stmt, int n, const char *const *v)
 
 static int platform_add(const admin_opts_t *o, const char *name)
 {
-    if (!valid_name(name)) {
+    if (!admin_valid_name(name)) {
         fprintf(stderr, "sitr-admin: a platform name is 1-64 characters: letters, digits, "
                         "and . _ - after the first\n");
         return ADMIN_USAGE;

@@ -331,6 +331,65 @@ static void test_mutations(void **state)
     sitr_index_free(idx);
 }
 
+/* Bulk insertion (into the delta for a small batch, a full rebuild for a
+ * large one; pairs already there stay once) and removal by predicate (all
+ * the ids of an imported case at once), against brute force. */
+static int drop_odd_image(uint64_t id, void *arg)
+{
+    (void)arg;
+    return (id >> 3) % 2 == 1;
+}
+
+static void test_bulk_and_remove_if(void **state)
+{
+    (void)state;
+    model_t m = {0}, batch = {0};
+    uint64_t id = 0;
+    model_add_random(&m, 20000, &id);
+    for (size_t i = 0; i < m.n; i++)
+        m.e[i].id <<= 3;
+    sitr_index_t *idx = sitr_index_new();
+    assert_int_equal(sitr_index_bulk_build(idx, m.e, m.n, 1), 0);
+    /* A few single inserts in the tail first. */
+    sitr_pdq_t h;
+    for (int k = 0; k < 100; k++, id++) {
+        sitr_synth_hash(&rng_state, &h);
+        assert_int_equal(sitr_index_insert(idx, &h, id << 3), 1);
+        model_add(&m, &h, id << 3);
+    }
+    size_t sizes[2] = {1000, 60000}; /* delta, then a full rebuild */
+    for (int round = 0; round < 2; round++) {
+        batch.n = 0;
+        size_t first = id;
+        model_add_clusters(&batch, (int)(sizes[round] / 10), 10, 20, &id);
+        for (size_t i = 0; i < batch.n; i++)
+            batch.e[i].id = (first + i) << 3;
+        /* A pair already in the index and a repeated pair collapse. */
+        model_add(&batch, &m.e[5].hash, m.e[5].id);
+        model_add(&batch, &batch.e[0].hash, batch.e[0].id);
+        assert_int_equal(sitr_index_insert_bulk(idx, batch.e, batch.n, 2), 0);
+        for (size_t i = 0; i + 2 < batch.n; i++)
+            model_add(&m, &batch.e[i].hash, batch.e[i].id);
+        assert_int_equal(sitr_index_size(idx), m.n);
+        check_many(idx, &m, 20);
+    }
+    assert_int_equal(sitr_index_insert_bulk(idx, NULL, 0, 1), 0);
+    size_t expect = 0;
+    for (size_t i = 0; i < m.n; i++)
+        expect += drop_odd_image(m.e[i].id, NULL);
+    assert_int_equal(sitr_index_remove_if(idx, drop_odd_image, NULL), expect);
+    for (size_t i = 0; i < m.n;)
+        if (drop_odd_image(m.e[i].id, NULL))
+            model_del_at(&m, i);
+        else
+            i++;
+    assert_int_equal(sitr_index_size(idx), m.n);
+    check_many(idx, &m, 20);
+    free(m.e);
+    free(batch.e);
+    sitr_index_free(idx);
+}
+
 /* Inserts past the delta limit so the main segment is rebuilt on its own. */
 static void test_auto_compaction(void **state)
 {
@@ -556,6 +615,12 @@ static void test_isa_variants(void **state)
 
 /* ---- digest tables ---- */
 
+static int drop_range(uint64_t id, void *arg)
+{
+    (void)arg;
+    return id >= 8000 && id < 8192;
+}
+
 static void test_digest(void **state)
 {
     (void)state;
@@ -596,6 +661,13 @@ static void test_digest(void **state)
     assert_int_equal(sitr_digest_index_remove_ids(d, 3968, ~127ull), expect);
     for (int i = 3968; i < 4096; i++)
         live[i] = 0;
+    /* By predicate: ids 8000..8191. */
+    expect = 0;
+    for (int i = 8000; i < 8192; i++)
+        expect += live[i];
+    assert_int_equal(sitr_digest_index_remove_if(d, drop_range, NULL), expect);
+    for (int i = 8000; i < 8192; i++)
+        live[i] = 0;
     size_t nlive = 0;
     for (int i = 0; i < N; i++) {
         nlive += live[i];
@@ -631,12 +703,12 @@ static void test_digest(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),           cmocka_unit_test(test_uniform),
-        cmocka_unit_test(test_boundaries),      cmocka_unit_test(test_clustered),
-        cmocka_unit_test(test_duplicates),      cmocka_unit_test(test_mutations),
-        cmocka_unit_test(test_auto_compaction), cmocka_unit_test(test_concurrent),
-        cmocka_unit_test(test_batch),           cmocka_unit_test(test_isa_variants),
-        cmocka_unit_test(test_digest),
+        cmocka_unit_test(test_empty),        cmocka_unit_test(test_bulk_and_remove_if),
+        cmocka_unit_test(test_uniform),      cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_clustered),    cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_mutations),    cmocka_unit_test(test_auto_compaction),
+        cmocka_unit_test(test_concurrent),   cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_isa_variants), cmocka_unit_test(test_digest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
