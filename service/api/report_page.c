@@ -179,6 +179,9 @@ int sitr_report_page_texts(const char *json, size_t len, sitr_err_t *err)
     return rc;
 }
 
+/* On a phone (narrower than 30rem) every table is stacked, each label above
+ * its value and each cell on its own line: a time never breaks (it is
+ * nowrap) and nothing scrolls sideways. */
 static const char STYLE[] =
     "body{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",\"Noto Naskh "
     "Arabic\",Tahoma,Arial,sans-serif;margin:2rem auto;max-width:54rem;padding:0 "
@@ -200,7 +203,9 @@ static const char STYLE[] =
     "print{body{margin:0;max-width:none;font-size:10pt}h2,h3,h4{break-after:avoid;page-break-after:"
     "avoid}table,article,tr,li{break-inside:avoid;page-break-inside:avoid}thead{display:table-"
     "header-group}th{background:none}}@media(max-width:30rem){body{margin:1rem auto;padding:0 "
-    ".5rem}th,td{padding:.25rem .3rem}table.kv th{width:45%}}";
+    ".5rem}table,thead,tbody,tr,th,td{display:block;width:auto}table.kv "
+    "th{width:auto}table{border:1px solid #999}tr+tr,tbody tr{border-top:1px solid "
+    "#999}th,td{border:0;padding:.25rem .4rem}}";
 
 const char *sitr_report_page_style(void)
 {

@@ -98,16 +98,23 @@ function inView(page, sel) {
 
 // No sideways scrolling, and nothing sticking out on either side (in
 // Arabic an overflow goes to the left, which scrollWidth does not count).
+// On a phone a page wider than the screen is zoomed out to fit (its
+// layout viewport grows): that counts as too wide too.
 function noSideScroll(page) {
     return page.evaluate(() => {
+        const width = Math.min(innerWidth, screen.width);
+        // The page's frame: what sticks out of it is what widens the page.
+        const main = document.querySelector('main');
+        const body = (main || document.body).getBoundingClientRect();
         const out = [];
         for (const el of document.body.querySelectorAll('*')) {
             const r = el.getBoundingClientRect();
-            if (!r.width || !r.height || el.closest('.visually-hidden, .print-frame, [hidden]')) continue;
-            if (r.left < -1 || r.right > innerWidth + 1) out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+            if (!r.width || !r.height || el.closest('.visually-hidden, .print-frame, [hidden]') || el.contains(main)) continue;
+            if (r.left < Math.max(-1, body.left - 1) || r.right > Math.min(width, body.right) + 1) out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className ? '.' + el.className : ''} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
         }
-        const wide = document.scrollingElement.scrollWidth > innerWidth;
-        return { ok: !wide && out.length === 0, why: `scrollWidth ${document.scrollingElement.scrollWidth} of ${innerWidth}; outside: ${out.slice(0, 5).join(' ')}` };
+        const wide = document.scrollingElement.scrollWidth > width;
+        const zoomed = innerWidth > screen.width ? ` (laid out ${innerWidth} px wide on a ${screen.width} px screen: zoomed out)` : '';
+        return { ok: !wide && !zoomed && out.length === 0, why: `scrollWidth ${document.scrollingElement.scrollWidth} of ${width}${zoomed}; outside: ${out.slice(0, 5).join(' ')}` };
     });
 }
 
