@@ -66,7 +66,7 @@ static void holder_free(app_holder_t *h)
     sitr_blocks_close(h->api.blocks);
     sitr_checks_close(h->api.checks);
     sitr_stats_close(h->app.stats);
-    sitr_oracle_free(h->api.oracle);
+    sitr_oracle_close(h->api.oracle);
     sitr_api_web_free(h->api.web);
     sitr_report_page_free_texts();
     sitr_schema_free(&h->app.migrations);
@@ -263,8 +263,8 @@ int sitr_app_init(sitr_server_t *srv, sitr_err_t *err)
         holder_free(h);
         return sitr_err_set(err, SITR_ENOMEM, "cannot create the statistics gauges");
     }
-    if (sitr_oracle_new(cfg->digest_key, cfg->oracle_budget, (int)cfg->match_threshold,
-                        &h->api.oracle) < 0) {
+    if (sitr_oracle_new(srv->loop, srv->db, cfg->digest_key, cfg->oracle_budget,
+                        (int)cfg->match_threshold, &h->api.oracle) < 0) {
         holder_free(h);
         return sitr_err_set(err, SITR_ENOMEM, "cannot create the match oracle's guard");
     }

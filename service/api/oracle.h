@@ -23,6 +23,18 @@
  *    (platform id and the opaque ref that platform sees, never a hash or a
  *    case), and the pair stays suspended until the operator clears it.
  *
+ * Shared by the replicas through the database (migrations/0010_oracle.sql):
+ * every SITR_ORACLE_SYNC_MS a replica sends the digests it learnt since the
+ * last time and the pairs it suspended on its own count (sitr_oracle_sync);
+ * the database opens an alert for a pair whose distinct digests over every
+ * replica pass the budget, and answers the open alerts, which this replica
+ * then suspends too.  A pair this replica knew suspended that is no longer
+ * among them was cleared by the operator (sitr-admin alerts clear): it is
+ * answered again, its count starting afresh.  The match path never waits
+ * for this: when the database is away, each replica goes on with its own
+ * count and sends what it queued once it is back (at most
+ * SITR_ORACLE_MAX_PENDING digests; beyond, they are counted as dropped).
+ *
  * Memory: at most SITR_ORACLE_MAX_PAIRS pairs, each holding at most
  * `budget` digests of 16 bytes.  When the table is full a new pair is not
  * tracked (answered as before, counted in sitr_oracle_untracked_total and
@@ -41,7 +53,10 @@
 
 #include <sitr/err.h>
 
+#include <uv.h>
+
 #include "core/log.h"
+#include "db/db.h"
 #include "match/msearch.h"
 
 /* The upper bound of the "near" band; above it, up to the match
@@ -50,6 +65,10 @@
 /* Pairs tracked at most (about 40 MB with the default budget, if every
  * one were full). */
 #define SITR_ORACLE_MAX_PAIRS (1u << 20)
+/* How often a replica syncs with the database. */
+#define SITR_ORACLE_SYNC_MS 1000
+/* Digests queued for the database at most. */
+#define SITR_ORACLE_MAX_PENDING 65536
 /* sitr_oracle_fingerprint's size. */
 #define SITR_ORACLE_FP_BYTES 32
 
@@ -62,14 +81,20 @@ typedef struct sitr_oracle_stats {
     unsigned long long untracked; /* matches answered without tracking (table full) */
     size_t pairs;                 /* pairs tracked */
     size_t suspended;             /* of those, suspended */
+    unsigned long long synced;    /* database syncs that succeeded */
+    unsigned long long sync_errors;
+    unsigned long long dropped; /* digests not sent: the queue was full */
 } sitr_oracle_stats_t;
 
 /* key (copied): the digest key.  budget: distinct matching queries
  * answered per pair, >= 1.  threshold: the match threshold (for the bands).
- * 0 or SITR_ENOMEM. */
-SITR_MUST_CHECK int sitr_oracle_new(const uint8_t key[32], unsigned budget, int threshold,
-                                    sitr_oracle_t **out);
-void sitr_oracle_free(sitr_oracle_t *o);
+ * db (borrowed, must outlive it; NULL: no sharing) is synced every
+ * SITR_ORACLE_SYNC_MS on loop.  0 or SITR_ENOMEM. */
+SITR_MUST_CHECK int sitr_oracle_new(uv_loop_t *loop, sitr_db_t *db, const uint8_t key[32],
+                                    unsigned budget, int threshold, sitr_oracle_t **out);
+/* Stops syncing and frees o once no database call is in flight (digests not
+ * yet sent are lost: the database keeps what it had).  NULL does nothing. */
+void sitr_oracle_close(sitr_oracle_t *o);
 
 /* The distance a platform sees for a hit: digests and an exact PDQ keep
  * their 0; every other perceptual distance its band's upper bound. */

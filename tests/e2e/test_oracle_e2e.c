@@ -46,6 +46,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "db_support.h"
 #include "e2e_api.h"
 #include "e2e_img.h"
 #include "e2e_util.h"
@@ -78,8 +79,10 @@ typedef uint8_t hash_t[32];
 typedef struct world {
     char *db_url, *ctl_url;
     sitr_e2e_server_t srv, ctl; /* ctl: budget 1000 (the control) */
-    char key_honest[80], key_atk[4][80], key_ctl[2][80];
-    sitr_e2e_img_t img; /* md5/sha of the victim's file; pdq = VICTIM_PDQ */
+    sitr_e2e_server_t srv2;     /* a second replica on srv's database */
+    char key_honest[80], key_atk[4][80], key_ctl[2][80], key_spread[80];
+    char case_path[128], case_auth[128]; /* the victim's case on srv */
+    sitr_e2e_img_t img;                  /* md5/sha of the victim's file; pdq = VICTIM_PDQ */
     hash_t victim;
 } world_t;
 
@@ -357,7 +360,14 @@ static void make_case(const sitr_e2e_server_t *s, const char *key)
     snprintf(body, sizeof body,
              "{\"images\":[{\"pdq\":\"%s\",\"quality\":100,\"md5\":\"%s\",\"sha256\":\"%s\"}]}",
              VICTIM_PDQ, W.img.md5, W.img.sha);
-    json_decref(sitr_e2e_call_json(s, "POST", "/v1/cases", NULL, body, 201));
+    json_t *made = sitr_e2e_call_json(s, "POST", "/v1/cases", NULL, body, 201);
+    if (s == &W.srv) {
+        snprintf(W.case_path, sizeof W.case_path, "/v1/cases/%s",
+                 json_string_value(json_object_get(made, "case")));
+        snprintf(W.case_auth, sizeof W.case_auth, "Case %s",
+                 json_string_value(json_object_get(made, "secret")));
+    }
+    json_decref(made);
     char q[200];
     snprintf(q, sizeof q, "{\"items\":[{\"sha256\":\"%s\"}]}", W.img.sha);
     long long end = sitr_e2e_now_ms() + DEADLINE_MS;
@@ -385,6 +395,8 @@ static int setup(void **state)
     const char *names[4] = {"platform add atk-batch", "platform add atk-hma",
                             "platform add atk-single", "platform add atk-yesno"};
     if (sitr_e2e_admin_key(W.db_url, "platform add honest", W.key_honest, sizeof W.key_honest, NULL,
+                           0) < 0 ||
+        sitr_e2e_admin_key(W.db_url, "platform add spread", W.key_spread, sizeof W.key_spread, NULL,
                            0) < 0)
         return -1;
     for (int i = 0; i < 4; i++)
@@ -401,6 +413,9 @@ static int setup(void **state)
     if (start(&W.srv, W.db_url, "SITR_ORACLE_BUDGET=16") < 0 ||
         sitr_e2e_wait_ready(&W.srv, DEADLINE_MS) < 0)
         return -1;
+    if (start(&W.srv2, W.db_url, "SITR_ORACLE_BUDGET=16") < 0 ||
+        sitr_e2e_wait_ready(&W.srv2, DEADLINE_MS) < 0)
+        return -1;
     if (start(&W.ctl, W.ctl_url, "SITR_ORACLE_BUDGET=1000") < 0 ||
         sitr_e2e_wait_ready(&W.ctl, DEADLINE_MS) < 0)
         return -1;
@@ -411,9 +426,11 @@ static int teardown(void **state)
 {
     (void)state;
     const char *never[] = {W.key_honest, W.key_atk[0], W.key_atk[1], W.key_atk[2], W.key_atk[3],
-                           VICTIM_PDQ,   W.img.md5,    W.img.sha,    NULL};
+                           W.key_spread, VICTIM_PDQ,   W.img.md5,    W.img.sha,    NULL};
     int rc = sitr_e2e_stop_clean(&W.srv, never);
     if (sitr_e2e_stop_clean(&W.ctl, never) < 0)
+        rc = -1;
+    if (sitr_e2e_stop_clean(&W.srv2, never) < 0)
         rc = -1;
     free(W.db_url);
     free(W.ctl_url);
@@ -556,6 +573,179 @@ static void test_reuploads_keep_matching(void **state)
     free(a.seen);
 }
 
+/* Polls sql on the main database until it gives want. */
+static void wait_scalar(const char *sql, long long want)
+{
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS, v = -1;
+    while ((v = pgt_scalar(W.db_url, sql)) != want) {
+        if (sitr_e2e_now_ms() > end)
+            fail_msg("%s: %lld, wanted %lld", sql, v, want);
+        sitr_e2e_sleep_ms(50);
+    }
+}
+
+/* Polls until platform key's query q matches on s (want 1) or not (0). */
+static void wait_match(const sitr_e2e_server_t *s, const char *key, const hash_t q, int want)
+{
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
+    for (;;) {
+        attacker_t a = attacker(s, key, V1, 0, 1);
+        int got = ask1(&a, q) >= 0;
+        free(a.seen);
+        if (got == want)
+            return;
+        if (sitr_e2e_now_ms() > end)
+            fail_msg("the query never became %s", want ? "matched" : "withheld");
+        sitr_e2e_sleep_ms(50);
+    }
+}
+
+/* sitr-admin with args on the main database; its stdout and stderr (caller
+ * frees); fails the test unless it exits with status 0. */
+static char *admin_out(const char *args)
+{
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "'%s' --database-url '%s' %s 2>&1", pgt_admin(), W.db_url, args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t cap = 1 << 16, n = 0, k;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    while ((k = fread(out + n, 1, cap - 1 - n, f)) > 0)
+        n += k;
+    out[n] = '\0';
+    int st = pclose(f);
+    if (st != 0)
+        fail_msg("sitr-admin %s: status %d: %s", args, st, out);
+    return out;
+}
+
+/* 1 when sitr-admin with args exits with a status other than 0. */
+static int admin_fails(const char *args)
+{
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "'%s' --database-url '%s' %s >/dev/null 2>&1", pgt_admin(), W.db_url,
+             args);
+    return system(cmd) != 0;
+}
+
+/* The alerts in the database (every replica syncs within about a second)
+ * and in sitr-admin alerts; no hash or case in either. */
+static void test_alerts_recorded(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"atk-batch", "atk-hma", "atk-single", "atk-yesno"};
+    wait_scalar("SELECT count(*) FROM oracle_alerts WHERE cleared_at IS NULL", 4);
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM oracle_alerts a JOIN platforms p "
+                                          "ON p.id = a.platform_id WHERE p.name LIKE 'atk-%' "
+                                          "AND NOT a.video AND a.target_id IS NOT NULL "
+                                          "AND a.queries > 16"),
+                     4);
+    /* The honest platform's seven re-uploads: seven digests, no alert. */
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM oracle_probes o JOIN platforms p "
+                                          "ON p.id = o.platform_id WHERE p.name = 'honest'"),
+                     (long long)NREUPLOADS);
+    char *table = admin_out("alerts");
+    for (int i = 0; i < 4; i++)
+        assert_non_null(strstr(table, names[i]));
+    assert_null(strstr(table, "honest"));
+    sitr_e2e_assert_no_hash(table, &W.img, "sitr-admin alerts");
+    free(table);
+    char *js = admin_out("alerts --format json");
+    json_t *doc = sitr_e2e_json(js);
+    json_t *list = json_object_get(doc, "alerts");
+    assert_int_equal(json_array_size(list), 4);
+    json_t *first = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "item")), "image");
+    assert_true(json_is_null(json_object_get(first, "cleared_at")));
+    json_decref(doc);
+    free(js);
+    char *csv = admin_out("alerts --format csv");
+    assert_memory_equal(csv, "id,platform,item,queries,created_at,cleared_at\n", 47);
+    free(csv);
+    /* The second replica withholds them too. */
+    hash_t s;
+    near_copy(20, s);
+    wait_match(&W.srv2, W.key_atk[0], s, 0);
+}
+
+/* sitr-admin alerts clear: the pair is answered again on every replica,
+ * with a fresh budget. */
+static void test_alert_cleared(void **state)
+{
+    (void)state;
+    long long id = pgt_scalar(W.db_url, "SELECT a.id FROM oracle_alerts a JOIN platforms p ON "
+                                        "p.id = a.platform_id WHERE p.name = 'atk-batch'");
+    char args[64];
+    snprintf(args, sizeof args, "alerts clear %lld", id);
+    free(admin_out(args));
+    hash_t s;
+    near_copy(20, s);
+    wait_match(&W.srv, W.key_atk[0], s, 1);
+    wait_match(&W.srv2, W.key_atk[0], s, 1);
+    assert_int_equal(
+        pgt_scalar(W.db_url, "SELECT count(*) FROM oracle_alerts WHERE cleared_at IS NULL"), 3);
+    char *all = admin_out("alerts --all --format json");
+    json_t *doc = sitr_e2e_json(all);
+    assert_int_equal(json_array_size(json_object_get(doc, "alerts")), 4);
+    json_decref(doc);
+    free(all);
+    /* Clearing it again, or a malformed id, fails. */
+    assert_true(admin_fails(args));
+    assert_true(admin_fails("alerts clear 12x"));
+}
+
+/* Spread over two replicas: 10 distinct matching queries on each (20 in
+ * all, neither replica past 16 alone) are over the budget in the database,
+ * and both replicas withhold the pair within about a second. */
+static void test_spread_over_replicas(void **state)
+{
+    (void)state;
+    int answered = 0;
+    for (int i = 0; i < 20; i++) {
+        hash_t q;
+        near_copy(10, q);
+        attacker_t a = attacker(i % 2 ? &W.srv2 : &W.srv, W.key_spread, V1, 0, 1);
+        answered += ask1(&a, q) >= 0;
+        free(a.seen);
+    }
+    /* The database passes 16 only once the 17th is answered and synced. */
+    assert_true(answered >= 17);
+    wait_scalar("SELECT count(*) FROM oracle_alerts a JOIN platforms p ON p.id = a.platform_id "
+                "WHERE p.name = 'spread' AND a.cleared_at IS NULL AND a.queries > 16",
+                1);
+    hash_t s;
+    near_copy(5, s);
+    wait_match(&W.srv, W.key_spread, s, 0);
+    wait_match(&W.srv2, W.key_spread, s, 0);
+    /* One log line for that alert, from the replica whose sync opened it. */
+    int lines = sitr_e2e_log_contains(&W.srv, "(all replicas)") +
+                sitr_e2e_log_contains(&W.srv2, "(all replicas)");
+    assert_int_equal(lines, 1);
+}
+
+/* Withdrawal: the case item's digests go, its alerts lose the link. */
+static void test_withdrawal_forgets(void **state)
+{
+    (void)state;
+    assert_true(pgt_scalar(W.db_url, "SELECT count(*) FROM oracle_probes") > 0);
+    sitr_e2e_resp_t r;
+    sitr_e2e_call(&W.srv, "DELETE", W.case_path, W.case_auth, NULL, NULL, &r);
+    assert_true(r.status == 200 || r.status == 204);
+    sitr_e2e_resp_free(&r);
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM oracle_probes"), 0);
+    assert_int_equal(
+        pgt_scalar(W.db_url, "SELECT count(*) FROM oracle_alerts WHERE target_id IS NOT NULL"), 0);
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM oracle_alerts"), 5);
+    /* No planner statistics on the digests. */
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT attstattarget FROM pg_attribute WHERE attrelid "
+                                          "= 'oracle_probes'::regclass AND attname = 'digest'"),
+                     0);
+    char *table = admin_out("alerts");
+    assert_non_null(strstr(table, "erased"));
+    free(table);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +758,10 @@ int main(void)
         cmocka_unit_test(test_attack_single_yesno),
         cmocka_unit_test(test_attack_batched_yesno),
         cmocka_unit_test(test_reuploads_keep_matching),
+        cmocka_unit_test(test_alerts_recorded),
+        cmocka_unit_test(test_alert_cleared),
+        cmocka_unit_test(test_spread_over_replicas),
+        cmocka_unit_test(test_withdrawal_forgets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,11 +12,13 @@ typedef struct admin_opts {
     const char *digest_key_file;
     const char *key_file;    /* key: the report signing key (--key-file, SITR_REPORT_KEY_FILE) */
     const char *from, *to;   /* stats: first and last month, YYYY-MM */
-    const char *format;      /* stats: table, csv or json; import: auto, csv, jsonl, hma, te */
+    const char *format;      /* stats, alerts: table, csv or json; import: auto, csv,
+                              * jsonl, hma, te */
     const char *source;      /* import: --source NAME */
     const char *pdq_quality; /* import: --pdq-quality N (hma, te) */
     const char *hash;        /* source withdraw: --hash HEX */
     int skip_invalid;        /* import: --skip-invalid */
+    int all;                 /* alerts: cleared ones too (--all) */
 } admin_opts_t;
 
 /* Exit statuses. */
@@ -41,5 +43,6 @@ int admin_key(const admin_opts_t *o, int argc, char **argv);
 int admin_stats(const admin_opts_t *o);
 int admin_import(const admin_opts_t *o, const char *path);
 int admin_source(const admin_opts_t *o, int argc, char **argv);
+int admin_alerts(const admin_opts_t *o, int argc, char **argv);
 
 #endif

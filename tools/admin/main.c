@@ -38,6 +38,13 @@ static void usage(FILE *f)
             "  key show                     the public key and key id of the key file\n"
             "  key rotate                   retire the key (kept as FILE.retired-TIME) and\n"
             "                               make a new one; restart sitrd afterwards\n"
+            "  alerts [--all] [--format table|csv|json]\n"
+            "                               the match oracle's alerts: a platform that sent\n"
+            "                               more distinct hashes matching one case image or\n"
+            "                               video than SITR_ORACLE_BUDGET (probing); open\n"
+            "                               ones, or all with --all\n"
+            "  alerts clear ID              answer that platform's matches of that case item\n"
+            "                               again, with a fresh budget\n"
             "  stats [--from YYYY-MM] [--to YYYY-MM] [--format table|csv|json]\n"
             "                               figures for transparency reports, per UTC month\n"
             "                               (default: the last 12): cases opened and\n"
@@ -64,8 +71,8 @@ static void usage(FILE *f)
             "                       $SITR_REPORT_KEY_FILE)\n"
             "  --from YYYY-MM       with stats: the first month (default: 11 before --to)\n"
             "  --to YYYY-MM         with stats: the last month (default: the current one)\n"
-            "  --format F           with stats: table (default), csv or json; with import:\n"
-            "                       auto (default), csv, jsonl, hma or te\n"
+            "  --format F           with stats and alerts: table (default), csv or json; with\n"
+            "                       import: auto (default), csv, jsonl, hma or te\n"
             "  --source NAME        with import: the list's owner (created on first use)\n"
             "  --skip-invalid       with import: import the valid lines of a file that has\n"
             "                       refused lines (each is still reported)\n"
@@ -73,6 +80,7 @@ static void usage(FILE *f)
             "                       and te lists, which carry none (without it their PDQs\n"
             "                       are refused)\n"
             "  --hash HEX           with source withdraw: erase only the images with this hash\n"
+            "  --all                with alerts: cleared ones too\n"
             "  -h, --help           this help\n",
             sitr_data_dir(SITR_DATA_MIGRATIONS));
 }
@@ -130,6 +138,10 @@ int main(int argc, char **argv)
             o.skip_invalid = 1;
             continue;
         }
+        if (strcmp(argv[i], "--all") == 0) {
+            o.all = 1;
+            continue;
+        }
         if (argv[i][0] == '-' && argv[i][1] != '\0') { /* "-" alone: stdin */
             fprintf(stderr, "sitr-admin: unknown option %s (see --help)\n", argv[i]);
             free(pos);
@@ -149,6 +161,8 @@ int main(int argc, char **argv)
         rc = admin_platform(&o, npos - 1, pos + 1);
     } else if (strcmp(pos[0], "key") == 0) {
         rc = admin_key(&o, npos - 1, pos + 1);
+    } else if (strcmp(pos[0], "alerts") == 0) {
+        rc = admin_alerts(&o, npos - 1, pos + 1);
     } else if (strcmp(pos[0], "stats") == 0 && npos == 1) {
         rc = admin_stats(&o);
     } else if (strcmp(pos[0], "import") == 0 && npos == 2) {
