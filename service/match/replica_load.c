@@ -723,6 +723,7 @@ int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id)
     char msg[200] = "", sql[320];
     stage_t s;
     stage_init(&s);
+    double t0 = now_s();
     int rc = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, msg, sizeof msg);
     if (rc == 0) {
         snprintf(sql, sizeof sql,
@@ -745,6 +746,7 @@ int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id)
         stage_free(&s);
         return import_fail(r, rc, msg);
     }
+    double t1 = now_s();
     rc = mark_present(r, &s);
     if (rc == 0)
         rc = sitr_index_insert_bulk(r->ix.case_pdq, s.case_pdq.v, s.case_pdq.n, LOAD_THREADS);
@@ -754,8 +756,10 @@ int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id)
     for (size_t i = 0; rc >= 0 && i < s.case_sha.n; i++)
         rc = sitr_digest_index_insert(r->ix.case_sha256, s.case_sha.keys + i * s.case_sha.key_len,
                                       s.case_sha.ids[i]);
-    sitr_log(SITR_LOG_INFO, NULL, "import %" PRId64 " applied: %zu images, %zu PDQ entries",
-             case_id, s.images, s.case_pdq.n);
+    sitr_log(SITR_LOG_INFO, NULL,
+             "import %" PRId64 " applied in %.2f s (copy %.2f s, index %.2f s): %zu images, "
+             "%zu PDQ entries",
+             case_id, now_s() - t0, t1 - t0, now_s() - t1, s.images, s.case_pdq.n);
     stage_free(&s);
     return rc < 0 ? rc : 0;
 }
@@ -820,6 +824,7 @@ int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id)
     stage_t s;
     stage_init(&s);
     s.ids = &ids;
+    double t0 = now_s();
     snprintf(sql, sizeof sql,
              "COPY (SELECT id FROM case_images WHERE case_id = %" PRId64
              " ORDER BY id) TO STDOUT (FORMAT binary)",
@@ -834,8 +839,8 @@ int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id)
     sitr_digest_index_remove_if(r->ix.case_sha256, drop_digest, &ids);
     for (size_t i = 0; i < ids.n; i++)
         sitr_replica_present_set(&r->image_present, ids.v[i], 0);
-    sitr_log(SITR_LOG_INFO, NULL, "import %" PRId64 " withdrawn: %zu PDQ entries removed", case_id,
-             n);
+    sitr_log(SITR_LOG_INFO, NULL, "import %" PRId64 " withdrawn in %.2f s: %zu PDQ entries removed",
+             case_id, now_s() - t0, n);
     free(ids.v);
     return 0;
 }

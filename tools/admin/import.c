@@ -408,6 +408,7 @@ int admin_import(const admin_opts_t *o, const char *path)
     }
     if (end_copy(c, NULL) < 0)
         goto out;
+    double t1 = now_s();
     char lines[24], refused[24];
     snprintf(lines, sizeof lines, "%lld", run.lines);
     snprintf(refused, sizeof refused, "%lld", run.refused);
@@ -435,12 +436,14 @@ int admin_import(const admin_opts_t *o, const char *path)
         fprintf(stderr, "... and %lld more refused lines\n", run.refused - REPORT_MAX);
     if (run.dropped > REPORT_MAX)
         fprintf(stderr, "... and %lld more PDQs dropped\n", run.dropped - REPORT_MAX);
-    printf("%s: %lld lines (%s) into source '%s' in %.1f s\n"
+    double t2 = now_s();
+    printf("%s: %lld lines (%s) into source '%s' in %.1f s (read and staged %.1f s, "
+           "stored %.1f s)\n"
            "  added       %lld\n"
            "  duplicates  %lld\n"
            "  refused     %lld\n",
-           path, run.lines, import_format_name(fmt), o->source, now_s() - t0, added, dups,
-           run.refused);
+           path, run.lines, import_format_name(fmt), o->source, t2 - t0, t1 - t0, t2 - t1, added,
+           dups, run.refused);
     if (run.dropped)
         printf("  PDQs dropped (quality below 50, md5/sha256 kept) %lld\n", run.dropped);
     rc = ADMIN_OK;
