@@ -23,8 +23,10 @@
 static const struct {
     const char *name, *help;
 } METRICS[] = {
-    {"sitr_stats_cases", "Cases in the database by state (open, withdrawn)."},
-    {"sitr_stats_held", "Case images and videos held (hashes not erased), by kind."},
+    {"sitr_stats_cases", "Victims' cases in the database by state (open, withdrawn)."},
+    {"sitr_stats_held", "Images and videos of victims' cases held (hashes not erased), by kind."},
+    {"sitr_stats_source_held",
+     "Images and videos of partner lists held (hashes not erased), by source and kind."},
     {"sitr_stats_checks",
      "Platform checks (match items, HMA lookups) written to the database per platform, all "
      "replicas, all time."},

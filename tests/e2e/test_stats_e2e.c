@@ -11,6 +11,10 @@
  * three items with POST /v1/match (one blocks A's second image) and beta
  * makes two HMA lookups (one blocks B's image).  Then C's victim
  * withdraws, which deletes C's takedown (0006) but keeps it in the figures.
+ * A partner source imports a list of three MD5s with `sitr-admin import`;
+ * beta reports a copy of one, and the source withdraws that hash, which
+ * deletes beta's takedown: counted as cancelled, and the list's figures
+ * apart from the victims' cases.
  *
  * Then `sitr-admin stats` must give the exact figures in json, csv and
  * table form, honour --from/--to and refuse bad bounds, and hold no case
@@ -50,13 +54,14 @@ typedef struct victim {
 } victim_t;
 
 static unsigned rng = 2718;
-/* a0 a1 (case A), b0 (B), c0 (C), then two that no case holds. */
-static sitr_e2e_img_t IMG[6];
+/* a0 a1 (case A), b0 (B), c0 (C), two that no case holds, then the three
+ * MD5s of the partner's list. */
+static sitr_e2e_img_t IMG[9];
 static victim_t A, B, C;
 static const char *const UPLOADS[] = {"upl-a0-4f1c", "upl-b0-9d2e", "upl-c0-77aa",
-                                      "upl-b0-beta-31c5"};
+                                      "upl-b0-beta-31c5", "upl-imp-8c0d"};
 static char M0[8], M1[8], M11[8]; /* this month, the one before, and 11 before */
-static char out_path[256];
+static char out_path[256], csv_path[256];
 
 static void create_case(victim_t *v, const sitr_e2e_img_t *imgs, int n)
 {
@@ -211,7 +216,7 @@ static void expect_platform(const json_t *p, long long checks, long long blocks,
 
 static const long long TD_ALPHA_M1[6] = {1, 0, 1, 0, 0, 0};
 static const long long TD_ALPHA_M0[6] = {2, 0, 0, 1, 1, 0};
-static const long long TD_BETA_M0[6] = {1, 1, 0, 0, 0, 0};
+static const long long TD_BETA_M0[6] = {2, 1, 0, 0, 0, 1};
 
 static void check_json(void)
 {
@@ -231,6 +236,7 @@ static void check_json(void)
     assert_int_equal(at(m1, "cases", "withdrawn"), 0);
     assert_int_equal(at(m1, "held", "images"), 2);
     assert_int_equal(at(m1, "held", "videos"), 0);
+    assert_int_equal(json_array_size(json_object_get(m1, "sources")), 0);
     assert_int_equal(json_array_size(json_object_get(m1, "platforms")), 1);
     expect_platform(platform(m1, "alpha"), 0, 0, TD_ALPHA_M1, 1, 7200, 7200);
 
@@ -239,6 +245,15 @@ static void check_json(void)
     assert_int_equal(at(m0, "cases", "withdrawn"), 1);
     assert_int_equal(at(m0, "held", "images"), 3); /* A's two and B's; C's erased */
     assert_int_equal(at(m0, "held", "videos"), 0);
+    /* The partner's list: apart from the victims' figures above. */
+    const json_t *srcs = json_object_get(m0, "sources");
+    assert_int_equal(json_array_size(srcs), 1);
+    const json_t *src = json_array_get(srcs, 0);
+    assert_string_equal(json_string_value(json_object_get(src, "source")), "helpline-x");
+    assert_int_equal(at(src, "imports", NULL), 1);
+    assert_int_equal(at(src, "withdrawn", NULL), 0);
+    assert_int_equal(at(src, "held", "images"), 2);
+    assert_int_equal(at(src, "held", "videos"), 0);
     assert_int_equal(json_array_size(json_object_get(m0, "platforms")), 2);
     /* 1 h and 30 min: median 45 min, p90 30 min + 0.9 x 30 min. */
     expect_platform(platform(m0, "alpha"), 3, 1, TD_ALPHA_M0, 2, 2700, 3420);
@@ -253,26 +268,28 @@ static void check_csv(void)
     assert_int_equal(stats(args, &text), 0);
     assert_nothing_personal(text, "stats --format csv");
     snprintf(want, sizeof want,
-             "month,platform,figure,value\n"
-             "%1$s,,cases_opened,1\n%1$s,,cases_withdrawn,0\n%1$s,,images_held,2\n"
-             "%1$s,,videos_held,0\n"
-             "%1$s,alpha,checks,0\n%1$s,alpha,blocks,0\n%1$s,alpha,takedowns_requested,1\n"
-             "%1$s,alpha,takedowns_pending,0\n%1$s,alpha,takedowns_removed,1\n"
-             "%1$s,alpha,takedowns_rejected,0\n%1$s,alpha,takedowns_not_found,0\n"
-             "%1$s,alpha,takedowns_cancelled,0\n%1$s,alpha,takedowns_answered,1\n"
-             "%1$s,alpha,answer_median_seconds,7200\n%1$s,alpha,answer_p90_seconds,7200\n"
-             "%2$s,,cases_opened,2\n%2$s,,cases_withdrawn,1\n%2$s,,images_held,3\n"
-             "%2$s,,videos_held,0\n"
-             "%2$s,alpha,checks,3\n%2$s,alpha,blocks,1\n%2$s,alpha,takedowns_requested,2\n"
-             "%2$s,alpha,takedowns_pending,0\n%2$s,alpha,takedowns_removed,0\n"
-             "%2$s,alpha,takedowns_rejected,1\n%2$s,alpha,takedowns_not_found,1\n"
-             "%2$s,alpha,takedowns_cancelled,0\n%2$s,alpha,takedowns_answered,2\n"
-             "%2$s,alpha,answer_median_seconds,2700\n%2$s,alpha,answer_p90_seconds,3420\n"
-             "%2$s,beta,checks,2\n%2$s,beta,blocks,1\n%2$s,beta,takedowns_requested,1\n"
-             "%2$s,beta,takedowns_pending,1\n%2$s,beta,takedowns_removed,0\n"
-             "%2$s,beta,takedowns_rejected,0\n%2$s,beta,takedowns_not_found,0\n"
-             "%2$s,beta,takedowns_cancelled,0\n%2$s,beta,takedowns_answered,0\n"
-             "%2$s,beta,answer_median_seconds,\n%2$s,beta,answer_p90_seconds,\n",
+             "month,platform,source,figure,value\n"
+             "%1$s,,,cases_opened,1\n%1$s,,,cases_withdrawn,0\n%1$s,,,images_held,2\n"
+             "%1$s,,,videos_held,0\n"
+             "%1$s,alpha,,checks,0\n%1$s,alpha,,blocks,0\n%1$s,alpha,,takedowns_requested,1\n"
+             "%1$s,alpha,,takedowns_pending,0\n%1$s,alpha,,takedowns_removed,1\n"
+             "%1$s,alpha,,takedowns_rejected,0\n%1$s,alpha,,takedowns_not_found,0\n"
+             "%1$s,alpha,,takedowns_cancelled,0\n%1$s,alpha,,takedowns_answered,1\n"
+             "%1$s,alpha,,answer_median_seconds,7200\n%1$s,alpha,,answer_p90_seconds,7200\n"
+             "%2$s,,,cases_opened,2\n%2$s,,,cases_withdrawn,1\n%2$s,,,images_held,3\n"
+             "%2$s,,,videos_held,0\n"
+             "%2$s,,helpline-x,imports,1\n%2$s,,helpline-x,imports_withdrawn,0\n"
+             "%2$s,,helpline-x,images_held,2\n%2$s,,helpline-x,videos_held,0\n"
+             "%2$s,alpha,,checks,3\n%2$s,alpha,,blocks,1\n%2$s,alpha,,takedowns_requested,2\n"
+             "%2$s,alpha,,takedowns_pending,0\n%2$s,alpha,,takedowns_removed,0\n"
+             "%2$s,alpha,,takedowns_rejected,1\n%2$s,alpha,,takedowns_not_found,1\n"
+             "%2$s,alpha,,takedowns_cancelled,0\n%2$s,alpha,,takedowns_answered,2\n"
+             "%2$s,alpha,,answer_median_seconds,2700\n%2$s,alpha,,answer_p90_seconds,3420\n"
+             "%2$s,beta,,checks,2\n%2$s,beta,,blocks,1\n%2$s,beta,,takedowns_requested,2\n"
+             "%2$s,beta,,takedowns_pending,1\n%2$s,beta,,takedowns_removed,0\n"
+             "%2$s,beta,,takedowns_rejected,0\n%2$s,beta,,takedowns_not_found,0\n"
+             "%2$s,beta,,takedowns_cancelled,1\n%2$s,beta,,takedowns_answered,0\n"
+             "%2$s,beta,,answer_median_seconds,\n%2$s,beta,,answer_p90_seconds,\n",
              M1, M0);
     assert_string_equal(text, want);
     free(text);
@@ -308,19 +325,24 @@ static void check_table(void)
     snprintf(want[n++], 160, "sitr statistics, %s to %s (UTC months)", M1, M0);
     snprintf(want[n++], 160, "%s", M1);
     snprintf(want[n++], 160,
-             "cases opened 1, withdrawn 0; held at the end of the month: 2 images, 0 videos");
+             "victims' cases opened 1, withdrawn 0; held at the end of the month: 2 images, 0 "
+             "videos");
     snprintf(want[n++], 160,
              "PLATFORM CHECKS BLOCKS TAKEDOWNS PENDING REMOVED REJECTED "
              "NOT_FOUND CANCELLED ANSWERED MEDIAN P90");
     snprintf(want[n++], 160, "alpha 0 0 1 0 1 0 0 0 1 2h00m 2h00m");
     snprintf(want[n++], 160, "%s", M0);
     snprintf(want[n++], 160,
-             "cases opened 2, withdrawn 1; held at the end of the month: 3 images, 0 videos");
+             "victims' cases opened 2, withdrawn 1; held at the end of the month: 3 images, 0 "
+             "videos");
+    snprintf(want[n++], 160,
+             "imported by helpline-x: 1 lists, 0 withdrawn; held at the end of "
+             "the month: 2 images, 0 videos");
     snprintf(want[n++], 160,
              "PLATFORM CHECKS BLOCKS TAKEDOWNS PENDING REMOVED REJECTED "
              "NOT_FOUND CANCELLED ANSWERED MEDIAN P90");
     snprintf(want[n++], 160, "alpha 3 1 2 0 0 1 1 0 2 45m00s 57m00s");
-    snprintf(want[n++], 160, "beta 2 1 1 1 0 0 0 0 0 - -");
+    snprintf(want[n++], 160, "beta 2 1 2 1 0 0 0 1 0 - -");
     int k = 0;
     for (const char *p = text; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
         char got[512];
@@ -499,6 +521,26 @@ static void test_stats(void **state)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM takedowns WHERE case_id = %lld", C.id);
     assert_int_equal(pgt_scalar(W.db_url, sql), 0);
 
+    /* A partner's list of three MD5s, one of them withdrawn again. */
+    FILE *f = fopen(csv_path, "w");
+    assert_non_null(f);
+    fprintf(f, "md5\n%s\n%s\n%s\n", IMG[6].md5, IMG[7].md5, IMG[8].md5);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(pgt_run("'%s' --database-url '%s' import --source helpline-x '%s' "
+                             ">/dev/null 2>&1",
+                             pgt_admin(), W.db_url, csv_path),
+                     0);
+    report(W.key_b, UPLOADS[4], &IMG[8]);
+    long long ti = takedown_of(UPLOADS[4]);
+    assert_int_equal(pgt_run("'%s' --database-url '%s' source withdraw helpline-x --hash %s "
+                             ">/dev/null 2>&1",
+                             pgt_admin(), W.db_url, IMG[8].md5),
+                     0);
+    assert_int_equal(pgt_scalar(W.db_url, "SELECT count(*) FROM cases WHERE source_id IS NOT NULL"),
+                     1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM takedowns WHERE id = %lld", ti);
+    assert_int_equal(pgt_scalar(W.db_url, sql), 0);
+
     check_json();
     check_csv();
     check_table();
@@ -510,6 +552,7 @@ static void test_stats(void **state)
         "sitr_stats_cases{state=\"withdrawn\"} 1",
         "sitr_stats_held{kind=\"image\"} 3",
         "sitr_stats_held{kind=\"video\"} 0",
+        "sitr_stats_source_held{source=\"helpline-x\",kind=\"image\"} 2",
         "sitr_stats_checks{platform=\"alpha\"} 3",
         "sitr_stats_checks{platform=\"beta\"} 2",
         "sitr_stats_blocks{platform=\"alpha\"} 1",
@@ -517,6 +560,7 @@ static void test_stats(void **state)
         "sitr_stats_takedowns{platform=\"alpha\",status=\"not_found\"} 1",
         "sitr_stats_takedowns{platform=\"alpha\",status=\"rejected\"} 1",
         "sitr_stats_takedowns{platform=\"alpha\",status=\"removed\"} 1",
+        "sitr_stats_takedowns{platform=\"beta\",status=\"cancelled\"} 1",
         "sitr_stats_takedowns{platform=\"beta\",status=\"pending\"} 1",
         "sitr_stats_takedown_answer_seconds{platform=\"alpha\",quantile=\"0.5\"} 2700",
         "sitr_stats_takedown_answer_seconds{platform=\"alpha\",quantile=\"0.9\"} 3420",
@@ -530,6 +574,7 @@ static int setup(void **state)
     (void)state;
     setenv("SITR_DIGEST_KEY", TEST_DIGEST_KEY, 1);
     snprintf(out_path, sizeof out_path, "/tmp/sitr-stats-e2e-%d.out", (int)getpid());
+    snprintf(csv_path, sizeof csv_path, "/tmp/sitr-stats-e2e-%d.csv", (int)getpid());
     W.db_url = sitr_e2e_migrated_db("stats_e2e");
     if (!W.db_url)
         return -1;
@@ -551,6 +596,7 @@ static int teardown(void **state)
     const char *never[] = {W.key_a, W.key_b, NULL};
     int rc = sitr_e2e_stop_clean(&W.srv, never);
     unlink(out_path);
+    unlink(csv_path);
     free(W.db_url);
     return rc;
 }

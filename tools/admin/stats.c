@@ -4,7 +4,9 @@
  * The database computes them (sitr_stats in migrations/0007_stats.sql: one
  * jsonb document); this file checks the bounds and lays the document out.
  * What it can print is only what that function returns: counts, platform
- * names and durations, never a case reference, a hash or an upload id.
+ * and source names and durations, never a case reference, a hash or an
+ * upload id.  Victims' cases and the partner lists imported by a source
+ * (`sitr-admin import`) are counted apart.
  * The default range is the last twelve months, the current one included. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,10 +87,19 @@ static void print_table(const json_t *doc)
     {
         const json_t *cases = json_object_get(mo, "cases"), *held = json_object_get(mo, "held");
         printf("\n%s\n", json_string_value(json_object_get(mo, "month")));
-        printf("  cases opened %lld, withdrawn %lld; held at the end of the month: %lld images, "
-               "%lld videos\n",
+        printf("  victims' cases opened %lld, withdrawn %lld; held at the end of the month: "
+               "%lld images, %lld videos\n",
                num(cases, "opened"), num(cases, "withdrawn"), num(held, "images"),
                num(held, "videos"));
+        size_t k;
+        json_t *p;
+        json_array_foreach(json_object_get(mo, "sources"), k, p)
+        {
+            printf("  imported by %s: %lld lists, %lld withdrawn; held at the end of the month: "
+                   "%lld images, %lld videos\n",
+                   json_string_value(json_object_get(p, "source")), num(p, "imports"),
+                   num(p, "withdrawn"), num(p, "images"), num(p, "videos"));
+        }
         const json_t *plats = json_object_get(mo, "platforms");
         if (json_array_size(plats) == 0) {
             printf("  no checks, blocks or takedowns\n");
@@ -97,8 +108,6 @@ static void print_table(const json_t *doc)
         printf("  %-24s %10s %10s %10s %8s %8s %8s %9s %9s %8s %8s %8s\n", "PLATFORM", "CHECKS",
                "BLOCKS", "TAKEDOWNS", "PENDING", "REMOVED", "REJECTED", "NOT_FOUND", "CANCELLED",
                "ANSWERED", "MEDIAN", "P90");
-        size_t k;
-        json_t *p;
         json_array_foreach(plats, k, p)
         {
             const json_t *t = json_object_get(p, "takedowns");
@@ -117,40 +126,48 @@ static void print_table(const json_t *doc)
 
 static void print_csv(const json_t *doc)
 {
-    printf("month,platform,figure,value\n");
+    printf("month,platform,source,figure,value\n");
     size_t i;
     json_t *mo;
     json_array_foreach(json_object_get(doc, "months"), i, mo)
     {
         const char *m = json_string_value(json_object_get(mo, "month"));
         const json_t *cases = json_object_get(mo, "cases"), *held = json_object_get(mo, "held");
-        printf("%s,,cases_opened,%lld\n", m, num(cases, "opened"));
-        printf("%s,,cases_withdrawn,%lld\n", m, num(cases, "withdrawn"));
-        printf("%s,,images_held,%lld\n", m, num(held, "images"));
-        printf("%s,,videos_held,%lld\n", m, num(held, "videos"));
+        printf("%s,,,cases_opened,%lld\n", m, num(cases, "opened"));
+        printf("%s,,,cases_withdrawn,%lld\n", m, num(cases, "withdrawn"));
+        printf("%s,,,images_held,%lld\n", m, num(held, "images"));
+        printf("%s,,,videos_held,%lld\n", m, num(held, "videos"));
+        /* Platform and source names are letters, digits, '.', '_' and '-'
+         * (the schema's CHECKs): nothing to quote. */
         size_t k;
         json_t *p;
+        json_array_foreach(json_object_get(mo, "sources"), k, p)
+        {
+            const char *name = json_string_value(json_object_get(p, "source"));
+            printf("%s,,%s,imports,%lld\n", m, name, num(p, "imports"));
+            printf("%s,,%s,imports_withdrawn,%lld\n", m, name, num(p, "withdrawn"));
+            printf("%s,,%s,images_held,%lld\n", m, name, num(p, "images"));
+            printf("%s,,%s,videos_held,%lld\n", m, name, num(p, "videos"));
+        }
         json_array_foreach(json_object_get(mo, "platforms"), k, p)
         {
-            /* Platform names are letters, digits, '.', '_' and '-' (the
-             * schema's CHECK): nothing to quote. */
             const char *name = json_string_value(json_object_get(p, "platform"));
             const json_t *t = json_object_get(p, "takedowns");
             const json_t *a = json_object_get(p, "answer_seconds");
-            printf("%s,%s,checks,%lld\n", m, name, num(p, "checks"));
-            printf("%s,%s,blocks,%lld\n", m, name, num(p, "blocks"));
+            printf("%s,%s,,checks,%lld\n", m, name, num(p, "checks"));
+            printf("%s,%s,,blocks,%lld\n", m, name, num(p, "blocks"));
             for (size_t o = 0; o < NOUTCOMES; o++)
-                printf("%s,%s,takedowns_%s,%lld\n", m, name, OUTCOMES[o], num(t, OUTCOMES[o]));
-            printf("%s,%s,takedowns_answered,%lld\n", m, name, num(a, "answered"));
+                printf("%s,%s,,takedowns_%s,%lld\n", m, name, OUTCOMES[o], num(t, OUTCOMES[o]));
+            printf("%s,%s,,takedowns_answered,%lld\n", m, name, num(a, "answered"));
             /* No answer: an empty value, not a zero. */
             const char *q[] = {"median", "p90"};
             for (int j = 0; j < 2; j++) {
                 const json_t *v = json_object_get(a, q[j]);
                 if (json_is_integer(v))
-                    printf("%s,%s,answer_%s_seconds,%lld\n", m, name, q[j],
+                    printf("%s,%s,,answer_%s_seconds,%lld\n", m, name, q[j],
                            (long long)json_integer_value(v));
                 else
-                    printf("%s,%s,answer_%s_seconds,\n", m, name, q[j]);
+                    printf("%s,%s,,answer_%s_seconds,\n", m, name, q[j]);
             }
         }
     }
@@ -182,14 +199,24 @@ static json_t *ordered(const json_t *doc)
                           "answered", (json_int_t)num(a, "answered"), "median",
                           json_object_get(a, "median"), "p90", json_object_get(a, "p90")));
         }
+        json_t *srcs = json_array();
+        json_array_foreach(json_object_get(mo, "sources"), k, p)
+        {
+            json_array_append_new(srcs, json_pack("{s:O,s:I,s:I,s:{s:I,s:I}}", "source",
+                                                  json_object_get(p, "source"), "imports",
+                                                  (json_int_t)num(p, "imports"), "withdrawn",
+                                                  (json_int_t)num(p, "withdrawn"), "held", "images",
+                                                  (json_int_t)num(p, "images"), "videos",
+                                                  (json_int_t)num(p, "videos")));
+        }
         const json_t *cases = json_object_get(mo, "cases"), *held = json_object_get(mo, "held");
-        json_array_append_new(months,
-                              json_pack("{s:O,s:{s:I,s:I},s:{s:I,s:I},s:o}", "month",
-                                        json_object_get(mo, "month"), "cases", "opened",
-                                        (json_int_t)num(cases, "opened"), "withdrawn",
-                                        (json_int_t)num(cases, "withdrawn"), "held", "images",
-                                        (json_int_t)num(held, "images"), "videos",
-                                        (json_int_t)num(held, "videos"), "platforms", plats));
+        json_array_append_new(months, json_pack("{s:O,s:{s:I,s:I},s:{s:I,s:I},s:o,s:o}", "month",
+                                                json_object_get(mo, "month"), "cases", "opened",
+                                                (json_int_t)num(cases, "opened"), "withdrawn",
+                                                (json_int_t)num(cases, "withdrawn"), "held",
+                                                "images", (json_int_t)num(held, "images"), "videos",
+                                                (json_int_t)num(held, "videos"), "sources", srcs,
+                                                "platforms", plats));
     }
     return json_pack("{s:O,s:O,s:o}", "from", json_object_get(doc, "from"), "to",
                      json_object_get(doc, "to"), "months", months);
