@@ -96,6 +96,7 @@ static void start_webhooks(app_holder_t *h)
     const sitr_config_t *cfg = srv->cfg;
     sitr_webhook_options_t wo = {.db = srv->db,
                                  .digest_key = cfg->digest_key,
+                                 .match_threshold = (int)cfg->match_threshold,
                                  .metrics = srv->metrics,
                                  .is_leader = webhook_leader,
                                  .leader_arg = h,

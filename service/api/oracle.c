@@ -145,11 +145,9 @@ int sitr_oracle_guarded(const sitr_msearch_match_t *h)
 
 int sitr_oracle_band(const sitr_oracle_t *o, const sitr_msearch_match_t *h)
 {
-    if (!sitr_oracle_guarded(h) || h->distance == 0)
+    if (!sitr_oracle_guarded(h))
         return h->distance;
-    if (h->distance <= SITR_ORACLE_NEAR && SITR_ORACLE_NEAR < o->threshold)
-        return SITR_ORACLE_NEAR;
-    return o->threshold;
+    return sitr_msearch_band(h->distance, o->threshold);
 }
 
 void sitr_oracle_fingerprint(const sitr_oracle_t *o, const sitr_msearch_item_t *item, uint8_t *out)

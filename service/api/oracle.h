@@ -8,7 +8,7 @@
  * touched):
  *
  *  - The distance a platform sees is a band (sitr_oracle_band): 0 for the
- *    exact hash, SITR_ORACLE_NEAR for 1 up to it, the match threshold
+ *    exact hash, SITR_MSEARCH_BAND_NEAR (15) for 1 up to it, the threshold
  *    above it.  A single bit changed in a query moves the answer only when
  *    it crosses a band's edge, never inside a band (the edge at 0 only
  *    confirms a hash already found, one budgeted query per guess).
@@ -59,9 +59,6 @@
 #include "db/db.h"
 #include "match/msearch.h"
 
-/* The upper bound of the "near" band; above it, up to the match
- * threshold, the "similar" band answers the threshold. */
-#define SITR_ORACLE_NEAR 15
 /* Pairs tracked at most (about 40 MB with the default budget, if every
  * one were full). */
 #define SITR_ORACLE_MAX_PAIRS (1u << 20)

@@ -26,6 +26,7 @@
 #include "api/platform.h"
 #include "db/db.h"
 #include "core/log.h"
+#include "match/msearch.h"
 #include "net/server.h"
 
 #define ISO_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -52,13 +53,14 @@ static json_t *takedown_json(sitr_req_t *req, const PGresult *res, int row)
     char token[SITR_OPAQUE_TOKEN_LEN + 1];
     sitr_opaque_case_token(srv->cfg->digest_key, sitr_req_platform_id(req),
                            strtoll(PQgetvalue(res, row, 10), NULL, 10), token);
-    return json_pack("{s:s,s:s,s:{s:s,s:o},s:s,s:i,s:o,s:o,s:s,s:s,s:s}", "id",
-                     PQgetvalue(res, row, 0), "status", PQgetvalue(res, row, 1), "upload", "id",
-                     PQgetvalue(res, row, 2), "url", text_or_null(res, row, 3), "signal",
-                     PQgetvalue(res, row, 4), "distance",
-                     (int)strtol(PQgetvalue(res, row, 5), NULL, 10), "quality",
-                     int_or_null(res, row, 6), "note", text_or_null(res, row, 7), "created_at",
-                     PQgetvalue(res, row, 8), "updated_at", PQgetvalue(res, row, 9), "case", token);
+    return json_pack(
+        "{s:s,s:s,s:{s:s,s:o},s:s,s:i,s:o,s:o,s:s,s:s,s:s}", "id", PQgetvalue(res, row, 0),
+        "status", PQgetvalue(res, row, 1), "upload", "id", PQgetvalue(res, row, 2), "url",
+        text_or_null(res, row, 3), "signal", PQgetvalue(res, row, 4), "distance",
+        sitr_msearch_band((int)strtol(PQgetvalue(res, row, 5), NULL, 10),
+                          (int)srv->cfg->match_threshold),
+        "quality", int_or_null(res, row, 6), "note", text_or_null(res, row, 7), "created_at",
+        PQgetvalue(res, row, 8), "updated_at", PQgetvalue(res, row, 9), "case", token);
 }
 
 static void on_list(int rc, PGresult *res, const char *sqlstate, void *arg)

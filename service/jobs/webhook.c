@@ -33,6 +33,7 @@
 #include <sitr/webhook_url.h>
 
 #include "core/log.h"
+#include "match/msearch.h"
 
 /* A claimed row stays invisible to other claims this long beyond the POST
  * timeout: time to record the outcome.  A sender that dies leaves the row
@@ -51,6 +52,7 @@ struct sitr_webhook {
     uv_loop_t *loop;
     sitr_webhook_options_t opt;
     uint8_t digest_key[SITR_KEYS_KEY_BYTES];
+    int threshold; /* the match threshold, for the distance bands */
     CURLM *multi;
     uv_timer_t poll_timer;  /* claims */
     uv_timer_t curl_timer;  /* libcurl's own timeout */
@@ -415,12 +417,12 @@ static char *build_body(sitr_webhook_t *w, PGresult *res, int i, int64_t platfor
     json_t *quality = PQgetisnull(res, i, 13)
                           ? json_null()
                           : json_integer(strtol(PQgetvalue(res, i, 13), NULL, 10));
-    json_t *j =
-        json_pack("{s:s,s:{s:s,s:s,s:{s:s,s:o},s:s,s:i,s:o,s:s,s:s}}", "event", "takedown.created",
-                  "takedown", "id", PQgetvalue(res, i, 6), "status", PQgetvalue(res, i, 8),
-                  "upload", "id", PQgetvalue(res, i, 9), "url", nullable_text(res, i, 10), "signal",
-                  PQgetvalue(res, i, 11), "distance", (int)strtol(PQgetvalue(res, i, 12), NULL, 10),
-                  "quality", quality, "case", token, "created_at", PQgetvalue(res, i, 14));
+    json_t *j = json_pack(
+        "{s:s,s:{s:s,s:s,s:{s:s,s:o},s:s,s:i,s:o,s:s,s:s}}", "event", "takedown.created",
+        "takedown", "id", PQgetvalue(res, i, 6), "status", PQgetvalue(res, i, 8), "upload", "id",
+        PQgetvalue(res, i, 9), "url", nullable_text(res, i, 10), "signal", PQgetvalue(res, i, 11),
+        "distance", sitr_msearch_band((int)strtol(PQgetvalue(res, i, 12), NULL, 10), w->threshold),
+        "quality", quality, "case", token, "created_at", PQgetvalue(res, i, 14));
     if (!j)
         return NULL;
     char *s = json_dumps(j, JSON_COMPACT);
@@ -631,6 +633,7 @@ int sitr_webhook_start(uv_loop_t *loop, const sitr_webhook_options_t *opt, sitr_
     w->loop = loop;
     w->opt = *opt;
     memcpy(w->digest_key, opt->digest_key, sizeof w->digest_key);
+    w->threshold = opt->match_threshold;
     w->opt.digest_key = NULL;
     w->pending = -1;
     w->multi = curl_multi_init();

@@ -43,6 +43,7 @@ typedef int (*sitr_webhook_leader_fn)(void *arg);
 typedef struct sitr_webhook_options {
     sitr_db_t *db;             /* borrowed: must outlive the sender's queries */
     const uint8_t *digest_key; /* borrowed (32 bytes): derives the per-platform case token */
+    int match_threshold;       /* the distance shown is its band (match/msearch.h) */
     sitr_metrics_t *metrics;   /* optional */
     sitr_webhook_leader_fn is_leader;
     void *leader_arg;

@@ -85,6 +85,15 @@ void sitr_msearch_wipe(sitr_msearch_t *s)
     s->nq = 0;
 }
 
+int sitr_msearch_band(int distance, int threshold)
+{
+    if (distance == 0)
+        return 0;
+    if (distance <= SITR_MSEARCH_BAND_NEAR && SITR_MSEARCH_BAND_NEAR < threshold)
+        return SITR_MSEARCH_BAND_NEAR;
+    return threshold;
+}
+
 const char *sitr_msearch_signal_name(sitr_msearch_signal_t s)
 {
     return (unsigned)s < sizeof signal_names / sizeof signal_names[0] ? signal_names[s] : "?";

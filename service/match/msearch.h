@@ -69,6 +69,14 @@ typedef enum sitr_msearch_signal {
     SITR_SIGNAL_VIDEO_FRAME
 } sitr_msearch_signal_t;
 
+/* The PDQ distance a platform is shown (docs/SECURITY.md "The match
+ * oracle"): 0 stays 0 (an exact hash, or a digest match), 1 to
+ * SITR_MSEARCH_BAND_NEAR answer SITR_MSEARCH_BAND_NEAR, anything above the
+ * threshold.  Used by /v1/match, the /m lookups, GET /v1/takedowns and the
+ * takedown webhooks alike. */
+#define SITR_MSEARCH_BAND_NEAR 15
+int sitr_msearch_band(int distance, int threshold);
+
 /* "sha256", "md5", "vpdq_copy", "vpdq_excerpt", "pdq", "video_frame"
  * (static strings, the names of the API and of matches.signal). */
 const char *sitr_msearch_signal_name(sitr_msearch_signal_t s);
