@@ -4,7 +4,7 @@ SITR_DEBIAN_PACKAGES="build-essential cmake pkg-config clang-14 libclang-rt-14-d
 libvips-dev libuv1-dev libpq-dev libhttp-parser-dev libjansson-dev libsodium-dev
 libcurl4-openssl-dev libcmocka-dev postgresql-15 postgresql-client-15 curl
 libjpeg62-turbo-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-ffmpeg clang-format nodejs chromium wrk"
+ffmpeg clang-format nodejs chromium wrk poppler-utils"
 
 sitr_install_deps() {
     missing=""

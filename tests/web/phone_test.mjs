@@ -85,6 +85,41 @@ async function json(method, path, body, auth) {
     return { status: r.status, body: await r.json().catch(() => null), headers: r.headers };
 }
 
+// The printed report as a reader holds it, read back with poppler's
+// pdftotext (tools/deps.sh installs poppler-utils): every page ends with
+// its number and the page count ("k / N"; in Arabic the line reads right to
+// left, so only the two numbers are checked), and no page ends with a
+// heading whose table went to the next page.
+function checkPrintedPages(pdfPath, headings, tag) {
+    let text;
+    try {
+        text = execFileSync('pdftotext', ['-layout', pdfPath, '-'], { encoding: 'utf8' });
+    } catch (e) {
+        check(false, `${tag}: pdftotext reads the printed report (${e.message})`);
+        return;
+    }
+    const bidi = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+    const pages = text.replace(bidi, '').split('\f').filter((p) => p.trim() !== '');
+    const n = pages.length;
+    const numbered = pages.every((p, i) => {
+        const lines = p.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        const nums = (lines[lines.length - 1].match(/\d+/g) || []).map(Number);
+        return nums.length === 2 && nums.includes(i + 1) && nums.includes(n);
+    });
+    check(n >= 1 && numbered, `${tag}: each of the ${n} printed pages ends with its number and the count`);
+    // A heading is a line of its own (or, wrapped, its first lines): a
+    // table row that begins with the same words has its figure beside it.
+    const heads = headings.map((h) => h.replace(/\s+/g, ' ')).filter((h) => h.length >= 4);
+    const orphan = [];
+    pages.slice(0, -1).forEach((p, i) => {
+        const lines = p.split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).filter((l) => l !== '');
+        for (const l of lines.slice(-3, -1))
+            for (const h of heads)
+                if (h === l || (l.length >= 8 && h.startsWith(l))) orphan.push(`page ${i + 1}: ${h}`);
+    });
+    check(orphan.length === 0, `${tag}: no heading left at the foot of a page without its table (${orphan.join('; ') || 'none'})`);
+}
+
 // Is the element inside the viewport, and does it (or a child) hold the focus?
 function inView(page, sel) {
     return page.evaluate((s) => {
@@ -278,6 +313,8 @@ try {
                     const mediaBox = /\/MediaBox\s*\[\s*0\s+0\s+(\d+(?:\.\d+)?)\s+(\d+(?:\.\d+)?)/.exec(pdf.toString('latin1'));
                     check(mediaBox && Math.abs(Number(mediaBox[1]) - 595) < 2 && Math.abs(Number(mediaBox[2]) - 842) < 2,
                         `${tag}: the PDF is A4 (${mediaBox && mediaBox.slice(1).join('x')})`);
+                    const headings = await rp.$$eval('h1, h2, h3', (els) => els.map((e) => e.textContent.trim()));
+                    checkPrintedPages(join(ART, `report-${lang}.pdf`), headings, tag);
                 }
                 await rp.close();
             }

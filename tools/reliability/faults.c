@@ -676,54 +676,76 @@ static double report_load(const char *name, double fa, double fb)
     return rec;
 }
 
-/* Every acknowledged case is in the database with its image, and the
- * given sitrd matches its PDQ (exact copy).  Returns the number lost. */
-static size_t check_acked(const char *name, sitrd_t *d)
+/* Acknowledged cases [i, i + n): adds to *lost_db those missing from the
+ * database (when lost_db is not NULL) and to *lost_index those the given
+ * sitrd does not match (exact copy). */
+static void check_acked_batch(sitrd_t *d, size_t i, size_t n, size_t *lost_db, size_t *lost_index)
 {
-    size_t lost_db = 0, lost_index = 0;
-    for (size_t i = 0; i < R.nacked; i += 64) {
-        size_t n = R.nacked - i < 64 ? R.nacked - i : 64;
-        char refs[64 * 100 + 8], body[64 * 100 + 32];
-        size_t rp = 0, bp = 0;
-        refs[rp++] = '{';
-        bp += (size_t)snprintf(body + bp, sizeof body - bp, "{\"items\":[");
-        for (size_t k = 0; k < n; k++) {
-            char h[65];
-            hex32(R.acked[i + k].pdq, h);
-            rp += (size_t)snprintf(refs + rp, sizeof refs - rp, "%s\"%s\"", k ? "," : "",
-                                   R.acked[i + k].ref);
-            bp += (size_t)snprintf(body + bp, sizeof body - bp, "%s{\"pdq\":\"%s\",\"quality\":90}",
-                                   k ? "," : "", h);
-        }
-        snprintf(refs + rp, sizeof refs - rp, "}");
-        snprintf(body + bp, sizeof body - bp, "]}");
+    char refs[64 * 100 + 8], body[64 * 100 + 32];
+    size_t rp = 0, bp = 0;
+    refs[rp++] = '{';
+    bp += (size_t)snprintf(body + bp, sizeof body - bp, "{\"items\":[");
+    for (size_t k = 0; k < n; k++) {
+        char h[65];
+        hex32(R.acked[i + k].pdq, h);
+        rp += (size_t)snprintf(refs + rp, sizeof refs - rp, "%s\"%s\"", k ? "," : "",
+                               R.acked[i + k].ref);
+        bp += (size_t)snprintf(body + bp, sizeof body - bp, "%s{\"pdq\":\"%s\",\"quality\":90}",
+                               k ? "," : "", h);
+    }
+    snprintf(refs + rp, sizeof refs - rp, "}");
+    snprintf(body + bp, sizeof body - bp, "]}");
+    if (lost_db) {
         const char *p[1] = {refs};
         long long found = sql_scalar(G.url,
                                      "SELECT count(DISTINCT c.id) FROM cases c JOIN case_images i "
                                      "ON i.case_id = c.id WHERE c.reference = ANY($1::text[]) "
                                      "AND i.pdq IS NOT NULL AND c.withdrawn_at IS NULL",
                                      1, p);
-        lost_db += found < 0 ? n : n - (size_t)found;
-        client_t cl = {.srv = &d->s};
-        sitr_e2e_resp_t r;
-        int rc = client_call(&cl, "POST", "/v1/match", G.key, body, &r);
-        if (rc < 0 || r.status != 200) {
-            lost_index += n;
-        } else {
-            json_t *j = json_loads(r.body, 0, NULL);
-            note_blocks(j);
-            json_t *items = json_object_get(j, "items");
-            for (size_t k = 0; k < n; k++)
-                lost_index += !json_is_true(json_object_get(json_array_get(items, k), "matched"));
-            json_decref(j);
-        }
-        if (rc == 0)
-            sitr_e2e_resp_free(&r);
-        client_close(&cl);
+        *lost_db += found < 0 ? n : n - (size_t)found;
+    }
+    client_t cl = {.srv = &d->s};
+    sitr_e2e_resp_t r;
+    int rc = client_call(&cl, "POST", "/v1/match", G.key, body, &r);
+    if (rc < 0 || r.status != 200) {
+        *lost_index += n;
+    } else {
+        json_t *j = json_loads(r.body, 0, NULL);
+        note_blocks(j);
+        json_t *items = json_object_get(j, "items");
+        for (size_t k = 0; k < n; k++)
+            *lost_index += !json_is_true(json_object_get(json_array_get(items, k), "matched"));
+        json_decref(j);
+    }
+    if (rc == 0)
+        sitr_e2e_resp_free(&r);
+    client_close(&cl);
+}
+
+/* How long the index may take to show the last acknowledged cases after
+ * the load stops: the change-log follower can be between two reads (a read
+ * that timed out on a busy machine is retried).  A case not matched by then
+ * is lost; the time it took is printed, never judged. */
+#define CATCH_UP_S 10.0
+
+/* Every acknowledged case is in the database with its image, and the
+ * given sitrd matches its PDQ (exact copy).  Returns the number lost. */
+static size_t check_acked(const char *name, sitrd_t *d)
+{
+    size_t lost_db = 0, lost_index = 0;
+    double t0 = now_s();
+    for (size_t i = 0; i < R.nacked; i += 64)
+        check_acked_batch(d, i, R.nacked - i < 64 ? R.nacked - i : 64, &lost_db, &lost_index);
+    size_t first = lost_index;
+    while (lost_index && now_s() - t0 < CATCH_UP_S) {
+        sleep_s(0.2);
+        lost_index = 0;
+        for (size_t i = 0; i < R.nacked; i += 64)
+            check_acked_batch(d, i, R.nacked - i < 64 ? R.nacked - i : 64, NULL, &lost_index);
     }
     printf("%s: %zu acknowledged cases: %zu missing from the database, %zu not matched by "
-           "/v1/match\n",
-           name, R.nacked, lost_db, lost_index);
+           "/v1/match (%zu at the first look; checked again for %.2f s)\n",
+           name, R.nacked, lost_db, lost_index, first, now_s() - t0);
     if (lost_db || lost_index)
         fail("%s: acknowledged cases lost (%zu from the database, %zu from the index)", name,
              lost_db, lost_index);
