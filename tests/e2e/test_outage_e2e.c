@@ -228,6 +228,17 @@ static void test_during(void **state)
     assert_true(sitr_e2e_metric(&A, "sitr_blocks_pending") >= 40);
     assert_int_equal(sitr_e2e_metric(&A, "sitr_blocks_dropped_total"), 0);
     assert_true(sitr_e2e_metric(&A, "sitr_checks_pending") >= 50);
+    /* The check writer tries every second: wait for one failed write (the
+     * outage can be shorter than its period), after which the counts must
+     * still be held, none dropped. */
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
+    while (sitr_e2e_metric(&A, "sitr_checks_write_errors_total") < 1) {
+        if (sitr_e2e_now_ms() > end)
+            fail_msg("the check writer never tried to write during the outage");
+        sitr_e2e_sleep_ms(50);
+    }
+    assert_true(sitr_e2e_metric(&A, "sitr_checks_pending") >= 50);
+    assert_int_equal(sitr_e2e_metric(&A, "sitr_checks_dropped_total"), 0);
 }
 
 /* PostgreSQL returns: the queued blocks are written, summed per item,
