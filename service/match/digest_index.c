@@ -5,7 +5,13 @@
  * run that starts at the key's home slot (linear probing keeps them there,
  * backward-shift deletion preserves it), so a lookup walks from home to the
  * first empty slot.  Keys are public digests, not secrets; the SipHash key
- * only protects the table's shape from chosen inputs. */
+ * only protects the table's shape from chosen inputs.
+ *
+ * Attached tables are whole digest indexes owned by d, each with its own
+ * SipHash key and table; d's lock guards them (theirs are never taken
+ * again).  Writers (insert, remove, bulk_build, attach, detach) are
+ * serialised by d's writer mutex, so a merge or a bulk build can read d's
+ * tables without the exclusive lock and take it only for the swap. */
 #include "match/digest_index.h"
 
 #include <pthread.h>
@@ -16,13 +22,17 @@
 #define MIN_CAP 64
 
 struct sitr_digest_index {
-    pthread_rwlock_t lock;
+    pthread_rwlock_t lock; /* readers: lookups; writer: changes to any table */
+    pthread_mutex_t wmu;   /* serialises writers */
     size_t key_len;
     size_t cap, count;
     uint8_t *keys; /* cap * key_len */
     uint64_t *ids; /* cap */
     uint8_t *used; /* cap */
     unsigned char sip[crypto_shorthash_KEYBYTES];
+    sitr_digest_index_t *att[SITR_DIGEST_MAX_ATTACHED]; /* NULL: free slot */
+    uint64_t att_tag[SITR_DIGEST_MAX_ATTACHED];
+    int attached; /* owned by another index */
 };
 
 static uint64_t sip(const sitr_digest_index_t *d, const uint8_t *key)
@@ -71,6 +81,7 @@ sitr_digest_index_t *sitr_digest_index_new(size_t key_len)
         free(d);
         return NULL;
     }
+    pthread_mutex_init(&d->wmu, NULL);
     return d;
 }
 
@@ -78,7 +89,10 @@ void sitr_digest_index_free(sitr_digest_index_t *d)
 {
     if (!d)
         return;
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        sitr_digest_index_free(d->att[k]);
     pthread_rwlock_destroy(&d->lock);
+    pthread_mutex_destroy(&d->wmu);
     free(d->keys);
     free(d->ids);
     free(d->used);
@@ -102,6 +116,19 @@ static long find(const sitr_digest_index_t *d, const uint8_t *key, uint64_t id)
         if (d->ids[i] == id && memcmp(d->keys + i * d->key_len, key, d->key_len) == 0)
             return (long)i;
     return -1;
+}
+
+/* The table holding (key, id) among d's own and its attached ones, its
+ * slot in *at; NULL when none. */
+static sitr_digest_index_t *find_all(sitr_digest_index_t *d, const uint8_t *key, uint64_t id,
+                                     long *at)
+{
+    if ((*at = find(d, key, id)) >= 0)
+        return d;
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        if (d->att[k] && (*at = find(d->att[k], key, id)) >= 0)
+            return d->att[k];
+    return NULL;
 }
 
 static int grow(sitr_digest_index_t *d)
@@ -129,8 +156,10 @@ static int grow(sitr_digest_index_t *d)
 int sitr_digest_index_insert(sitr_digest_index_t *d, const uint8_t *key, uint64_t id)
 {
     int rc = 1;
+    long at;
+    pthread_mutex_lock(&d->wmu);
     pthread_rwlock_wrlock(&d->lock);
-    if (find(d, key, id) >= 0) {
+    if (find_all(d, key, id, &at)) {
         rc = 0;
     } else if ((d->count + 1) * 10 > d->cap * 7 && (rc = grow(d)) < 0) {
         /* table unchanged */
@@ -139,6 +168,7 @@ int sitr_digest_index_insert(sitr_digest_index_t *d, const uint8_t *key, uint64_
         rc = 1;
     }
     pthread_rwlock_unlock(&d->lock);
+    pthread_mutex_unlock(&d->wmu);
     return rc;
 }
 
@@ -278,29 +308,72 @@ static int bulk_fill(sitr_digest_index_t *t, const bulk_ctx_t *b, size_t n)
     return 0;
 }
 
+/* The table capacity for n pairs: the smallest power of two that keeps the
+ * load under 7/10. */
+static int cap_for(size_t n, size_t *cap)
+{
+    *cap = MIN_CAP;
+    while (n * 10 > *cap * 7) {
+        if (*cap > SIZE_MAX / 4 / 32)
+            return SITR_ETOOBIG;
+        *cap *= 2;
+    }
+    return 0;
+}
+
+/* An empty table t of capacity cap placed by d's SipHash key (t is not an
+ * index: only its table fields are set). */
+static int new_table(const sitr_digest_index_t *d, size_t cap, sitr_digest_index_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->key_len = d->key_len;
+    memcpy(t->sip, d->sip, sizeof t->sip);
+    return alloc_table(t, cap);
+}
+
+/* Makes t's table d's own and drops the attached tables; writer mutex
+ * held.  Frees what it replaced. */
+static void swap_table(sitr_digest_index_t *d, sitr_digest_index_t *t)
+{
+    sitr_digest_index_t *att[SITR_DIGEST_MAX_ATTACHED];
+    pthread_rwlock_wrlock(&d->lock);
+    uint8_t *ok = d->keys, *ou = d->used;
+    uint64_t *oi = d->ids;
+    d->keys = t->keys;
+    d->ids = t->ids;
+    d->used = t->used;
+    d->cap = t->cap;
+    d->count = t->count;
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++) {
+        att[k] = d->att[k];
+        d->att[k] = NULL;
+        d->att_tag[k] = 0;
+    }
+    pthread_rwlock_unlock(&d->lock);
+    free(ok);
+    free(oi);
+    free(ou);
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        sitr_digest_index_free(att[k]);
+}
+
 int sitr_digest_index_bulk_build(sitr_digest_index_t *d, const sitr_digest_part_t *parts,
                                  size_t nparts)
 {
-    size_t n = 0;
+    size_t n = 0, cap;
     for (size_t p = 0; p < nparts; p++) {
         if (parts[p].n > SIZE_MAX / 64 - n)
             return SITR_ETOOBIG;
         n += parts[p].n;
     }
-    size_t cap = MIN_CAP;
-    while (n * 10 > cap * 7) {
-        if (cap > SIZE_MAX / 4 / 32)
-            return SITR_ETOOBIG;
-        cap *= 2;
-    }
+    if (cap_for(n, &cap) < 0)
+        return SITR_ETOOBIG;
     sitr_digest_index_t t;
-    memset(&t, 0, sizeof t);
-    t.key_len = d->key_len;
-    memcpy(t.sip, d->sip, sizeof t.sip);
-    if (alloc_table(&t, cap) < 0)
+    if (new_table(d, cap, &t) < 0)
         return SITR_ENOMEM;
     bulk_ctx_t b = {parts, nparts, d->key_len};
     int rc = 0;
+    pthread_mutex_lock(&d->wmu);
     if (cap <= ((size_t)1 << 32) && n < ((size_t)1 << 32)) {
         rc = bulk_fill(&t, &b, n);
     } else {
@@ -316,21 +389,11 @@ int sitr_digest_index_bulk_build(sitr_digest_index_t *d, const sitr_digest_part_
         free(t.keys);
         free(t.ids);
         free(t.used);
-        return rc;
+    } else {
+        swap_table(d, &t);
     }
-    pthread_rwlock_wrlock(&d->lock);
-    uint8_t *ok = d->keys, *ou = d->used;
-    uint64_t *oi = d->ids;
-    d->keys = t.keys;
-    d->ids = t.ids;
-    d->used = t.used;
-    d->cap = t.cap;
-    d->count = t.count;
-    pthread_rwlock_unlock(&d->lock);
-    free(ok);
-    free(oi);
-    free(ou);
-    return 0;
+    pthread_mutex_unlock(&d->wmu);
+    return rc;
 }
 
 /* Empties slot i and shifts later members of the run back so that no
@@ -359,30 +422,46 @@ static void erase_at(sitr_digest_index_t *d, size_t i)
 
 int sitr_digest_index_remove(sitr_digest_index_t *d, const uint8_t *key, uint64_t id)
 {
+    long i;
+    pthread_mutex_lock(&d->wmu);
     pthread_rwlock_wrlock(&d->lock);
-    long i = find(d, key, id);
-    if (i >= 0)
-        erase_at(d, (size_t)i);
+    sitr_digest_index_t *t = find_all(d, key, id, &i);
+    if (t)
+        erase_at(t, (size_t)i);
     pthread_rwlock_unlock(&d->lock);
-    return i >= 0;
+    pthread_mutex_unlock(&d->wmu);
+    return t != NULL;
 }
 
-/* Removes every pair for which drop(id, arg) is nonzero. */
-static inline size_t remove_matching(sitr_digest_index_t *d, int (*drop)(uint64_t id, void *arg),
-                                     void *arg)
+/* Removes every pair of table t for which drop(id, arg) is nonzero. */
+static size_t remove_matching_in(sitr_digest_index_t *t, int (*drop)(uint64_t id, void *arg),
+                                 void *arg)
 {
     size_t removed = 0;
-    pthread_rwlock_wrlock(&d->lock);
-    for (size_t i = 0; i < d->cap;) {
-        if (d->used[i] && drop(d->ids[i], arg)) {
+    for (size_t i = 0; i < t->cap;) {
+        if (t->used[i] && drop(t->ids[i], arg)) {
             /* A shifted-in entry may now sit at i: examine i again. */
-            erase_at(d, i);
+            erase_at(t, i);
             removed++;
         } else {
             i++;
         }
     }
+    return removed;
+}
+
+/* The same over d's own and attached tables. */
+static inline size_t remove_matching(sitr_digest_index_t *d, int (*drop)(uint64_t id, void *arg),
+                                     void *arg)
+{
+    pthread_mutex_lock(&d->wmu);
+    pthread_rwlock_wrlock(&d->lock);
+    size_t removed = remove_matching_in(d, drop, arg);
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        if (d->att[k])
+            removed += remove_matching_in(d->att[k], drop, arg);
     pthread_rwlock_unlock(&d->lock);
+    pthread_mutex_unlock(&d->wmu);
     return removed;
 }
 
@@ -408,18 +487,29 @@ size_t sitr_digest_index_remove_if(sitr_digest_index_t *d, int (*drop)(uint64_t 
     return remove_matching(d, drop, arg);
 }
 
-size_t sitr_digest_index_lookup(sitr_digest_index_t *d, const uint8_t *key, uint64_t *out,
-                                size_t max)
+/* Appends the ids of table t stored under key to out[n..max); returns the
+ * new total. */
+static size_t lookup_in(const sitr_digest_index_t *t, const uint8_t *key, uint64_t *out, size_t max,
+                        size_t n)
 {
-    size_t n = 0;
-    pthread_rwlock_rdlock(&d->lock);
-    for (size_t i = home(d, key); d->used[i]; i = (i + 1) & (d->cap - 1)) {
-        if (memcmp(d->keys + i * d->key_len, key, d->key_len) == 0) {
+    for (size_t i = home(t, key); t->used[i]; i = (i + 1) & (t->cap - 1)) {
+        if (memcmp(t->keys + i * t->key_len, key, t->key_len) == 0) {
             if (n < max)
-                out[n] = d->ids[i];
+                out[n] = t->ids[i];
             n++;
         }
     }
+    return n;
+}
+
+size_t sitr_digest_index_lookup(sitr_digest_index_t *d, const uint8_t *key, uint64_t *out,
+                                size_t max)
+{
+    pthread_rwlock_rdlock(&d->lock);
+    size_t n = lookup_in(d, key, out, max, 0);
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        if (d->att[k])
+            n = lookup_in(d->att[k], key, out, max, n);
     pthread_rwlock_unlock(&d->lock);
     return n;
 }
@@ -428,14 +518,114 @@ size_t sitr_digest_index_size(sitr_digest_index_t *d)
 {
     pthread_rwlock_rdlock(&d->lock);
     size_t n = d->count;
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        if (d->att[k])
+            n += d->att[k]->count;
     pthread_rwlock_unlock(&d->lock);
     return n;
+}
+
+static size_t table_bytes(const sitr_digest_index_t *t)
+{
+    return sizeof *t + t->cap * (t->key_len + sizeof(uint64_t) + 1);
 }
 
 size_t sitr_digest_index_bytes(sitr_digest_index_t *d)
 {
     pthread_rwlock_rdlock(&d->lock);
-    size_t b = sizeof *d + d->cap * (d->key_len + sizeof(uint64_t) + 1);
+    size_t b = table_bytes(d);
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        if (d->att[k])
+            b += table_bytes(d->att[k]);
     pthread_rwlock_unlock(&d->lock);
     return b;
+}
+
+/* ---- attached tables ---- */
+
+/* Puts (key, id) in t unless it is there already (one walk of the run). */
+static void put_new(sitr_digest_index_t *t, const uint8_t *key, uint64_t id)
+{
+    size_t i = home(t, key);
+    for (; t->used[i]; i = (i + 1) & (t->cap - 1))
+        if (t->ids[i] == id && memcmp(t->keys + i * t->key_len, key, t->key_len) == 0)
+            return;
+    memcpy(t->keys + i * t->key_len, key, t->key_len);
+    t->ids[i] = id;
+    t->used[i] = 1;
+    t->count++;
+}
+
+/* Merges the attached tables and d's own into one new table of d, sized
+ * once; writer mutex held (so d's tables are read without the lock while
+ * lookups go on).  SITR_ENOMEM / SITR_ETOOBIG; nothing changes on error. */
+static int merge_attached(sitr_digest_index_t *d)
+{
+    size_t n = d->count, cap;
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        if (d->att[k])
+            n += d->att[k]->count;
+    if (cap_for(n, &cap) < 0)
+        return SITR_ETOOBIG;
+    sitr_digest_index_t t;
+    if (new_table(d, cap, &t) < 0)
+        return SITR_ENOMEM;
+    for (int k = -1; k < SITR_DIGEST_MAX_ATTACHED; k++) {
+        const sitr_digest_index_t *s = k < 0 ? d : d->att[k];
+        for (size_t i = 0; s && i < s->cap; i++)
+            if (s->used[i])
+                put_new(&t, s->keys + i * s->key_len, s->ids[i]);
+    }
+    swap_table(d, &t);
+    return 0;
+}
+
+int sitr_digest_index_attach(sitr_digest_index_t *d, sitr_digest_index_t *part, uint64_t tag)
+{
+    if (!part || part == d || tag == 0 || part->key_len != d->key_len || part->attached)
+        return SITR_EINVAL;
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++)
+        if (part->att[k])
+            return SITR_EINVAL;
+    int rc = 0, slot = -1;
+    pthread_mutex_lock(&d->wmu);
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED; k++) {
+        if (d->att[k] && d->att_tag[k] == tag)
+            rc = SITR_EINVAL;
+        else if (!d->att[k] && slot < 0)
+            slot = k;
+    }
+    if (rc == 0 && slot < 0) {
+        rc = merge_attached(d);
+        slot = 0;
+    }
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&d->lock);
+        d->att[slot] = part;
+        d->att_tag[slot] = tag;
+        part->attached = 1;
+        pthread_rwlock_unlock(&d->lock);
+    }
+    pthread_mutex_unlock(&d->wmu);
+    return rc;
+}
+
+size_t sitr_digest_index_detach(sitr_digest_index_t *d, uint64_t tag)
+{
+    sitr_digest_index_t *part = NULL;
+    pthread_mutex_lock(&d->wmu);
+    for (int k = 0; k < SITR_DIGEST_MAX_ATTACHED && tag; k++) {
+        if (d->att[k] && d->att_tag[k] == tag) {
+            pthread_rwlock_wrlock(&d->lock);
+            part = d->att[k];
+            d->att[k] = NULL;
+            d->att_tag[k] = 0;
+            pthread_rwlock_unlock(&d->lock);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&d->wmu);
+    size_t n = part ? part->count : 0;
+    sitr_digest_index_free(part);
+    return n;
 }

@@ -28,13 +28,15 @@
  * d_j <= r_j (that chunk reports it).  Within a chunk each key is probed once.
  *
  * The index is a main segment (bulk build / compaction), a delta segment
- * (rebuilt from the tail when the tail overflows) and an unsorted tail of
- * recent inserts scanned linearly.  Deletes set a tombstone bit (or remove
- * from the tail).  Concurrency: searches hold a read lock; mutators take the
- * writer mutex (one at a time), build new segments without the read-write
- * lock (segments are immutable and only writers touch tombstones), and take
- * the write lock only to append, tombstone or swap pointers.  The rwlock
- * prefers writers so a stream of searches cannot starve them. */
+ * (rebuilt from the tail when the tail overflows), up to
+ * SITR_INDEX_MAX_ATTACHED segments built apart and attached under a tag,
+ * and an unsorted tail of recent inserts scanned linearly.  All segments
+ * have the same layout and are searched by the same loop, one after the
+ * other; a full rebuild merges them all into a new main segment.  Deletes set a tombstone bit (or
+ * remove from the tail).  Concurrency: searches hold a read lock; mutators take the writer mutex
+ * (one at a time), build new segments without the read-write lock (segments are immutable and only
+ * writers touch tombstones), and take the write lock only to append, tombstone or swap pointers.
+ * The rwlock prefers writers so a stream of searches cannot starve them. */
 #include "match/index.h"
 
 #include <pthread.h>
@@ -71,7 +73,8 @@ static const uint8_t chunk_bits[SITR_INDEX_CHUNKS] = {24, 24, 24, 23, 23, 23, 23
 static const uint16_t chunk_off[SITR_INDEX_CHUNKS] = {0,   24,  48,  72,  95, 118,
                                                       141, 164, 187, 210, 233};
 
-typedef struct seg {
+/* A segment; sitr_index_segment_t outside (standalone until attached). */
+typedef struct sitr_index_segment {
     size_t n;
     uint64_t *h;   /* 4 * n words */
     uint64_t *ids; /* n */
@@ -83,14 +86,22 @@ typedef struct seg {
     uint8_t *sfx0;
     uint32_t *post[SITR_INDEX_CHUNKS]; /* post[0] unused */
     size_t bytes;
+    int attached; /* handed to an index by sitr_index_attach */
 } seg_t;
+
+/* The segment slots of an index: the main one, the delta, then the
+ * attached ones (empty slots are NULL, in any order). */
+#define SLOT_MAIN  0
+#define SLOT_DELTA 1
+#define SLOT_ATT   2
+#define NSLOTS     (SLOT_ATT + SITR_INDEX_MAX_ATTACHED)
 
 struct sitr_index {
     pthread_rwlock_t lock; /* readers: searches; writer: swaps, appends, tombstones */
     pthread_mutex_t wmu;   /* serialises mutators */
-    seg_t *main;
-    seg_t *delta;
-    uint64_t *th; /* tail hashes, 4 words each */
+    seg_t *seg[NSLOTS];
+    uint64_t tag[NSLOTS]; /* of the attached slots */
+    uint64_t *th;         /* tail hashes, 4 words each */
     uint64_t *tid;
     size_t tn, tcap;
     _Atomic uint64_t searches;
@@ -610,13 +621,34 @@ void sitr_index_free(sitr_index_t *idx)
 {
     if (!idx)
         return;
-    seg_free(idx->main);
-    seg_free(idx->delta);
+    for (int k = 0; k < NSLOTS; k++)
+        seg_free(idx->seg[k]);
     free(idx->th);
     free(idx->tid);
     pthread_rwlock_destroy(&idx->lock);
     pthread_mutex_destroy(&idx->wmu);
     free(idx);
+}
+
+/* Puts s in the main slot and empties the others (attached tags dropped)
+ * and the tail, or (all = 0) puts s in the delta slot and empties the
+ * tail; frees what it replaced.  Writer mutex held. */
+static void swap_in(sitr_index_t *idx, seg_t *s, int all)
+{
+    seg_t *old[NSLOTS] = {NULL};
+    pthread_rwlock_wrlock(&idx->lock);
+    for (int k = 0; k < NSLOTS; k++) {
+        if (all || k == SLOT_DELTA) {
+            old[k] = idx->seg[k];
+            idx->seg[k] = NULL;
+            idx->tag[k] = 0;
+        }
+    }
+    idx->seg[all ? SLOT_MAIN : SLOT_DELTA] = s;
+    idx->tn = 0;
+    pthread_rwlock_unlock(&idx->lock);
+    for (int k = 0; k < NSLOTS; k++)
+        seg_free(old[k]);
 }
 
 int sitr_index_bulk_build(sitr_index_t *idx, const sitr_index_entry_t *entries, size_t n,
@@ -625,52 +657,78 @@ int sitr_index_bulk_build(sitr_index_t *idx, const sitr_index_entry_t *entries, 
     seg_t *s;
     pthread_mutex_lock(&idx->wmu);
     int rc = seg_build(entries, n, threads, &s);
-    if (rc == 0) {
-        pthread_rwlock_wrlock(&idx->lock);
-        seg_t *om = idx->main, *od = idx->delta;
-        idx->main = s;
-        idx->delta = NULL;
-        idx->tn = 0;
-        pthread_rwlock_unlock(&idx->lock);
-        seg_free(om);
-        seg_free(od);
-    }
+    if (rc == 0)
+        swap_in(idx, s, 1);
     pthread_mutex_unlock(&idx->wmu);
     return rc;
 }
 
-/* Rebuilds main (all = 1) or delta from live entries; writer mutex held. */
-static int rebuild(sitr_index_t *idx, int all)
+/* Position of (w, id) among the live entries of the first segment (slot
+ * `skip` aside) that has it, that slot in *slot (optional); -1 when none. */
+static long slots_find(const sitr_index_t *idx, const uint64_t *w, uint64_t id, int skip, int *slot)
 {
-    size_t n = seg_live(idx->delta) + idx->tn + (all ? seg_live(idx->main) : 0);
-    sitr_index_entry_t *arr = malloc((n ? n : 1) * sizeof *arr);
+    for (int k = 0; k < NSLOTS; k++) {
+        long i = k == skip ? -1 : seg_find(idx->seg[k], w, id);
+        if (i >= 0) {
+            if (slot)
+                *slot = k;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Whether folding `more` entries and the tail into the delta would grow it
+ * past 1/16 of the other segments (then everything is rebuilt into the
+ * main segment instead, which bounds the cost of delta rebuilds). */
+static int fold_all(const sitr_index_t *idx, size_t more)
+{
+    size_t rest = 0;
+    for (int k = 0; k < NSLOTS; k++)
+        if (k != SLOT_DELTA)
+            rest += seg_live(idx->seg[k]);
+    size_t lim = rest / 16;
+    return seg_live(idx->seg[SLOT_DELTA]) + idx->tn + more > (lim > DELTA_MIN ? lim : DELTA_MIN);
+}
+
+/* Builds one segment from the live entries of the delta and the tail (all:
+ * of every segment) and extra[0..nextra) (borrowed), and swaps it in as
+ * the main segment (all) or the delta.  Into the delta, an extra pair
+ * already in another segment is left out (the build collapses the other
+ * duplicates by itself).  Writer mutex held; nothing changes on error. */
+static int rebuild(sitr_index_t *idx, int all, const sitr_index_entry_t *extra, size_t nextra,
+                   int threads)
+{
+    size_t total = idx->tn + nextra;
+    for (int k = 0; k < NSLOTS; k++)
+        if (all || k == SLOT_DELTA)
+            total += seg_live(idx->seg[k]);
+    if (total > MAX_ENTRIES || total < nextra)
+        return SITR_ETOOBIG;
+    sitr_index_entry_t *arr = malloc((total ? total : 1) * sizeof *arr);
     if (!arr)
         return SITR_ENOMEM;
     size_t m = 0;
-    if (all)
-        m += seg_export(idx->main, arr + m);
-    m += seg_export(idx->delta, arr + m);
+    for (int k = 0; k < NSLOTS; k++)
+        if (all || k == SLOT_DELTA)
+            m += seg_export(idx->seg[k], arr + m);
     for (size_t i = 0; i < idx->tn; i++, m++) {
         memcpy(arr[m].hash.b, idx->th + 4 * i, SITR_PDQ_BYTES);
         arr[m].id = idx->tid[i];
     }
+    for (size_t i = 0; i < nextra; i++) {
+        uint64_t w[4];
+        load_words(&extra[i].hash, w);
+        if (!all && slots_find(idx, w, extra[i].id, SLOT_DELTA, NULL) >= 0)
+            continue;
+        arr[m++] = extra[i];
+    }
     seg_t *s;
-    int rc = seg_build(arr, m, all ? 2 : 1, &s);
+    int rc = seg_build(arr, m, threads, &s);
     free(arr);
     if (rc < 0)
         return rc;
-    pthread_rwlock_wrlock(&idx->lock);
-    seg_t *om = all ? idx->main : NULL, *od = idx->delta;
-    if (all) {
-        idx->main = s;
-        idx->delta = NULL;
-    } else {
-        idx->delta = s;
-    }
-    idx->tn = 0;
-    pthread_rwlock_unlock(&idx->lock);
-    seg_free(om);
-    seg_free(od);
+    swap_in(idx, s, all);
     return 0;
 }
 
@@ -690,8 +748,7 @@ int sitr_index_insert(sitr_index_t *idx, const sitr_pdq_t *hash, uint64_t id)
     load_words(hash, w);
     int rc = 1;
     pthread_mutex_lock(&idx->wmu);
-    if (seg_find(idx->main, w, id) >= 0 || seg_find(idx->delta, w, id) >= 0 ||
-        tail_find(idx, w, id) >= 0) {
+    if (slots_find(idx, w, id, -1, NULL) >= 0 || tail_find(idx, w, id) >= 0) {
         rc = 0;
         goto out;
     }
@@ -723,9 +780,8 @@ int sitr_index_insert(sitr_index_t *idx, const sitr_pdq_t *hash, uint64_t id)
     idx->tn++;
     pthread_rwlock_unlock(&idx->lock);
     if (idx->tn == TAIL_MAX) {
-        size_t lim = seg_live(idx->main) / 16;
-        int all = seg_live(idx->delta) + idx->tn > (lim > DELTA_MIN ? lim : DELTA_MIN);
-        int r = rebuild(idx, all);
+        int all = fold_all(idx, 0);
+        int r = rebuild(idx, all, NULL, 0, all ? 2 : 1);
         if (r < 0) {
             /* The entry is stored; only the tail could not be folded.  Undo
              * so that the caller sees a consistent failure. */
@@ -750,29 +806,22 @@ int sitr_index_remove(sitr_index_t *idx, const sitr_pdq_t *hash, uint64_t id)
 {
     uint64_t w[4];
     load_words(hash, w);
-    int rc = 0;
+    int rc = 0, k;
     pthread_mutex_lock(&idx->wmu);
-    seg_t *segs[2] = {idx->main, idx->delta};
-    for (int k = 0; k < 2 && !rc; k++) {
-        long i = seg_find(segs[k], w, id);
-        if (i >= 0) {
-            pthread_rwlock_wrlock(&idx->lock);
-            seg_kill(segs[k], (size_t)i);
-            pthread_rwlock_unlock(&idx->lock);
-            rc = 1;
-        }
-    }
-    if (!rc) {
-        long i = tail_find(idx, w, id);
-        if (i >= 0) {
-            pthread_rwlock_wrlock(&idx->lock);
-            size_t last = idx->tn - 1;
-            memcpy(idx->th + 4 * i, idx->th + 4 * last, 4 * sizeof *idx->th);
-            idx->tid[i] = idx->tid[last];
-            idx->tn--;
-            pthread_rwlock_unlock(&idx->lock);
-            rc = 1;
-        }
+    long i = slots_find(idx, w, id, -1, &k);
+    if (i >= 0) {
+        pthread_rwlock_wrlock(&idx->lock);
+        seg_kill(idx->seg[k], (size_t)i);
+        pthread_rwlock_unlock(&idx->lock);
+        rc = 1;
+    } else if ((i = tail_find(idx, w, id)) >= 0) {
+        pthread_rwlock_wrlock(&idx->lock);
+        size_t last = idx->tn - 1;
+        memcpy(idx->th + 4 * i, idx->th + 4 * last, 4 * sizeof *idx->th);
+        idx->tid[i] = idx->tid[last];
+        idx->tn--;
+        pthread_rwlock_unlock(&idx->lock);
+        rc = 1;
     }
     pthread_mutex_unlock(&idx->wmu);
     return rc;
@@ -787,9 +836,8 @@ static inline size_t remove_matching(sitr_index_t *idx, int (*drop)(uint64_t id,
 {
     size_t removed = 0;
     pthread_mutex_lock(&idx->wmu);
-    seg_t *segs[2] = {idx->main, idx->delta};
-    for (int k = 0; k < 2; k++) {
-        seg_t *s = segs[k];
+    for (int k = 0; k < NSLOTS; k++) {
+        seg_t *s = idx->seg[k];
         if (!s)
             continue;
         size_t cnt = 0, cap = 0;
@@ -866,56 +914,9 @@ int sitr_index_insert_bulk(sitr_index_t *idx, const sitr_index_entry_t *entries,
     if (n == 0)
         return 0;
     pthread_mutex_lock(&idx->wmu);
-    int rc = 0;
-    /* Small next to the main segment: into the delta (as the tail's folds
-     * do); otherwise everything is rebuilt once. */
-    size_t lim = seg_live(idx->main) / 16;
-    int all = seg_live(idx->delta) + idx->tn + n > (lim > DELTA_MIN ? lim : DELTA_MIN);
-    size_t total = seg_live(idx->delta) + idx->tn + (all ? seg_live(idx->main) : 0) + n;
-    if (total > MAX_ENTRIES || total < n) {
-        rc = SITR_ETOOBIG;
-        goto out;
-    }
-    sitr_index_entry_t *arr = malloc(total * sizeof *arr);
-    if (!arr) {
-        rc = SITR_ENOMEM;
-        goto out;
-    }
-    size_t m = 0;
-    if (all)
-        m += seg_export(idx->main, arr + m);
-    m += seg_export(idx->delta, arr + m);
-    for (size_t i = 0; i < idx->tn; i++, m++) {
-        memcpy(arr[m].hash.b, idx->th + 4 * i, SITR_PDQ_BYTES);
-        arr[m].id = idx->tid[i];
-    }
-    for (size_t i = 0; i < n; i++) {
-        /* A pair already in the main segment must not enter the delta too
-         * (a full rebuild collapses duplicates by itself). */
-        uint64_t w[4];
-        load_words(&entries[i].hash, w);
-        if (!all && seg_find(idx->main, w, entries[i].id) >= 0)
-            continue;
-        arr[m++] = entries[i];
-    }
-    seg_t *s;
-    rc = seg_build(arr, m, threads, &s);
-    free(arr);
-    if (rc < 0)
-        goto out;
-    pthread_rwlock_wrlock(&idx->lock);
-    seg_t *om = all ? idx->main : NULL, *od = idx->delta;
-    if (all) {
-        idx->main = s;
-        idx->delta = NULL;
-    } else {
-        idx->delta = s;
-    }
-    idx->tn = 0;
-    pthread_rwlock_unlock(&idx->lock);
-    seg_free(om);
-    seg_free(od);
-out:
+    /* Small next to the other segments: into the delta (as the tail's
+     * folds do); otherwise everything is rebuilt once. */
+    int rc = rebuild(idx, fold_all(idx, n), entries, n, threads);
     pthread_mutex_unlock(&idx->wmu);
     return rc;
 }
@@ -923,9 +924,77 @@ out:
 int sitr_index_compact(sitr_index_t *idx)
 {
     pthread_mutex_lock(&idx->wmu);
-    int rc = rebuild(idx, 1);
+    int rc = rebuild(idx, 1, NULL, 0, 2);
     pthread_mutex_unlock(&idx->wmu);
     return rc;
+}
+
+/* ---- standalone segments ---- */
+
+int sitr_index_segment_build(const sitr_index_entry_t *entries, size_t n, int threads,
+                             sitr_index_segment_t **out)
+{
+    return seg_build(entries, n, threads, out);
+}
+
+void sitr_index_segment_free(sitr_index_segment_t *s)
+{
+    seg_free(s);
+}
+
+size_t sitr_index_segment_size(const sitr_index_segment_t *s)
+{
+    return s->n;
+}
+
+int sitr_index_attach(sitr_index_t *idx, sitr_index_segment_t *seg, uint64_t tag)
+{
+    if (!seg || tag == 0 || seg->attached)
+        return SITR_EINVAL;
+    int rc = 0, slot = -1;
+    pthread_mutex_lock(&idx->wmu);
+    for (int k = SLOT_ATT; k < NSLOTS; k++) {
+        if (idx->seg[k] && idx->tag[k] == tag)
+            rc = SITR_EINVAL;
+        else if (!idx->seg[k] && slot < 0)
+            slot = k;
+    }
+    if (rc == 0 && live_entries(idx) + seg_live(seg) > MAX_ENTRIES)
+        rc = SITR_ETOOBIG;
+    if (rc == 0 && slot < 0) {
+        /* Every slot taken: merge them all into the main segment first. */
+        rc = rebuild(idx, 1, NULL, 0, 2);
+        slot = SLOT_ATT;
+    }
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&idx->lock);
+        idx->seg[slot] = seg;
+        idx->tag[slot] = tag;
+        seg->attached = 1;
+        pthread_rwlock_unlock(&idx->lock);
+    }
+    pthread_mutex_unlock(&idx->wmu);
+    return rc;
+}
+
+size_t sitr_index_detach(sitr_index_t *idx, uint64_t tag)
+{
+    seg_t *s = NULL;
+    pthread_mutex_lock(&idx->wmu);
+    for (int k = SLOT_ATT; k < NSLOTS && tag; k++) {
+        if (idx->seg[k] && idx->tag[k] == tag) {
+            pthread_rwlock_wrlock(&idx->lock);
+            s = idx->seg[k];
+            idx->seg[k] = NULL;
+            idx->tag[k] = 0;
+            pthread_rwlock_unlock(&idx->lock);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&idx->wmu);
+    size_t n = seg_live(s);
+    seg_free(s);
+    return n;
 }
 
 /* Per-chunk radii for radius r: r + 1 units, widest chunks first. */
@@ -964,9 +1033,8 @@ static void search_locked(const sitr_index_t *idx, qctx_t *xs, size_t nq)
         linear_scan = linear_scan_avx512;
     }
 #endif
-    const seg_t *segs[2] = {idx->main, idx->delta};
-    for (int k = 0; k < 2; k++) {
-        const seg_t *s = segs[k];
+    for (int k = 0; k < NSLOTS; k++) {
+        const seg_t *s = idx->seg[k];
         if (!s || s->n == 0)
             continue;
         if (xs[0].radius > MIH_MAX_RADIUS) {
@@ -1036,7 +1104,10 @@ int sitr_index_search_batch(sitr_index_t *idx, const sitr_pdq_t *q, size_t nq, i
 
 static size_t live_entries(const sitr_index_t *idx)
 {
-    return seg_live(idx->main) + seg_live(idx->delta) + idx->tn;
+    size_t n = idx->tn;
+    for (int k = 0; k < NSLOTS; k++)
+        n += seg_live(idx->seg[k]);
+    return n;
 }
 
 size_t sitr_index_size(sitr_index_t *idx)
@@ -1053,15 +1124,20 @@ void sitr_index_stats(sitr_index_t *idx, sitr_index_stats_t *out)
     pthread_rwlock_rdlock(&idx->lock);
     out->entries = live_entries(idx);
     out->bytes = sizeof *idx + idx->tcap * 5 * sizeof(uint64_t);
-    if (idx->main) {
-        out->bytes += idx->main->bytes;
-        out->main_entries = idx->main->n;
-        out->tombstones += idx->main->ndead;
-    }
-    if (idx->delta) {
-        out->bytes += idx->delta->bytes;
-        out->delta_entries = idx->delta->n;
-        out->tombstones += idx->delta->ndead;
+    for (int k = 0; k < NSLOTS; k++) {
+        const seg_t *s = idx->seg[k];
+        if (!s)
+            continue;
+        out->bytes += s->bytes;
+        out->tombstones += s->ndead;
+        if (k == SLOT_MAIN) {
+            out->main_entries = s->n;
+        } else if (k == SLOT_DELTA) {
+            out->delta_entries = s->n;
+        } else {
+            out->attached_segments++;
+            out->attached_entries += s->n;
+        }
     }
     out->tail_entries = idx->tn;
     pthread_rwlock_unlock(&idx->lock);
