@@ -1,19 +1,22 @@
 /* `sitr-admin import --source NAME [--format F] [--skip-invalid]
- * [--pdq-quality N] FILE`: loads a partner's hash list as a case owned by
- * the source (migrations/0009_sources.sql).
+ * [--pdq-quality N] [--wait SECONDS] FILE`: loads a partner's hash list as a
+ * case owned by the source (migrations/0009_sources.sql), in two phases
+ * (migrations/0012_staged_imports.sql, import_publish.c): stored as a
+ * staged import that no one matches yet, then published once every live
+ * replica prepared it (or --wait ran out).
  *
  * The file is read once, line by line, through a fixed buffer (a line
  * longer than IMPORT_LINE_MAX is refused without being held), each line
  * parsed and validated by import_parse.c and sent as a row of a binary COPY
  * into the session's staging table; then sitr_source_import adds what is
- * new in the same transaction.  Transactional per file: by default one
- * refused line refuses the whole file (every refused line is reported with
- * its number and reason, nothing is written); with --skip-invalid the
- * refused lines are reported and the others imported.  A header that
- * cannot be read, a file over IMPORT_FILE_MAX bytes or IMPORT_LINES_MAX
- * lines refuses the file whatever the options.  Re-importing a file adds
- * nothing (duplicates are counted).  Progress goes to stderr when it is a
- * terminal; the summary to stdout. */
+ * new in the same transaction, and COMMIT.  The source's import lock is
+ * held from before that transaction until after the publication.  Transactional per file: by
+ * default one refused line refuses the whole file (every refused line is reported with its number
+ * and reason, nothing is written); with --skip-invalid the refused lines are reported and the
+ * others imported.  A header that cannot be read, a file over IMPORT_FILE_MAX bytes or
+ * IMPORT_LINES_MAX lines refuses the file whatever the options.  Re-importing a file adds nothing
+ * (duplicates are counted).  Progress goes to stderr when it is a terminal; the summary to stdout.
+ */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,11 +29,13 @@
 #include "admin.h"
 #include "import_parse.h"
 
-#define IMPORT_FILE_MAX  ((long long)16 << 30) /* bytes */
-#define IMPORT_LINES_MAX 50000000LL
-#define REPORT_MAX       50 /* refused lines listed one by one */
-#define COPY_CHUNK       (1 << 20)
-#define READ_CHUNK       (1 << 20)
+#define IMPORT_FILE_MAX     ((long long)16 << 30) /* bytes */
+#define IMPORT_LINES_MAX    50000000LL
+#define REPORT_MAX          50 /* refused lines listed one by one */
+#define COPY_CHUNK          (1 << 20)
+#define READ_CHUNK          (1 << 20)
+#define IMPORT_WAIT_DEFAULT 120 /* seconds for the replicas to prepare */
+#define IMPORT_WAIT_MAX     3600
 
 /* ---- a bounded line reader --------------------------------------------- */
 
@@ -296,11 +301,12 @@ static int all_blank(const char *s, size_t n)
     return 1;
 }
 
-static int parse_quality(const char *s, int *out)
+/* A whole number from lo to hi. */
+static int parse_int(const char *s, int lo, int hi, int *out)
 {
     char *end;
     long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || *end || end == s || v < 50 || v > 100)
+    if (!s || *end || end == s || v < lo || v > hi)
         return -1;
     *out = (int)v;
     return 0;
@@ -319,8 +325,14 @@ int admin_import(const admin_opts_t *o, const char *path)
         fprintf(stderr, "sitr-admin: --format is auto, csv, jsonl, hma or te\n");
         return ADMIN_USAGE;
     }
-    if (o->pdq_quality && parse_quality(o->pdq_quality, &assumed) < 0) {
+    if (o->pdq_quality && parse_int(o->pdq_quality, 50, 100, &assumed) < 0) {
         fprintf(stderr, "sitr-admin: --pdq-quality is a whole number from 50 to 100\n");
+        return ADMIN_USAGE;
+    }
+    int wait_s = IMPORT_WAIT_DEFAULT;
+    if (o->wait && parse_int(o->wait, 0, IMPORT_WAIT_MAX, &wait_s) < 0) {
+        fprintf(stderr, "sitr-admin: --wait is a whole number of seconds from 0 to %d\n",
+                IMPORT_WAIT_MAX);
         return ADMIN_USAGE;
     }
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -381,6 +393,8 @@ int admin_import(const admin_opts_t *o, const char *path)
     import_parser_init(&p, fmt, assumed);
     if (!(c = admin_connect(o)))
         goto out;
+    if (admin_import_lock(c, o->source) < 0 || admin_import_discard(c, o->source) < 0)
+        goto out;
     if (admin_cmd(c, "BEGIN", 0, NULL) < 0 ||
         admin_cmd(c, "SELECT sitr_import_stage()", 0, NULL) < 0)
         goto out;
@@ -429,25 +443,37 @@ int admin_import(const admin_opts_t *o, const char *path)
     }
     long long added = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     long long dups = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    char case_id[24];
+    snprintf(case_id, sizeof case_id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
+    admin_import_signals(1);
     if (admin_cmd(c, "COMMIT", 0, NULL) < 0)
         goto out;
+    double t2 = now_s();
+    char phases[128] = "nothing to publish";
+    if (added > 0) {
+        admin_publish_t pub;
+        if (admin_import_publish(c, o->source, case_id, wait_s, run.progress, &pub) < 0) {
+            rc = ADMIN_FAIL;
+            goto out;
+        }
+        admin_publish_describe(&pub, phases, sizeof phases);
+    }
     if (run.refused > REPORT_MAX)
         fprintf(stderr, "... and %lld more refused lines\n", run.refused - REPORT_MAX);
     if (run.dropped > REPORT_MAX)
         fprintf(stderr, "... and %lld more PDQs dropped\n", run.dropped - REPORT_MAX);
-    double t2 = now_s();
-    printf("%s: %lld lines (%s) into source '%s' in %.1f s (read and staged %.1f s, "
-           "stored %.1f s)\n"
+    printf("%s: %lld lines (%s) into source '%s' in %.1f s (read %.1f s, stored %.1f s, %s)\n"
            "  added       %lld\n"
            "  duplicates  %lld\n"
            "  refused     %lld\n",
-           path, run.lines, import_format_name(fmt), o->source, t2 - t0, t1 - t0, t2 - t1, added,
-           dups, run.refused);
+           path, run.lines, import_format_name(fmt), o->source, now_s() - t0, t1 - t0, t2 - t1,
+           phases, added, dups, run.refused);
     if (run.dropped)
         printf("  PDQs dropped (quality below 50, md5/sha256 kept) %lld\n", run.dropped);
     rc = ADMIN_OK;
 out:
+    admin_import_signals(0);
     if (c) {
         if (rc != ADMIN_OK)
             PQclear(PQexec(c, "ROLLBACK"));

@@ -54,12 +54,20 @@ static void usage(FILE *f)
             "  import --source NAME FILE    load a partner's hash list (csv, jsonl, hma, te;\n"
             "                               FILE - is stdin) as one case owned by the source;\n"
             "                               one transaction: a refused line refuses the file\n"
-            "                               unless --skip-invalid; re-importing adds nothing\n"
-            "  source list                  sources: dates, imports, live images (no hash)\n"
+            "                               unless --skip-invalid; re-importing adds nothing.\n"
+            "                               Two phases: stored (matched by no one), then\n"
+            "                               published once every live replica prepared it\n"
+            "                               (or --wait ran out); interrupted in between, it\n"
+            "                               stays unmatched until the source's next import\n"
+            "                               discards it or source withdraw erases it\n"
+            "  source list                  sources: dates, imports, live images, staged\n"
+            "                               (stored, not published) imports (no hash)\n"
             "  source withdraw NAME [--hash HEX]\n"
             "                               erase every hash of the source (or only the\n"
             "                               images with that PDQ, MD5 or SHA-256) as a\n"
-            "                               victim's withdrawal does, from every replica\n"
+            "                               victim's withdrawal does, from every replica;\n"
+            "                               --hash is refused while an import of the\n"
+            "                               source waits for its publication\n"
             "\n"
             "options:\n"
             "  --database-url URL   libpq URL or conninfo (default: $SITR_DATABASE_URL)\n"
@@ -80,6 +88,9 @@ static void usage(FILE *f)
             "  --pdq-quality N      with import: the PDQ quality (50-100) to assume for hma\n"
             "                       and te lists, which carry none (without it their PDQs\n"
             "                       are refused)\n"
+            "  --wait SECONDS       with import: how long to wait for the live replicas to\n"
+            "                       prepare the import before publishing it (default 120,\n"
+            "                       0: publish at once; 0-3600)\n"
             "  --hash HEX           with source withdraw: erase only the images with this hash\n"
             "  --all                with alerts: cleared ones too\n"
             "  -h, --help           this help\n",
@@ -133,7 +144,8 @@ int main(int argc, char **argv)
             take_opt(argc, argv, &i, "--format", &o.format) ||
             take_opt(argc, argv, &i, "--source", &o.source) ||
             take_opt(argc, argv, &i, "--pdq-quality", &o.pdq_quality) ||
-            take_opt(argc, argv, &i, "--hash", &o.hash))
+            take_opt(argc, argv, &i, "--hash", &o.hash) ||
+            take_opt(argc, argv, &i, "--wait", &o.wait))
             continue;
         if (strcmp(argv[i], "--skip-invalid") == 0) {
             o.skip_invalid = 1;

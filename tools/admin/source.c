@@ -4,7 +4,9 @@
  * withdraw NAME erases every case of the source in one transaction with
  * the victims' erasure (sitr_source_withdraw, migrations/0009); --hash
  * erases only the source's images that carry that PDQ, MD5 or SHA-256 (a
- * line the partner took back).  Nothing here prints a hash. */
+ * line the partner took back).  Staged imports (stored, not yet published:
+ * migrations/0012) are withdrawn with the rest; --hash refuses to touch one.
+ * `source list` counts them apart.  Nothing here prints a hash. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,9 @@
 
 #include "admin.h"
 
-/* A statement whose failure may be "no such source" (SIT03). */
+/* A statement whose failure may be "no such source" (SIT03) or "an import
+ * of the source is being published" (SIT05, --hash on a staged import:
+ * the replicas' prepared copies must stay what the database holds). */
 static PGresult *exec_source(PGconn *c, const char *sql, int n, const char *const *v,
                              const char *name)
 {
@@ -23,6 +27,11 @@ static PGresult *exec_source(PGconn *c, const char *sql, int n, const char *cons
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     if (state && strcmp(state, "SIT03") == 0)
         fprintf(stderr, "sitr-admin: no source named '%s'\n", name);
+    else if (state && strcmp(state, "SIT05") == 0)
+        fprintf(stderr,
+                "sitr-admin: an import of source '%s' is being published; try again when it "
+                "ends (an abandoned one ends with the source's next import, which discards it)\n",
+                name);
     else
         fprintf(stderr, "sitr-admin: database error: %s", PQerrorMessage(c));
     PQclear(r);
@@ -84,17 +93,18 @@ static int source_list(const admin_opts_t *o)
         "'-'),"
         " imports, images,"
         " coalesce(to_char(last_import_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-        "'-') FROM source_summary ORDER BY name",
+        "'-'), staged FROM source_summary ORDER BY name",
         0, NULL);
     if (!r) {
         PQfinish(c);
         return ADMIN_FAIL;
     }
-    printf("%-24s %-20s %-20s %8s %10s %s\n", "NAME", "CREATED", "WITHDRAWN", "IMPORTS", "IMAGES",
-           "LAST IMPORT");
+    printf("%-24s %-20s %-20s %8s %10s %-20s %s\n", "NAME", "CREATED", "WITHDRAWN", "IMPORTS",
+           "IMAGES", "LAST IMPORT", "STAGED");
     for (int i = 0; i < PQntuples(r); i++)
-        printf("%-24s %-20s %-20s %8s %10s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+        printf("%-24s %-20s %-20s %8s %10s %-20s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+               PQgetvalue(r, i, 6));
     PQclear(r);
     PQfinish(c);
     return ADMIN_OK;
