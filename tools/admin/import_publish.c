@@ -199,8 +199,12 @@ int admin_import_publish(PGconn *c, const char *source, const char *case_id, int
                 source);
         return -1;
     }
+    /* Published whatever happens now: the session's end releases the lock
+     * if this fails. */
     const char *u[] = {source};
-    return admin_cmd(c, "SELECT pg_advisory_unlock(1936290933, hashtext($1))", 1, u);
+    PQclear(PQexecParams(c, "SELECT pg_advisory_unlock(1936290933, hashtext($1))", 1, NULL, u, NULL,
+                         NULL, 0));
+    return 0;
 }
 
 void admin_publish_describe(const admin_publish_t *p, char *out, size_t cap)
