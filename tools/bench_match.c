@@ -10,9 +10,16 @@
  * sample, and brute-force queries/s for comparison.  Single process, data
  * generated in memory; prints one table row per data set.
  *
+ * With -S it measures attached segments instead (uniform data): queries/s
+ * over N entries in the main segment alone, over 2N in the main segment,
+ * over N main + one attached segment of N, and over N main + four attached
+ * segments of N/4; then the time of sitr_index_segment_build for N entries
+ * on 1 and 2 threads (best of 3), of attach, of detach, and of an attach
+ * over the limit (which merges everything into the main segment).
+ *
  * usage: bench-match [-n entries] [-q queries] [-r radius] [-s recall sample]
  *                    [-b brute queries] [-t max threads] [-d uniform|clustered|both]
- *                    [-B batch size] [-i generic|popcnt|avx512] */
+ *                    [-B batch size] [-i generic|popcnt|avx512] [-S] */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -280,6 +287,153 @@ static void bench(const char *kind, size_t n, size_t nq, int radius, size_t samp
     free(q);
 }
 
+static sitr_index_segment_t *segment(const sitr_index_entry_t *e, size_t n, int threads)
+{
+    sitr_index_segment_t *seg;
+    if (sitr_index_segment_build(e, n, threads, &seg) != 0) {
+        fprintf(stderr, "segment build failed\n");
+        exit(1);
+    }
+    return seg;
+}
+
+static void attach(sitr_index_t *idx, sitr_index_segment_t *seg, uint64_t tag)
+{
+    if (sitr_index_attach(idx, seg, tag) != 0) {
+        fprintf(stderr, "attach failed\n");
+        exit(1);
+    }
+}
+
+/* One row of -S: the layout's queries/s (single calls on 1 thread,
+ * batched on 1 and maxt threads); returns the hits found. */
+static uint64_t seg_row(const char *layout, sitr_index_t *idx, const sitr_pdq_t *q, size_t nq,
+                        int radius, int maxt, size_t batch)
+{
+    run_t t1, b1, b2;
+    double qps1 = timed_runs(idx, q, nq, radius, 1, 0, &t1);
+    double bqps1 = timed_runs(idx, q, nq, radius, 1, batch, &b1);
+    double bqps2 = timed_runs(idx, q, nq, radius, maxt, batch, &b2);
+    if (b1.found != t1.found || b2.found != t1.found) {
+        fprintf(stderr, "single and batched searches disagree\n");
+        exit(1);
+    }
+    sitr_index_stats_t st;
+    sitr_index_stats(idx, &st);
+    printf("| %-28s | %5.2fM | %zu | %7.0f | %7.0f | %7.0f | %6.0f | %5.2f |\n", layout,
+           (double)st.entries / 1e6, st.attached_segments, qps1, bqps1, bqps2,
+           (double)t1.cands / (double)nq, (double)t1.found / (double)nq);
+    fflush(stdout);
+    return t1.found;
+}
+
+static void bench_segments(size_t n, size_t nq, int radius, int maxt, size_t batch)
+{
+    size_t total = 2 * n;
+    sitr_index_entry_t *e = malloc(total * sizeof *e);
+    sitr_pdq_t *q1 = malloc(nq * sizeof *q1), *q2 = malloc(nq * sizeof *q2);
+    if (!e || !q1 || !q2) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < total; i++) {
+        sitr_synth_hash(&rng, &e[i].hash);
+        e[i].id = (uint64_t)i;
+    }
+    /* Half planted at 0..31 bits from a stored entry (q1: of the first N,
+     * q2: of all 2N), half random. */
+    for (size_t i = 0; i < nq; i++) {
+        if (i % 2 == 0) {
+            size_t k = sitr_synth_next(&rng) % total;
+            q1[i] = e[k % n].hash;
+            q2[i] = e[k].hash;
+            int flips = (int)(sitr_synth_next(&rng) % 32);
+            sitr_synth_flip_bits(&rng, &q1[i], flips);
+            sitr_synth_flip_bits(&rng, &q2[i], flips);
+        } else {
+            sitr_synth_hash(&rng, &q1[i]);
+            q2[i] = q1[i];
+        }
+    }
+    printf("| layout | entries | attached | q/s 1thr | batch q/s 1thr | batch q/s %dthr | cands/q "
+           "| hits/q |\n|---|---|---|---|---|---|---|---|\n",
+           maxt);
+    char name[64];
+    sitr_index_t *idx = sitr_index_new();
+    if (!idx || sitr_index_bulk_build(idx, e, n, maxt) != 0) {
+        fprintf(stderr, "build failed\n");
+        exit(1);
+    }
+    snprintf(name, sizeof name, "main %.2fM", (double)n / 1e6);
+    seg_row(name, idx, q1, nq, radius, maxt, batch);
+    if (sitr_index_bulk_build(idx, e, total, maxt) != 0) {
+        fprintf(stderr, "build failed\n");
+        exit(1);
+    }
+    snprintf(name, sizeof name, "main %.2fM", (double)total / 1e6);
+    uint64_t want = seg_row(name, idx, q2, nq, radius, maxt, batch);
+    if (sitr_index_bulk_build(idx, e, n, maxt) != 0) {
+        fprintf(stderr, "build failed\n");
+        exit(1);
+    }
+    attach(idx, segment(e + n, n, maxt), 1);
+    snprintf(name, sizeof name, "main + 1 x %.2fM attached", (double)n / 1e6);
+    uint64_t got1 = seg_row(name, idx, q2, nq, radius, maxt, batch);
+    (void)sitr_index_detach(idx, 1);
+    for (size_t k = 0; k < 4; k++) {
+        size_t lo = n + n * k / 4, hi = n + n * (k + 1) / 4;
+        attach(idx, segment(e + lo, hi - lo, maxt), 10 + k);
+    }
+    snprintf(name, sizeof name, "main + 4 x %.2fM attached", (double)n / 4e6);
+    uint64_t got4 = seg_row(name, idx, q2, nq, radius, maxt, batch);
+    if (got1 != want || got4 != want) {
+        fprintf(stderr, "layouts of the same entries disagree\n");
+        exit(1);
+    }
+
+    /* Build, attach, detach, and an attach over the limit. */
+    double best[3] = {0, 1e9, 1e9};
+    for (int threads = 1; threads <= 2; threads++)
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = now();
+            sitr_index_segment_t *seg = segment(e + n, n, threads);
+            double dt = now() - t0;
+            sitr_index_segment_free(seg);
+            if (dt < best[threads])
+                best[threads] = dt;
+        }
+    sitr_index_t *one = sitr_index_new();
+    if (!one || sitr_index_bulk_build(one, e, n, maxt) != 0) {
+        fprintf(stderr, "build failed\n");
+        exit(1);
+    }
+    sitr_index_segment_t *seg = segment(e + n, n, maxt);
+    double t0 = now();
+    attach(one, seg, 1);
+    double attach_s = now() - t0;
+    t0 = now();
+    size_t left = sitr_index_detach(one, 1);
+    double detach_s = now() - t0;
+    if (left != n) {
+        fprintf(stderr, "detach lost entries\n");
+        exit(1);
+    }
+    sitr_index_free(one);
+    seg = segment(e, 1000, 1);
+    t0 = now();
+    attach(idx, seg, 99); /* the fifth: main + 4 attached merged first */
+    double merge_s = now() - t0;
+    printf("\nsegment build of %.2fM entries: %.3f s on 1 thread, %.3f s on 2 (best of 3); "
+           "attach %.1f us, detach (and free) %.1f ms; attach over the limit (merging "
+           "%.2fM entries into the main segment) %.2f s\n",
+           (double)n / 1e6, best[1], best[2], attach_s * 1e6, detach_s * 1e3, (double)total / 1e6,
+           merge_s);
+    sitr_index_free(idx);
+    free(e);
+    free(q1);
+    free(q2);
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 1000000, nq = 20000, sample = 200, nbrute = 20;
@@ -287,8 +441,8 @@ int main(int argc, char **argv)
     size_t batch = 32;
     const char *isa = NULL;
     const char *kind = "both";
-    int opt;
-    while ((opt = getopt(argc, argv, "n:q:r:s:b:t:d:B:i:")) != -1) {
+    int opt, segments = 0;
+    while ((opt = getopt(argc, argv, "n:q:r:s:b:t:d:B:i:S")) != -1) {
         switch (opt) {
         case 'n':
             n = strtoull(optarg, NULL, 10);
@@ -317,11 +471,14 @@ int main(int argc, char **argv)
         case 'i':
             isa = optarg;
             break;
+        case 'S':
+            segments = 1;
+            break;
         default:
             fprintf(stderr,
                     "usage: %s [-n entries] [-q queries] [-r radius] [-s sample] "
                     "[-b brute queries] [-t threads] [-d uniform|clustered|both] "
-                    "[-B batch] [-i generic|popcnt|avx512]\n",
+                    "[-B batch] [-i generic|popcnt|avx512] [-S]\n",
                     argv[0]);
             return 2;
         }
@@ -338,6 +495,14 @@ int main(int argc, char **argv)
     printf("radius %d, %zu queries (half planted at 0..31, half random), batches of %zu, search "
            "code %s, recall sample %zu\n\n",
            radius, nq, batch, sitr_index_isa(), sample);
+    if (segments) {
+        if (n < 4) {
+            fprintf(stderr, "bad arguments\n");
+            return 2;
+        }
+        bench_segments(n, nq, radius, maxt, batch);
+        return 0;
+    }
     printf("| data | N | build | B/ent | THP MiB | q/s 1thr | q/s %dthr | batch q/s 1thr | batch "
            "q/s %dthr | probes/q | cands/q | hits/q | recall vs brute force | brute q/s |\n",
            maxt, maxt);
