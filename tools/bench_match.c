@@ -320,9 +320,10 @@ static uint64_t seg_row(const char *layout, sitr_index_t *idx, const sitr_pdq_t 
     }
     sitr_index_stats_t st;
     sitr_index_stats(idx, &st);
-    printf("| %-28s | %5.2fM | %zu | %7.0f | %7.0f | %7.0f | %6.0f | %5.2f |\n", layout,
+    printf("| %-28s | %5.2fM | %zu | %7.0f | %7.0f | %7.0f | %6.0f | %6.0f | %5.2f |\n", layout,
            (double)st.entries / 1e6, st.attached_segments, qps1, bqps1, bqps2,
-           (double)t1.cands / (double)nq, (double)t1.found / (double)nq);
+           (double)t1.probes / (double)nq, (double)t1.cands / (double)nq,
+           (double)t1.found / (double)nq);
     fflush(stdout);
     return t1.found;
 }
@@ -355,8 +356,8 @@ static void bench_segments(size_t n, size_t nq, int radius, int maxt, size_t bat
             q2[i] = q1[i];
         }
     }
-    printf("| layout | entries | attached | q/s 1thr | batch q/s 1thr | batch q/s %dthr | cands/q "
-           "| hits/q |\n|---|---|---|---|---|---|---|---|\n",
+    printf("| layout | entries | attached | q/s 1thr | batch q/s 1thr | batch q/s %dthr | probes/q "
+           "| cands/q | hits/q |\n|---|---|---|---|---|---|---|---|---|\n",
            maxt);
     char name[64];
     sitr_index_t *idx = sitr_index_new();
@@ -384,7 +385,7 @@ static void bench_segments(size_t n, size_t nq, int radius, int maxt, size_t bat
         size_t lo = n + n * k / 4, hi = n + n * (k + 1) / 4;
         attach(idx, segment(e + lo, hi - lo, maxt), 10 + k);
     }
-    snprintf(name, sizeof name, "main + 4 x %.2fM attached", (double)n / 4e6);
+    snprintf(name, sizeof name, "main + 4 x %.3fM attached", (double)n / 4e6);
     uint64_t got4 = seg_row(name, idx, q2, nq, radius, maxt, batch);
     if (got1 != want || got4 != want) {
         fprintf(stderr, "layouts of the same entries disagree\n");
