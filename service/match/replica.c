@@ -29,14 +29,16 @@
  * retried, and `applied` never passes it.  Insertions are idempotent per
  * (hash, id) pair, so retrying a half-applied change is harmless.
  *
- * Partner lists (migrations/0009): an import logs one 'import_added' row
- * for its case, however many images it holds; applying it COPYs that
- * case's live images on a blocking connection of the worker and adds them
- * with one index build (sitr_index_insert_bulk), so a million imported
- * hashes are matched about a second after the commit instead of after a
- * million change rows.  A source's withdrawal logs one 'import_removed' row
- * per case: every image of the case leaves in one scan of each index.
- * Both stay in the log's order like any change.
+ * Partner lists (migrations/0009, 0012; replica_import.c): an import is
+ * staged, then published.  Its one 'import_staged' row queues the case for
+ * a background preparer (COPY of the case's images, a standalone PDQ
+ * segment and digest tables, an acknowledgement in the database, which
+ * sitr-admin waits for); its one 'import_added' row, the publication,
+ * attaches what was prepared in O(1), so a million imported hashes are
+ * matched milliseconds after the publication instead of after a million
+ * change rows or a rebuild.  A source's withdrawal logs one
+ * 'import_removed' row per case: the attached segment leaves as a whole.
+ * All three stay in the log's order like any change.
  *
  * Withdrawal: sitr_case_withdraw logs one case_image_removed per image
  * before its case_withdrawn row, in the same transaction, so removals work
@@ -191,6 +193,8 @@ int sitr_replica_apply_change(sitr_replica_t *r, const change_t *c)
         sitr_digest_index_remove_ids(r->ix.case_md5, sitr_vid_digest(c->entity), ~(uint64_t)0);
         sitr_digest_index_remove_ids(r->ix.case_sha256, sitr_vid_digest(c->entity), ~(uint64_t)0);
         return 0;
+    case CH_IMPORT_STAGED:
+        return sitr_replica_import_staged(r, c->entity);
     case CH_IMPORT_ADDED:
         return sitr_replica_import_add(r, c->entity);
     case CH_IMPORT_REMOVED:
@@ -272,12 +276,14 @@ static void metrics_source(FILE *out, void *arg)
             sitr_digest_index_size(r->ix.upload_sha256), sitr_vcat_size(r->ix.case_videos),
             sitr_vcat_size(r->ix.upload_videos), sitr_vcat_frames(r->ix.case_videos),
             sitr_vcat_frames(r->ix.upload_videos));
+    sitr_replica_imports_metrics(out, (sitr_replica_t *)r);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
 
 static void free_replica(sitr_replica_t *r)
 {
+    sitr_replica_imports_free(r);
     sitr_index_free(r->ix.case_pdq);
     sitr_index_free(r->ix.upload_pdq);
     sitr_digest_index_free(r->ix.case_md5);
@@ -324,6 +330,10 @@ int sitr_replica_start(const sitr_replica_opts_t *o, sitr_replica_t **out, sitr_
         return sitr_err_set(err, SITR_ENOMEM, "out of memory");
     }
     atomic_init(&r->applied, 0);
+    if (sitr_replica_imports_init(r) < 0) {
+        free_replica(r);
+        return sitr_err_set(err, SITR_ENOMEM, "cannot start the import preparer");
+    }
     uv_timer_init(r->loop, &r->poll);
     r->poll.data = r;
     uv_timer_start(&r->poll, sitr_replica_on_poll, POLL_MS, POLL_MS);
@@ -371,7 +381,8 @@ void sitr_replica_on_applied(sitr_replica_t *r, void (*cb)(int64_t seq, void *ar
 
 void sitr_replica_maybe_finish_close(sitr_replica_t *r)
 {
-    if (!r->closing || r->job != JOB_NONE || !r->timer_closed || r->holds > 0 || r->pkeys_inflight)
+    if (!r->closing || r->job != JOB_NONE || !r->timer_closed || r->holds > 0 ||
+        r->pkeys_inflight || r->presence_inflight || r->staged_inflight)
         return;
     void (*done)(void *) = r->done;
     void *arg = r->done_arg;

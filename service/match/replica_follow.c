@@ -65,6 +65,8 @@ static void load_done(uv_work_t *w, int status)
     }
     if (r->on_ready)
         r->on_ready(r->on_ready_arg);
+    r->presence_tick = 0;
+    sitr_replica_imports_tick(r); /* presence at once, and the staged imports */
     kick(r);
 }
 
@@ -102,6 +104,8 @@ static change_kind_t parse_kind(const char *k)
         return CH_VIDEO_REMOVED;
     if (strcmp(k, "platform_changed") == 0)
         return CH_PLATFORM;
+    if (strcmp(k, "import_staged") == 0)
+        return CH_IMPORT_STAGED;
     if (strcmp(k, "import_added") == 0)
         return CH_IMPORT_ADDED;
     if (strcmp(k, "import_removed") == 0)
@@ -311,6 +315,7 @@ void sitr_replica_on_poll(uv_timer_t *t)
     sitr_replica_t *r = t->data;
     if (r->closing)
         return;
+    sitr_replica_imports_tick(r); /* presence, loading or not */
     if (!r->ready) {
         if (r->job == JOB_NONE)
             sitr_replica_start_load(r);

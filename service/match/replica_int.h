@@ -1,7 +1,9 @@
 /* The replica's insides (replica.c: state, bitsets, index mutations, life
  * cycle, metrics; replica_load.c: the initial bulk load in a worker thread;
- * replica_follow.c: the change-log follower on the loop thread).  Only
- * these three files include it. */
+ * replica_follow.c: the change-log follower and the presence heartbeat on
+ * the loop thread; replica_import.c: partner lists, prepared in the
+ * background and attached as whole segments).  Only these files include
+ * it. */
 #ifndef SITR_REPLICA_INT_H
 #define SITR_REPLICA_INT_H
 
@@ -47,8 +49,9 @@ typedef enum change_kind {
     CH_VIDEO_ADDED,
     CH_VIDEO_REMOVED,
     CH_PLATFORM,      /* a platform added, revoked or its key rotated: reload the keys */
-    CH_IMPORT_ADDED,  /* entity: an import's case: COPY its images, one index build */
-    CH_IMPORT_REMOVED /* entity: an import's case: every image of it leaves, one scan */
+    CH_IMPORT_STAGED, /* entity: a staged import's case: prepare it in the background */
+    CH_IMPORT_ADDED,  /* entity: a published import's case: attach its prepared segment */
+    CH_IMPORT_REMOVED /* entity: an import's case: detach its segment (or one scan) */
 } change_kind_t;
 
 /* One change row, decoded on the loop thread for the apply job. */
@@ -68,6 +71,44 @@ typedef struct change {
 } change_t;
 
 typedef enum job { JOB_NONE = 0, JOB_LOAD, JOB_FETCH, JOB_APPLY } job_t;
+
+/* One import's case as read by sitr_replica_copy_import: its PDQ entries
+ * (variants included) and digest pairs (malloc; keys side by side, the
+ * layout of sitr_digest_part_t). */
+typedef struct import_rows {
+    sitr_index_entry_t *pdq;
+    size_t npdq;
+    uint8_t *md5_keys, *sha_keys;
+    uint64_t *md5_ids, *sha_ids;
+    size_t nmd5, nsha, images;
+} import_rows_t;
+
+typedef enum prep_state { PREP_QUEUED, PREP_RUNNING, PREP_READY, PREP_FAILED } prep_state_t;
+
+/* A staged import being prepared or ready to attach (replica_import.c):
+ * a standalone PDQ segment and digest tables, searchable by no one until
+ * the publication's 'import_added' attaches them under the case id. */
+typedef struct prepared {
+    int64_t case_id;
+    prep_state_t state;
+    int cancelled;           /* withdrawn or discarded while RUNNING: the preparer frees it */
+    int acked;               /* the database knows this replica prepared it */
+    double retry_at, ack_at; /* monotonic seconds: next try of a failed preparation / ack */
+    sitr_index_segment_t *seg;
+    sitr_digest_index_t *md5, *sha;
+    uint64_t *image_ids; /* to mark present when attached */
+    size_t nimage_ids, entries;
+    double seconds;
+    struct prepared *next;
+} prepared_t;
+
+/* An import attached by this replica: which structures hold its segment
+ * (replica_import.c IN_* bits), so that a withdrawal scans only what a
+ * merge may have folded elsewhere. */
+typedef struct attach_rec {
+    int64_t case_id;
+    unsigned mask;
+} attach_rec_t;
 
 struct sitr_replica {
     uv_loop_t *loop;
@@ -104,6 +145,23 @@ struct sitr_replica {
      * thread, one job at a time; NULL until the first one) */
     PGconn *import_conn;
 
+    /* partner lists (replica_import.c): prepared imports (under prep_mu,
+     * shared by the apply job and the preparer thread, which has its own
+     * connection), this process's name in the replicas table */
+    pthread_mutex_t prep_mu;
+    pthread_cond_t prep_cv;
+    prepared_t *prepared;
+    pthread_t prep_thread;
+    int prep_inited, prep_started, prep_stop;
+    PGconn *prep_conn;
+    char instance[128];
+    unsigned long long imports_prepared, imports_attached, imports_inline, imports_prep_failed;
+    unsigned long long imports_detached, imports_scanned;
+    double last_prepare_s, last_attach_s;
+    attach_rec_t *attached; /* apply job only */
+    size_t nattached;
+    int presence_tick, presence_inflight, warned_presence, staged_inflight, staged_checked;
+
     /* apply job */
     change_t *batch;
     size_t nbatch;
@@ -130,7 +188,18 @@ void sitr_replica_on_poll(uv_timer_t *t);                            /* replica_
 int sitr_replica_present_set(bitset_t *b, int64_t id, int on);       /* replica.c */
 void sitr_replica_start_load(sitr_replica_t *r);                     /* replica_follow.c */
 void sitr_replica_reload_pkeys(sitr_replica_t *r);                   /* replica_follow.c */
-int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id);     /* replica_load.c */
-int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id);    /* replica_load.c */
+int sitr_replica_copy_import(PGconn *c, int64_t case_id, int staged_only, import_rows_t *out,
+                             char *msg, size_t msglen);              /* replica_load.c */
+void sitr_replica_import_rows_free(import_rows_t *x);                /* replica_load.c */
+int sitr_replica_copy_image_ids(PGconn *c, int64_t case_id, int64_t **ids, size_t *n, char *msg,
+                                size_t msglen);                      /* replica_load.c */
+int sitr_replica_imports_init(sitr_replica_t *r);                    /* replica_import.c */
+void sitr_replica_imports_free(sitr_replica_t *r);                   /* replica_import.c */
+int sitr_replica_import_staged(sitr_replica_t *r, int64_t case_id);  /* replica_import.c */
+int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id);     /* replica_import.c */
+int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id);    /* replica_import.c */
+void sitr_replica_imports_loaded(sitr_replica_t *r);                 /* replica_import.c */
+void sitr_replica_imports_tick(sitr_replica_t *r);                   /* replica_import.c */
+void sitr_replica_imports_metrics(FILE *out, sitr_replica_t *r);     /* replica_import.c */
 
 #endif

@@ -661,6 +661,7 @@ void sitr_replica_load_work(uv_work_t *w)
     r->load_images = r->load_uploads = 0;
     memset(&r->load_stats, 0, sizeof r->load_stats);
     sitr_replica_clear_indexes(r);
+    sitr_replica_imports_loaded(r);
     sitr_pkeys_free(r->load_pkeys);
     r->load_pkeys = NULL;
     PGconn *c = PQconnectdb(r->conninfo);
@@ -684,84 +685,69 @@ void sitr_replica_load_work(uv_work_t *w)
     r->load_stats.total_s = r->load_seconds;
 }
 
-/* ---- partner lists: one import's case (worker thread, apply job) ------- */
+/* ---- partner lists: reading one import's case (for replica_import.c) --- */
 
-/* The apply job's blocking connection, (re)made when needed. */
-static PGconn *import_conn(sitr_replica_t *r)
+/* The live images and variants of the import's case, read in one snapshot
+ * straight from case_images (a staged import is not in index_case_images
+ * yet).  Its rows are moved into out (free with
+ * sitr_replica_import_rows_free). */
+int sitr_replica_copy_import(PGconn *c, int64_t case_id, int staged_only, import_rows_t *out,
+                             char *msg, size_t msglen)
 {
-    if (r->import_conn && PQstatus(r->import_conn) == CONNECTION_OK)
-        return r->import_conn;
-    PQfinish(r->import_conn);
-    r->import_conn = PQconnectdb(r->conninfo);
-    if (PQstatus(r->import_conn) != CONNECTION_OK) {
-        sitr_log(SITR_LOG_WARN, NULL, "import changes: cannot connect: %.*s",
-                 (int)strcspn(PQerrorMessage(r->import_conn), "\n"),
-                 PQerrorMessage(r->import_conn));
-        PQfinish(r->import_conn);
-        r->import_conn = NULL;
-    }
-    return r->import_conn;
-}
-
-static int import_fail(sitr_replica_t *r, int rc, const char *msg)
-{
-    sitr_log(SITR_LOG_WARN, NULL, "import change: %s", msg);
-    /* A connection left inside a transaction or a COPY is not reused. */
-    PQfinish(r->import_conn);
-    r->import_conn = NULL;
-    return rc;
-}
-
-/* 'import_added': the live images and variants of the import's case, read
- * in one snapshot, added with one index build per table.  A retry after a
- * failure adds the same pairs again, which changes nothing. */
-int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id)
-{
-    PGconn *c = import_conn(r);
-    if (!c)
-        return SITR_EDB;
-    char msg[200] = "", sql[320];
+    /* A preparation reads only a still staged import: one published or
+     * discarded meanwhile reads as empty (nothing to prepare). */
+    const char *only = staged_only ? " AND EXISTS (SELECT 1 FROM imports im WHERE im.case_id = "
+                                     "i.case_id AND im.published_at IS NULL AND "
+                                     "im.discarded_at IS NULL)"
+                                   : "";
+    char sql[600];
     stage_t s;
     stage_init(&s);
-    double t0 = now_s();
-    int rc = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, msg, sizeof msg);
+    memset(out, 0, sizeof *out);
+    int rc = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, msg, msglen);
     if (rc == 0) {
         snprintf(sql, sizeof sql,
-                 "COPY (SELECT image_id, pdq, quality, md5, sha256 FROM index_case_images "
-                 "WHERE case_id = %" PRId64 ") TO STDOUT (FORMAT binary)",
-                 case_id);
-        rc = copy_rows(c, sql, 5, image_row, &s, msg, sizeof msg);
+                 "COPY (SELECT i.id, i.pdq, i.quality, i.md5, i.sha256 FROM case_images i "
+                 "JOIN cases c ON c.id = i.case_id WHERE i.case_id = %" PRId64
+                 " AND i.erased_at IS NULL AND c.withdrawn_at IS NULL%s) TO STDOUT (FORMAT binary)",
+                 case_id, only);
+        rc = copy_rows(c, sql, 5, image_row, &s, msg, msglen);
     }
     if (rc == 0) {
         snprintf(sql, sizeof sql,
-                 "COPY (SELECT v.image_id, v.variant, v.pdq, ci.quality "
-                 "FROM case_image_variants v JOIN index_case_images ci ON ci.image_id = v.image_id "
-                 "WHERE ci.case_id = %" PRId64 ") TO STDOUT (FORMAT binary)",
-                 case_id);
-        rc = copy_rows(c, sql, 4, variant_row, &s, msg, sizeof msg);
+                 "COPY (SELECT v.image_id, v.variant, v.pdq, i.quality "
+                 "FROM case_image_variants v JOIN case_images i ON i.id = v.image_id "
+                 "JOIN cases c ON c.id = i.case_id WHERE i.case_id = %" PRId64
+                 " AND i.erased_at IS NULL AND c.withdrawn_at IS NULL%s) TO STDOUT (FORMAT binary)",
+                 case_id, only);
+        rc = copy_rows(c, sql, 4, variant_row, &s, msg, msglen);
     }
     if (rc == 0)
-        rc = exec_ok(c, "COMMIT", NULL, msg, sizeof msg);
+        rc = exec_ok(c, "COMMIT", NULL, msg, msglen);
     if (rc < 0) {
         stage_free(&s);
-        return import_fail(r, rc, msg);
+        return rc;
     }
-    double t1 = now_s();
-    rc = mark_present(r, &s);
-    if (rc == 0)
-        rc = sitr_index_insert_bulk(r->ix.case_pdq, s.case_pdq.v, s.case_pdq.n, LOAD_THREADS);
-    for (size_t i = 0; rc >= 0 && i < s.case_md5.n; i++)
-        rc = sitr_digest_index_insert(r->ix.case_md5, s.case_md5.keys + i * s.case_md5.key_len,
-                                      s.case_md5.ids[i]);
-    for (size_t i = 0; rc >= 0 && i < s.case_sha.n; i++)
-        rc = sitr_digest_index_insert(r->ix.case_sha256, s.case_sha.keys + i * s.case_sha.key_len,
-                                      s.case_sha.ids[i]);
-    sitr_log(SITR_LOG_INFO, NULL,
-             "import %" PRId64 " applied in %.2f s (copy %.2f s, index %.2f s): %zu images, "
-             "%zu PDQ entries",
-             case_id, now_s() - t0, t1 - t0, now_s() - t1, s.images, s.case_pdq.n);
-    stage_free(&s);
-    return rc < 0 ? rc : 0;
+    out->pdq = s.case_pdq.v;
+    out->npdq = s.case_pdq.n;
+    out->md5_keys = s.case_md5.keys;
+    out->md5_ids = s.case_md5.ids;
+    out->nmd5 = s.case_md5.n;
+    out->sha_keys = s.case_sha.keys;
+    out->sha_ids = s.case_sha.ids;
+    out->nsha = s.case_sha.n;
+    out->images = s.images;
+    return 0;
+}
+
+void sitr_replica_import_rows_free(import_rows_t *x)
+{
+    free(x->pdq);
+    free(x->md5_keys);
+    free(x->md5_ids);
+    free(x->sha_keys);
+    free(x->sha_ids);
+    memset(x, 0, sizeof *x);
 }
 
 /* The image ids of one case, in increasing order (binary COPY rows). */
@@ -787,60 +773,27 @@ static int id_row(stage_t *s, const field_t *f)
     return 0;
 }
 
-static int has_id(const idlist_t *l, int64_t id)
+/* Every image id of the case, erased or not, in increasing order (malloc,
+ * *ids NULL when none). */
+int sitr_replica_copy_image_ids(PGconn *c, int64_t case_id, int64_t **ids, size_t *n, char *msg,
+                                size_t msglen)
 {
-    size_t lo = 0, hi = l->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (l->v[mid] == id)
-            return 1;
-        if (l->v[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-static int drop_pdq(uint64_t id, void *arg)
-{
-    return !sitr_vid_is_frame(id) && has_id(arg, SITR_REPLICA_IMAGE_OF(id));
-}
-
-static int drop_digest(uint64_t id, void *arg)
-{
-    return !sitr_vid_is_frame(id) && has_id(arg, (int64_t)id);
-}
-
-/* 'import_removed': every image of the case (erased by now, so by id)
- * leaves each index in one scan. */
-int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id)
-{
-    PGconn *c = import_conn(r);
-    if (!c)
-        return SITR_EDB;
-    char msg[200] = "", sql[200];
-    idlist_t ids = {0};
+    char sql[200];
+    idlist_t l = {0};
     stage_t s;
     stage_init(&s);
-    s.ids = &ids;
-    double t0 = now_s();
+    s.ids = &l;
     snprintf(sql, sizeof sql,
              "COPY (SELECT id FROM case_images WHERE case_id = %" PRId64
              " ORDER BY id) TO STDOUT (FORMAT binary)",
              case_id);
-    int rc = copy_rows(c, sql, 1, id_row, &s, msg, sizeof msg);
+    int rc = copy_rows(c, sql, 1, id_row, &s, msg, msglen);
     if (rc < 0) {
-        free(ids.v);
-        return import_fail(r, rc, msg);
+        free(l.v);
+        l.v = NULL;
+        l.n = 0;
     }
-    size_t n = sitr_index_remove_if(r->ix.case_pdq, drop_pdq, &ids);
-    sitr_digest_index_remove_if(r->ix.case_md5, drop_digest, &ids);
-    sitr_digest_index_remove_if(r->ix.case_sha256, drop_digest, &ids);
-    for (size_t i = 0; i < ids.n; i++)
-        sitr_replica_present_set(&r->image_present, ids.v[i], 0);
-    sitr_log(SITR_LOG_INFO, NULL, "import %" PRId64 " withdrawn in %.2f s: %zu PDQ entries removed",
-             case_id, now_s() - t0, n);
-    free(ids.v);
-    return 0;
+    *ids = l.v;
+    *n = l.n;
+    return rc;
 }

@@ -9,7 +9,18 @@
  *    takedown for the import's case.
  *  - Withdrawing one hash, then the source, stops the matching on both
  *    replicas and deletes the takedown.
- *  - Platforms never see an imported hash: the answers carry opaque refs. */
+ *  - Platforms never see an imported hash: the answers carry opaque refs.
+ * The two phases of an import (staged, prepared by every live replica in
+ * the background, then published; service/match/replica_import.c):
+ *  - both replicas are in the replicas table, and both attach a prepared
+ *    import when it is published (their metrics say how);
+ *  - a replica that could not prepare in time (stopped) reads the import
+ *    inline at the publication and still matches it;
+ *  - a replica started while an import is staged prepares it from the
+ *    staged_imports view, and sitr-admin waits for its acknowledgement;
+ *  - a withdrawal detaches an attached import whole, and scans on a replica
+ *    that loaded the import at start. */
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,7 +43,8 @@
 
 static char *url;
 static char dburl_env[1024];
-static sitr_e2e_server_t A, B;
+static const char *start_env[] = {dburl_env, "SITR_DIGEST_KEY=" DKEY, NULL};
+static sitr_e2e_server_t A, B, C, D;
 static char key[128];
 static char pdq[LINES][65], md5[LINES][33], sha[LINES][65];
 
@@ -130,6 +142,24 @@ static long long wait_all(sitr_e2e_server_t *s, const probe_t *p, int n, const c
     }
 }
 
+#define ATTACHED "sitr_replica_imports_published_total{how=\"attached\"}"
+#define INLINE   "sitr_replica_imports_published_total{how=\"inline\"}"
+#define DETACHED "sitr_replica_imports_withdrawn_total{how=\"detached\"}"
+#define SCANNED  "sitr_replica_imports_withdrawn_total{how=\"scanned\"}"
+
+/* Polls a metric until it reaches want (or the deadline); returns its last
+ * value. */
+static long long wait_metric(const sitr_e2e_server_t *s, const char *name, long long want)
+{
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS, v;
+    while ((v = sitr_e2e_metric(s, name)) != want && sitr_e2e_now_ms() < end)
+        sitr_e2e_sleep_ms(20);
+    if (v != want)
+        fprintf(stderr, "port %d: %s is %lld, not %lld (log: %s)\n", s->port, name, v, want,
+                s->log_path);
+    return v;
+}
+
 static long long takedowns(void)
 {
     return pgt_scalar(url, "SELECT count(*) FROM takedowns t JOIN cases c ON c.id = t.case_id "
@@ -189,6 +219,15 @@ static void test_import_two_replicas(void **state)
     printf("import of %d lines: replica A matched %lld ms, replica B %lld ms after the import "
            "exited\n",
            LINES, ta, tb);
+    /* Both were live, so sitr-admin waited for both: each attached the
+     * import it had prepared. */
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM replicas WHERE ready "
+                                     "AND seen_at > now() - interval '15 seconds'"),
+                     2);
+    assert_int_equal(wait_metric(&A, ATTACHED, 1), 1);
+    assert_int_equal(wait_metric(&B, ATTACHED, 1), 1);
+    assert_int_equal(sitr_e2e_metric(&A, INLINE), 0);
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM imports WHERE published_at IS NULL"), 0);
 
     /* The matcher: one takedown for the early upload. */
     long long end = sitr_e2e_now_ms() + DEADLINE_MS;
@@ -227,6 +266,159 @@ static void test_import_two_replicas(void **state)
     unlink(path);
 }
 
+/* The lines [0, n) of the arrays as a CSV list at path. */
+static void write_list(const char *path, int n)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "pdq,quality,md5,sha256\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s,90,%s,%s\n", pdq[i], md5[i], sha[i]);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Probes for lines 0 (a PDQ 6 bits away) and n - 1 (its MD5). */
+static void list_probes(probe_t p[2], char q[65], int n)
+{
+    near(pdq[0], 6, q);
+    snprintf(p[0].members, sizeof p[0].members, "\"pdq\":\"%s\",\"quality\":80", q);
+    p[0].hash = pdq[0];
+    snprintf(p[1].members, sizeof p[1].members, "\"md5\":\"%s\"", md5[n - 1]);
+    p[1].hash = md5[n - 1];
+}
+
+static long long staged_of(const char *source)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM imports im JOIN sources s ON s.id = im.source_id "
+             "WHERE s.name = '%s' AND im.published_at IS NULL",
+             source);
+    return pgt_scalar(url, sql);
+}
+
+static void wait_scalar(const char *sql, long long want)
+{
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS, v;
+    while ((v = pgt_scalar(url, sql)) != want) {
+        if (sitr_e2e_now_ms() > end)
+            fail_msg("%s: %lld, not %lld", sql, v, want);
+        sitr_e2e_sleep_ms(20);
+    }
+}
+
+static void test_import_phases(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    char path[64], done[64], q[65];
+    probe_t p[2];
+    snprintf(path, sizeof path, "/tmp/sitr-import-e2e-%d-b.csv", (int)getpid());
+    snprintf(done, sizeof done, "/tmp/sitr-import-e2e-%d.done", (int)getpid());
+
+    /* 1. B stopped through the whole import: sitr-admin waits --wait 3 s
+     * for it, publishes; B reads the import inline when it resumes. */
+    for (int i = 0; i < N; i++) {
+        rand_hex(pdq[i], 32);
+        rand_hex(md5[i], 16);
+        rand_hex(sha[i], 32);
+    }
+    write_list(path, N);
+    list_probes(p, q, N);
+    sitr_e2e_signal(&B, SIGSTOP);
+    int rc = pgt_run("'%s' --database-url '%s' import --source late --wait 3 '%s' >/dev/null",
+                     pgt_admin(), url, path);
+    sitr_e2e_signal(&B, SIGCONT);
+    assert_int_equal(rc, 0);
+    wait_all(&A, p, 2, md5[1], 1, 0);
+    wait_all(&B, p, 2, md5[1], 1, 0);
+    assert_int_equal(wait_metric(&A, ATTACHED, 2), 2);
+    assert_int_equal(wait_metric(&B, INLINE, 1), 1);
+    assert_int_equal(sitr_e2e_metric(&B, ATTACHED), 1);
+
+    /* 2. A replica started while an import is staged (sitr-admin waits for
+     * the stopped B) prepares it from staged_imports; nobody matches the
+     * list before the publication; D attaches it when it comes. */
+    char late_md5[33];
+    memcpy(late_md5, md5[N - 1], sizeof late_md5);
+    probe_t late[2];
+    memcpy(late, p, sizeof late);
+    char late_q[65];
+    memcpy(late_q, q, sizeof late_q);
+    for (int i = 0; i < N; i++) {
+        rand_hex(pdq[i], 32);
+        rand_hex(md5[i], 16);
+        rand_hex(sha[i], 32);
+    }
+    write_list(path, N);
+    list_probes(p, q, N);
+    unlink(done);
+    sitr_e2e_signal(&B, SIGSTOP);
+    assert_int_equal(pgt_run("('%s' --database-url '%s' import --source early --wait 60 '%s' "
+                             ">/dev/null 2>&1; echo $? >'%s') &",
+                             pgt_admin(), url, path, done),
+                     0);
+    long long end = sitr_e2e_now_ms() + DEADLINE_MS;
+    while (staged_of("early") != 1) {
+        if (sitr_e2e_now_ms() > end) {
+            sitr_e2e_signal(&B, SIGCONT);
+            fail_msg("the import was never staged");
+        }
+        sitr_e2e_sleep_ms(20);
+    }
+    assert_int_equal(sitr_e2e_start(&D, start_env), 0);
+    assert_int_equal(sitr_e2e_wait_ready(&D, 30000), 0);
+    wait_scalar("SELECT count(*) FROM import_prepared", 2); /* A and D */
+    assert_int_equal(staged_of("early"), 1);
+    assert_int_equal(matched(&A, p[0].members, p[0].hash), 0);
+    assert_int_equal(matched(&D, p[1].members, p[1].hash), 0);
+    sitr_e2e_signal(&B, SIGCONT);
+    end = sitr_e2e_now_ms() + DEADLINE_MS;
+    FILE *f;
+    while (!(f = fopen(done, "r"))) {
+        if (sitr_e2e_now_ms() > end)
+            fail_msg("sitr-admin import never ended");
+        sitr_e2e_sleep_ms(50);
+    }
+    int code = -1;
+    assert_int_equal(fscanf(f, "%d", &code), 1);
+    fclose(f);
+    unlink(done);
+    assert_int_equal(code, 0);
+    assert_int_equal(staged_of("early"), 0);
+    wait_all(&A, p, 2, md5[1], 1, 0);
+    wait_all(&B, p, 2, md5[1], 1, 0);
+    wait_all(&D, p, 2, md5[1], 1, 0);
+    assert_int_equal(wait_metric(&D, ATTACHED, 1), 1);
+    assert_int_equal(wait_metric(&B, ATTACHED, 2), 2);
+    assert_int_equal(wait_metric(&A, ATTACHED, 3), 3);
+
+    /* 3. Withdrawals: A and B detach what they attached; C, started after
+     * both publications, loaded them at start and scans; D attached
+     * "early" and loaded "late". */
+    assert_int_equal(sitr_e2e_start(&C, start_env), 0);
+    assert_int_equal(sitr_e2e_wait_ready(&C, 30000), 0);
+    wait_all(&C, late, 2, late_md5, 1, 0);
+    assert_int_equal(
+        pgt_run("'%s' --database-url '%s' source withdraw late >/dev/null", pgt_admin(), url), 0);
+    sitr_e2e_server_t *all[4] = {&A, &B, &C, &D};
+    for (int i = 0; i < 4; i++)
+        wait_all(all[i], late, 2, late_md5, 0, 0);
+    assert_int_equal(wait_metric(&A, DETACHED, 1), 1);
+    assert_int_equal(wait_metric(&B, DETACHED, 1), 1);
+    assert_int_equal(wait_metric(&C, SCANNED, 1), 1);
+    assert_int_equal(wait_metric(&D, SCANNED, 1), 1);
+    assert_int_equal(
+        pgt_run("'%s' --database-url '%s' source withdraw early >/dev/null", pgt_admin(), url), 0);
+    for (int i = 0; i < 4; i++)
+        wait_all(all[i], p, 2, md5[1], 0, 0);
+    assert_int_equal(wait_metric(&A, DETACHED, 2), 2);
+    assert_int_equal(wait_metric(&B, DETACHED, 2), 2);
+    assert_int_equal(wait_metric(&C, SCANNED, 2), 2);
+    assert_int_equal(wait_metric(&D, DETACHED, 1), 1);
+    unlink(path);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -235,9 +427,8 @@ static int setup(void **state)
     setenv("SITR_DIGEST_KEY", DKEY, 1);
     assert_int_equal(sitr_e2e_admin_key(url, "platform add alpha", key, sizeof key, NULL, 0), 0);
     snprintf(dburl_env, sizeof dburl_env, "SITR_DATABASE_URL=%s", url);
-    const char *env[] = {dburl_env, "SITR_DIGEST_KEY=" DKEY, NULL};
-    assert_int_equal(sitr_e2e_start(&A, env), 0);
-    assert_int_equal(sitr_e2e_start(&B, env), 0);
+    assert_int_equal(sitr_e2e_start(&A, start_env), 0);
+    assert_int_equal(sitr_e2e_start(&B, start_env), 0);
     assert_int_equal(sitr_e2e_wait_ready(&A, 30000), 0);
     assert_int_equal(sitr_e2e_wait_ready(&B, 30000), 0);
     return 0;
@@ -250,8 +441,14 @@ static int teardown(void **state)
     int rc = 0;
     if (A.pid > 0)
         rc |= sitr_e2e_stop_clean(&A, never);
-    if (B.pid > 0)
+    if (B.pid > 0) {
+        sitr_e2e_signal(&B, SIGCONT); /* a failed test may leave it stopped */
         rc |= sitr_e2e_stop_clean(&B, never);
+    }
+    if (C.pid > 0)
+        rc |= sitr_e2e_stop_clean(&C, never);
+    if (D.pid > 0)
+        rc |= sitr_e2e_stop_clean(&D, never);
     free(url);
     return rc;
 }
@@ -260,6 +457,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import_two_replicas),
+        cmocka_unit_test(test_import_phases),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
