@@ -201,7 +201,7 @@ static void test_import_two_replicas(void **state)
     probe_t p[3];
     char q[65];
     near(pdq[0], 7, q);
-    snprintf(p[0].members, sizeof p[0].members, "\"pdq\":\"%s\",\"quality\":80", q);
+    snprintf(p[0].members, sizeof p[0].members, "\"pdq\":\"%.64s\",\"quality\":80", q);
     p[0].hash = pdq[0];
     snprintf(p[1].members, sizeof p[1].members, "\"md5\":\"%s\"", md5[LINES / 2]);
     p[1].hash = md5[LINES / 2];
@@ -281,9 +281,9 @@ static void write_list(const char *path, int n)
 static void list_probes(probe_t p[2], char q[65], int n)
 {
     near(pdq[0], 6, q);
-    snprintf(p[0].members, sizeof p[0].members, "\"pdq\":\"%s\",\"quality\":80", q);
+    snprintf(p[0].members, sizeof p[0].members, "\"pdq\":\"%.64s\",\"quality\":80", q);
     p[0].hash = pdq[0];
-    snprintf(p[1].members, sizeof p[1].members, "\"md5\":\"%s\"", md5[n - 1]);
+    snprintf(p[1].members, sizeof p[1].members, "\"md5\":\"%.32s\"", md5[n - 1]);
     p[1].hash = md5[n - 1];
 }
 
