@@ -174,9 +174,8 @@ static int acknowledge(sitr_replica_t *r, int64_t case_id)
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, case_id);
     const char *values[2] = {id, r->instance};
-    PGresult *res =
-        PQexecParams(c, "SELECT sitr_import_prepared($1::bigint, $2)", 2, NULL, values, NULL,
-                     NULL, 0);
+    PGresult *res = PQexecParams(c, "SELECT sitr_import_prepared($1::bigint, $2)", 2, NULL, values,
+                                 NULL, NULL, 0);
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!ok)
         sitr_log(SITR_LOG_WARN, NULL, "import %" PRId64 ": acknowledging failed: %.*s (retrying)",
@@ -299,8 +298,8 @@ static void make_instance(sitr_replica_t *r)
             *s = '_';
     uint8_t rnd[4];
     randombytes_buf(rnd, sizeof rnd);
-    snprintf(r->instance, sizeof r->instance, "%s:%ld:%02x%02x%02x%02x",
-             host[0] ? host : "sitrd", (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
+    snprintf(r->instance, sizeof r->instance, "%s:%ld:%02x%02x%02x%02x", host[0] ? host : "sitrd",
+             (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
 }
 
 int sitr_replica_imports_init(sitr_replica_t *r)

@@ -189,17 +189,17 @@ int sitr_replica_present_set(bitset_t *b, int64_t id, int on);       /* replica.
 void sitr_replica_start_load(sitr_replica_t *r);                     /* replica_follow.c */
 void sitr_replica_reload_pkeys(sitr_replica_t *r);                   /* replica_follow.c */
 int sitr_replica_copy_import(PGconn *c, int64_t case_id, int staged_only, import_rows_t *out,
-                             char *msg, size_t msglen);              /* replica_load.c */
-void sitr_replica_import_rows_free(import_rows_t *x);                /* replica_load.c */
+                             char *msg, size_t msglen); /* replica_load.c */
+void sitr_replica_import_rows_free(import_rows_t *x);   /* replica_load.c */
 int sitr_replica_copy_image_ids(PGconn *c, int64_t case_id, int64_t **ids, size_t *n, char *msg,
-                                size_t msglen);                      /* replica_load.c */
-int sitr_replica_imports_init(sitr_replica_t *r);                    /* replica_import.c */
-void sitr_replica_imports_free(sitr_replica_t *r);                   /* replica_import.c */
-int sitr_replica_import_staged(sitr_replica_t *r, int64_t case_id);  /* replica_import.c */
-int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id);     /* replica_import.c */
-int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id);    /* replica_import.c */
-void sitr_replica_imports_loaded(sitr_replica_t *r);                 /* replica_import.c */
-void sitr_replica_imports_tick(sitr_replica_t *r);                   /* replica_import.c */
-void sitr_replica_imports_metrics(FILE *out, sitr_replica_t *r);     /* replica_import.c */
+                                size_t msglen);                     /* replica_load.c */
+int sitr_replica_imports_init(sitr_replica_t *r);                   /* replica_import.c */
+void sitr_replica_imports_free(sitr_replica_t *r);                  /* replica_import.c */
+int sitr_replica_import_staged(sitr_replica_t *r, int64_t case_id); /* replica_import.c */
+int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id);    /* replica_import.c */
+int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id);   /* replica_import.c */
+void sitr_replica_imports_loaded(sitr_replica_t *r);                /* replica_import.c */
+void sitr_replica_imports_tick(sitr_replica_t *r);                  /* replica_import.c */
+void sitr_replica_imports_metrics(FILE *out, sitr_replica_t *r);    /* replica_import.c */
 
 #endif
