@@ -348,6 +348,9 @@ void sitr_app_close(sitr_server_t *srv)
     h->api.checks = NULL;
     sitr_stats_close(h->app.stats);
     h->app.stats = NULL;
+    /* The pool goes before holder_free; match jobs still in the thread
+     * pool keep reading the guard from memory until then. */
+    sitr_oracle_stop_sync(h->api.oracle);
     uv_timer_stop(&h->app.retry);
     uv_close((uv_handle_t *)&h->app.retry, on_timer_closed);
     /* Before the matcher: the sender asks it who leads. */

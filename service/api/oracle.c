@@ -49,6 +49,7 @@ struct sitr_oracle {
     sitr_db_t *db;
     uv_timer_t timer;
     int inflight, closing, timer_closed, failing;
+    int sync_stopped; /* sitr_oracle_stop_sync: the pool is about to go */
     uint32_t gen;    /* syncs started */
     prow_t *pend;    /* digests not yet in the database, oldest first */
     size_t npend;    /* rows in pend */
@@ -124,6 +125,15 @@ static void on_timer_closed(uv_handle_t *h)
     sitr_oracle_t *o = h->data;
     o->timer_closed = 1;
     maybe_free(o);
+}
+
+void sitr_oracle_stop_sync(sitr_oracle_t *o)
+{
+    if (!o || o->sync_stopped)
+        return;
+    o->sync_stopped = 1;
+    if (!o->timer_closed)
+        uv_timer_stop(&o->timer);
 }
 
 void sitr_oracle_close(sitr_oracle_t *o)
@@ -462,7 +472,7 @@ static void on_synced(int rc, PGresult *res, const char *sqlstate, void *arg)
 
 static void sync_now(sitr_oracle_t *o)
 {
-    if (o->inflight || o->closing)
+    if (o->inflight || o->closing || o->sync_stopped)
         return;
     uint32_t gen = ++o->gen;
     size_t n = o->npend < SYNC_ROWS ? o->npend : SYNC_ROWS;

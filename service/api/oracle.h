@@ -89,6 +89,11 @@ typedef struct sitr_oracle_stats {
  * SITR_ORACLE_SYNC_MS on loop.  0 or SITR_ENOMEM. */
 SITR_MUST_CHECK int sitr_oracle_new(uv_loop_t *loop, sitr_db_t *db, const uint8_t key[32],
                                     unsigned budget, int threshold, sitr_oracle_t **out);
+/* Stops syncing with the database for good (the timer stops; a call in
+ * flight still ends, with SITR_ECLOSED when the pool closes): the server
+ * calls it before it frees the pool, while match jobs may still consult o
+ * from memory until sitr_oracle_close.  NULL does nothing. */
+void sitr_oracle_stop_sync(sitr_oracle_t *o);
 /* Stops syncing and frees o once no database call is in flight (digests not
  * yet sent are lost: the database keeps what it had).  NULL does nothing. */
 void sitr_oracle_close(sitr_oracle_t *o);
