@@ -50,10 +50,10 @@ struct sitr_oracle {
     uv_timer_t timer;
     int inflight, closing, timer_closed, failing;
     int sync_stopped; /* sitr_oracle_stop_sync: the pool is about to go */
-    uint32_t gen;    /* syncs started */
-    prow_t *pend;    /* digests not yet in the database, oldest first */
-    size_t npend;    /* rows in pend */
-    size_t nsending; /* of those, the first ones in the call in flight */
+    uint32_t gen;     /* syncs started */
+    prow_t *pend;     /* digests not yet in the database, oldest first */
+    size_t npend;     /* rows in pend */
+    size_t nsending;  /* of those, the first ones in the call in flight */
     uint8_t key[SITR_KEYS_KEY_BYTES];
     unsigned budget;
     int threshold;
