@@ -18,7 +18,7 @@
  *    acknowledge while it waits, one that never does (named, published at
  *    --wait), a dead one ignored, an interrupted import left staged and
  *    discarded by the next, a second import of the source waiting for the
- *    first. */
+ *    first, a source withdrawn while its import waits. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -681,6 +681,19 @@ static void test_wait_for_replicas(void **state)
                              c4, c5),
                      40);
     assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM staged_imports"), 0);
+
+    /* The source withdrawn while its import waits: nothing published. */
+    pid = spawn_import("w2", "60", f[0], outa);
+    until("SELECT count(*) FROM staged_imports", 1);
+    assert_int_equal(admin("source withdraw w2"), 0);
+    assert_output_has("source 'w2' withdrawn: 1 import(s), 20 image(s) erased");
+    assert_int_equal(reap(pid), 1);
+    assert_int_equal(count_in(outa, "the import was withdrawn before its publication"), 1);
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM imports i JOIN sources s ON "
+                                     "s.id = i.source_id WHERE s.name = 'w2' AND "
+                                     "i.published_at IS NULL"),
+                     1);
+    assert_int_equal(pgt_scalar(url, "SELECT count(*) FROM index_case_images"), 100);
     for (int i = 0; i < 6; i++)
         unlink(f[i]);
     unlink(outa);
