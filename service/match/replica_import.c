@@ -165,8 +165,9 @@ static PGconn *ensure_conn(PGconn **c, const char *conninfo, const char *who)
 
 /* ---- the preparer thread ----------------------------------------------- */
 
-/* Tells the database that this replica holds case_id prepared. */
-static int acknowledge(sitr_replica_t *r, int64_t case_id)
+/* Tells the database that this replica holds case_id prepared (a failure
+ * is logged once per import: the preparer retries every second). */
+static int acknowledge(sitr_replica_t *r, int64_t case_id, int quiet)
 {
     PGconn *c = ensure_conn(&r->prep_conn, r->conninfo, "import preparer");
     if (!c)
@@ -177,7 +178,7 @@ static int acknowledge(sitr_replica_t *r, int64_t case_id)
     PGresult *res = PQexecParams(c, "SELECT sitr_import_prepared($1::bigint, $2)", 2, NULL, values,
                                  NULL, NULL, 0);
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok)
+    if (!ok && !quiet)
         sitr_log(SITR_LOG_WARN, NULL, "import %" PRId64 ": acknowledging failed: %.*s (retrying)",
                  case_id, (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
     PQclear(res);
@@ -265,14 +266,17 @@ static void *prep_main(void *arg)
         if (p) {
             /* The entry may be attached and freed meanwhile: keep the id. */
             int64_t id = p->case_id;
+            int quiet = p->ack_failed;
             pthread_mutex_unlock(&r->prep_mu);
-            int rc = acknowledge(r, id);
+            int rc = acknowledge(r, id, quiet);
             pthread_mutex_lock(&r->prep_mu);
             p = find_prepared(r, id);
-            if (p && rc == 0)
+            if (p && rc == 0) {
                 p->acked = 1;
-            else if (p)
+            } else if (p) {
+                p->ack_failed = 1;
                 p->ack_at = now_s() + 1.0;
+            }
             continue;
         }
         struct timespec until;

@@ -93,6 +93,7 @@ typedef struct prepared {
     prep_state_t state;
     int cancelled;           /* withdrawn or discarded while RUNNING: the preparer frees it */
     int acked;               /* the database knows this replica prepared it */
+    int ack_failed;          /* an acknowledgement failed (logged once) */
     double retry_at, ack_at; /* monotonic seconds: next try of a failed preparation / ack */
     sitr_index_segment_t *seg;
     sitr_digest_index_t *md5, *sha;
