@@ -462,6 +462,7 @@ int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id)
             return rc; /* the follower retries the change */
         }
         inline_built = 1;
+        p->seconds = now_s() - t0;
     }
     double t1 = now_s();
     unsigned mask = 0;
