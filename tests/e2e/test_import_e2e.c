@@ -93,7 +93,7 @@ static json_t *call(sitr_e2e_server_t *s, const char *method, const char *path, 
 static int matched(sitr_e2e_server_t *s, const char *members, const char *hash)
 {
     char body[512];
-    snprintf(body, sizeof body, "{\"items\":[{%s}]}", members);
+    snprintf(body, sizeof body, "{\"items\":[{%.300s}]}", members);
     int st;
     json_t *j = call(s, "POST", "/v1/match", body, &st);
     assert_int_equal(st, 200);
