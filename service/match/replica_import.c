@@ -163,6 +163,18 @@ static PGconn *ensure_conn(PGconn **c, const char *conninfo, const char *who)
     return *c;
 }
 
+/* A read of the apply job failed: said once here; a connection left inside
+ * a transaction or a COPY is not reused. */
+static void apply_failed(sitr_replica_t *r, PGconn *c, int64_t case_id, int rc, const char *msg)
+{
+    sitr_log(SITR_LOG_WARN, NULL, "import %" PRId64 ": %s", case_id,
+             msg[0] ? msg : sitr_strerror(rc));
+    if (c && PQtransactionStatus(c) != PQTRANS_IDLE) {
+        PQfinish(r->import_conn);
+        r->import_conn = NULL;
+    }
+}
+
 /* ---- the preparer thread ----------------------------------------------- */
 
 /* Tells the database that this replica holds case_id prepared (a failure
@@ -452,12 +464,7 @@ int sitr_replica_import_add(sitr_replica_t *r, int64_t case_id)
         PGconn *c = ensure_conn(&r->import_conn, r->conninfo, "import change");
         int rc = c ? prepare_on(c, p, 0, msg, sizeof msg) : SITR_EDB;
         if (rc < 0) {
-            sitr_log(SITR_LOG_WARN, NULL, "import %" PRId64 ": %s", case_id,
-                     msg[0] ? msg : sitr_strerror(rc));
-            if (c && PQtransactionStatus(c) != PQTRANS_IDLE) {
-                PQfinish(r->import_conn);
-                r->import_conn = NULL;
-            }
+            apply_failed(r, c, case_id, rc, msg);
             prepared_free(p);
             return rc; /* the follower retries the change */
         }
@@ -574,12 +581,7 @@ int sitr_replica_import_drop(sitr_replica_t *r, int64_t case_id)
         PGconn *c = ensure_conn(&r->import_conn, r->conninfo, "import change");
         int rc = c ? sitr_replica_copy_image_ids(c, case_id, &ids, &n, msg, sizeof msg) : SITR_EDB;
         if (rc < 0) {
-            sitr_log(SITR_LOG_WARN, NULL, "import %" PRId64 ": %s", case_id,
-                     msg[0] ? msg : sitr_strerror(rc));
-            if (c && PQtransactionStatus(c) != PQTRANS_IDLE) {
-                PQfinish(r->import_conn);
-                r->import_conn = NULL;
-            }
+            apply_failed(r, c, case_id, rc, msg);
             /* What was detached stays detached; the retry scans the rest. */
             if (a)
                 a->mask &= ~(had & ~scan);
